@@ -1,0 +1,111 @@
+// The daemon's configuration: plain structs with their defaults, filled once
+// by load_config() (config/loader.hpp) and passed down as `const&`.
+// Secret references are already resolved in these values; never log them.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ocirelay/common/duration.hpp"
+#include "ocirelay/filter/route.hpp"
+
+namespace ocirelay::config {
+
+using namespace std::chrono_literals;
+
+struct ListenAddress {
+  std::string host = "0.0.0.0";  // IPv6 without brackets
+  std::uint16_t port = 8443;
+};
+
+struct ServerTls {
+  std::string cert_file;
+  std::string key_file;
+};
+
+struct BasicCredential {
+  std::string username;
+  std::string password;  // secret
+};
+
+struct IngressAuth {
+  std::vector<BasicCredential> basic;
+  std::vector<std::string> bearer_tokens;  // secrets
+};
+
+struct Ons {
+  bool auto_confirm = true;
+  // Host patterns (`*` wildcards) whose confirmation URLs may be fetched.
+  std::vector<std::string> confirm_url_hosts{"*.oraclecloud.com"};
+  std::string ca_file;  // empty: system trust store
+  Duration confirm_timeout = 10s;
+};
+
+struct Server {
+  ListenAddress listen;
+  std::optional<ServerTls> tls;
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_connections = 4096;
+  Duration header_timeout = 10s;  // from connect (or last response) to a full header
+  Duration body_timeout = 30s;    // to read the body once the header is in
+  Duration idle_timeout = 60s;    // keep-alive connection with no request
+  std::optional<IngressAuth> auth;
+  Ons ons;
+  Duration shutdown_timeout = 20s;
+};
+
+struct Storage {
+  std::string path = "/var/lib/ocirelay/queue.db";
+  Duration dedupe_window = 24h;
+};
+
+struct Log {
+  std::string level = "info";  // trace, debug, info, warn, error
+  std::string file;            // empty: stderr only
+};
+
+struct DestinationAuth {
+  enum class Type { none, basic };
+  Type type = Type::none;
+  std::string username;
+  std::string password;  // secret
+};
+
+struct Retry {
+  Duration initial_backoff = 1s;
+  Duration max_backoff = 5min;
+  Duration max_age = 72h;
+};
+
+struct DestinationTls {
+  std::string ca_file;  // empty: system trust store
+};
+
+struct Destination {
+  std::string name;
+  std::string url;  // http:// or https://, taken whole, never built
+  DestinationAuth auth;
+  Duration timeout = 30s;
+  Retry retry;
+  DestinationTls tls;
+  unsigned concurrency = 4;  // requests in flight to this destination
+};
+
+// A route as configured: `match:` compiled, the shorthands, the destinations.
+using Route = filter::RouteSpec;
+
+struct Config {
+  std::string source_file;  // the file it was loaded from
+  Server server;
+  Storage storage;
+  Log log;
+  std::vector<Destination> destinations;
+  std::vector<Route> routes;
+};
+
+}  // namespace ocirelay::config

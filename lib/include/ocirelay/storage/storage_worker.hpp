@@ -1,0 +1,170 @@
+// StorageWorker: the asynchronous front of a Store.
+//
+// Thread and lifetime contract: the worker owns the Store and one thread that
+// alone calls it. Any thread may submit operations; each completion handler is
+// posted to the handler's associated executor (a coroutine's own executor), so
+// callers never run on the storage thread. Operations that queue up while a
+// transaction is on disk are batched: all waiting inserts go into one
+// insert_batch() and all waiting attempt results into one complete(), one
+// commit each (group commit). stop() (or the destructor) finishes every
+// operation already submitted, then joins; operations submitted after stop()
+// complete at once with a "storage stopped" error. The worker must outlive the
+// executors it posts to or be stopped before they are destroyed.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+
+#include "ocirelay/storage/store.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace ocirelay::storage {
+
+// Observes commit timings, for metrics; called on the storage thread.
+struct WorkerObserver {
+  virtual ~WorkerObserver() = default;
+  virtual void on_commit(std::size_t events, double seconds, bool ok) = 0;
+};
+
+class StorageWorker {
+ public:
+  StorageWorker(std::unique_ptr<Store> store, std::shared_ptr<spdlog::logger> log,
+                WorkerObserver* observer = nullptr);
+  ~StorageWorker();
+  StorageWorker(const StorageWorker&) = delete;
+  StorageWorker& operator=(const StorageWorker&) = delete;
+
+  void stop();
+
+  // void(StoreResult<InsertOutcome>)
+  template <class Token>
+  auto async_insert(NewEvent event, Token&& token) {
+    return async_op<StoreResult<InsertOutcome>>(std::forward<Token>(token),
+                                               [ev = std::move(event)](auto done) mutable {
+                                                 return Op{InsertOp{std::move(ev), std::move(done)}};
+                                               });
+  }
+
+  // void(StoreResult<FetchResult>)
+  template <class Token>
+  auto async_fetch_due(std::string destination, Millis now, std::size_t limit, Token&& token) {
+    return async_call<FetchResult>(
+        std::forward<Token>(token),
+        [destination = std::move(destination), now, limit](Store& s) {
+          return s.fetch_due(destination, now, limit);
+        });
+  }
+
+  // void(StoreResult<Unit>)
+  template <class Token>
+  auto async_complete(AttemptResult result, Token&& token) {
+    return async_op<StoreResult<Unit>>(std::forward<Token>(token),
+                                       [r = std::move(result)](auto done) mutable {
+                                         return Op{CompleteOp{std::move(r), std::move(done)}};
+                                       });
+  }
+
+  // void(StoreResult<std::vector<DestinationStats>>)
+  template <class Token>
+  auto async_stats(Token&& token) {
+    return async_call<std::vector<DestinationStats>>(std::forward<Token>(token),
+                                                     [](Store& s) { return s.stats(); });
+  }
+
+  // void(StoreResult<std::int64_t>)
+  template <class Token>
+  auto async_release_inflight(Token&& token) {
+    return async_call<std::int64_t>(std::forward<Token>(token),
+                                    [](Store& s) { return s.release_inflight(); });
+  }
+
+  // void(StoreResult<std::int64_t>)
+  template <class Token>
+  auto async_prune_dedupe(Millis cutoff, Token&& token) {
+    return async_call<std::int64_t>(std::forward<Token>(token),
+                                    [cutoff](Store& s) { return s.prune_dedupe(cutoff); });
+  }
+
+  // Runs `fn(store)` on the storage thread. void(StoreResult<T>)
+  template <class T, class Token, class Fn>
+  auto async_call(Token&& token, Fn fn) {
+    return async_op<StoreResult<T>>(std::forward<Token>(token),
+                                    [fn = std::move(fn)](auto done) mutable {
+                                      return Op{CallOp{[fn = std::move(fn), done](Store& s) mutable {
+                                                         done(fn(s));
+                                                       },
+                                                       [done]() mutable {
+                                                         done(StoreResult<T>(fail(stopped_error())));
+                                                       }}};
+                                    });
+  }
+
+ private:
+  struct InsertOp {
+    NewEvent event;
+    std::function<void(StoreResult<InsertOutcome>)> done;
+  };
+  struct CompleteOp {
+    AttemptResult result;
+    std::function<void(StoreResult<Unit>)> done;
+  };
+  struct CallOp {
+    std::function<void(Store&)> run;
+    std::function<void()> abandon;  // completes with "storage stopped"
+  };
+  using Op = std::variant<InsertOp, CompleteOp, CallOp>;
+
+  static StoreError stopped_error() { return StoreError{"storage stopped", false}; }
+
+  // Wraps a (move-only) completion handler into a copyable callable that posts
+  // the result to the handler's executor, keeping that executor busy until then.
+  template <class R, class Handler>
+  static std::function<void(R)> to_poster(Handler handler) {
+    auto ex = boost::asio::get_associated_executor(handler);
+    auto guard = std::make_shared<boost::asio::executor_work_guard<decltype(ex)>>(ex);
+    auto h = std::make_shared<Handler>(std::move(handler));
+    return [h, guard, ex](R r) {
+      boost::asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+      guard->reset();
+    };
+  }
+
+  template <class R, class Token, class MakeOp>
+  auto async_op(Token&& token, MakeOp make_op) {
+    return boost::asio::async_initiate<Token, void(R)>(
+        [this](auto handler, MakeOp make) {
+          submit(make(to_poster<R>(std::move(handler))));
+        },
+        token, std::move(make_op));
+  }
+
+  void submit(Op op);
+  void run();
+  void process(std::vector<Op>& ops);
+
+  std::unique_ptr<Store> store_;
+  std::shared_ptr<spdlog::logger> log_;
+  WorkerObserver* observer_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Op> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace ocirelay::storage
