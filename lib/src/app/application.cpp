@@ -1,1 +1,302 @@
-// placeholder: written in this change
+#include "ocirelay/app/application.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "ocirelay/app/command_line.hpp"
+#include "ocirelay/config/loader.hpp"
+#include "ocirelay/delivery/dispatcher.hpp"
+#include "ocirelay/filter/route.hpp"
+#include "ocirelay/http/server.hpp"
+#include "ocirelay/http/url.hpp"
+#include "ocirelay/ingress/ingress_handler.hpp"
+#include "ocirelay/ingress/ons_confirmer.hpp"
+#include "ocirelay/log/logging.hpp"
+#include "ocirelay/metrics/registry.hpp"
+#include "ocirelay/metrics/relay_metrics.hpp"
+#include "ocirelay/storage/storage_worker.hpp"
+#include "ocirelay/storage/store.hpp"
+#include "ocirelay_version.hpp"
+
+namespace ocirelay::app {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr Duration kDedupePruneInterval = 10min;
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += out.empty() ? s : ", " + s;
+  return out;
+}
+
+}  // namespace
+
+class Application::Impl {
+ public:
+  config::Config config;
+  std::unique_ptr<log::Logging> logging;
+  std::shared_ptr<spdlog::logger> log;
+  asio::io_context io{1};
+  metrics::Registry registry;
+  std::unique_ptr<metrics::RelayMetrics> metrics;
+  std::unique_ptr<storage::StorageWorker> storage;
+  std::unique_ptr<filter::Router> router;
+  std::unique_ptr<ingress::OnsConfirmer> confirmer;
+  std::vector<std::unique_ptr<delivery::Dispatcher>> dispatchers;
+  std::unique_ptr<ingress::IngressHandler> handler;
+  std::unique_ptr<http::Server> server;
+  asio::steady_timer prune_timer{io};
+  bool shutting_down = false;
+  bool shutdown_done = false;
+  std::int64_t queued_at_start = 0;
+
+  void notify(const std::vector<std::string>& destinations) {
+    for (const auto& d : dispatchers) {
+      if (std::find(destinations.begin(), destinations.end(), d->name()) != destinations.end()) {
+        d->notify();
+      }
+    }
+  }
+
+  asio::awaitable<void> prune_dedupe_periodically() {
+    asio::steady_timer& timer = prune_timer;
+    while (!shutting_down) {
+      const storage::Millis cutoff =
+          storage::now_millis() - config.storage.dedupe_window.count();
+      auto pruned = co_await storage->async_prune_dedupe(cutoff, asio::use_awaitable);
+      if (!pruned) {
+        log->warn("cannot forget old event IDs: {}", pruned.error().message);
+      } else if (pruned.value() > 0) {
+        log->debug("forgot {} event ID(s) older than {}", pruned.value(),
+                   format_duration(config.storage.dedupe_window));
+      }
+      timer.expires_after(kDedupePruneInterval);
+      auto [ec] = co_await timer.async_wait(nothrow);
+      if (ec) break;
+    }
+  }
+
+  asio::awaitable<void> wait_for_signals() {
+    asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+    for (;;) {
+      auto [ec, sig] = co_await signals.async_wait(nothrow);
+      if (ec) co_return;
+      if (sig == SIGHUP) {
+        log->warn("SIGHUP received: configuration reload is not supported yet; restart instead");
+        continue;
+      }
+      log->info("{} received: shutting down (deadline {})", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                format_duration(config.server.shutdown_timeout));
+      break;
+    }
+    co_await shutdown();
+  }
+
+  asio::awaitable<void> shutdown() {
+    shutting_down = true;
+    prune_timer.cancel();
+    const auto deadline = std::chrono::steady_clock::now() + config.server.shutdown_timeout;
+    auto remaining = [&] {
+      return std::max<Duration>(0ms, std::chrono::duration_cast<Duration>(
+                                         deadline - std::chrono::steady_clock::now()));
+    };
+    server->stop();
+    for (auto& d : dispatchers) d->stop();
+    co_await server->drain(remaining());
+    for (auto& d : dispatchers) co_await d->drain(remaining());
+    auto released = co_await storage->async_release_inflight(asio::use_awaitable);
+    if (released && released.value() > 0) {
+      log->info("{} delivery(ies) left queued for the next start", released.value());
+    }
+    auto stats = co_await storage->async_stats(asio::use_awaitable);
+    if (stats) {
+      std::int64_t queued = 0;
+      for (const auto& s : stats.value()) queued += s.pending + s.inflight;
+      log->info("stopped; {} event deliveries queued", queued);
+    }
+  }
+};
+
+Result<std::unique_ptr<Application>> Application::create(config::Config cfg) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(cfg);
+  const config::Config& c = impl->config;
+
+  auto logging = log::Logging::create(log::LogOptions{c.log.level, c.log.file});
+  if (!logging) return fail(logging.error());
+  impl->logging = std::move(logging).value();
+  impl->log = impl->logging->get("main");
+
+  auto store = storage::open_sqlite_store(storage::SqliteOptions{c.storage.path, true});
+  if (!store) return fail("storage: " + store.error().message);
+  if (auto released = store.value()->release_inflight(); !released) {
+    return fail("storage: " + released.error().message);
+  } else if (released.value() > 0) {
+    impl->log->info("{} delivery(ies) in flight when the relay last stopped are queued again",
+                    released.value());
+  }
+  if (auto stats = store.value()->stats(); stats) {
+    for (const auto& s : stats.value()) impl->queued_at_start += s.pending + s.inflight;
+  }
+
+  impl->metrics = std::make_unique<metrics::RelayMetrics>(impl->registry, kVersion);
+  impl->storage = std::make_unique<storage::StorageWorker>(
+      std::move(store).value(), impl->logging->get("storage"), impl->metrics.get());
+
+  std::vector<filter::Route> routes;
+  for (const auto& r : c.routes) routes.emplace_back(r);
+  impl->router = std::make_unique<filter::Router>(std::move(routes));
+
+  auto confirmer =
+      ingress::OnsConfirmer::create(impl->io.get_executor(), c.server.ons, impl->logging->get("ons"));
+  if (!confirmer) return fail(confirmer.error());
+  impl->confirmer = std::move(confirmer).value();
+
+  for (const auto& d : c.destinations) {
+    auto dispatcher = delivery::Dispatcher::create(impl->io.get_executor(), d, *impl->storage,
+                                                   *impl->metrics, impl->logging->get("delivery"));
+    if (!dispatcher) return fail(dispatcher.error());
+    impl->dispatchers.push_back(std::move(dispatcher).value());
+  }
+
+  Impl* raw = impl.get();
+  impl->handler = std::make_unique<ingress::IngressHandler>(ingress::IngressContext{
+      impl->config, *impl->router, *impl->storage, *impl->confirmer, *impl->metrics,
+      [raw](const std::vector<std::string>& d) { raw->notify(d); },
+      [raw] { return raw->shutting_down; }, impl->logging->get("ingress")});
+
+  http::ServerOptions so;
+  so.host = c.server.listen.host;
+  so.port = c.server.listen.port;
+  so.max_body_bytes = c.server.max_body_bytes;
+  so.max_header_bytes = c.server.max_header_bytes;
+  so.max_connections = c.server.max_connections;
+  so.header_timeout = c.server.header_timeout;
+  so.body_timeout = c.server.body_timeout;
+  so.idle_timeout = c.server.idle_timeout;
+  so.server_name = std::string("ocirelay/") + kVersion;
+  if (c.server.tls) {
+    auto tls = http::make_server_tls_context(c.server.tls->cert_file, c.server.tls->key_file);
+    if (!tls) return fail("server.tls: " + tls.error());
+    so.tls = std::move(tls).value();
+  }
+  auto server = http::Server::create(impl->io.get_executor(), std::move(so), *impl->handler,
+                                     impl->logging->get("http"));
+  if (!server) return fail(server.error());
+  impl->server = std::move(server).value();
+
+  return std::unique_ptr<Application>(new Application(std::move(impl)));
+}
+
+Application::Application(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Application::~Application() = default;
+
+int Application::run() {
+  Impl& a = *impl_;
+  const config::Config& c = a.config;
+  a.log->info("ocirelay {} starting; configuration {}", kVersion,
+              c.source_file.empty() ? "(embedded default)" : c.source_file);
+  for (const auto& d : c.destinations) {
+    auto url = http::parse_url(d.url);
+    a.log->info("destination {}: {} (auth {}, concurrency {}, timeout {}, max_age {})", d.name,
+                url ? url->redacted() : std::string("?"),
+                d.auth.type == config::DestinationAuth::Type::basic ? "basic" : "none",
+                d.concurrency, format_duration(d.timeout), format_duration(d.retry.max_age));
+  }
+  for (const auto& r : c.routes) {
+    a.log->info("route {} -> [{}]", r.name, join(r.destinations));
+  }
+  a.log->info("storage {}: {} event deliveries queued", c.storage.path, a.queued_at_start);
+
+  std::signal(SIGPIPE, SIG_IGN);
+  // A file size limit (RLIMIT_FSIZE) must fail writes with EFBIG, which
+  // storage reports, instead of killing the process.
+  std::signal(SIGXFSZ, SIG_IGN);
+  a.server->start();
+  for (auto& d : a.dispatchers) d->start();
+  asio::co_spawn(a.io, a.wait_for_signals(), [&a](std::exception_ptr e) {
+    if (e) a.log->critical("shutdown ended by an exception");
+    a.shutdown_done = true;
+  });
+  asio::co_spawn(a.io, a.prune_dedupe_periodically(), asio::detached);
+  a.log->info("listening on {} ({}){}", a.server->local_address(), c.server.tls ? "https" : "http",
+              c.server.auth ? "; ingress auth required" : "");
+  // Runs until every component has finished its work after a shutdown. Should
+  // anything still hold the loop 5 s after shutdown completed (a bug), exit
+  // anyway: storage is closed first, and the remaining coroutines are not
+  // destroyed, since they may refer to components already gone.
+  std::optional<std::chrono::steady_clock::time_point> done_at;
+  while (!a.io.stopped()) {
+    a.io.run_for(100ms);
+    if (a.shutdown_done && !done_at) done_at = std::chrono::steady_clock::now();
+    if (done_at && std::chrono::steady_clock::now() - *done_at > 5s && !a.io.stopped()) {
+      a.log->error("work still pending 5s after shutdown; exiting anyway");
+      a.storage->stop();
+      a.logging->flush();
+      std::_Exit(0);
+    }
+  }
+  a.storage->stop();
+  a.log->info("ocirelay stopped");
+  a.logging->flush();
+  return 0;
+}
+
+int daemon_main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const std::string program = argc > 0 ? argv[0] : "ocirelayd";
+  auto cl = parse_command_line(args);
+  if (!cl) {
+    std::fprintf(stderr, "%s: %s\n%s", program.c_str(), cl.error().c_str(),
+                 usage(program).c_str());
+    return 2;
+  }
+  if (cl->help) {
+    std::fputs(usage(program).c_str(), stdout);
+    return 0;
+  }
+  if (cl->version) {
+    std::printf("ocirelayd %s\n", kVersion);
+    return 0;
+  }
+  auto loaded = cl->config_path.empty()
+                    ? config::parse_config(config::embedded_default_config(), "(embedded dev.yaml)")
+                    : config::load_config(cl->config_path);
+  if (!loaded) {
+    for (const auto& e : loaded.error()) {
+      std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    }
+    std::fprintf(stderr, "%s: configuration invalid (%zu error%s)\n", program.c_str(),
+                 loaded.error().size(), loaded.error().size() == 1 ? "" : "s");
+    return 2;
+  }
+  if (cl->check_config) {
+    std::printf("%s: configuration OK\n",
+                cl->config_path.empty() ? "(embedded dev.yaml)" : cl->config_path.c_str());
+    return 0;
+  }
+  auto app = Application::create(std::move(loaded).value());
+  if (!app) {
+    std::fprintf(stderr, "%s: cannot start: %s\n", program.c_str(), app.error().c_str());
+    return 1;
+  }
+  return app.value()->run();
+}
+
+}  // namespace ocirelay::app

@@ -1,1 +1,77 @@
-// placeholder: written in this change
+#include "ocirelay/http/message.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace ocirelay::http {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Headers::add(std::string name, std::string value) {
+  f_.emplace_back(std::move(name), std::move(value));
+}
+
+void Headers::set(std::string name, std::string value) {
+  std::erase_if(f_, [&](const auto& f) { return iequals(f.first, name); });
+  f_.emplace_back(std::move(name), std::move(value));
+}
+
+std::optional<std::string_view> Headers::get(std::string_view name) const {
+  for (const auto& [n, v] : f_) {
+    if (iequals(n, name)) {
+      return std::string_view(v);
+    }
+  }
+  return std::nullopt;
+}
+
+Response json_response(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.headers.set("Content-Type", "application/json");
+  r.body = std::move(body);
+  return r;
+}
+
+Response error_response(int status, std::string_view message) {
+  return json_response(status, "{\"error\":\"" + json_escape(message) + "\"}");
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out;
+}
+
+}  // namespace ocirelay::http

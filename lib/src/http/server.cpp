@@ -1,1 +1,366 @@
-// placeholder: written in this change
+#include "ocirelay/http/server.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <list>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <spdlog/spdlog.h>
+
+#include "http/beast_convert.hpp"
+
+namespace ocirelay::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+bool is_resource_exhaustion(const boost::system::error_code& ec) {
+  if (ec.category() != boost::system::system_category()) return false;
+  const int v = ec.value();
+  return v == EMFILE || v == ENFILE || v == ENOBUFS || v == ENOMEM;
+}
+
+bool is_quiet_close(const boost::system::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+         ec == beast::error::timeout || ec == asio::error::bad_descriptor ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  const auto addr = ep.address();
+  return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
+         std::to_string(ep.port());
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(asio::any_io_executor ex, ServerOptions options, Handler& handler,
+       std::shared_ptr<spdlog::logger> log)
+      : ex_(std::move(ex)),
+        options_(std::move(options)),
+        handler_(handler),
+        log_(std::move(log)),
+        acceptor_(ex_),
+        drained_(ex_) {}
+
+  Result<tcp::endpoint> listen() {
+    boost::system::error_code ec;
+    tcp::endpoint ep;
+    if (auto address = asio::ip::make_address(options_.host, ec); !ec) {
+      ep = tcp::endpoint(address, options_.port);
+    } else {
+      // A host name: listen on its first address (start-up only, so blocking is fine).
+      tcp::resolver resolver(ex_);
+      auto results = resolver.resolve(options_.host, std::to_string(options_.port),
+                                      tcp::resolver::passive, ec);
+      if (ec || results.empty()) {
+        return fail("cannot resolve listen host \"" + options_.host + "\": " +
+                    (ec ? ec.message() : std::string("no address")));
+      }
+      ep = results.begin()->endpoint();
+    }
+    const std::string where = endpoint_text(ep);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      return fail("cannot listen on " + where + ": " + ec.message());
+    }
+    return acceptor_.local_endpoint();
+  }
+
+  void start() {
+    asio::co_spawn(ex_, accept_loop(), [log = log_](std::exception_ptr e) {
+      if (e) log->critical("accept loop ended by an exception");
+    });
+  }
+
+  void stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    for (auto& c : connections_) {
+      if (!c.busy && c.close) c.close();
+    }
+    notify_if_drained();
+  }
+
+  asio::awaitable<void> drain(Duration deadline) {
+    if (!connections_.empty()) {
+      drained_.expires_after(deadline);
+      co_await drained_.async_wait(nothrow);
+    }
+    if (!connections_.empty()) {
+      log_->warn("closing {} connection(s) still open after the shutdown deadline",
+                 connections_.size());
+      for (auto& c : connections_) {
+        if (c.close) c.close();
+      }
+    }
+  }
+
+  std::string local_address() const {
+    boost::system::error_code ec;
+    auto ep = acceptor_.local_endpoint(ec);
+    return ec ? std::string("(closed)") : endpoint_text(ep);
+  }
+  std::uint16_t port() const {
+    boost::system::error_code ec;
+    auto ep = acceptor_.local_endpoint(ec);
+    return ec ? 0 : ep.port();
+  }
+  std::size_t connection_count() const { return connections_.size(); }
+
+ private:
+  struct Connection {
+    bool busy = false;             // a request is being read or answered
+    std::function<void()> close;   // aborts the connection's pending I/O
+  };
+
+  void notify_if_drained() {
+    if (stopping_ && connections_.empty()) drained_.cancel();
+  }
+
+  asio::awaitable<void> accept_loop() {
+    using namespace std::chrono_literals;
+    asio::steady_timer backoff_timer(ex_);
+    Duration backoff = 10ms;
+    std::size_t refused_over_limit = 0;
+    while (!stopping_) {
+      auto [ec, socket] = co_await acceptor_.async_accept(nothrow);
+      if (ec) {
+        if (stopping_ || ec == asio::error::operation_aborted) break;
+        if (is_resource_exhaustion(ec)) {
+          log_->warn("accept failed: {}; pausing accepts for {}ms", ec.message(), backoff.count());
+          backoff_timer.expires_after(backoff);
+          co_await backoff_timer.async_wait(nothrow);
+          backoff = std::min<Duration>(backoff * 2, 1000ms);
+        } else {
+          log_->debug("accept failed: {}", ec.message());
+        }
+        continue;
+      }
+      backoff = 10ms;
+      if (connections_.size() >= options_.max_connections) {
+        if (refused_over_limit++ % 1000 == 0) {
+          log_->warn("connection limit {} reached; refusing new connections ({} so far)",
+                     options_.max_connections, refused_over_limit);
+        }
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      asio::co_spawn(ex_, session(std::move(socket)), [log = log_](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            log->error("connection ended by an exception: {}", ex.what());
+          }
+        }
+      });
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    auto entry = connections_.emplace(connections_.end());
+    struct Erase {
+      Impl* self;
+      std::list<Connection>::iterator it;
+      ~Erase() {
+        self->connections_.erase(it);
+        self->notify_if_drained();
+      }
+    } erase{this, entry};
+
+    boost::system::error_code ec;
+    auto remote_ep = socket.remote_endpoint(ec);
+    const std::string remote = ec ? std::string("?") : endpoint_text(remote_ep);
+    const std::uint64_t conn_id = ++connection_counter_;
+
+    beast::tcp_stream tcp_stream(std::move(socket));
+    if (options_.tls) {
+      beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *options_.tls);
+      entry->close = [&stream] { beast::get_lowest_layer(stream).close(); };
+      entry->busy = true;
+      beast::get_lowest_layer(stream).expires_after(options_.header_timeout);
+      auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, nothrow);
+      if (hec) {
+        log_->debug("c{} {}: TLS handshake failed: {}", conn_id, remote, hec.message());
+        co_return;
+      }
+      const bool clean = co_await serve(stream, *entry, remote, conn_id);
+      if (clean) {
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+        co_await stream.async_shutdown(nothrow);
+      }
+    } else {
+      entry->close = [&tcp_stream] { tcp_stream.close(); };
+      const bool clean = co_await serve(tcp_stream, *entry, remote, conn_id);
+      if (clean) {
+        tcp_stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      }
+    }
+  }
+
+  Response body_too_large() const {
+    return error_response(413, "body larger than " + std::to_string(options_.max_body_bytes) +
+                                   " bytes");
+  }
+
+  template <class Stream>
+  asio::awaitable<bool> write(Stream& stream, Response response, unsigned version, bool keep) {
+    auto res = to_beast(std::move(response), version, keep, options_.server_name);
+    beast::get_lowest_layer(stream).expires_after(options_.write_timeout);
+    auto [ec, n] = co_await bhttp::async_write(stream, res, nothrow);
+    co_return !ec;
+  }
+
+  // Serves requests on one connection until it closes. Returns true when the
+  // connection is still sound and should be shut down cleanly.
+  template <class Stream>
+  asio::awaitable<bool> serve(Stream& stream, Connection& conn, const std::string& remote,
+                              std::uint64_t conn_id) {
+    beast::flat_buffer buffer;
+    bool first = true;
+    std::uint64_t request_no = 0;
+    for (;;) {
+      conn.busy = false;
+      if (stopping_) co_return true;
+      if (buffer.size() == 0) {
+        // Wait for the first byte of the next request.
+        beast::get_lowest_layer(stream).expires_after(first ? options_.header_timeout
+                                                            : options_.idle_timeout);
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), nothrow);
+        if (ec) {
+          if (!is_quiet_close(ec)) log_->debug("c{} {}: read: {}", conn_id, remote, ec.message());
+          co_return false;
+        }
+        buffer.commit(n);
+      }
+      conn.busy = true;
+      first = false;
+
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+      parser.body_limit(options_.max_body_bytes);
+      beast::get_lowest_layer(stream).expires_after(options_.header_timeout);
+      auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, nothrow);
+      if (hec) {
+        if (hec == bhttp::error::header_limit) {
+          co_await write(stream, error_response(431, "request header fields too large"), 11, false);
+        } else if (hec == bhttp::error::body_limit) {
+          co_await write(stream, body_too_large(), 11, false);
+        } else if (hec == beast::error::timeout) {
+          log_->info("c{} {}: closed: no complete request header within {}", conn_id, remote,
+                     format_duration(options_.header_timeout));
+        } else if (!is_quiet_close(hec)) {
+          co_await write(stream, error_response(400, "malformed HTTP request: " + hec.message()),
+                         11, false);
+        }
+        co_return false;
+      }
+
+      const auto& header = parser.get();
+      const unsigned version = header.version();
+      Request request = from_beast_header(header);
+      request.remote = remote;
+      request.request_id = "c" + std::to_string(conn_id) + "." + std::to_string(++request_no);
+
+      if (auto early = handler_.precheck(request)) {
+        co_await write(stream, std::move(*early), version, false);
+        co_return false;
+      }
+      if (auto length = parser.content_length(); length && *length > options_.max_body_bytes) {
+        co_await write(stream, body_too_large(), version, false);
+        co_return false;
+      }
+      if (auto expect = header[bhttp::field::expect]; !expect.empty()) {
+        if (!iequals(expect, "100-continue")) {
+          co_await write(stream, error_response(417, "unsupported Expect header"), version, false);
+          co_return false;
+        }
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+        beast::get_lowest_layer(stream).expires_after(options_.write_timeout);
+        auto [cec, cn] = co_await bhttp::async_write(stream, cont, nothrow);
+        if (cec) co_return false;
+      }
+      if (!parser.is_done()) {
+        beast::get_lowest_layer(stream).expires_after(options_.body_timeout);
+        auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, nothrow);
+        if (bec) {
+          if (bec == bhttp::error::body_limit) {
+            co_await write(stream, body_too_large(), version, false);
+          } else if (bec == beast::error::timeout) {
+            log_->info("{} {}: closed: body not received within {}", request.request_id, remote,
+                       format_duration(options_.body_timeout));
+          } else if (!is_quiet_close(bec)) {
+            co_await write(stream, error_response(400, "malformed HTTP body: " + bec.message()),
+                           version, false);
+          }
+          co_return false;
+        }
+      }
+      const bool keep_alive = parser.get().keep_alive();
+      request.body = std::move(parser.get().body());
+
+      Response response = co_await handler_.handle(std::move(request));
+      const bool keep = keep_alive && !response.close && !stopping_;
+      if (!co_await write(stream, std::move(response), version, keep)) co_return false;
+      if (!keep) co_return true;
+    }
+  }
+
+  asio::any_io_executor ex_;
+  ServerOptions options_;
+  Handler& handler_;
+  std::shared_ptr<spdlog::logger> log_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer drained_;
+  std::list<Connection> connections_;
+  bool stopping_ = false;
+  std::uint64_t connection_counter_ = 0;
+};
+
+Result<std::unique_ptr<Server>> Server::create(asio::any_io_executor executor,
+                                               ServerOptions options, Handler& handler,
+                                               std::shared_ptr<spdlog::logger> log) {
+  auto impl = std::make_unique<Impl>(std::move(executor), std::move(options), handler,
+                                     std::move(log));
+  auto bound = impl->listen();
+  if (!bound) return fail(bound.error());
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+std::string Server::local_address() const { return impl_->local_address(); }
+std::uint16_t Server::port() const { return impl_->port(); }
+void Server::start() { impl_->start(); }
+void Server::stop() { impl_->stop(); }
+asio::awaitable<void> Server::drain(Duration deadline) { return impl_->drain(deadline); }
+std::size_t Server::connection_count() const { return impl_->connection_count(); }
+
+}  // namespace ocirelay::http

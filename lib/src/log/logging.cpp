@@ -1,1 +1,82 @@
-// placeholder: written in this change
+#include "ocirelay/log/logging.hpp"
+
+#include <filesystem>
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace ocirelay::log {
+
+namespace {
+
+constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%S.%e%z %-5l [%n] %v";
+
+std::optional<spdlog::level::level_enum> parse_level(const std::string& text) {
+  if (text == "trace") return spdlog::level::trace;
+  if (text == "debug") return spdlog::level::debug;
+  if (text == "info") return spdlog::level::info;
+  if (text == "warn") return spdlog::level::warn;
+  if (text == "error") return spdlog::level::err;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Logging>> Logging::create(const LogOptions& options) {
+  auto level = parse_level(options.level);
+  if (!level) {
+    return fail("unknown log level \"" + options.level + "\"");
+  }
+  std::unique_ptr<Logging> logging(new Logging());
+  logging->level_ = static_cast<int>(*level);
+  auto err = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  err->set_pattern(kPattern);
+  logging->sinks_.push_back(err);
+  if (!options.file.empty()) {
+    try {
+      auto parent = std::filesystem::path(options.file).parent_path();
+      if (!parent.empty()) std::filesystem::create_directories(parent);
+      auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file, false);
+      file->set_pattern(kPattern);
+      logging->sinks_.push_back(file);
+    } catch (const std::exception& e) {
+      return fail("cannot open log file " + options.file + ": " + e.what());
+    }
+  }
+  return logging;
+}
+
+std::shared_ptr<spdlog::logger> Logging::get(const std::string& component) {
+  for (const auto& l : loggers_) {
+    if (l->name() == component) return l;
+  }
+  auto logger = std::make_shared<spdlog::logger>(component, sinks_.begin(), sinks_.end());
+  logger->set_level(static_cast<spdlog::level::level_enum>(level_));
+  logger->flush_on(spdlog::level::info);
+  loggers_.push_back(logger);
+  return logger;
+}
+
+Result<bool> Logging::set_level(const std::string& level) {
+  auto parsed = parse_level(level);
+  if (!parsed) return fail("unknown log level \"" + level + "\"");
+  level_ = static_cast<int>(*parsed);
+  for (const auto& l : loggers_) l->set_level(*parsed);
+  return true;
+}
+
+void Logging::flush() {
+  for (const auto& l : loggers_) l->flush();
+}
+
+std::shared_ptr<spdlog::logger> stderr_logger(const std::string& component,
+                                              const std::string& level) {
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  sink->set_pattern(kPattern);
+  auto logger = std::make_shared<spdlog::logger>(component, sink);
+  logger->set_level(parse_level(level).value_or(spdlog::level::info));
+  return logger;
+}
+
+}  // namespace ocirelay::log

@@ -1,1 +1,601 @@
-// placeholder: written in this change
+#include "storage/sqlite_store.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <optional>
+#include <system_error>
+#include <utility>
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/sqlite_queries.hpp"
+#include "storage/sqlite_schema.hpp"
+#include "storage/sqlite_transaction.hpp"
+
+namespace ocirelay::storage {
+
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+
+// Applied to every connection: WAL with durable commits, referential checks,
+// an 8 MiB page cache, and the WAL file truncated back to 64 MiB after a
+// checkpoint that let it grow beyond.
+constexpr const char* kConnectionPragmas =
+    "PRAGMA synchronous = FULL;"
+    "PRAGMA foreign_keys = ON;"
+    "PRAGMA cache_size = -8192;"
+    "PRAGMA journal_size_limit = 67108864;";
+
+constexpr const char* kStatePending = "pending";
+constexpr const char* kStateInflight = "inflight";
+constexpr const char* kStateDead = "dead";
+
+StoreError path_error(const std::string& path, const std::string& cause) {
+  return StoreError{path + ": " + cause, false};
+}
+
+std::string os_error_text(int error) { return std::system_category().message(error); }
+
+// Creates `dir` and its missing parents, each with mode 0750. Returns 0 or an
+// errno value.
+int make_directories(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> missing;
+  for (std::filesystem::path p = dir; !p.empty(); p = p.parent_path()) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) {
+        return ENOTDIR;
+      }
+      break;
+    }
+    if (errno != ENOENT) {
+      return errno;
+    }
+    missing.push_back(p);
+    if (p == p.parent_path()) {
+      break;
+    }
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0750) != 0 && errno != EEXIST) {
+      return errno;
+    }
+  }
+  return 0;
+}
+
+// Makes a new directory entry durable. Returns 0 or an errno value.
+int sync_directory(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return errno;
+  }
+  const int rc = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  return rc;
+}
+
+// Checks the folder and the file before SQLite sees them, so the errors say
+// what is wrong ("unable to open database file" does not). Creates the parent
+// folder (0750) and a new, empty database file (0600; SQLite gives its WAL
+// and shared-memory files the same mode).
+std::optional<StoreError> prepare_path(const SqliteOptions& options) {
+  const std::string& path = options.path;
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) {
+    dir = ".";
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    int error = errno;
+    if (error != ENOENT || !options.create_parent) {
+      return path_error(path, "directory " + dir.string() + ": " + os_error_text(error));
+    }
+    error = make_directories(dir);
+    if (error != 0) {
+      return path_error(path, "cannot create directory " + dir.string() + ": " + os_error_text(error));
+    }
+  } else if (!S_ISDIR(st.st_mode)) {
+    return path_error(path, dir.string() + " is not a directory");
+  }
+
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      return path_error(path, "is a directory, not a database file");
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return path_error(path, "is not a regular file");
+    }
+    if (::access(path.c_str(), R_OK | W_OK) != 0) {
+      return path_error(path, "cannot open for reading and writing: " + os_error_text(errno));
+    }
+  } else if (errno == ENOENT) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno != EEXIST) {  // else created by someone else meanwhile
+        return path_error(path, "cannot create: " + os_error_text(errno));
+      }
+    } else {
+      const int error = ::fchmod(fd, 0600) == 0 ? 0 : errno;  // whatever the umask
+      ::close(fd);
+      if (error != 0) {
+        return path_error(path, "cannot set mode 0600: " + os_error_text(error));
+      }
+      const int sync_error = sync_directory(dir);
+      if (sync_error != 0) {
+        return path_error(path, "cannot sync directory " + dir.string() + ": " +
+                                    os_error_text(sync_error));
+      }
+    }
+  } else {
+    return path_error(path, "cannot access: " + os_error_text(errno));
+  }
+
+  // SQLite creates the -wal and -shm files next to the database.
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return path_error(path, "directory " + dir.string() + " is not writable: " +
+                                os_error_text(errno));
+  }
+  return std::nullopt;
+}
+
+std::int64_t clamp_limit(std::size_t limit) {
+  constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(std::min(limit, kMax));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>, StoreError> open_sqlite_store(const SqliteOptions& options) {
+  auto store = SqliteStore::open(options);
+  if (!store) {
+    return fail(std::move(store).error());
+  }
+  return std::unique_ptr<Store>(std::move(store).value());
+}
+
+Result<std::unique_ptr<SqliteStore>, StoreError> SqliteStore::open(const SqliteOptions& options) {
+  if (options.path.empty()) {
+    return fail(StoreError{"storage path is empty", false});
+  }
+  if (auto error = prepare_path(options)) {
+    return fail(std::move(*error));
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options.path));
+  SqliteConnection& db = store->db_;
+  const std::string& path = store->path_;
+
+  int rc = db.open(path, kBusyTimeoutMs);
+  if (rc != SQLITE_OK) {
+    return fail(path_error(path, "cannot open: " + db.describe(rc)));
+  }
+  auto version = read_sqlite_schema_version(db, path);
+  if (!version) {
+    return fail(std::move(version).error());
+  }
+  if (auto configured = store->configure(); !configured) {
+    return fail(std::move(configured).error());
+  }
+  rc = db.prepare_transaction_statements();
+  if (rc != SQLITE_OK) {
+    return fail(path_error(path, "cannot prepare statements: " + db.describe(rc)));
+  }
+  if (*version == 0) {
+    if (auto created = create_sqlite_schema(db, path); !created) {
+      return fail(std::move(created).error());
+    }
+  }
+  // Later schema versions migrate here, one version at a time.
+  if (auto prepared = store->prepare_statements(); !prepared) {
+    return fail(std::move(prepared).error());
+  }
+  return store;
+}
+
+StoreResult<Unit> SqliteStore::configure() {
+  std::string mode;
+  int rc = db_.query_text("PRAGMA journal_mode = WAL", mode);
+  if (rc != SQLITE_OK) {
+    return fail(path_error(path_, "cannot switch to WAL mode: " + db_.describe(rc)));
+  }
+  if (mode != "wal") {
+    return fail(path_error(path_, "cannot switch to WAL mode (journal mode stays '" + mode + "')"));
+  }
+  rc = db_.exec(kConnectionPragmas);
+  if (rc != SQLITE_OK) {
+    return fail(path_error(path_, "cannot configure the connection: " + db_.describe(rc)));
+  }
+  durable_ = true;
+  if (sqlite3_db_readonly(db_.handle(), "main") == 1) {
+    return fail(path_error(path_, "opened read-only (permission denied?)"));
+  }
+  return Unit{};
+}
+
+StoreResult<Unit> SqliteStore::prepare_statements() {
+  struct Entry {
+    SqliteStatement* statement;
+    const char* sql;
+  };
+  const Entry entries[] = {
+      {&seen_insert_, kSqlSeenInsert},
+      {&event_insert_, kSqlEventInsert},
+      {&delivery_insert_, kSqlDeliveryInsert},
+      {&due_select_, kSqlDueSelect},
+      {&mark_inflight_, kSqlMarkInflight},
+      {&next_due_, kSqlNextDue},
+      {&delivered_, kSqlDelivered},
+      {&event_release_, kSqlEventRelease},
+      {&retry_, kSqlRetry},
+      {&dead_, kSqlDead},
+      {&release_inflight_, kSqlReleaseInflight},
+      {&prune_seen_, kSqlPruneSeen},
+      {&count_states_, kSqlCountStates},
+      {&oldest_received_, kSqlOldestReceived},
+      {&dead_list_, kSqlDeadList},
+  };
+  for (const Entry& entry : entries) {
+    const int rc = db_.prepare(*entry.statement, entry.sql);
+    if (rc != SQLITE_OK) {
+      return fail(path_error(path_, "schema does not match version " +
+                                        std::to_string(kSqliteSchemaVersion) + ": " +
+                                        db_.describe(rc)));
+    }
+  }
+  return Unit{};
+}
+
+int SqliteStore::set_durable(bool durable) {
+  if (durable == durable_) {
+    return SQLITE_OK;
+  }
+  // Not a cached statement: PRAGMA synchronous takes effect when compiled.
+  const int rc = db_.exec(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  if (rc == SQLITE_OK) {
+    durable_ = durable;
+  }
+  return rc;
+}
+
+int SqliteStore::insert(const NewEvent& event, InsertOutcome& outcome) {
+  {
+    SqliteStatement::Scope scope(seen_insert_);
+    const int rc = seen_insert_.bind_text(1, event.event_id).bind(2, event.received_at).step();
+    if (rc != SQLITE_DONE) {
+      return rc;
+    }
+  }
+  if (db_.changes() == 0) {
+    outcome = InsertOutcome::duplicate;
+    return SQLITE_OK;
+  }
+  outcome = InsertOutcome::queued;
+  if (event.destinations.empty()) {
+    return SQLITE_OK;  // nothing to deliver (callers route to at least one)
+  }
+  {
+    SqliteStatement::Scope scope(event_insert_);
+    const int rc = event_insert_.bind_text(1, event.event_id)
+                       .bind_blob(2, event.body)
+                       .bind(3, event.received_at)
+                       .step();
+    if (rc != SQLITE_DONE) {
+      return rc;
+    }
+  }
+  const std::int64_t row = db_.last_insert_rowid();
+  const auto& destinations = event.destinations;
+  for (auto it = destinations.begin(); it != destinations.end(); ++it) {
+    if (std::find(destinations.begin(), it, *it) != it) {
+      continue;  // one delivery per destination, even when named twice
+    }
+    SqliteStatement::Scope scope(delivery_insert_);
+    const int rc = delivery_insert_.bind(1, row).bind_text(2, *it).bind(3, event.received_at).step();
+    if (rc != SQLITE_DONE) {
+      return rc;
+    }
+  }
+  return SQLITE_OK;
+}
+
+StoreResult<std::vector<InsertOutcome>> SqliteStore::insert_batch(
+    std::span<const NewEvent> events) {
+  std::vector<InsertOutcome> outcomes;
+  if (events.empty()) {
+    return outcomes;
+  }
+  outcomes.reserve(events.size());
+  int rc = set_durable(true);
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "insert_batch"));
+  }
+  SqliteTransaction transaction(db_);
+  rc = transaction.begin();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "insert_batch"));
+  }
+  for (const NewEvent& event : events) {
+    InsertOutcome outcome = InsertOutcome::queued;
+    rc = insert(event, outcome);
+    if (rc != SQLITE_OK) {
+      return fail(db_.error(rc, "insert_batch"));  // the transaction rolls back
+    }
+    outcomes.push_back(outcome);
+  }
+  rc = transaction.commit();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "insert_batch: commit"));
+  }
+  return outcomes;
+}
+
+StoreResult<FetchResult> SqliteStore::fetch_due(const std::string& destination, Millis now,
+                                                std::size_t limit) {
+  // Marking rows inflight need not survive a crash: commit without fsync.
+  int rc = set_durable(false);
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "fetch_due"));
+  }
+  auto result = fetch_due_in_transaction(destination, now, limit);
+  // Best effort: every durable write switches back (and fails) on its own.
+  set_durable(true);
+  return result;
+}
+
+StoreResult<FetchResult> SqliteStore::fetch_due_in_transaction(const std::string& destination,
+                                                               Millis now, std::size_t limit) {
+  SqliteTransaction transaction(db_);
+  int rc = transaction.begin();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "fetch_due"));
+  }
+  FetchResult out;
+  {
+    SqliteStatement::Scope scope(due_select_);
+    due_select_.bind_text(1, destination).bind(2, now).bind(3, clamp_limit(limit));
+    while ((rc = due_select_.step()) == SQLITE_ROW) {
+      Delivery delivery;
+      delivery.id = due_select_.column_int64(0);
+      delivery.event_id = due_select_.column_text(1);
+      delivery.destination = destination;
+      delivery.body = due_select_.column_blob(2);
+      delivery.attempts = static_cast<int>(due_select_.column_int64(3));
+      delivery.received_at = due_select_.column_int64(4);
+      out.due.push_back(std::move(delivery));
+    }
+    if (rc != SQLITE_DONE) {
+      return fail(db_.error(rc, "fetch_due"));
+    }
+  }
+  for (const Delivery& delivery : out.due) {
+    SqliteStatement::Scope scope(mark_inflight_);
+    rc = mark_inflight_.bind(1, delivery.id).bind(2, now).step();
+    if (rc != SQLITE_DONE) {
+      return fail(db_.error(rc, "fetch_due"));
+    }
+  }
+  {
+    SqliteStatement::Scope scope(next_due_);
+    rc = next_due_.bind_text(1, destination).bind(2, now).step();
+    if (rc == SQLITE_ROW && !next_due_.column_is_null(0)) {
+      out.next_due = next_due_.column_int64(0);
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      return fail(db_.error(rc, "fetch_due"));
+    }
+  }
+  rc = transaction.commit();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "fetch_due: commit"));
+  }
+  return out;
+}
+
+int SqliteStore::apply(const AttemptResult& result, Millis now) {
+  switch (result.kind) {
+    case AttemptResult::Kind::delivered: {
+      std::optional<std::int64_t> event;
+      {
+        SqliteStatement::Scope scope(delivered_);
+        int rc = delivered_.bind(1, result.id).step();
+        if (rc == SQLITE_ROW) {
+          event = delivered_.column_int64(0);
+          rc = delivered_.step();
+        }
+        if (rc != SQLITE_DONE) {
+          return rc;
+        }
+      }
+      if (!event) {
+        return SQLITE_OK;  // already gone: nothing to do
+      }
+      SqliteStatement::Scope scope(event_release_);
+      const int rc = event_release_.bind(1, *event).step();
+      return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    case AttemptResult::Kind::retry: {
+      SqliteStatement::Scope scope(retry_);
+      const int rc = retry_.bind(1, result.id)
+                         .bind(2, result.attempts)
+                         .bind(3, result.next_attempt_at)
+                         .bind(4, result.last_status)
+                         .bind_text(5, result.last_error)
+                         .bind(6, now)
+                         .step();
+      return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    case AttemptResult::Kind::dead: {
+      SqliteStatement::Scope scope(dead_);
+      const int rc = dead_.bind(1, result.id)
+                         .bind(2, result.attempts)
+                         .bind(3, result.last_status)
+                         .bind_text(4, result.last_error)
+                         .bind(5, now)
+                         .step();
+      return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+  }
+  return SQLITE_MISUSE;
+}
+
+StoreResult<Unit> SqliteStore::complete(std::span<const AttemptResult> results) {
+  if (results.empty()) {
+    return Unit{};
+  }
+  int rc = set_durable(true);
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "complete"));
+  }
+  SqliteTransaction transaction(db_);
+  rc = transaction.begin();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "complete"));
+  }
+  const Millis now = now_millis();
+  for (const AttemptResult& result : results) {
+    rc = apply(result, now);
+    if (rc != SQLITE_OK) {
+      return fail(db_.error(rc, "complete"));
+    }
+  }
+  rc = transaction.commit();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "complete: commit"));
+  }
+  return Unit{};
+}
+
+StoreResult<std::int64_t> SqliteStore::release_inflight() {
+  int rc = set_durable(true);
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "release_inflight"));
+  }
+  SqliteTransaction transaction(db_);
+  rc = transaction.begin();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "release_inflight"));
+  }
+  {
+    SqliteStatement::Scope scope(release_inflight_);
+    rc = release_inflight_.bind(1, now_millis()).step();
+    if (rc != SQLITE_DONE) {
+      return fail(db_.error(rc, "release_inflight"));
+    }
+  }
+  const std::int64_t released = db_.changes();
+  rc = transaction.commit();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "release_inflight: commit"));
+  }
+  return released;
+}
+
+StoreResult<std::int64_t> SqliteStore::prune_dedupe(Millis cutoff) {
+  int rc = set_durable(true);
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "prune_dedupe"));
+  }
+  SqliteTransaction transaction(db_);
+  rc = transaction.begin();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "prune_dedupe"));
+  }
+  {
+    SqliteStatement::Scope scope(prune_seen_);
+    rc = prune_seen_.bind(1, cutoff).step();
+    if (rc != SQLITE_DONE) {
+      return fail(db_.error(rc, "prune_dedupe"));
+    }
+  }
+  const std::int64_t pruned = db_.changes();
+  rc = transaction.commit();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "prune_dedupe: commit"));
+  }
+  return pruned;
+}
+
+StoreResult<std::vector<DestinationStats>> SqliteStore::stats() {
+  std::map<std::string, DestinationStats> by_destination;
+  {
+    SqliteStatement::Scope scope(count_states_);
+    int rc = SQLITE_OK;
+    while ((rc = count_states_.step()) == SQLITE_ROW) {
+      const std::string state = count_states_.column_text(0);
+      const std::string destination = count_states_.column_text(1);
+      const std::int64_t count = count_states_.column_int64(2);
+      DestinationStats& s = by_destination[destination];
+      s.destination = destination;
+      if (state == kStatePending) {
+        s.pending = count;
+      } else if (state == kStateInflight) {
+        s.inflight = count;
+      } else if (state == kStateDead) {
+        s.dead = count;
+      }
+    }
+    if (rc != SQLITE_DONE) {
+      return fail(db_.error(rc, "stats"));
+    }
+  }
+  std::vector<DestinationStats> out;
+  out.reserve(by_destination.size());
+  for (auto& [destination, s] : by_destination) {
+    for (const char* state : {kStatePending, kStateInflight}) {
+      if ((state == kStatePending ? s.pending : s.inflight) == 0) {
+        continue;
+      }
+      SqliteStatement::Scope scope(oldest_received_);
+      const int rc = oldest_received_.bind_text(1, state).bind_text(2, destination).step();
+      if (rc == SQLITE_ROW && !oldest_received_.column_is_null(0)) {
+        const Millis oldest = oldest_received_.column_int64(0);
+        if (!s.oldest_received_at || oldest < *s.oldest_received_at) {
+          s.oldest_received_at = oldest;
+        }
+      } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return fail(db_.error(rc, "stats"));
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+StoreResult<std::vector<DeadLetter>> SqliteStore::dead_letters(std::size_t limit) {
+  std::vector<DeadLetter> out;
+  SqliteStatement::Scope scope(dead_list_);
+  dead_list_.bind(1, clamp_limit(limit));
+  int rc = SQLITE_OK;
+  while ((rc = dead_list_.step()) == SQLITE_ROW) {
+    DeadLetter letter;
+    letter.id = dead_list_.column_int64(0);
+    letter.event_id = dead_list_.column_text(1);
+    letter.destination = dead_list_.column_text(2);
+    letter.attempts = static_cast<int>(dead_list_.column_int64(3));
+    letter.last_status = static_cast<int>(dead_list_.column_int64(4));
+    letter.last_error = dead_list_.column_text(5);
+    letter.received_at = dead_list_.column_int64(6);
+    letter.updated_at = dead_list_.column_int64(7);
+    out.push_back(std::move(letter));
+  }
+  if (rc != SQLITE_DONE) {
+    return fail(db_.error(rc, "dead_letters"));
+  }
+  return out;
+}
+
+StoreResult<Unit> SqliteStore::execute(const std::string& sql) {
+  const int rc = db_.exec(sql.c_str());
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "execute"));
+  }
+  return Unit{};
+}
+
+}  // namespace ocirelay::storage

@@ -1,1 +1,387 @@
 #include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <future>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include "ocirelay/storage/storage_worker.hpp"
+#include "ocirelay/storage/store.hpp"
+#include "support/temp_dir.hpp"
+#include "unit/storage/store_test_support.hpp"
+
+using boost::asio::awaitable;
+using boost::asio::use_awaitable;
+using ocirelay::fail;
+using ocirelay::storage::AttemptResult;
+using ocirelay::storage::DeadLetter;
+using ocirelay::storage::DestinationStats;
+using ocirelay::storage::FetchResult;
+using ocirelay::storage::InsertOutcome;
+using ocirelay::storage::Millis;
+using ocirelay::storage::NewEvent;
+using ocirelay::storage::open_sqlite_store;
+using ocirelay::storage::SqliteOptions;
+using ocirelay::storage::StorageWorker;
+using ocirelay::storage::Store;
+using ocirelay::storage::StoreError;
+using ocirelay::storage::StoreResult;
+using ocirelay::storage::Unit;
+using ocirelay::storage::WorkerObserver;
+using ocirelay::storage::test::kT0;
+using ocirelay::storage::test::make_event;
+using ocirelay::storage::test::numbered_id;
+using ocirelay::test::TempDir;
+
+namespace {
+
+class CountingObserver : public WorkerObserver {
+ public:
+  void on_commit(std::size_t count, double seconds, bool ok) override {
+    ++commits;
+    events += count;
+    if (!ok) {
+      ++failures;
+    }
+    if (seconds < 0) {
+      ++negative_times;
+    }
+  }
+
+  std::atomic<int> commits{0};
+  std::atomic<std::size_t> events{0};
+  std::atomic<int> failures{0};
+  std::atomic<int> negative_times{0};
+};
+
+std::unique_ptr<Store> open_store(const TempDir& dir) {
+  auto store = open_sqlite_store(SqliteOptions{dir.file("relay.db")});
+  if (!store) {
+    FAIL("open failed: " << store.error().message);
+  }
+  return std::move(store).value();
+}
+
+// Completion for co_spawn: a failed check inside the coroutine fails the test.
+void rethrow(std::exception_ptr e) {
+  if (e) {
+    std::rethrow_exception(e);
+  }
+}
+
+// A store whose writes fail, as on a full disk.
+class FullDiskStore : public Store {
+ public:
+  StoreResult<std::vector<InsertOutcome>> insert_batch(std::span<const NewEvent>) override {
+    return fail(StoreError{"insert_batch: database or disk is full", true});
+  }
+  StoreResult<FetchResult> fetch_due(const std::string&, Millis, std::size_t) override {
+    return FetchResult{};
+  }
+  StoreResult<Unit> complete(std::span<const AttemptResult>) override {
+    return fail(StoreError{"complete: database or disk is full", true});
+  }
+  StoreResult<std::int64_t> release_inflight() override { return std::int64_t{0}; }
+  StoreResult<std::int64_t> prune_dedupe(Millis) override { return std::int64_t{0}; }
+  StoreResult<std::vector<DestinationStats>> stats() override {
+    return std::vector<DestinationStats>{};
+  }
+  StoreResult<std::vector<DeadLetter>> dead_letters(std::size_t) override {
+    return std::vector<DeadLetter>{};
+  }
+};
+
+// Blocks the storage thread until open() is called, so that operations
+// submitted meanwhile queue up behind it. hold() returns once the storage
+// thread is inside the gate.
+class Gate {
+ public:
+  void hold(StorageWorker& worker, boost::asio::io_context& io) {
+    worker.async_call<Unit>(boost::asio::bind_executor(io, [](StoreResult<Unit>) {}),
+                            [entered = &entered_, opened = opened_](Store&) {
+                              entered->set_value();
+                              opened.wait();
+                              return StoreResult<Unit>(Unit{});
+                            });
+    entered_.get_future().wait();
+  }
+  void open() { opening_.set_value(); }
+
+ private:
+  std::promise<void> entered_;
+  std::promise<void> opening_;
+  std::shared_future<void> opened_ = opening_.get_future().share();
+};
+
+}  // namespace
+
+// What the coroutine below saw; checked once io.run() returns (Catch's
+// assertion macros do not compile inside GCC 12 coroutines).
+struct FlowResults {
+  std::thread::id storage_thread;
+  std::vector<std::thread::id> resumed_on;
+  std::optional<StoreResult<InsertOutcome>> inserted;
+  std::optional<StoreResult<InsertOutcome>> duplicate;
+  std::optional<StoreResult<FetchResult>> fetched;
+  std::optional<StoreResult<Unit>> completed;
+  std::optional<StoreResult<std::vector<DestinationStats>>> stats;
+  std::optional<StoreResult<FetchResult>> audit;
+  std::optional<StoreResult<std::int64_t>> released;
+  std::optional<StoreResult<std::int64_t>> pruned;
+  bool finished = false;
+};
+
+awaitable<void> flow(StorageWorker& worker, FlowResults& out) {
+  auto here = [&out] { out.resumed_on.push_back(std::this_thread::get_id()); };
+  auto storage_thread = co_await worker.async_call<std::thread::id>(
+      use_awaitable, [](Store&) { return StoreResult<std::thread::id>(std::this_thread::get_id()); });
+  here();
+  if (storage_thread.ok()) {
+    out.storage_thread = *storage_thread;
+  }
+  // (Built before the co_await: GCC 12 rejects a braced list of string
+  // literals inside a co_await expression.)
+  NewEvent event = make_event("a", kT0, std::vector<std::string>{"oic", "audit"});
+  out.inserted = co_await worker.async_insert(std::move(event), use_awaitable);
+  here();
+  NewEvent again = make_event("a", kT0 + 1, std::vector<std::string>(1, "oic"));
+  out.duplicate = co_await worker.async_insert(std::move(again), use_awaitable);
+  here();
+  out.fetched = co_await worker.async_fetch_due("oic", kT0 + 10, 10, use_awaitable);
+  here();
+  AttemptResult result;
+  if (out.fetched->ok() && !(*out.fetched)->due.empty()) {
+    result.id = (*out.fetched)->due[0].id;
+  }
+  result.kind = AttemptResult::Kind::delivered;
+  result.attempts = 1;
+  out.completed = co_await worker.async_complete(result, use_awaitable);
+  here();
+  out.stats = co_await worker.async_stats(use_awaitable);
+  here();
+  out.audit = co_await worker.async_fetch_due("audit", kT0 + 10, 10, use_awaitable);
+  here();
+  out.released = co_await worker.async_release_inflight(use_awaitable);
+  here();
+  out.pruned = co_await worker.async_prune_dedupe(kT0 + 1, use_awaitable);
+  here();
+  out.finished = true;
+}
+
+TEST_CASE("results arrive on the io_context thread, never the storage thread", "[storage][worker]") {
+  TempDir dir;
+  CountingObserver observer;
+  StorageWorker worker(open_store(dir), nullptr, &observer);
+  boost::asio::io_context io;
+  FlowResults out;
+  boost::asio::co_spawn(io, flow(worker, out), rethrow);
+  io.run();  // returns once every result has been delivered
+
+  REQUIRE(out.finished);
+  CHECK(out.storage_thread != std::thread::id());
+  CHECK(out.storage_thread != std::this_thread::get_id());
+  REQUIRE(out.resumed_on.size() == 9);
+  for (const auto& id : out.resumed_on) {
+    CHECK(id == std::this_thread::get_id());
+  }
+  REQUIRE(out.inserted->ok());
+  CHECK(**out.inserted == InsertOutcome::queued);
+  REQUIRE(out.duplicate->ok());
+  CHECK(**out.duplicate == InsertOutcome::duplicate);
+  REQUIRE(out.fetched->ok());
+  REQUIRE((*out.fetched)->due.size() == 1);
+  CHECK((*out.fetched)->due[0].body == "{\"eventID\":\"a\"}");
+  CHECK(out.completed->ok());
+  REQUIRE(out.stats->ok());
+  const auto& stats = **out.stats;
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].destination == "audit");
+  CHECK(stats[0].pending == 1);
+  REQUIRE(out.audit->ok());
+  CHECK((*out.audit)->due.size() == 1);
+  REQUIRE(out.released->ok());
+  CHECK(**out.released == 1);
+  REQUIRE(out.pruned->ok());
+  CHECK(**out.pruned == 1);
+
+  CHECK(observer.commits == 3);  // two inserts and one complete, each its own commit
+  CHECK(observer.failures == 0);
+  CHECK(observer.negative_times == 0);
+}
+
+TEST_CASE("plain callbacks run on their bound executor", "[storage][worker]") {
+  TempDir dir;
+  StorageWorker worker(open_store(dir), nullptr);
+  boost::asio::io_context io;
+  std::thread::id ran_on;
+  std::optional<InsertOutcome> outcome;
+  worker.async_insert(make_event("a", kT0),
+                      boost::asio::bind_executor(io, [&](StoreResult<InsertOutcome> r) {
+                        ran_on = std::this_thread::get_id();
+                        outcome = r.ok() ? std::optional(*r) : std::nullopt;
+                      }));
+  io.run();  // the work guard keeps it running until the result is in
+  CHECK(ran_on == std::this_thread::get_id());
+  CHECK(outcome == InsertOutcome::queued);
+}
+
+TEST_CASE("concurrent inserts are grouped into fewer commits", "[storage][worker]") {
+  TempDir dir;
+  CountingObserver observer;
+  StorageWorker worker(open_store(dir), nullptr, &observer);
+  boost::asio::io_context io;
+  constexpr int kEvents = 200;
+
+  // Hold the storage thread while the 200 inserts are submitted, so that
+  // they queue up: the point is the grouping, not how fast the disk is.
+  Gate gate;
+  gate.hold(worker, io);
+  int queued = 0;
+  for (int i = 0; i < kEvents; ++i) {
+    boost::asio::co_spawn(
+        io,
+        [&worker, &queued, event = make_event(numbered_id(i), kT0 + i)]() mutable
+        -> awaitable<void> {
+          auto r = co_await worker.async_insert(std::move(event), use_awaitable);
+          if (r.ok() && *r == InsertOutcome::queued) {
+            ++queued;
+          }
+        },
+        rethrow);
+  }
+  // Runs after every coroutine above has submitted its insert.
+  boost::asio::post(io, [&] { gate.open(); });
+  io.run();
+
+  CHECK(queued == kEvents);
+  CHECK(observer.events == static_cast<std::size_t>(kEvents));
+  CHECK(observer.commits < kEvents);
+  CHECK(observer.commits == 1);  // all 200 were waiting when the thread came back
+}
+
+TEST_CASE("stop() finishes the operations already submitted", "[storage][worker]") {
+  TempDir dir;
+  boost::asio::io_context io;
+  CountingObserver observer;
+  auto worker = std::make_unique<StorageWorker>(open_store(dir), nullptr, &observer);
+  Gate gate;
+  gate.hold(*worker, io);
+
+  int inserted = 0;
+  int stats_calls = 0;
+  for (int i = 0; i < 20; ++i) {
+    worker->async_insert(make_event(numbered_id(i), kT0),
+                         boost::asio::bind_executor(io, [&](StoreResult<InsertOutcome> r) {
+                           CHECK(r.ok());
+                           inserted += r.ok() ? 1 : 0;
+                         }));
+  }
+  worker->async_stats(boost::asio::bind_executor(io, [&](auto r) {
+    REQUIRE(r.ok());
+    REQUIRE(r->size() == 1);
+    CHECK((*r)[0].pending == 20);
+    ++stats_calls;
+  }));
+
+  std::thread stopper([&] { worker->stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let stop() begin (not required)
+  gate.open();
+  stopper.join();
+
+  // Submitted after stop(): fails, but still through the executor.
+  std::optional<std::string> late_error;
+  worker->async_insert(make_event("late", kT0), boost::asio::bind_executor(io, [&](auto r) {
+                         late_error = r.ok() ? "" : r.error().message;
+                       }));
+  std::optional<std::string> late_call_error;
+  worker->async_fetch_due("oic", kT0, 10, boost::asio::bind_executor(io, [&](auto r) {
+                            late_call_error = r.ok() ? "" : r.error().message;
+                          }));
+  CHECK_FALSE(late_error.has_value());  // not run inline
+
+  io.run();
+  CHECK(inserted == 20);
+  CHECK(stats_calls == 1);
+  CHECK(late_error == "storage stopped");
+  CHECK(late_call_error == "storage stopped");
+  CHECK(observer.events == 20u);
+
+  worker->stop();  // twice is fine
+  worker.reset();
+  auto reopened = open_store(dir);
+  auto stats = ocirelay::storage::test::ok(reopened->stats());
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].pending == 20);
+}
+
+TEST_CASE("the destructor stops the worker after the queued operations", "[storage][worker]") {
+  TempDir dir;
+  boost::asio::io_context io;
+  int done = 0;
+  {
+    StorageWorker worker(open_store(dir), nullptr);
+    for (int i = 0; i < 10; ++i) {
+      worker.async_insert(make_event(numbered_id(i), kT0),
+                          boost::asio::bind_executor(io, [&](auto r) { done += r.ok() ? 1 : 0; }));
+    }
+  }
+  io.run();
+  CHECK(done == 10);
+}
+
+TEST_CASE("a failed batch fails each of its operations and is logged", "[storage][worker]") {
+  std::ostringstream log_text;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text);
+  auto log = std::make_shared<spdlog::logger>("storage-test", sink);
+  CountingObserver observer;
+  boost::asio::io_context io;
+  StorageWorker worker(std::make_unique<FullDiskStore>(), log, &observer);
+  Gate gate;
+  gate.hold(worker, io);
+
+  std::vector<StoreError> errors;
+  for (int i = 0; i < 5; ++i) {
+    worker.async_insert(make_event(numbered_id(i), kT0),
+                        boost::asio::bind_executor(io, [&](StoreResult<InsertOutcome> r) {
+                          REQUIRE_FALSE(r.ok());
+                          errors.push_back(r.error());
+                        }));
+  }
+  AttemptResult result;
+  result.id = 1;
+  worker.async_complete(result, boost::asio::bind_executor(io, [&](StoreResult<Unit> r) {
+                          REQUIRE_FALSE(r.ok());
+                          errors.push_back(r.error());
+                        }));
+  bool stats_ok = false;
+  worker.async_stats(boost::asio::bind_executor(io, [&](auto r) { stats_ok = r.ok(); }));
+  boost::asio::post(io, [&] { gate.open(); });
+  io.run();
+
+  REQUIRE(errors.size() == 6);
+  for (const auto& e : errors) {
+    CHECK(e.disk_full);
+  }
+  CHECK_THAT(errors[0].message, Catch::Contains("insert_batch"));
+  CHECK_THAT(errors[5].message, Catch::Contains("complete"));
+  CHECK(stats_ok);  // calls still run after a failed batch
+  CHECK(observer.commits == 2);
+  CHECK(observer.failures == 2);
+  log->flush();
+  CHECK_THAT(log_text.str(), Catch::Contains("storing 5 events failed") &&
+                                 Catch::Contains("database or disk is full"));
+}

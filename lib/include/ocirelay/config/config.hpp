@@ -20,21 +20,29 @@ using namespace std::chrono_literals;
 struct ListenAddress {
   std::string host = "0.0.0.0";  // IPv6 without brackets
   std::uint16_t port = 8443;
+
+  bool operator==(const ListenAddress&) const = default;
 };
 
 struct ServerTls {
   std::string cert_file;
   std::string key_file;
+
+  bool operator==(const ServerTls&) const = default;
 };
 
 struct BasicCredential {
   std::string username;
   std::string password;  // secret
+
+  bool operator==(const BasicCredential&) const = default;
 };
 
 struct IngressAuth {
   std::vector<BasicCredential> basic;
   std::vector<std::string> bearer_tokens;  // secrets
+
+  bool operator==(const IngressAuth&) const = default;
 };
 
 struct Ons {
@@ -43,6 +51,8 @@ struct Ons {
   std::vector<std::string> confirm_url_hosts{"*.oraclecloud.com"};
   std::string ca_file;  // empty: system trust store
   Duration confirm_timeout = 10s;
+
+  bool operator==(const Ons&) const = default;
 };
 
 struct Server {
@@ -57,16 +67,22 @@ struct Server {
   std::optional<IngressAuth> auth;
   Ons ons;
   Duration shutdown_timeout = 20s;
+
+  bool operator==(const Server&) const = default;
 };
 
 struct Storage {
   std::string path = "/var/lib/ocirelay/queue.db";
   Duration dedupe_window = 24h;
+
+  bool operator==(const Storage&) const = default;
 };
 
 struct Log {
   std::string level = "info";  // trace, debug, info, warn, error
   std::string file;            // empty: stderr only
+
+  bool operator==(const Log&) const = default;
 };
 
 struct DestinationAuth {
@@ -74,16 +90,22 @@ struct DestinationAuth {
   Type type = Type::none;
   std::string username;
   std::string password;  // secret
+
+  bool operator==(const DestinationAuth&) const = default;
 };
 
 struct Retry {
   Duration initial_backoff = 1s;
   Duration max_backoff = 5min;
   Duration max_age = 72h;
+
+  bool operator==(const Retry&) const = default;
 };
 
 struct DestinationTls {
   std::string ca_file;  // empty: system trust store
+
+  bool operator==(const DestinationTls&) const = default;
 };
 
 struct Destination {
@@ -94,6 +116,8 @@ struct Destination {
   Retry retry;
   DestinationTls tls;
   unsigned concurrency = 4;  // requests in flight to this destination
+
+  bool operator==(const Destination&) const = default;
 };
 
 // A route as configured: `match:` compiled, the shorthands, the destinations.

@@ -16,6 +16,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <rapidjson/document.h>
@@ -29,6 +30,11 @@ class Pattern {
  public:
   explicit Pattern(std::string text);
   bool matches(std::string_view value) const noexcept;
+  // Matches an event value with condition semantics: strings, numbers and
+  // booleans by their text (integers as integers: 5 -> "5", true -> "true"),
+  // an array when any of its scalar elements matches; "*" also matches any
+  // object or array; null never matches.
+  bool matches_value(const rapidjson::Value& value) const;
   bool is_match_any() const noexcept { return match_any_; }
   const std::string& text() const noexcept { return text_; }
 

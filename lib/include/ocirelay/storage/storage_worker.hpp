@@ -133,14 +133,23 @@ class StorageWorker {
 
   // Wraps a (move-only) completion handler into a copyable callable that posts
   // the result to the handler's executor, keeping that executor busy until then.
+  // Call it once. The handler itself moves into the posted function, so it is
+  // invoked and destroyed on its executor, never on the storage thread (which
+  // only drops the moved-from shell and the work guard, after posting).
   template <class R, class Handler>
   static std::function<void(R)> to_poster(Handler handler) {
     auto ex = boost::asio::get_associated_executor(handler);
-    auto guard = std::make_shared<boost::asio::executor_work_guard<decltype(ex)>>(ex);
-    auto h = std::make_shared<Handler>(std::move(handler));
-    return [h, guard, ex](R r) {
-      boost::asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
-      guard->reset();
+    using Guard = boost::asio::executor_work_guard<decltype(ex)>;
+    struct State {
+      Handler handler;
+      Guard guard;
+    };
+    auto state = std::make_shared<State>(State{std::move(handler), Guard(ex)});
+    return [state, ex](R r) {
+      boost::asio::post(ex, [h = std::move(state->handler), r = std::move(r)]() mutable {
+        std::move(h)(std::move(r));
+      });
+      state->guard.reset();
     };
   }
 

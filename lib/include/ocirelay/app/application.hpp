@@ -1,0 +1,42 @@
+// The daemon assembled: logging, storage, routing, ingress server and one
+// dispatcher per destination, on one io_context run by the main thread, with
+// the storage worker on its own thread.
+//
+// Thread and lifetime contract: create() and run() are called on the main
+// thread. run() returns after a graceful shutdown (SIGTERM or SIGINT): stop
+// accepting, answer requests in flight, let deliveries in flight finish
+// within server.shutdown_timeout, leave the rest queued, close storage.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ocirelay/common/result.hpp"
+#include "ocirelay/config/config.hpp"
+
+namespace ocirelay::app {
+
+class Application {
+ public:
+  // Opens the log, the storage and the listener; nothing is left open when it
+  // fails. The error names what failed and why.
+  static Result<std::unique_ptr<Application>> create(config::Config config);
+  ~Application();
+  Application(const Application&) = delete;
+  Application& operator=(const Application&) = delete;
+
+  // Serves until asked to stop; returns the process exit code.
+  int run();
+
+  class Impl;
+
+ private:
+  explicit Application(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The whole daemon: parses arguments, loads the configuration, runs. Returns
+// the exit code. Writes usage and configuration errors to stderr.
+int daemon_main(int argc, char** argv);
+
+}  // namespace ocirelay::app

@@ -1,0 +1,66 @@
+// Delivers the queued events of one destination: takes due deliveries from
+// storage (oldest first), POSTs each event body unchanged with
+// `Idempotency-Key: <eventID>`, and records the outcome (delivered rows are
+// removed; failures are retried with backoff and jitter until max_age, then
+// dead-lettered; statuses that cannot succeed are dead-lettered at once).
+// Each destination has its own Dispatcher, HTTP client and concurrency, so
+// one failing destination never delays another.
+//
+// Thread and lifetime contract: runs on one single-threaded executor; every
+// member is called on it. The StorageWorker, metrics and logger outlive it.
+// stop() then drain() before destruction; deliveries still running when the
+// drain deadline passes are aborted and stay inflight in storage, to be
+// released (by StorageWorker::async_release_inflight) before storage closes.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "ocirelay/common/duration.hpp"
+#include "ocirelay/common/result.hpp"
+#include "ocirelay/config/config.hpp"
+#include "ocirelay/metrics/relay_metrics.hpp"
+#include "ocirelay/storage/storage_worker.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace ocirelay::delivery {
+
+class Dispatcher {
+ public:
+  // Fails when the URL is invalid or the TLS files cannot be loaded.
+  static Result<std::unique_ptr<Dispatcher>> create(boost::asio::any_io_executor executor,
+                                                    const config::Destination& destination,
+                                                    storage::StorageWorker& storage,
+                                                    metrics::RelayMetrics& metrics,
+                                                    std::shared_ptr<spdlog::logger> log);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  const std::string& name() const noexcept;
+
+  void start();
+  // New work may be due (an event was just queued for this destination).
+  void notify();
+  // Stops taking work; deliveries in flight go on.
+  void stop();
+  // Completes when no delivery is in flight, or at the deadline; then aborts
+  // the deliveries still running: they are not recorded and stay inflight in
+  // storage until released.
+  boost::asio::awaitable<void> drain(Duration deadline);
+  std::size_t in_flight() const noexcept;
+
+  class Impl;
+
+ private:
+  explicit Dispatcher(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ocirelay::delivery

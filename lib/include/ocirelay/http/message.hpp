@@ -1,0 +1,54 @@
+// HTTP messages as the rest of the code sees them: plain value types, free of
+// Boost.Beast, so handlers and tests compile without it. The server and
+// client translate to and from Beast's types in their own sources.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ocirelay::http {
+
+// Header fields in arrival order; lookups ignore case.
+class Headers {
+ public:
+  void add(std::string name, std::string value);
+  // Replaces every field of that name with one.
+  void set(std::string name, std::string value);
+  std::optional<std::string_view> get(std::string_view name) const;
+  const std::vector<std::pair<std::string, std::string>>& fields() const noexcept { return f_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> f_;
+};
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query as received
+  Headers headers;
+  std::string body;
+  std::string remote;      // "ip:port" of the peer
+  std::string request_id;  // assigned by the server, for logs
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+  bool close = false;  // close the connection after this response
+};
+
+// A response with `Content-Type: application/json` and this body.
+Response json_response(int status, std::string body);
+// {"error": message} with the given status.
+Response error_response(int status, std::string_view message);
+
+// Case-insensitive ASCII comparison.
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+// Escapes a string for inclusion inside JSON double quotes.
+std::string json_escape(std::string_view s);
+
+}  // namespace ocirelay::http

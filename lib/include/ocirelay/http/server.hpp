@@ -1,0 +1,88 @@
+// An HTTP/1.1 server (keep-alive; TLS 1.2+ when given a context) built on
+// Boost.Beast and C++20 coroutines.
+//
+// Limits: header size, body size (413 before the body is read when
+// Content-Length says so), connection count, and a timeout before every read
+// and write: waiting for a request on an idle connection (idle_timeout), from
+// its first byte to a complete header (header_timeout), reading the body
+// (body_timeout), writing the response. The accept loop backs off when the
+// process runs out of file descriptors.
+//
+// Thread and lifetime contract: a Server and all its connections run on one
+// executor, which must be single-threaded (an io_context run by one thread).
+// Every member function must be called on that thread. The Handler and logger
+// must outlive the Server. Coroutines of open connections refer to the
+// Server: destroy it only once drain() has completed and the io_context has
+// run out of work (what a graceful shutdown does), never with connections
+// suspended in it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "ocirelay/common/duration.hpp"
+#include "ocirelay/common/result.hpp"
+#include "ocirelay/http/handler.hpp"
+#include "ocirelay/http/tls_context.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace ocirelay::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: any free port
+  TlsContextPtr tls;       // null: plain HTTP
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_connections = 4096;
+  Duration header_timeout = std::chrono::seconds(10);
+  Duration body_timeout = std::chrono::seconds(30);
+  Duration idle_timeout = std::chrono::seconds(60);
+  Duration write_timeout = std::chrono::seconds(30);
+  std::string server_name = "ocirelay";
+};
+
+class Server {
+ public:
+  // Binds and listens; fails with a reason (address in use, bad address,
+  // permission) without leaving anything open.
+  static Result<std::unique_ptr<Server>> create(boost::asio::any_io_executor executor,
+                                                ServerOptions options, Handler& handler,
+                                                std::shared_ptr<spdlog::logger> log);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The bound address, e.g. "127.0.0.1:43817" or "[::1]:8443", and port.
+  std::string local_address() const;
+  std::uint16_t port() const;
+
+  // Starts accepting.
+  void start();
+
+  // Stops accepting and closes idle connections; requests being read or
+  // answered finish and their connections close after the response.
+  void stop();
+
+  // Completes when every connection has closed, or when `deadline` passes
+  // (then the remaining ones are closed forcibly).
+  boost::asio::awaitable<void> drain(Duration deadline);
+
+  std::size_t connection_count() const;
+
+  class Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ocirelay::http

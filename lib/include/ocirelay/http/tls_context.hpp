@@ -1,0 +1,34 @@
+// Factories for OpenSSL contexts, server and client side. TLS 1.2 or newer,
+// a modern cipher list, peer verification on for clients. Errors name the
+// file and OpenSSL's reason; no half-configured context is returned.
+// A context is immutable once made and may be shared by many connections on
+// one io_context.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <boost/asio/ssl/context.hpp>
+
+#include "ocirelay/common/result.hpp"
+
+namespace ocirelay::http {
+
+using TlsContextPtr = std::shared_ptr<boost::asio::ssl::context>;
+
+Result<TlsContextPtr> make_server_tls_context(const std::string& cert_file,
+                                              const std::string& key_file);
+
+struct ClientTlsOptions {
+  std::string ca_file;  // empty: the system trust store
+  bool verify = true;   // false: no certificate or host-name check (logs warn)
+  std::string cert_file;  // client certificate (mTLS); optional
+  std::string key_file;
+};
+
+Result<TlsContextPtr> make_client_tls_context(const ClientTlsOptions& options);
+
+// OpenSSL's most recent error, as text, and the error queue cleared.
+std::string last_openssl_error();
+
+}  // namespace ocirelay::http

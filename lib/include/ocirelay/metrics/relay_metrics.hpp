@@ -1,0 +1,50 @@
+// The relay's own metrics, named after Prometheus conventions, over a
+// Registry. Fixed label sets are created up front; per-route and
+// per-destination series on first use.
+//
+// Thread contract: as Registry: any thread may record.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "ocirelay/metrics/registry.hpp"
+#include "ocirelay/storage/storage_worker.hpp"
+
+namespace ocirelay::metrics {
+
+class RelayMetrics : public storage::WorkerObserver {
+ public:
+  RelayMetrics(Registry& registry, const std::string& version);
+
+  Registry& registry() noexcept { return registry_; }
+
+  // result: queued, filtered, duplicate, rejected (with a reason).
+  void event_queued() noexcept { queued_.inc(); }
+  void event_filtered() noexcept { filtered_.inc(); }
+  void event_duplicate() noexcept { duplicate_.inc(); }
+  void event_rejected(std::string_view reason);
+  void route_matched(const std::string& route);
+
+  // outcome: delivered, retry, dead; status 0 for connection errors.
+  void delivery(const std::string& destination, std::string_view outcome, int status);
+  void delivered_latency(const std::string& destination, double seconds, int attempts);
+  void confirmation(std::string_view result);
+
+  // Gauges refreshed from storage when /metrics is scraped.
+  void set_queue(const std::string& destination, double pending, double inflight, double dead,
+                 double oldest_age_seconds);
+
+  // storage::WorkerObserver
+  void on_commit(std::size_t events, double seconds, bool ok) override;
+
+ private:
+  Registry& registry_;
+  Counter& queued_;
+  Counter& filtered_;
+  Counter& duplicate_;
+  Histogram& commit_seconds_;
+  Counter& commit_failures_;
+};
+
+}  // namespace ocirelay::metrics

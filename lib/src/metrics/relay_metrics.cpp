@@ -1,0 +1,101 @@
+#include "ocirelay/metrics/relay_metrics.hpp"
+
+namespace ocirelay::metrics {
+
+namespace {
+
+constexpr const char* kReceived = "ocirelay_events_received_total";
+constexpr const char* kReceivedHelp = "Events received on the ingress, by result";
+
+const std::vector<double>& latency_bounds() {
+  static const std::vector<double> b{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                     0.5,   1,      2.5,   5,    10,    30,   60,  300,
+                                     900,   3600,   21600, 86400};
+  return b;
+}
+
+std::string status_class(int status) {
+  if (status <= 0) return "error";
+  return std::to_string(status / 100) + "xx";
+}
+
+}  // namespace
+
+RelayMetrics::RelayMetrics(Registry& registry, const std::string& version)
+    : registry_(registry),
+      queued_(registry.counter(kReceived, kReceivedHelp, {{"result", "queued"}})),
+      filtered_(registry.counter(kReceived, kReceivedHelp, {{"result", "filtered"}})),
+      duplicate_(registry.counter(kReceived, kReceivedHelp, {{"result", "duplicate"}})),
+      commit_seconds_(registry.histogram(
+          "ocirelay_storage_commit_seconds", "Time to commit a group of storage writes (fsync)",
+          {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5})),
+      commit_failures_(registry.counter("ocirelay_storage_commit_failures_total",
+                                        "Storage commits that failed")) {
+  registry.gauge("ocirelay_build_info", "Build information; always 1", {{"version", version}})
+      .set(1);
+}
+
+void RelayMetrics::event_rejected(std::string_view reason) {
+  registry_.counter(kReceived, kReceivedHelp, {{"result", "rejected"}}).inc();
+  registry_
+      .counter("ocirelay_events_rejected_total", "Events refused at the ingress, by reason",
+               {{"reason", std::string(reason)}})
+      .inc();
+}
+
+void RelayMetrics::route_matched(const std::string& route) {
+  registry_.counter("ocirelay_route_matches_total", "Events that matched each route",
+                    {{"route", route}})
+      .inc();
+}
+
+void RelayMetrics::delivery(const std::string& destination, std::string_view outcome,
+                            int status) {
+  registry_
+      .counter("ocirelay_delivery_attempts_total",
+               "Delivery attempts by destination, outcome and HTTP status class",
+               {{"destination", destination},
+                {"outcome", std::string(outcome)},
+                {"status_class", status_class(status)}})
+      .inc();
+}
+
+void RelayMetrics::delivered_latency(const std::string& destination, double seconds,
+                                     int attempts) {
+  registry_
+      .histogram("ocirelay_delivery_latency_seconds",
+                 "Time from accepting an event to its delivery", latency_bounds(),
+                 {{"destination", destination}})
+      .observe(seconds);
+  registry_
+      .histogram("ocirelay_delivery_attempts", "Attempts an event needed to be delivered",
+                 {1, 2, 3, 5, 10, 20, 50, 100}, {{"destination", destination}})
+      .observe(attempts);
+}
+
+void RelayMetrics::confirmation(std::string_view result) {
+  registry_
+      .counter("ocirelay_ons_confirmations_total", "ONS subscription confirmations, by result",
+               {{"result", std::string(result)}})
+      .inc();
+}
+
+void RelayMetrics::set_queue(const std::string& destination, double pending, double inflight,
+                             double dead, double oldest_age_seconds) {
+  const Labels l{{"destination", destination}};
+  registry_.gauge("ocirelay_queue_depth", "Deliveries waiting, per destination", l).set(pending);
+  registry_.gauge("ocirelay_deliveries_in_flight", "Deliveries in flight, per destination", l)
+      .set(inflight);
+  registry_.gauge("ocirelay_dead_letters", "Dead-lettered deliveries kept in storage", l).set(dead);
+  registry_
+      .gauge("ocirelay_oldest_queued_age_seconds",
+             "Age of the oldest event waiting for delivery, per destination", l)
+      .set(oldest_age_seconds);
+}
+
+void RelayMetrics::on_commit(std::size_t events, double seconds, bool ok) {
+  commit_seconds_.observe(seconds);
+  if (!ok) commit_failures_.inc();
+}
+
+}  // namespace ocirelay::metrics

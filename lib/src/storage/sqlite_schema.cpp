@@ -1,0 +1,173 @@
+#include "storage/sqlite_schema.hpp"
+
+#include <string>
+
+#include <sqlite3.h>
+
+#include "storage/sqlite_transaction.hpp"
+
+namespace ocirelay::storage {
+
+namespace {
+
+// Schema version 1.
+//
+// events      One row per accepted (non-duplicate) event. `body` is the
+//             request body byte for byte (a BLOB, never re-encoded). The row
+//             is deleted once no delivery row references it any more.
+// deliveries  One row per (event, destination) not yet delivered. `state` is
+//             'pending' (due at next_attempt_at), 'inflight' (handed to a
+//             dispatcher by fetch_due) or 'dead' (a dead letter, kept with
+//             last_status/last_error). Delivered rows are deleted.
+//             `received_at` repeats events.received_at so the age of the
+//             oldest waiting event is an index lookup. AUTOINCREMENT keeps
+//             ids unique for the life of the file (never reused after a
+//             delete), so a late complete() cannot hit a newer row.
+// delivery_counts  Rows of deliveries per (destination, state), kept by the
+//             deliveries_counted_* triggers in the same transactions, so
+//             stats() reads a handful of rows instead of counting a million
+//             (a COUNT over the covering index took ~170-300 ms for 1,000,000
+//             rows). Rows whose count dropped to 0 stay and are skipped.
+// seen        Event IDs already accepted, for dedupe; pruned by age.
+//
+// Indexes (state first, so every query names a leading prefix):
+//   deliveries_due    fetch_due: (state='pending', destination,
+//                     next_attempt_at <= now) in (next_attempt_at, id) order
+//                     (the rowid ends every index entry); next_due: MIN of
+//                     next_attempt_at > now; release_inflight:
+//                     state='inflight'; dead_letters: state='dead'.
+//   deliveries_age    stats: MIN(received_at) per (state, destination).
+//   deliveries_event  "does any delivery still need this body?" (and the
+//                     foreign key check when an event row is deleted).
+//   seen_age          prune_dedupe: first_seen_at < cutoff.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE events (
+  id          INTEGER PRIMARY KEY,
+  event_id    TEXT    NOT NULL,
+  body        BLOB    NOT NULL,
+  received_at INTEGER NOT NULL
+);
+CREATE TABLE deliveries (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  event           INTEGER NOT NULL REFERENCES events (id),
+  destination     TEXT    NOT NULL,
+  state           TEXT    NOT NULL CHECK (state IN ('pending', 'inflight', 'dead')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  received_at     INTEGER NOT NULL,
+  last_status     INTEGER NOT NULL DEFAULT 0,
+  last_error      TEXT    NOT NULL DEFAULT '',
+  updated_at      INTEGER NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries (state, destination, next_attempt_at);
+CREATE INDEX deliveries_age ON deliveries (state, destination, received_at);
+CREATE INDEX deliveries_event ON deliveries (event);
+CREATE TABLE delivery_counts (
+  destination TEXT    NOT NULL,
+  state       TEXT    NOT NULL,
+  n           INTEGER NOT NULL,
+  PRIMARY KEY (destination, state)
+) WITHOUT ROWID;
+CREATE TRIGGER deliveries_counted_insert AFTER INSERT ON deliveries BEGIN
+  INSERT INTO delivery_counts (destination, state, n) VALUES (NEW.destination, NEW.state, 1)
+    ON CONFLICT (destination, state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER deliveries_counted_delete AFTER DELETE ON deliveries BEGIN
+  UPDATE delivery_counts SET n = n - 1
+    WHERE destination = OLD.destination AND state = OLD.state;
+END;
+CREATE TRIGGER deliveries_counted_update AFTER UPDATE OF destination, state ON deliveries
+  WHEN OLD.destination IS NOT NEW.destination OR OLD.state IS NOT NEW.state BEGIN
+  UPDATE delivery_counts SET n = n - 1
+    WHERE destination = OLD.destination AND state = OLD.state;
+  INSERT INTO delivery_counts (destination, state, n) VALUES (NEW.destination, NEW.state, 1)
+    ON CONFLICT (destination, state) DO UPDATE SET n = n + 1;
+END;
+CREATE TABLE seen (
+  event_id      TEXT    PRIMARY KEY,
+  first_seen_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX seen_age ON seen (first_seen_at);
+)sql";
+
+StoreError open_error(const std::string& path, std::string cause) {
+  return StoreError{path + ": " + std::move(cause), false};
+}
+
+}  // namespace
+
+StoreResult<std::int64_t> read_sqlite_schema_version(SqliteConnection& db,
+                                                     const std::string& path) {
+  // The first read of the header: where a file that is not a database fails.
+  std::int64_t application_id = 0;
+  int rc = db.query_int("PRAGMA application_id", application_id);
+  if ((rc & 0xff) == SQLITE_NOTADB) {
+    return fail(open_error(path, "not an SQLite database (" + db.describe(rc) + ")"));
+  }
+  if (rc != SQLITE_OK) {
+    return fail(open_error(path, "cannot read the database: " + db.describe(rc)));
+  }
+  std::int64_t version = 0;
+  rc = db.query_int("PRAGMA user_version", version);
+  if (rc != SQLITE_OK) {
+    return fail(open_error(path, "cannot read the schema version: " + db.describe(rc)));
+  }
+  // Every database this code created carries the application ID.
+  if (application_id != kSqliteApplicationId && (application_id != 0 || version != 0)) {
+    return fail(open_error(path, "not an ocirelay database (application_id " +
+                                     std::to_string(application_id) + ")"));
+  }
+  if (version > kSqliteSchemaVersion) {
+    return fail(open_error(path, "schema version " + std::to_string(version) +
+                                     " is newer than this ocirelay supports (" +
+                                     std::to_string(kSqliteSchemaVersion) +
+                                     "); run a newer ocirelay or use another storage path"));
+  }
+  if (version < 0) {
+    return fail(open_error(path, "invalid schema version " + std::to_string(version)));
+  }
+  if (version == 0) {
+    std::int64_t objects = 0;
+    rc = db.query_int("SELECT count(*) FROM sqlite_schema", objects);
+    if (rc != SQLITE_OK) {
+      return fail(open_error(path, "cannot read the schema: " + db.describe(rc)));
+    }
+    if (objects != 0) {
+      return fail(open_error(path, "not an ocirelay database (it has tables but no ocirelay "
+                                   "schema version)"));
+    }
+  }
+  return version;
+}
+
+StoreResult<Unit> create_sqlite_schema(SqliteConnection& db, const std::string& path) {
+  SqliteTransaction transaction(db);
+  int rc = transaction.begin();
+  if (rc != SQLITE_OK) {
+    return fail(open_error(path, "cannot create the schema: " + db.describe(rc)));
+  }
+  std::int64_t version = 0;
+  rc = db.query_int("PRAGMA user_version", version);
+  if (rc != SQLITE_OK) {
+    return fail(open_error(path, "cannot read the schema version: " + db.describe(rc)));
+  }
+  if (version != 0) {
+    return Unit{};  // created by another process since we looked
+  }
+  rc = db.exec(kSchemaV1);
+  if (rc == SQLITE_OK) {
+    const std::string pragmas = "PRAGMA user_version = " + std::to_string(kSqliteSchemaVersion) +
+                                "; PRAGMA application_id = " +
+                                std::to_string(kSqliteApplicationId) + ";";
+    rc = db.exec(pragmas.c_str());
+  }
+  if (rc == SQLITE_OK) {
+    rc = transaction.commit();
+  }
+  if (rc != SQLITE_OK) {
+    return fail(open_error(path, "cannot create the schema: " + db.describe(rc)));
+  }
+  return Unit{};
+}
+
+}  // namespace ocirelay::storage

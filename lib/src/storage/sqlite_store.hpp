@@ -1,0 +1,81 @@
+// SqliteStore: the Store on a local SQLite file (WAL mode). Private to the
+// library; others get it through open_sqlite_store().
+//
+// Durability: inserts, complete(), release_inflight() and prune_dedupe()
+// commit with synchronous=FULL, so they return only once the WAL is fsync'd.
+// fetch_due() only marks rows inflight, which release_inflight() undoes at
+// start-up after a crash; it commits with synchronous=NORMAL (no fsync), and
+// the next FULL commit makes it durable along with everything before it.
+//
+// Thread contract: one thread at a time (see Store).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ocirelay/storage/store.hpp"
+#include "storage/sqlite_connection.hpp"
+#include "storage/sqlite_statement.hpp"
+
+namespace ocirelay::storage {
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<SqliteStore>, StoreError> open(const SqliteOptions& options);
+
+  ~SqliteStore() override = default;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  StoreResult<std::vector<InsertOutcome>> insert_batch(std::span<const NewEvent> events) override;
+  StoreResult<FetchResult> fetch_due(const std::string& destination, Millis now,
+                                     std::size_t limit) override;
+  StoreResult<Unit> complete(std::span<const AttemptResult> results) override;
+  StoreResult<std::int64_t> release_inflight() override;
+  StoreResult<std::int64_t> prune_dedupe(Millis cutoff) override;
+  StoreResult<std::vector<DestinationStats>> stats() override;
+  StoreResult<std::vector<DeadLetter>> dead_letters(std::size_t limit) override;
+
+  // Runs SQL outside the cached statements, with no transaction of its own:
+  // maintenance, and tests that need to provoke errors.
+  StoreResult<Unit> execute(const std::string& sql);
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+
+  StoreResult<Unit> configure();
+  StoreResult<Unit> prepare_statements();
+  // Switches PRAGMA synchronous between FULL (durable commits) and NORMAL.
+  // Outside transactions only.
+  int set_durable(bool durable);
+  StoreResult<FetchResult> fetch_due_in_transaction(const std::string& destination, Millis now,
+                                                    std::size_t limit);
+  int insert(const NewEvent& event, InsertOutcome& outcome);
+  int apply(const AttemptResult& result, Millis now);
+
+  std::string path_;
+  SqliteConnection db_;  // declared before the statements: closed after them
+  bool durable_ = true;
+
+  SqliteStatement seen_insert_;
+  SqliteStatement event_insert_;
+  SqliteStatement delivery_insert_;
+  SqliteStatement due_select_;
+  SqliteStatement mark_inflight_;
+  SqliteStatement next_due_;
+  SqliteStatement delivered_;
+  SqliteStatement event_release_;
+  SqliteStatement retry_;
+  SqliteStatement dead_;
+  SqliteStatement release_inflight_;
+  SqliteStatement prune_seen_;
+  SqliteStatement count_states_;
+  SqliteStatement oldest_received_;
+  SqliteStatement dead_list_;
+};
+
+}  // namespace ocirelay::storage

@@ -1,0 +1,77 @@
+// The command line of the real binary: --version, --help, --check-config.
+#include <catch2/catch.hpp>
+
+#include "support/daemon_process.hpp"
+#include "support/fixtures.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace ocirelay::test;
+
+TEST_CASE("version and help print and exit 0", "[cli]") {
+  auto v = run_ocirelayd({"--version"});
+  CHECK(v.exit_code == 0);
+  CHECK(v.output.find("ocirelayd 0.") == 0);
+  auto h = run_ocirelayd({"--help"});
+  CHECK(h.exit_code == 0);
+  CHECK(h.output.find("--check-config") != std::string::npos);
+  auto bad = run_ocirelayd({"--frobnicate"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.output.find("unknown argument \"--frobnicate\"") != std::string::npos);
+}
+
+TEST_CASE("check-config accepts the repository's example configurations", "[cli]") {
+  auto dev = run_ocirelayd({"--check-config", "--config", std::string(OCIRELAY_SOURCE_DIR) + "/config/dev.yaml"});
+  INFO(dev.output);
+  CHECK(dev.exit_code == 0);
+  auto embedded = run_ocirelayd({"--check-config"});
+  INFO(embedded.output);
+  CHECK(embedded.exit_code == 0);
+}
+
+TEST_CASE("check-config exits 2 naming the file, the key path and the problem", "[cli]") {
+  TempDir dir;
+  const std::string path = dir.write("bad.yaml", R"(server:
+  listen: "127.0.0.1:8080"
+  max_body_bytes: lots
+storage:
+  path: /tmp/x.db
+  dedupe_window: 24 hours
+destinations:
+  - name: oic
+    url: https://oic.example.com/flow
+    auth: { type: basic, username: relay, password: "${env:OCIRELAY_TEST_SURELY_UNSET}" }
+routes:
+  - name: r
+    destinations: [oic, nowhere]
+    colour: blue
+)");
+  auto r = run_ocirelayd({"--check-config", "--config", path});
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find(path) != std::string::npos);
+  CHECK(r.output.find("server.max_body_bytes") != std::string::npos);
+  CHECK(r.output.find("storage.dedupe_window") != std::string::npos);
+  CHECK(r.output.find("destinations[0].auth.password") != std::string::npos);
+  CHECK(r.output.find("OCIRELAY_TEST_SURELY_UNSET") != std::string::npos);
+  CHECK(r.output.find("routes[0].destinations[1]") != std::string::npos);
+  CHECK(r.output.find("nowhere") != std::string::npos);
+  CHECK(r.output.find("routes[0].colour") != std::string::npos);
+}
+
+TEST_CASE("a missing configuration file is a clear error", "[cli]") {
+  auto r = run_ocirelayd({"--check-config", "--config", "/nonexistent/ocirelay.yaml"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("/nonexistent/ocirelay.yaml") != std::string::npos);
+}
+
+TEST_CASE("a storage path that cannot be opened stops start-up with exit 1", "[cli]") {
+  TempDir dir;
+  dir.write("not-a-dir", "x");
+  const std::string path = dir.write("c.yaml", "server: { listen: \"127.0.0.1:0\" }\nstorage: { path: " +
+                                                    dir.file("not-a-dir/queue.db") + " }\n");
+  auto r = run_ocirelayd({"--config", path});
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("storage") != std::string::npos);
+  CHECK(r.output.find(dir.file("not-a-dir")) != std::string::npos);
+}

@@ -1,0 +1,129 @@
+#include "support/fake_http_server.hpp"
+
+#include <set>
+#include <stdexcept>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "ocirelay/http/server.hpp"
+#include "ocirelay/log/logging.hpp"
+
+namespace ocirelay::test {
+
+namespace asio = boost::asio;
+
+class FakeHttpServer::Impl final : public http::Handler {
+ public:
+  asio::awaitable<http::Response> handle(http::Request request) override {
+    RecordedRequest rec{request.method, request.target, request.headers, request.body,
+                        std::chrono::steady_clock::now()};
+    Script current;
+    std::size_t index = 0;
+    {
+      std::lock_guard lock(mutex);
+      index = recorded.size();
+      recorded.push_back(rec);
+      current = script;
+    }
+    cv.notify_all();
+    Reply reply = current ? current(rec, index) : Reply{http::Response{202, {}, {}, false}, {}};
+    if (reply.delay.count() > 0 && !stopping) {
+      asio::steady_timer t(io);
+      t.expires_after(reply.delay);
+      delays.insert(&t);
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      delays.erase(&t);
+    }
+    co_return reply.response;
+  }
+
+  asio::io_context io{1};
+  std::unique_ptr<http::Server> server;
+  std::thread thread;
+  mutable std::mutex mutex;
+  mutable std::condition_variable cv;
+  std::vector<RecordedRequest> recorded;
+  Script script;
+  // Server thread only: replies being delayed, cut short at shutdown.
+  std::set<asio::steady_timer*> delays;
+  bool stopping = false;
+};
+
+FakeHttpServer::FakeHttpServer(Options options, std::uint16_t port)
+    : impl_(std::make_unique<Impl>()) {
+  http::ServerOptions so;
+  so.host = "127.0.0.1";
+  so.port = port;
+  so.max_body_bytes = 64 * 1024 * 1024;
+  if (!options.cert_file.empty()) {
+    auto tls = http::make_server_tls_context(options.cert_file, options.key_file);
+    if (!tls) throw std::runtime_error("fake server TLS: " + tls.error());
+    so.tls = std::move(tls).value();
+    tls_ = true;
+  }
+  auto server = http::Server::create(impl_->io.get_executor(), so, *impl_,
+                                     log::stderr_logger("fake-peer", "warn"));
+  if (!server) throw std::runtime_error("fake server: " + server.error());
+  impl_->server = std::move(server).value();
+  port_ = impl_->server->port();
+  impl_->server->start();
+  impl_->thread = std::thread([this] { impl_->io.run(); });
+}
+
+FakeHttpServer::~FakeHttpServer() {
+  asio::co_spawn(
+      impl_->io,
+      [this]() -> asio::awaitable<void> {
+        impl_->stopping = true;
+        for (auto* t : impl_->delays) t->cancel();
+        impl_->server->stop();
+        co_await impl_->server->drain(std::chrono::seconds(2));
+      },
+      [this](std::exception_ptr) { impl_->io.stop(); });
+  impl_->thread.join();
+  // Connections still suspended in the server are never resumed; let the
+  // io_context destroy them before the server goes.
+  impl_->io.restart();
+  impl_->io.poll();
+  impl_->server.reset();
+}
+
+std::string FakeHttpServer::url(const std::string& path) const {
+  return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+void FakeHttpServer::set_script(Script script) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->script = std::move(script);
+}
+
+void FakeHttpServer::always(int status, std::string body) {
+  set_script([status, body](const RecordedRequest&, std::size_t) {
+    http::Response r;
+    r.status = status;
+    r.body = body;
+    if (!body.empty()) r.headers.set("Content-Type", "application/json");
+    return Reply{r, {}};
+  });
+}
+
+std::vector<RecordedRequest> FakeHttpServer::requests() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->recorded;
+}
+
+std::size_t FakeHttpServer::request_count() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->recorded.size();
+}
+
+bool FakeHttpServer::wait_for_requests(std::size_t n, Duration timeout) const {
+  std::unique_lock lock(impl_->mutex);
+  return impl_->cv.wait_for(lock, timeout, [&] { return impl_->recorded.size() >= n; });
+}
+
+}  // namespace ocirelay::test

@@ -1,0 +1,73 @@
+// A real HTTP(S) server on 127.0.0.1, port 0, that plays a peer of the relay
+// (a fake OIC trigger, a fake ONS confirmation endpoint). It is the library's
+// own http::Server with a scripted handler, run by its own io_context on a
+// background thread. Every request is recorded with its arrival time.
+//
+// Thread contract: the script runs on the server thread; recorded requests
+// are read from the test thread under a mutex.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ocirelay/common/duration.hpp"
+#include "ocirelay/http/message.hpp"
+
+namespace ocirelay::test {
+
+struct RecordedRequest {
+  std::string method;
+  std::string target;
+  http::Headers headers;
+  std::string body;
+  std::chrono::steady_clock::time_point at;
+};
+
+struct Reply {
+  http::Response response;
+  Duration delay{0};  // wait this long before answering
+};
+
+class FakeHttpServer {
+ public:
+  using Script = std::function<Reply(const RecordedRequest& request, std::size_t index)>;
+
+  struct Options {
+    std::string cert_file;  // both set: HTTPS
+    std::string key_file;
+  };
+
+  // Answers 202 with no body until a script is set. Port 0: any free port.
+  explicit FakeHttpServer(Options options = {}, std::uint16_t port = 0);
+  ~FakeHttpServer();
+  FakeHttpServer(const FakeHttpServer&) = delete;
+  FakeHttpServer& operator=(const FakeHttpServer&) = delete;
+
+  std::uint16_t port() const noexcept { return port_; }
+  // "http(s)://127.0.0.1:PORT" + path
+  std::string url(const std::string& path) const;
+
+  void set_script(Script script);
+  // Answers every request with this status (and body).
+  void always(int status, std::string body = {});
+
+  std::vector<RecordedRequest> requests() const;
+  std::size_t request_count() const;
+  // Waits until at least n requests have arrived; false on timeout.
+  bool wait_for_requests(std::size_t n, Duration timeout) const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  std::uint16_t port_ = 0;
+  bool tls_ = false;
+};
+
+}  // namespace ocirelay::test

@@ -1,0 +1,49 @@
+// ocirelay-fake-oic: a stand-in for an Oracle Integration REST trigger, for
+// trying the relay locally (scripts/dev-run.sh). Listens on 127.0.0.1:PORT
+// (default 8081), answers every POST with 202 Accepted, and prints one line
+// per request received. Stops on SIGINT or SIGTERM.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "support/fake_http_server.hpp"
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;  // set by the signal handler only
+void on_signal(int) { g_stop = 1; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  (void)argc;
+  (void)argv;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  const char* port_env = std::getenv("FAKE_OIC_PORT");
+  const int port = port_env ? std::atoi(port_env) : 8081;
+  try {
+    ocirelay::test::FakeHttpServer server(ocirelay::test::FakeHttpServer::Options{}, port);
+    std::printf("fake OIC listening on 127.0.0.1:%u; answering 202 to everything\n",
+                server.port());
+    std::fflush(stdout);
+    std::size_t seen = 0;
+    while (!g_stop) {
+      if (server.wait_for_requests(seen + 1, std::chrono::milliseconds(200))) {
+        auto all = server.requests();
+        for (; seen < all.size(); ++seen) {
+          const auto& r = all[seen];
+          std::printf("fake OIC: %s %s Idempotency-Key=%s, %zu bytes -> 202\n", r.method.c_str(),
+                      r.target.c_str(),
+                      std::string(r.headers.get("Idempotency-Key").value_or("-")).c_str(),
+                      r.body.size());
+        }
+        std::fflush(stdout);
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fake OIC: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,32 @@
+#include "support/relay_harness.hpp"
+
+namespace ocirelay::test {
+
+std::string base_yaml(const TempDir& dir, const std::string& server_extra) {
+  return "server:\n"
+         "  listen: \"127.0.0.1:0\"\n" +
+         server_extra +
+         "storage:\n"
+         "  path: " +
+         dir.file("queue.db") +
+         "\n"
+         "log:\n"
+         "  level: debug\n";
+}
+
+RelayHarness::RelayHarness(const std::string& yaml_tail, const std::string& server_yaml) {
+  options_.config_file = config_path();
+  options_.log_file = dir_.file("ocirelay.log");
+  rewrite(yaml_tail, server_yaml);
+}
+
+void RelayHarness::rewrite(const std::string& yaml_tail, const std::string& server_yaml) {
+  dir_.write("ocirelay.yaml", base_yaml(dir_, server_yaml) + yaml_tail);
+}
+
+void RelayHarness::start() {
+  daemon_ = std::make_unique<DaemonProcess>(options_);
+  daemon_->start();
+}
+
+}  // namespace ocirelay::test

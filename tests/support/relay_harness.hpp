@@ -1,0 +1,55 @@
+// One relay under test: a temporary directory holding its configuration,
+// storage and log, and the ocirelayd process running on them.
+//
+//   RelayHarness relay(R"(
+//   destinations:
+//     - name: oic
+//       url: )" + oic.url("/flow") + R"(
+//   routes:
+//     - { name: all, destinations: [oic] }
+//   )");
+//   relay.start();
+//   TestClient client(relay.port());
+//
+// The harness writes `server.listen: 127.0.0.1:0`, `storage.path` and
+// `log.level: debug` itself unless the given YAML has its own `server:`,
+// `storage:` or `log:` sections (then it must set them: see base_yaml()).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "support/daemon_process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace ocirelay::test {
+
+class RelayHarness {
+ public:
+  explicit RelayHarness(const std::string& yaml_tail, const std::string& server_yaml = {});
+
+  const TempDir& dir() const noexcept { return dir_; }
+  std::string storage_path() const { return dir_.file("queue.db"); }
+  std::string config_path() const { return dir_.file("ocirelay.yaml"); }
+
+  // Replaces the configuration file (for restarts with another config).
+  void rewrite(const std::string& yaml_tail, const std::string& server_yaml = {});
+
+  void start();
+  DaemonProcess& daemon() { return *daemon_; }
+  std::uint16_t port() const { return daemon_->port(); }
+  std::string log() const { return daemon_->log(); }
+
+  DaemonProcess::Options& options() noexcept { return options_; }
+
+ private:
+  TempDir dir_;
+  DaemonProcess::Options options_;
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+// `server:` (plain HTTP on 127.0.0.1:0 plus `server_extra` indented lines),
+// `storage:` and `log:` sections for a relay living in `dir`.
+std::string base_yaml(const TempDir& dir, const std::string& server_extra = {});
+
+}  // namespace ocirelay::test

@@ -1,0 +1,57 @@
+#include "support/test_pki.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+namespace ocirelay::test {
+
+namespace {
+
+void run(const std::string& command) {
+  if (std::system((command + " >/dev/null 2>&1").c_str()) != 0) {
+    throw std::runtime_error("openssl failed: " + command);
+  }
+}
+
+void make_ca(const std::string& dir, const std::string& name) {
+  run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj '/CN=" +
+      name + "' -keyout '" + dir + "/" + name + ".key' -out '" + dir + "/" + name + ".crt'");
+}
+
+void make_leaf(const std::string& dir, const std::string& ca, const std::string& name,
+               const std::string& extensions) {
+  const std::string base = dir + "/" + name;
+  run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj '/CN=" + name +
+      "' -keyout '" + base + ".key' -out '" + base + ".csr'");
+  const std::string ext_file = base + ".ext";
+  std::ofstream(ext_file) << extensions << "\n";
+  run("openssl x509 -req -in '" + base + ".csr' -CA '" + dir + "/" + ca + ".crt' -CAkey '" + dir +
+      "/" + ca + ".key' -CAcreateserial -days 2 -extfile '" + ext_file + "' -out '" + base +
+      ".crt'");
+}
+
+}  // namespace
+
+TestPki make_test_pki(const TempDir& tmp) {
+  const std::string dir = tmp.file("pki");
+  std::filesystem::create_directories(dir);
+  make_ca(dir, "ca");
+  make_ca(dir, "rogue-ca");
+  make_leaf(dir, "ca", "server", "subjectAltName=IP:127.0.0.1,DNS:localhost");
+  make_leaf(dir, "ca", "client", "extendedKeyUsage=clientAuth");
+  make_leaf(dir, "rogue-ca", "rogue-server", "subjectAltName=IP:127.0.0.1,DNS:localhost");
+  TestPki pki;
+  pki.ca_cert = dir + "/ca.crt";
+  pki.server_cert = dir + "/server.crt";
+  pki.server_key = dir + "/server.key";
+  pki.client_cert = dir + "/client.crt";
+  pki.client_key = dir + "/client.key";
+  pki.rogue_ca_cert = dir + "/rogue-ca.crt";
+  pki.rogue_server_cert = dir + "/rogue-server.crt";
+  pki.rogue_server_key = dir + "/rogue-server.key";
+  return pki;
+}
+
+}  // namespace ocirelay::test
