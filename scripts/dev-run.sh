@@ -6,10 +6,11 @@
 # In another terminal:
 #   curl -i -H 'Content-Type: application/json' \
 #        --data-binary @tests/data/events/createobject.json http://127.0.0.1:8080/v1/events
+#   build/daemon/ocirelayctl --config config/dev.yaml queue stats
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh --target ocirelayd ocirelay-fake-oic
+scripts/build.sh --target ocirelayd ocirelayctl ocirelay-fake-oic
 
 FAKE_OIC_PORT=8081 build/tests/ocirelay-fake-oic &
 fake_pid=$!

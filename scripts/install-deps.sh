@@ -6,8 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ccache pkg-config
   libboost1.81-dev rapidjson-dev libssl-dev libspdlog-dev catch2
-  libyaml-cpp-dev libsqlite3-dev
-  openssl curl ca-certificates
+  libyaml-cpp-dev libsqlite3-dev libsystemd-dev
+  openssl curl ca-certificates systemd
 )
 
 missing=()

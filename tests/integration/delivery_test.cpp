@@ -56,7 +56,7 @@ TEST_CASE("OIC receives the event byte for byte with its headers", "[delivery]")
   CHECK_FALSE(contains(log, "oic-pa55word"));
   // Delivered rows are removed.
   auto health = client.request("GET", "/health");
-  CHECK(contains(health.body, "\"oic\":{\"queued\":0,"));
+  CHECK(contains(health.body, "\"oic\":{\"state\":\"healthy\",\"queued\":0,"));
 }
 
 TEST_CASE("an event matching several routes goes to every destination once", "[delivery]") {

@@ -22,13 +22,6 @@ std::string routes_to(const FakeHttpServer& oic) {
          "routes:\n  - { name: all, destinations: [oic] }\n";
 }
 
-std::string event_with_id(int i) {
-  std::string e = fixture("events/createobject.json");
-  e.replace(e.find("3e47d127-19de-6eb8-eb67-0c1ab961fcbc"), 36,
-            "00000000-0000-4000-8000-" + std::to_string(100000000000 + i));
-  return e;
-}
-
 std::set<std::string> delivered_ids(const FakeHttpServer& oic) {
   std::set<std::string> ids;
   for (const auto& r : oic.requests()) {
@@ -52,7 +45,7 @@ TEST_CASE("events queued while OIC is down survive kill -9 and are delivered aft
   for (int i = 0; i < kEvents; ++i) {
     auto r = client.post_event(event_with_id(i));
     REQUIRE(r.status == 202);
-    accepted.insert("00000000-0000-4000-8000-" + std::to_string(100000000000 + i));
+    accepted.insert(event_id_for(i));
   }
   REQUIRE(down.wait_for_requests(1, 10s));
   relay.daemon().kill_hard();  // SIGKILL: no chance to clean up

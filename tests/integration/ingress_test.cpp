@@ -190,7 +190,8 @@ TEST_CASE("health and readiness report the queue", "[ingress][health]") {
   CHECK(contains(health.body, "\"status\":\"ok\""));
   CHECK(contains(health.body, "\"version\":\"0."));
   CHECK(contains(health.body, "\"uptime_seconds\":"));
-  CHECK(contains(health.body, "\"oic\":{\"queued\":1,"));
+  CHECK(contains(health.body, "\"oic\":{\"state\":\""));
+  CHECK(contains(health.body, "\"queued\":1,"));
   CHECK(contains(health.body, "\"oldest_queued_age_seconds\":"));
   auto ready = client.request("GET", "/ready");
   CHECK(ready.status == 200);

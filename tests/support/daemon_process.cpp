@@ -38,7 +38,12 @@ std::string file_contents_from(const std::string& path, std::size_t offset) {
 pid_t spawn(const std::vector<std::string>& args, const std::string& out_file,
             const std::vector<std::string>& extra_env, std::optional<std::uint64_t> fsize) {
   std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  for (char** e = environ; *e; ++e) {
+    // The test's own service manager must not hear from the daemons it runs.
+    const std::string_view entry(*e);
+    if (entry.rfind("NOTIFY_SOCKET=", 0) == 0 || entry.rfind("WATCHDOG_", 0) == 0) continue;
+    env_strings.emplace_back(*e);
+  }
   for (const auto& e : extra_env) env_strings.push_back(e);
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());

@@ -1,5 +1,6 @@
 #include "support/fake_http_server.hpp"
 
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 
@@ -9,7 +10,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <openssl/ssl.h>
+
 #include "ocirelay/http/server.hpp"
+#include "ocirelay/http/tls_context.hpp"
 #include "ocirelay/log/logging.hpp"
 
 namespace ocirelay::test {
@@ -28,6 +32,7 @@ class FakeHttpServer::Impl final : public http::Handler {
       index = recorded.size();
       recorded.push_back(rec);
       current = script;
+      max_in_flight = std::max(max_in_flight, ++in_flight);
     }
     cv.notify_all();
     Reply reply = current ? current(rec, index) : Reply{http::Response{202, {}, {}, false}, {}};
@@ -37,6 +42,10 @@ class FakeHttpServer::Impl final : public http::Handler {
       delays.insert(&t);
       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
       delays.erase(&t);
+    }
+    {
+      std::lock_guard lock(mutex);
+      --in_flight;
     }
     co_return reply.response;
   }
@@ -48,6 +57,8 @@ class FakeHttpServer::Impl final : public http::Handler {
   mutable std::condition_variable cv;
   std::vector<RecordedRequest> recorded;
   Script script;
+  std::size_t in_flight = 0;
+  std::size_t max_in_flight = 0;
   // Server thread only: replies being delayed, cut short at shutdown.
   std::set<asio::steady_timer*> delays;
   bool stopping = false;
@@ -64,6 +75,13 @@ FakeHttpServer::FakeHttpServer(Options options, std::uint16_t port)
     if (!tls) throw std::runtime_error("fake server TLS: " + tls.error());
     so.tls = std::move(tls).value();
     tls_ = true;
+    if (!options.client_ca_file.empty()) {
+      SSL_CTX* native = so.tls->native_handle();
+      if (SSL_CTX_load_verify_locations(native, options.client_ca_file.c_str(), nullptr) != 1) {
+        throw std::runtime_error("fake server client CA: " + http::last_openssl_error());
+      }
+      SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    }
   }
   auto server = http::Server::create(impl_->io.get_executor(), so, *impl_,
                                      log::stderr_logger("fake-peer", "warn"));
@@ -114,6 +132,11 @@ void FakeHttpServer::always(int status, std::string body) {
 std::vector<RecordedRequest> FakeHttpServer::requests() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->recorded;
+}
+
+std::size_t FakeHttpServer::max_concurrent() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->max_in_flight;
 }
 
 std::size_t FakeHttpServer::request_count() const {

@@ -34,14 +34,19 @@ struct Reply {
   Duration delay{0};  // wait this long before answering
 };
 
+struct FakeServerOptions {
+  std::string cert_file;  // both set: HTTPS
+  std::string key_file;
+  // HTTPS only: require a client certificate signed by this CA (mTLS); a
+  // client without one fails the handshake and no request is recorded.
+  std::string client_ca_file{};
+};
+
 class FakeHttpServer {
  public:
   using Script = std::function<Reply(const RecordedRequest& request, std::size_t index)>;
 
-  struct Options {
-    std::string cert_file;  // both set: HTTPS
-    std::string key_file;
-  };
+  using Options = FakeServerOptions;
 
   // Answers 202 with no body until a script is set. Port 0: any free port.
   explicit FakeHttpServer(Options options = {}, std::uint16_t port = 0);
@@ -58,6 +63,8 @@ class FakeHttpServer {
   void always(int status, std::string body = {});
 
   std::vector<RecordedRequest> requests() const;
+  // The most requests that were being answered at the same time.
+  std::size_t max_concurrent() const;
   std::size_t request_count() const;
   // Waits until at least n requests have arrived; false on timeout.
   bool wait_for_requests(std::size_t n, Duration timeout) const;

@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <stdexcept>
+#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -14,6 +16,7 @@
 #include "ocirelay/common/base64.hpp"
 #include "ocirelay/http/client.hpp"
 #include "ocirelay/http/url.hpp"
+#include "support/fixtures.hpp"
 
 namespace ocirelay::test {
 
@@ -67,6 +70,35 @@ ClientReply TestClient::post_event(const std::string& body,
                                    std::vector<std::pair<std::string, std::string>> headers) const {
   headers.emplace_back("Content-Type", "application/json");
   return request("POST", "/v1/events", body, std::move(headers));
+}
+
+std::vector<int> post_events(std::uint16_t port, const std::vector<std::string>& bodies,
+                             std::size_t connections) {
+  std::vector<int> statuses(bodies.size(), 0);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < connections; ++t) {
+    threads.emplace_back([&, t] {
+      TestClient client(port);
+      for (std::size_t i = t; i < bodies.size(); i += connections) {
+        statuses[i] = client.post_event(bodies[i]).status;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  return statuses;
+}
+
+std::string event_id_for(long n) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012ld", n);
+  return buf;
+}
+
+std::string event_with_id(long n) {
+  static const std::string base = fixture("events/createobject.json");
+  std::string e = base;
+  e.replace(e.find("3e47d127-19de-6eb8-eb67-0c1ab961fcbc"), 36, event_id_for(n));
+  return e;
 }
 
 std::string raw_exchange(std::uint16_t port, const std::string& bytes, Duration timeout) {

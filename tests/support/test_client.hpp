@@ -38,6 +38,16 @@ class TestClient {
   std::string ca_file_;
 };
 
+// POSTs every body to /v1/events from `connections` threads at once (so the
+// relay's group commit is exercised) and returns each one's status, in order.
+std::vector<int> post_events(std::uint16_t port, const std::vector<std::string>& bodies,
+                             std::size_t connections = 16);
+
+// The createobject fixture with its eventID replaced by a unique one made
+// from `n`; event_id_for(n) is that ID.
+std::string event_with_id(long n);
+std::string event_id_for(long n);
+
 // Sends bytes on a fresh TCP connection, then reads until the peer closes or
 // `timeout` passes; returns what was read.
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,

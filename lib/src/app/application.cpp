@@ -14,7 +14,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "ocirelay/admin/admin_handler.hpp"
 #include "ocirelay/app/command_line.hpp"
+#include "ocirelay/app/service_notifier.hpp"
 #include "ocirelay/config/loader.hpp"
 #include "ocirelay/delivery/dispatcher.hpp"
 #include "ocirelay/filter/route.hpp"
@@ -61,7 +63,10 @@ class Application::Impl {
   std::vector<std::unique_ptr<delivery::Dispatcher>> dispatchers;
   std::unique_ptr<ingress::IngressHandler> handler;
   std::unique_ptr<http::Server> server;
+  std::unique_ptr<admin::AdminHandler> admin_handler;  // both null without `admin:`
+  std::unique_ptr<http::Server> admin_server;
   asio::steady_timer prune_timer{io};
+  ServiceNotifier notifier{io.get_executor()};
   bool shutting_down = false;
   bool shutdown_done = false;
   std::int64_t queued_at_start = 0;
@@ -94,9 +99,15 @@ class Application::Impl {
 
   asio::awaitable<void> wait_for_signals() {
     asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+    signals.add(SIGUSR1);
     for (;;) {
       auto [ec, sig] = co_await signals.async_wait(nothrow);
       if (ec) co_return;
+      if (sig == SIGUSR1) {
+        logging->reopen();
+        log->info("SIGUSR1 received: log file reopened");
+        continue;
+      }
       if (sig == SIGHUP) {
         log->warn("SIGHUP received: configuration reload is not supported yet; restart instead");
         continue;
@@ -110,6 +121,7 @@ class Application::Impl {
 
   asio::awaitable<void> shutdown() {
     shutting_down = true;
+    notifier.stopping("shutting down");
     prune_timer.cancel();
     const auto deadline = std::chrono::steady_clock::now() + config.server.shutdown_timeout;
     auto remaining = [&] {
@@ -117,13 +129,16 @@ class Application::Impl {
                                          deadline - std::chrono::steady_clock::now()));
     };
     server->stop();
+    if (admin_server) admin_server->stop();
     for (auto& d : dispatchers) d->stop();
     co_await server->drain(remaining());
+    if (admin_server) co_await admin_server->drain(remaining());
     for (auto& d : dispatchers) co_await d->drain(remaining());
     auto released = co_await storage->async_release_inflight(asio::use_awaitable);
     if (released && released.value() > 0) {
       log->info("{} delivery(ies) left queued for the next start", released.value());
     }
+    notifier.stop();
     auto stats = co_await storage->async_stats(asio::use_awaitable);
     if (stats) {
       std::int64_t queued = 0;
@@ -138,7 +153,9 @@ Result<std::unique_ptr<Application>> Application::create(config::Config cfg) {
   impl->config = std::move(cfg);
   const config::Config& c = impl->config;
 
-  auto logging = log::Logging::create(log::LogOptions{c.log.level, c.log.file});
+  auto logging = log::Logging::create(log::LogOptions{c.log.level, c.log.file,
+                                                      c.log.format == config::Log::Format::json,
+                                                      c.log.max_size, c.log.max_files});
   if (!logging) return fail(logging.error());
   impl->logging = std::move(logging).value();
   impl->log = impl->logging->get("main");
@@ -179,7 +196,14 @@ Result<std::unique_ptr<Application>> Application::create(config::Config cfg) {
   impl->handler = std::make_unique<ingress::IngressHandler>(ingress::IngressContext{
       impl->config, *impl->router, *impl->storage, *impl->confirmer, *impl->metrics,
       [raw](const std::vector<std::string>& d) { raw->notify(d); },
-      [raw] { return raw->shutting_down; }, impl->logging->get("ingress")});
+      [raw] { return raw->shutting_down; },
+      [raw](const std::string& name) {
+        for (const auto& d : raw->dispatchers) {
+          if (d->name() == name) return std::string(d->state());
+        }
+        return std::string("unknown");
+      },
+      impl->logging->get("ingress")});
 
   http::ServerOptions so;
   so.host = c.server.listen.host;
@@ -201,6 +225,30 @@ Result<std::unique_ptr<Application>> Application::create(config::Config cfg) {
   if (!server) return fail(server.error());
   impl->server = std::move(server).value();
 
+  if (c.admin) {
+    std::vector<std::string> names;
+    for (const auto& d : c.destinations) names.push_back(d.name);
+    impl->admin_handler = std::make_unique<admin::AdminHandler>(admin::AdminContext{
+        *impl->storage, std::move(names),
+        [raw](const std::string& name) {
+          for (const auto& d : raw->dispatchers) {
+            if (d->name() == name) return std::string(d->state());
+          }
+          return std::string("unknown");
+        },
+        [raw](const std::vector<std::string>& d) { raw->notify(d); },
+        impl->logging->get("admin")});
+    http::ServerOptions ao;
+    ao.unix_path = c.admin->socket;
+    ao.max_body_bytes = 64 * 1024;
+    ao.max_connections = 64;
+    ao.server_name = std::string("ocirelay/") + kVersion;
+    auto admin_server = http::Server::create(impl->io.get_executor(), std::move(ao),
+                                             *impl->admin_handler, impl->logging->get("admin"));
+    if (!admin_server) return fail("admin: " + admin_server.error());
+    impl->admin_server = std::move(admin_server).value();
+  }
+
   return std::unique_ptr<Application>(new Application(std::move(impl)));
 }
 
@@ -216,7 +264,9 @@ int Application::run() {
     auto url = http::parse_url(d.url);
     a.log->info("destination {}: {} (auth {}, concurrency {}, timeout {}, max_age {})", d.name,
                 url ? url->redacted() : std::string("?"),
-                d.auth.type == config::DestinationAuth::Type::basic ? "basic" : "none",
+                d.auth.type == config::DestinationAuth::Type::basic    ? "basic"
+                : d.auth.type == config::DestinationAuth::Type::oauth2 ? "oauth2"
+                                                                       : "none",
                 d.concurrency, format_duration(d.timeout), format_duration(d.retry.max_age));
   }
   for (const auto& r : c.routes) {
@@ -229,6 +279,10 @@ int Application::run() {
   // storage reports, instead of killing the process.
   std::signal(SIGXFSZ, SIG_IGN);
   a.server->start();
+  if (a.admin_server) {
+    a.admin_server->start();
+    a.log->info("admin endpoint on {} (ocirelayctl)", a.admin_server->local_address());
+  }
   for (auto& d : a.dispatchers) d->start();
   asio::co_spawn(a.io, a.wait_for_signals(), [&a](std::exception_ptr e) {
     if (e) a.log->critical("shutdown ended by an exception");
@@ -237,6 +291,12 @@ int Application::run() {
   asio::co_spawn(a.io, a.prune_dedupe_periodically(), asio::detached);
   a.log->info("listening on {} ({}){}", a.server->local_address(), c.server.tls ? "https" : "http",
               c.server.auth ? "; ingress auth required" : "");
+  a.notifier.ready("listening on " + a.server->local_address() + "; " +
+                   std::to_string(a.queued_at_start) + " deliveries queued at start");
+  if (a.notifier.watchdog_interval()) {
+    a.log->info("systemd watchdog every {}", format_duration(*a.notifier.watchdog_interval() / 2));
+    asio::co_spawn(a.io, a.notifier.run_watchdog(), asio::detached);
+  }
   // Runs until every component has finished its work after a shutdown. Should
   // anything still hold the loop 5 s after shutdown completed (a bug), exit
   // anyway: storage is closed first, and the remaining coroutines are not

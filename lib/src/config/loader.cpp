@@ -18,9 +18,11 @@
 
 #include <rapidjson/document.h>
 
+#include "config/admin_schema.hpp"
 #include "config/config_node.hpp"
 #include "config/json_reader.hpp"
 #include "config/net_checks.hpp"
+#include "config/outbound_schema.hpp"
 #include "config/schema_walker.hpp"
 #include "config/yaml_reader.hpp"
 #include "ocirelay/filter/condition.hpp"
@@ -33,8 +35,8 @@ using detail::ConfigNode;
 using detail::quote;
 using detail::SchemaWalker;
 
-constexpr auto kTopKeys =
-    std::to_array<std::string_view>({"server", "storage", "log", "destinations", "routes"});
+constexpr auto kTopKeys = std::to_array<std::string_view>(
+    {"server", "storage", "log", "destinations", "routes", "admin"});
 constexpr auto kServerKeys = std::to_array<std::string_view>(
     {"listen", "tls", "max_body_bytes", "max_header_bytes", "max_connections", "header_timeout",
      "body_timeout", "idle_timeout", "shutdown_timeout", "auth", "ons"});
@@ -44,16 +46,17 @@ constexpr auto kCredentialKeys = std::to_array<std::string_view>({"username", "p
 constexpr auto kOnsKeys = std::to_array<std::string_view>(
     {"auto_confirm", "confirm_url_hosts", "ca_file", "confirm_timeout"});
 constexpr auto kStorageKeys = std::to_array<std::string_view>({"path", "dedupe_window"});
-constexpr auto kLogKeys = std::to_array<std::string_view>({"level", "file"});
+constexpr auto kLogKeys =
+    std::to_array<std::string_view>({"level", "file", "format", "max_size", "max_files"});
 constexpr auto kLogLevels =
     std::to_array<std::string_view>({"trace", "debug", "info", "warn", "error"});
 constexpr auto kDestinationKeys = std::to_array<std::string_view>(
-    {"name", "url", "auth", "timeout", "retry", "tls", "concurrency"});
-constexpr auto kDestinationAuthKeys =
-    std::to_array<std::string_view>({"type", "username", "password"});
-constexpr auto kRetryKeys =
-    std::to_array<std::string_view>({"initial_backoff", "max_backoff", "max_age"});
-constexpr auto kDestinationTlsKeys = std::to_array<std::string_view>({"ca_file"});
+    {"name", "url", "auth", "timeout", "retry", "tls", "concurrency", "rate_limit", "headers",
+     "payload"});
+constexpr auto kDestinationAuthKeys = std::to_array<std::string_view>(
+    {"type", "username", "password", "token_url", "client_id", "client_secret", "scope"});
+constexpr auto kRetryKeys = std::to_array<std::string_view>(
+    {"initial_backoff", "max_backoff", "max_age", "max_attempts", "retry_on", "dead_letter_on"});
 constexpr auto kRouteKeys = std::to_array<std::string_view>(
     {"name", "match", "compartment", "bucket", "event_types", "destinations"});
 
@@ -320,6 +323,25 @@ void read_storage(SchemaWalker& w, const ConfigNode& node, const std::string& pa
   w.read_duration(node, "dedupe_window", path, out.dedupe_window);
 }
 
+// "1048576", "512KiB", "100MiB", "1GiB" (also K/M/G and KB/MB/GB as binary units).
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0) return std::nullopt;
+  std::uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + digits, n);
+  if (ec != std::errc{}) return std::nullopt;
+  const std::string_view unit = text.substr(digits);
+  std::uint64_t mult = 0;
+  if (unit.empty() || unit == "B") mult = 1;
+  else if (unit == "K" || unit == "KB" || unit == "KiB") mult = 1024;
+  else if (unit == "M" || unit == "MB" || unit == "MiB") mult = 1024 * 1024;
+  else if (unit == "G" || unit == "GB" || unit == "GiB") mult = 1024ull * 1024 * 1024;
+  else return std::nullopt;
+  if (n > std::numeric_limits<std::uint64_t>::max() / mult) return std::nullopt;
+  return n * mult;
+}
+
 void read_log(SchemaWalker& w, const ConfigNode& node, const std::string& path, Log& out) {
   if (!w.expect_mapping(node, path, kLogKeys)) {
     return;
@@ -337,6 +359,31 @@ void read_log(SchemaWalker& w, const ConfigNode& node, const std::string& path, 
     }
   }
   w.read_text(node, "file", path, out.file);
+  if (const ConfigNode* format = SchemaWalker::get(node, "format")) {
+    const std::string fp = join(path, "format");
+    if (auto text = w.text(*format, fp)) {
+      if (*text == "text") {
+        out.format = Log::Format::text;
+      } else if (*text == "json") {
+        out.format = Log::Format::json;
+      } else {
+        w.error(*format, fp, "bad log format " + quote(format->text) + "; expected text or json");
+      }
+    }
+  }
+  if (const ConfigNode* size = SchemaWalker::get(node, "max_size")) {
+    const std::string sp = join(path, "max_size");
+    if (auto text = w.raw_text(*size, sp)) {
+      if (auto bytes = parse_size(*text)) {
+        out.max_size = *bytes;
+      } else {
+        w.error(*size, sp,
+                "bad size " + quote(size->text) +
+                    "; expected bytes or a number with KiB, MiB or GiB (e.g. 100MiB), 0 for never");
+      }
+    }
+  }
+  w.read_integer(node, "max_files", path, out.max_files, 1, 1000);
 }
 
 // ----------------------------------------------------------- destinations --
@@ -372,8 +419,11 @@ void read_destination_auth(SchemaWalker& w, const ConfigNode& node, const std::s
         out.type = DestinationAuth::Type::none;
       } else if (*text == "basic") {
         out.type = DestinationAuth::Type::basic;
+      } else if (*text == "oauth2") {
+        out.type = DestinationAuth::Type::oauth2;
       } else {
-        w.error(*type, tp, "bad auth type " + quote(type->text) + "; expected none or basic");
+        w.error(*type, tp,
+                "bad auth type " + quote(type->text) + "; expected none, basic or oauth2");
         type_known = false;
       }
     } else {
@@ -383,6 +433,12 @@ void read_destination_auth(SchemaWalker& w, const ConfigNode& node, const std::s
   if (!type_known) {
     return;
   }
+  if (out.type == DestinationAuth::Type::oauth2) {
+    detail::read_oauth2_auth(w, node, path, out);
+    return;
+  }
+  detail::reject_oauth2_keys(w, node, path,
+                             out.type == DestinationAuth::Type::basic ? "basic" : "none");
   if (out.type == DestinationAuth::Type::basic) {
     read_credentials(w, node, path, out.username, out.password);
     return;
@@ -395,6 +451,38 @@ void read_destination_auth(SchemaWalker& w, const ConfigNode& node, const std::s
   }
 }
 
+// A list of HTTP statuses: codes (429) or classes ("5xx"), expanded to codes.
+void read_status_list(SchemaWalker& w, const ConfigNode& map, std::string_view key,
+                      const std::string& path, std::vector<int>& out) {
+  const ConfigNode* list = SchemaWalker::get(map, key);
+  if (list == nullptr) return;
+  const std::string lp = join(path, key);
+  if (!w.expect_sequence(*list, lp, "HTTP status codes")) return;
+  for (std::size_t i = 0; i < list->items.size(); ++i) {
+    const ConfigNode& item = list->items[i];
+    const std::string ip = index(lp, i);
+    auto text = w.raw_text(item, ip);
+    if (!text) continue;
+    const std::string& t = *text;
+    if (t.size() == 3 && t[0] >= '1' && t[0] <= '5' && (t.substr(1) == "xx" || t.substr(1) == "XX")) {
+      const int base = (t[0] - '0') * 100;
+      for (int s = base; s < base + 100; ++s) out.push_back(s);
+      continue;
+    }
+    int code = 0;
+    auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), code);
+    if (ec != std::errc{} || ptr != t.data() + t.size() || code < 100 || code > 599) {
+      w.error(item, ip, "bad HTTP status " + quote(item.text) + "; expected 100-599 or a class like \"5xx\"");
+      continue;
+    }
+    if (code >= 200 && code <= 299) {
+      w.error(item, ip, "2xx statuses always mean delivered");
+      continue;
+    }
+    out.push_back(code);
+  }
+}
+
 void read_retry(SchemaWalker& w, const ConfigNode& node, const std::string& path, Retry& out) {
   if (!w.expect_mapping(node, path, kRetryKeys)) {
     return;
@@ -403,6 +491,17 @@ void read_retry(SchemaWalker& w, const ConfigNode& node, const std::string& path
   w.read_duration(node, "initial_backoff", path, out.initial_backoff, kPositive);
   w.read_duration(node, "max_backoff", path, out.max_backoff, kPositive);
   w.read_duration(node, "max_age", path, out.max_age, kPositive);
+  w.read_integer(node, "max_attempts", path, out.max_attempts, 1, 1000000);
+  read_status_list(w, node, "retry_on", path, out.retry_on);
+  read_status_list(w, node, "dead_letter_on", path, out.dead_letter_on);
+  for (int s : out.retry_on) {
+    if (std::find(out.dead_letter_on.begin(), out.dead_letter_on.end(), s) !=
+        out.dead_letter_on.end()) {
+      w.error(node.key_mark("dead_letter_on"), join(path, "dead_letter_on"),
+              "HTTP " + std::to_string(s) + " is in both retry_on and dead_letter_on");
+      break;
+    }
+  }
   if (w.error_count() == errors_before && out.initial_backoff > out.max_backoff) {
     const char* key = node.find("initial_backoff") != nullptr ? "initial_backoff" : "max_backoff";
     w.error(node.key_mark(key), join(path, key),
@@ -427,12 +526,30 @@ std::optional<NameRef> read_destination(SchemaWalker& w, const ConfigNode& node,
     read_retry(w, *retry, join(path, "retry"), out.retry);
   }
   if (const ConfigNode* tls = SchemaWalker::get(node, "tls")) {
-    const std::string tp = join(path, "tls");
-    if (w.expect_mapping(*tls, tp, kDestinationTlsKeys)) {
-      read_file_path(w, *tls, "ca_file", tp, out.tls.ca_file, "CA certificate", false);
-    }
+    detail::read_destination_tls(w, *tls, join(path, "tls"), out.tls);
+  }
+  if (const ConfigNode* headers = SchemaWalker::get(node, "headers")) {
+    detail::read_destination_headers(w, *headers, join(path, "headers"), out.headers);
+  }
+  if (const ConfigNode* payload = SchemaWalker::get(node, "payload")) {
+    detail::read_destination_payload(w, *payload, join(path, "payload"), out.payload);
   }
   w.read_integer(node, "concurrency", path, out.concurrency, 1, kMaxConcurrency);
+  if (const ConfigNode* rate = SchemaWalker::get(node, "rate_limit")) {
+    const std::string rp = join(path, "rate_limit");
+    if (auto text = w.raw_text(*rate, rp)) {
+      double value = 0;
+      auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+      if (ec != std::errc{} || ptr != text->data() + text->size() || !(value > 0) ||
+          value > 1e6) {
+        w.error(*rate, rp,
+                "bad rate_limit " + quote(rate->text) +
+                    "; expected deliveries per second, a number above 0 (omit it for no limit)");
+      } else {
+        out.rate_limit = value;
+      }
+    }
+  }
   return name;
 }
 
@@ -663,6 +780,10 @@ Config build_config(SchemaWalker& w, const ConfigNode& root, const std::string& 
   }
   if (const ConfigNode* log = SchemaWalker::get(root, "log")) {
     read_log(w, *log, "log", config.log);
+  }
+  if (const ConfigNode* admin = SchemaWalker::get(root, "admin")) {
+    config.admin.emplace();
+    detail::read_admin(w, *admin, "admin", *config.admin);
   }
   std::vector<NameRef> destination_names;
   if (const ConfigNode* list = SchemaWalker::get(root, "destinations")) {

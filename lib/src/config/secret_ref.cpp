@@ -63,7 +63,7 @@ void resolve_one(std::string_view body, const SecretSources& sources, std::strin
   const auto colon = body.find(':');
   if (colon == std::string_view::npos) {
     errors.push_back("secret reference ${" + std::string(body) +
-                     "} has no scheme; expected ${env:NAME} or ${file:/path}");
+                     "} has no scheme; expected ${env:NAME}, ${file:/path} or ${cred:NAME}");
     return;
   }
   const std::string scheme(body.substr(0, colon));
@@ -90,9 +90,30 @@ void resolve_one(std::string_view body, const SecretSources& sources, std::strin
       return;
     }
     out += trim_trailing_newlines(std::move(*value));
+  } else if (scheme == "cred") {
+    // systemd credentials (LoadCredential=NAME:/path): $CREDENTIALS_DIRECTORY/NAME.
+    if (target.empty() || target.find('/') != std::string::npos || target == "." ||
+        target == "..") {
+      errors.push_back("secret reference ${cred:" + target + "} must name a credential");
+      return;
+    }
+    std::optional<std::string> dir =
+        sources.env ? sources.env("CREDENTIALS_DIRECTORY") : std::nullopt;
+    if (!dir || dir->empty()) {
+      errors.push_back("${cred:" + target +
+                       "} needs CREDENTIALS_DIRECTORY, set by systemd for a unit with "
+                       "LoadCredential=" + target + ":...");
+      return;
+    }
+    std::optional<std::string> value = sources.file ? sources.file(*dir + "/" + target) : std::nullopt;
+    if (!value) {
+      errors.push_back("cannot read systemd credential " + target + " (in ${cred:" + target + "})");
+      return;
+    }
+    out += trim_trailing_newlines(std::move(*value));
   } else {
     errors.push_back("unknown secret reference scheme '" + scheme + "' in ${" + std::string(body) +
-                     "}; expected ${env:NAME} or ${file:/path}");
+                     "}; expected ${env:NAME}, ${file:/path} or ${cred:NAME}");
   }
 }
 

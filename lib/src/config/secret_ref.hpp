@@ -1,5 +1,7 @@
 // Secret references in configuration strings: `${env:NAME}` (an environment
-// variable) and `${file:/path}` (a file's content, trailing newlines removed).
+// variable), `${file:/path}` (a file's content, trailing newlines removed) and
+// `${cred:NAME}` (a systemd credential: $CREDENTIALS_DIRECTORY/NAME, as
+// `${file:}`).
 // A string may hold several references mixed with literal text; `$${` writes a
 // literal `${`. A lone `$` is literal.
 //

@@ -10,10 +10,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
-#include "ocirelay/common/base64.hpp"
 #include "ocirelay/delivery/backoff.hpp"
+#include "ocirelay/delivery/event_sender.hpp"
 #include "ocirelay/http/client.hpp"
-#include "ocirelay/http/url.hpp"
 
 namespace ocirelay::delivery {
 
@@ -23,6 +22,17 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+using Clock = std::chrono::steady_clock;
+
+enum class Health { healthy, paused, probing };
+const char* health_name(Health h) {
+  switch (h) {
+    case Health::healthy: return "healthy";
+    case Health::paused: return "paused";
+    case Health::probing: return "probing";
+  }
+  return "?";
+}
 // With nothing known to be due, look again this often anyway.
 constexpr Duration kIdlePoll = 60s;
 constexpr Duration kStorageRetry = 1s;
@@ -43,7 +53,7 @@ class Dispatcher::Impl {
  public:
   Impl(asio::any_io_executor ex, const config::Destination& destination,
        storage::StorageWorker& storage, metrics::RelayMetrics& metrics,
-       std::shared_ptr<spdlog::logger> log, std::unique_ptr<http::HttpClient> client)
+       std::shared_ptr<spdlog::logger> log, std::unique_ptr<EventSender> client)
       : ex_(std::move(ex)),
         dest_(destination),
         storage_(storage),
@@ -55,12 +65,11 @@ class Dispatcher::Impl {
         rng_(std::random_device{}()) {
     concurrency_ = std::max(1u, dest_.concurrency);
     capacity_ = std::max<std::size_t>(32, 4 * concurrency_);
-    if (dest_.auth.type == config::DestinationAuth::Type::basic) {
-      authorization_ = "Basic " + base64_encode(dest_.auth.username + ":" + dest_.auth.password);
-    }
+    metrics_.destination_state(dest_.name, health_name(health_));
   }
 
   const std::string& name() const { return dest_.name; }
+  const char* state() const { return health_name(health_); }
   std::size_t in_flight() const { return in_flight_; }
 
   void start() {
@@ -103,7 +112,21 @@ class Dispatcher::Impl {
 
   asio::awaitable<void> run() {
     while (!stopping_) {
-      while (in_flight_ < concurrency_ && !buffer_.empty()) {
+      const auto now = Clock::now();
+      if (health_ == Health::paused && now >= paused_until_) {
+        set_health(Health::probing);
+        log_->info("destination {}: pause over; probing with one request", dest_.name);
+      }
+      // Healthy: full concurrency. Probing: one request at a time. Paused: none.
+      const std::size_t limit = health_ == Health::healthy   ? concurrency_
+                                : health_ == Health::probing ? 1
+                                                             : 0;
+      std::optional<Clock::time_point> next_token;
+      while (in_flight_ < limit && !buffer_.empty()) {
+        if (!take_rate_token(now)) {
+          next_token = now + token_wait();
+          break;
+        }
         start_delivery(std::move(buffer_.front()));
         buffer_.pop_front();
       }
@@ -132,12 +155,69 @@ class Dispatcher::Impl {
         const auto until = Duration(*next_due_ - storage::now_millis());
         wait = std::clamp<Duration>(until, 10ms, kIdlePoll);
       }
+      if (health_ == Health::paused && !buffer_.empty()) {
+        wait = std::clamp<Duration>(
+            std::chrono::duration_cast<Duration>(paused_until_ - Clock::now()), 1ms, wait);
+      }
+      if (next_token) {
+        wait = std::clamp<Duration>(
+            std::chrono::duration_cast<Duration>(*next_token - Clock::now()), 1ms, wait);
+      }
       wake_timer_.expires_after(wait);
       auto [ec] = co_await wake_timer_.async_wait(nothrow);
       woken_ = false;
       if (!ec) new_work_ = true;  // the wait ran out: something may be due now
     }
   }
+
+  // Token bucket of one: deliveries start at most rate_limit per second.
+  bool take_rate_token(Clock::time_point now) {
+    if (dest_.rate_limit <= 0) return true;
+    const double elapsed = std::chrono::duration<double>(now - refilled_at_).count();
+    tokens_ = std::min(1.0, tokens_ + elapsed * dest_.rate_limit);
+    refilled_at_ = now;
+    if (tokens_ < 1.0) return false;
+    tokens_ -= 1.0;
+    return true;
+  }
+  Duration token_wait() const {
+    const double seconds = (1.0 - tokens_) / dest_.rate_limit;
+    return std::max<Duration>(Duration(1), Duration(static_cast<Duration::rep>(seconds * 1000.0) + 1));
+  }
+
+  void set_health(Health h) {
+    health_ = h;
+    metrics_.destination_state(dest_.name, health_name(h));
+  }
+
+  // An attempt that started in pause epoch `started_epoch` failed in a way
+  // that says the destination is unwell: pause the whole destination, longer
+  // each time, at least for Retry-After. Failures of attempts that started
+  // before the current pause add nothing.
+  void destination_failed(std::uint64_t started_epoch, std::optional<Duration> retry_after,
+                          const std::string& why) {
+    if (started_epoch != epoch_) return;
+    ++epoch_;
+    ++failure_streak_;
+    Duration pause = backoff_delay(dest_.retry, failure_streak_, unit_random());
+    if (retry_after) pause = std::max(pause, std::min(*retry_after, dest_.retry.max_backoff));
+    paused_until_ = Clock::now() + pause;
+    set_health(Health::paused);
+    log_->warn("destination {} failing ({}); pausing deliveries for {} (failure {} in a row)",
+               dest_.name, why, format_duration(pause), failure_streak_);
+  }
+
+  void destination_succeeded() {
+    if (health_ != Health::healthy) {
+      log_->info("destination {} recovered after {} failure(s); resuming at concurrency {}",
+                 dest_.name, failure_streak_, concurrency_);
+    }
+    failure_streak_ = 0;
+    if (health_ != Health::healthy) ++epoch_;
+    set_health(Health::healthy);
+  }
+
+  double unit_random() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
 
   asio::awaitable<void> sleep(Duration d) {
     asio::steady_timer t(ex_);
@@ -154,15 +234,10 @@ class Dispatcher::Impl {
 
   asio::awaitable<void> deliver(storage::Delivery d) {
     const int attempt = d.attempts + 1;
-    http::ClientRequest request;
-    request.method = "POST";
-    request.headers.add("Content-Type", "application/json");
-    request.headers.add("Idempotency-Key", d.event_id);
-    if (!authorization_.empty()) request.headers.add("Authorization", authorization_);
-    request.body = std::move(d.body);
-
     const auto started = std::chrono::steady_clock::now();
-    auto response = co_await client_->send(std::move(request));
+    const std::uint64_t started_epoch = epoch_;
+    // Payload, headers, auth (and the one resend after a 401 with OAuth2).
+    auto response = co_await client_->send(d.event_id, d.body);
     if (aborted_) {
       log_->info("event {} to {}: attempt {} aborted by shutdown; stays queued", d.event_id,
                  dest_.name, attempt);
@@ -174,8 +249,14 @@ class Dispatcher::Impl {
 
     std::optional<int> status;
     std::string error;
+    std::optional<Duration> retry_after;
     if (response) {
       status = response->status;
+      if (*status == 429 || *status == 503) {
+        if (auto header = response->headers.get("Retry-After")) {
+          retry_after = parse_retry_after(*header, std::chrono::system_clock::now());
+        }
+      }
       if (*status < 200 || *status > 299) {
         error = "HTTP " + std::to_string(*status);
         if (!response->body.empty()) error += ": " + excerpt(response->body);
@@ -192,7 +273,13 @@ class Dispatcher::Impl {
     const storage::Millis now = storage::now_millis();
     const std::string status_text = status ? "HTTP " + std::to_string(*status) : error;
 
-    switch (classify(status)) {
+    if (is_destination_failure(status)) {
+      destination_failed(started_epoch, retry_after, status_text);
+    } else {
+      destination_succeeded();
+    }
+
+    switch (classify(status, dest_.retry)) {
       case Verdict::delivered:
         result.kind = storage::AttemptResult::Kind::delivered;
         metrics_.delivery(dest_.name, "delivered", result.last_status);
@@ -202,10 +289,18 @@ class Dispatcher::Impl {
                    attempt, status_text, took.count());
         break;
       case Verdict::retry: {
-        const Duration delay =
-            backoff_delay(dest_.retry, attempt, std::uniform_real_distribution<double>(0, 1)(rng_));
+        Duration delay = backoff_delay(dest_.retry, attempt, unit_random());
+        if (retry_after) delay = std::max(delay, std::min(*retry_after, dest_.retry.max_backoff));
         const Duration age(now + delay.count() - d.received_at);
-        if (age > dest_.retry.max_age) {
+        if (dest_.retry.max_attempts > 0 &&
+            attempt >= static_cast<int>(dest_.retry.max_attempts)) {
+          result.kind = storage::AttemptResult::Kind::dead;
+          result.last_error += " (gave up: max_attempts " +
+                               std::to_string(dest_.retry.max_attempts) + " reached)";
+          metrics_.delivery(dest_.name, "dead", result.last_status);
+          log_->error("event {} to {} dead-lettered after attempt {}: {}; max_attempts reached",
+                      d.event_id, dest_.name, attempt, error);
+        } else if (age > dest_.retry.max_age) {
           result.kind = storage::AttemptResult::Kind::dead;
           result.last_error += " (gave up: older than max_age " +
                                format_duration(dest_.retry.max_age) + ")";
@@ -254,11 +349,10 @@ class Dispatcher::Impl {
   storage::StorageWorker& storage_;
   metrics::RelayMetrics& metrics_;
   std::shared_ptr<spdlog::logger> log_;
-  std::unique_ptr<http::HttpClient> client_;
+  std::unique_ptr<EventSender> client_;  // the destination's HTTP client, auth and shaping
   asio::steady_timer wake_timer_;
   asio::steady_timer drained_;
   std::mt19937_64 rng_;
-  std::string authorization_;  // secret: never logged
   unsigned concurrency_ = 1;
   std::size_t capacity_ = 32;
   std::deque<storage::Delivery> buffer_;
@@ -268,6 +362,13 @@ class Dispatcher::Impl {
   bool woken_ = false;
   bool stopping_ = false;
   bool aborted_ = false;  // shutdown deadline passed: results are not recorded
+  // Destination health: see destination_failed().
+  Health health_ = Health::healthy;
+  int failure_streak_ = 0;
+  std::uint64_t epoch_ = 0;  // grows with every pause and recovery
+  Clock::time_point paused_until_{};
+  double tokens_ = 1.0;  // rate limit bucket
+  Clock::time_point refilled_at_ = Clock::now();
 };
 
 Result<std::unique_ptr<Dispatcher>> Dispatcher::create(asio::any_io_executor executor,
@@ -275,25 +376,17 @@ Result<std::unique_ptr<Dispatcher>> Dispatcher::create(asio::any_io_executor exe
                                                        storage::StorageWorker& storage,
                                                        metrics::RelayMetrics& metrics,
                                                        std::shared_ptr<spdlog::logger> log) {
-  auto url = http::parse_url(destination.url);
-  if (!url) return fail("destination " + destination.name + ": " + url.error());
-  http::ClientOptions options;
-  options.timeout = destination.timeout;
-  options.max_idle_connections = std::max(1u, destination.concurrency);
-  if (url->tls) {
-    auto tls = http::make_client_tls_context(http::ClientTlsOptions{destination.tls.ca_file, true, {}, {}});
-    if (!tls) return fail("destination " + destination.name + ": " + tls.error());
-    options.tls = std::move(tls).value();
-  }
-  auto client = std::make_unique<http::HttpClient>(executor, *url, std::move(options));
+  auto client = EventSender::create(executor, destination, log);
+  if (!client) return fail(std::move(client).error());
   auto impl = std::make_unique<Impl>(std::move(executor), destination, storage, metrics,
-                                     std::move(log), std::move(client));
+                                     std::move(log), std::move(client).value());
   return std::unique_ptr<Dispatcher>(new Dispatcher(std::move(impl)));
 }
 
 Dispatcher::Dispatcher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Dispatcher::~Dispatcher() = default;
 const std::string& Dispatcher::name() const noexcept { return impl_->name(); }
+const char* Dispatcher::state() const noexcept { return impl_->state(); }
 void Dispatcher::start() { impl_->start(); }
 void Dispatcher::notify() { impl_->notify(); }
 void Dispatcher::stop() { impl_->stop(); }

@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <list>
+#include <type_traits>
+
+#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -15,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/beast_convert.hpp"
+#include "http/unix_socket_file.hpp"
 
 namespace ocirelay::http {
 
@@ -22,6 +27,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
+using local = asio::local::stream_protocol;
 
 namespace {
 
@@ -46,12 +52,41 @@ std::string endpoint_text(const tcp::endpoint& ep) {
          std::to_string(ep.port());
 }
 
+// A Unix socket peer, for logs: "unix:uid=1000,pid=4242" from SO_PEERCRED.
+std::string peer_text(local::socket& socket) {
+  ucred cred{};
+  socklen_t length = sizeof cred;
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) {
+    return "unix";
+  }
+  return "unix:uid=" + std::to_string(cred.uid) + ",pid=" + std::to_string(cred.pid);
+}
+
 }  // namespace
 
+// What Server forwards to: BasicServer on TCP or on a Unix socket.
 class Server::Impl {
  public:
-  Impl(asio::any_io_executor ex, ServerOptions options, Handler& handler,
-       std::shared_ptr<spdlog::logger> log)
+  virtual ~Impl() = default;
+  virtual void start() = 0;
+  virtual void stop() = 0;
+  virtual asio::awaitable<void> drain(Duration deadline) = 0;
+  virtual std::string local_address() const = 0;
+  virtual std::uint16_t port() const = 0;
+  virtual std::size_t connection_count() const = 0;
+};
+
+namespace {
+
+// The server on one protocol: tcp, or local::stream_protocol (Unix socket).
+// Same thread and lifetime contract as Server.
+template <class Protocol>
+class BasicServer final : public Server::Impl {
+  static constexpr bool kUnix = std::is_same_v<Protocol, local>;
+
+ public:
+  BasicServer(asio::any_io_executor ex, ServerOptions options, Handler& handler,
+              std::shared_ptr<spdlog::logger> log)
       : ex_(std::move(ex)),
         options_(std::move(options)),
         handler_(handler),
@@ -59,7 +94,49 @@ class Server::Impl {
         acceptor_(ex_),
         drained_(ex_) {}
 
-  Result<tcp::endpoint> listen() {
+  ~BasicServer() override { socket_file_.remove(); }
+
+  Result<bool> listen() {
+    if constexpr (kUnix) {
+      return listen_unix();
+    } else {
+      return listen_tcp();
+    }
+  }
+
+  Result<bool> listen_unix() {
+    const std::string& path = options_.unix_path;
+    if (options_.tls) {
+      return fail("cannot listen on unix:" + path + ": TLS is not supported on a Unix socket");
+    }
+    if (auto prepared = socket_file_.prepare(path); !prepared) {
+      return fail("cannot listen on unix:" + path + ": " + prepared.error());
+    }
+    boost::system::error_code ec;
+    acceptor_.open(local(), ec);
+    if (!ec) acceptor_.bind(local::endpoint(path), ec);
+    if (ec) {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      return fail("cannot listen on unix:" + path + ": " + ec.message());
+    }
+    if (auto claimed = socket_file_.claim(); !claimed) {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      ::unlink(path.c_str());
+      return fail("cannot listen on unix:" + path + ": " + claimed.error());
+    }
+    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      socket_file_.remove();
+      return fail("cannot listen on unix:" + path + ": " + ec.message());
+    }
+    return true;
+  }
+
+  Result<bool> listen_tcp() {
     boost::system::error_code ec;
     tcp::endpoint ep;
     if (auto address = asio::ip::make_address(options_.host, ec); !ec) {
@@ -85,27 +162,28 @@ class Server::Impl {
       acceptor_.close(ignored);
       return fail("cannot listen on " + where + ": " + ec.message());
     }
-    return acceptor_.local_endpoint();
+    return true;
   }
 
-  void start() {
+  void start() override {
     asio::co_spawn(ex_, accept_loop(), [log = log_](std::exception_ptr e) {
       if (e) log->critical("accept loop ended by an exception");
     });
   }
 
-  void stop() {
+  void stop() override {
     if (stopping_) return;
     stopping_ = true;
     boost::system::error_code ec;
     acceptor_.close(ec);
+    socket_file_.remove();  // new clients fail at once
     for (auto& c : connections_) {
       if (!c.busy && c.close) c.close();
     }
     notify_if_drained();
   }
 
-  asio::awaitable<void> drain(Duration deadline) {
+  asio::awaitable<void> drain(Duration deadline) override {
     if (!connections_.empty()) {
       drained_.expires_after(deadline);
       co_await drained_.async_wait(nothrow);
@@ -119,17 +197,25 @@ class Server::Impl {
     }
   }
 
-  std::string local_address() const {
-    boost::system::error_code ec;
-    auto ep = acceptor_.local_endpoint(ec);
-    return ec ? std::string("(closed)") : endpoint_text(ep);
+  std::string local_address() const override {
+    if constexpr (kUnix) {
+      return "unix:" + options_.unix_path;
+    } else {
+      boost::system::error_code ec;
+      auto ep = acceptor_.local_endpoint(ec);
+      return ec ? std::string("(closed)") : endpoint_text(ep);
+    }
   }
-  std::uint16_t port() const {
-    boost::system::error_code ec;
-    auto ep = acceptor_.local_endpoint(ec);
-    return ec ? 0 : ep.port();
+  std::uint16_t port() const override {
+    if constexpr (kUnix) {
+      return 0;
+    } else {
+      boost::system::error_code ec;
+      auto ep = acceptor_.local_endpoint(ec);
+      return ec ? 0 : ep.port();
+    }
   }
-  std::size_t connection_count() const { return connections_.size(); }
+  std::size_t connection_count() const override { return connections_.size(); }
 
  private:
   struct Connection {
@@ -170,8 +256,10 @@ class Server::Impl {
         socket.close(ignored);
         continue;
       }
-      boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
+      if constexpr (!kUnix) {
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+      }
       asio::co_spawn(ex_, session(std::move(socket)), [log = log_](std::exception_ptr e) {
         if (e) {
           try {
@@ -184,10 +272,10 @@ class Server::Impl {
     }
   }
 
-  asio::awaitable<void> session(tcp::socket socket) {
+  asio::awaitable<void> session(typename Protocol::socket socket) {
     auto entry = connections_.emplace(connections_.end());
     struct Erase {
-      Impl* self;
+      BasicServer* self;
       std::list<Connection>::iterator it;
       ~Erase() {
         self->connections_.erase(it);
@@ -196,13 +284,19 @@ class Server::Impl {
     } erase{this, entry};
 
     boost::system::error_code ec;
-    auto remote_ep = socket.remote_endpoint(ec);
-    const std::string remote = ec ? std::string("?") : endpoint_text(remote_ep);
+    std::string remote;
+    if constexpr (kUnix) {
+      remote = peer_text(socket);
+    } else {
+      auto remote_ep = socket.remote_endpoint(ec);
+      remote = ec ? std::string("?") : endpoint_text(remote_ep);
+    }
     const std::uint64_t conn_id = ++connection_counter_;
 
-    beast::tcp_stream tcp_stream(std::move(socket));
-    if (options_.tls) {
-      beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *options_.tls);
+    beast::basic_stream<Protocol> tcp_stream(std::move(socket));
+    if (!kUnix && options_.tls) {
+      beast::ssl_stream<beast::basic_stream<Protocol>> stream(std::move(tcp_stream),
+                                                              *options_.tls);
       entry->close = [&stream] { beast::get_lowest_layer(stream).close(); };
       entry->busy = true;
       beast::get_lowest_layer(stream).expires_after(options_.header_timeout);
@@ -220,7 +314,7 @@ class Server::Impl {
       entry->close = [&tcp_stream] { tcp_stream.close(); };
       const bool clean = co_await serve(tcp_stream, *entry, remote, conn_id);
       if (clean) {
-        tcp_stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        tcp_stream.socket().shutdown(asio::socket_base::shutdown_send, ec);
       }
     }
   }
@@ -337,20 +431,31 @@ class Server::Impl {
   ServerOptions options_;
   Handler& handler_;
   std::shared_ptr<spdlog::logger> log_;
-  tcp::acceptor acceptor_;
+  typename Protocol::acceptor acceptor_;
+  UnixSocketFile socket_file_;  // unused on TCP
   asio::steady_timer drained_;
   std::list<Connection> connections_;
   bool stopping_ = false;
   std::uint64_t connection_counter_ = 0;
 };
 
+}  // namespace
+
 Result<std::unique_ptr<Server>> Server::create(asio::any_io_executor executor,
                                                ServerOptions options, Handler& handler,
                                                std::shared_ptr<spdlog::logger> log) {
-  auto impl = std::make_unique<Impl>(std::move(executor), std::move(options), handler,
-                                     std::move(log));
-  auto bound = impl->listen();
-  if (!bound) return fail(bound.error());
+  std::unique_ptr<Impl> impl;
+  if (options.unix_path.empty()) {
+    auto server = std::make_unique<BasicServer<tcp>>(std::move(executor), std::move(options),
+                                                     handler, std::move(log));
+    if (auto bound = server->listen(); !bound) return fail(bound.error());
+    impl = std::move(server);
+  } else {
+    auto server = std::make_unique<BasicServer<local>>(std::move(executor), std::move(options),
+                                                       handler, std::move(log));
+    if (auto bound = server->listen(); !bound) return fail(bound.error());
+    impl = std::move(server);
+  }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

@@ -225,7 +225,10 @@ asio::awaitable<Response> IngressHandler::health() {
     }
     if (!first) body += ",";
     first = false;
-    body += "\"" + json_escape(dest.name) + "\":{\"queued\":" + std::to_string(queued) +
+    const std::string state =
+        ctx_.destination_state ? ctx_.destination_state(dest.name) : std::string("unknown");
+    body += "\"" + json_escape(dest.name) + "\":{\"state\":\"" + state + "\",\"queued\":" +
+            std::to_string(queued) +
             ",\"oldest_queued_age_seconds\":" + std::to_string(std::max(0.0, oldest)) +
             ",\"dead_letters\":" + std::to_string(dead) + "}";
   }

@@ -1,8 +1,10 @@
 #include "ocirelay/log/logging.hpp"
 
+#include "log/file_sink.hpp"
+#include "log/json_formatter.hpp"
+
 #include <filesystem>
 
-#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -30,15 +32,23 @@ Result<std::unique_ptr<Logging>> Logging::create(const LogOptions& options) {
   }
   std::unique_ptr<Logging> logging(new Logging());
   logging->level_ = static_cast<int>(*level);
+  auto style = [&](spdlog::sinks::sink& sink) {
+    if (options.json) {
+      sink.set_formatter(std::make_unique<JsonFormatter>());
+    } else {
+      sink.set_pattern(kPattern);
+    }
+  };
   auto err = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  err->set_pattern(kPattern);
+  style(*err);
   logging->sinks_.push_back(err);
   if (!options.file.empty()) {
     try {
       auto parent = std::filesystem::path(options.file).parent_path();
       if (!parent.empty()) std::filesystem::create_directories(parent);
-      auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file, false);
-      file->set_pattern(kPattern);
+      auto file = std::make_shared<FileSink>(options.file, options.max_size, options.max_files);
+      style(*file);
+      logging->file_ = file;
       logging->sinks_.push_back(file);
     } catch (const std::exception& e) {
       return fail("cannot open log file " + options.file + ": " + e.what());
@@ -64,6 +74,10 @@ Result<bool> Logging::set_level(const std::string& level) {
   level_ = static_cast<int>(*parsed);
   for (const auto& l : loggers_) l->set_level(*parsed);
   return true;
+}
+
+void Logging::reopen() {
+  if (file_) file_->reopen();
 }
 
 void Logging::flush() {

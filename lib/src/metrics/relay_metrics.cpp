@@ -80,6 +80,16 @@ void RelayMetrics::confirmation(std::string_view result) {
       .inc();
 }
 
+void RelayMetrics::destination_state(const std::string& destination, std::string_view state) {
+  for (const char* s : {"healthy", "paused", "probing"}) {
+    registry_
+        .gauge("ocirelay_destination_state",
+               "Delivery state of each destination: 1 for the current state",
+               {{"destination", destination}, {"state", s}})
+        .set(state == s ? 1 : 0);
+  }
+}
+
 void RelayMetrics::set_queue(const std::string& destination, double pending, double inflight,
                              double dead, double oldest_age_seconds) {
   const Labels l{{"destination", destination}};

@@ -47,7 +47,9 @@ int SqliteConnection::prepare_transaction_statements() {
   return rc;
 }
 
-int SqliteConnection::exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr); }
+int SqliteConnection::exec(const char* sql) {
+  return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+}
 
 int SqliteConnection::query_int(const char* sql, std::int64_t& out) {
   SqliteStatement statement;

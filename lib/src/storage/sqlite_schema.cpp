@@ -114,8 +114,8 @@ StoreResult<std::int64_t> read_sqlite_schema_version(SqliteConnection& db,
   }
   // Every database this code created carries the application ID.
   if (application_id != kSqliteApplicationId && (application_id != 0 || version != 0)) {
-    return fail(open_error(path, "not an ocirelay database (application_id " +
-                                     std::to_string(application_id) + ")"));
+    return fail(open_error(
+        path, "not an ocirelay database (application_id " + std::to_string(application_id) + ")"));
   }
   if (version > kSqliteSchemaVersion) {
     return fail(open_error(path, "schema version " + std::to_string(version) +
@@ -133,8 +133,9 @@ StoreResult<std::int64_t> read_sqlite_schema_version(SqliteConnection& db,
       return fail(open_error(path, "cannot read the schema: " + db.describe(rc)));
     }
     if (objects != 0) {
-      return fail(open_error(path, "not an ocirelay database (it has tables but no ocirelay "
-                                   "schema version)"));
+      return fail(open_error(path,
+                             "not an ocirelay database (it has tables but no ocirelay "
+                             "schema version)"));
     }
   }
   return version;
@@ -156,9 +157,9 @@ StoreResult<Unit> create_sqlite_schema(SqliteConnection& db, const std::string& 
   }
   rc = db.exec(kSchemaV1);
   if (rc == SQLITE_OK) {
-    const std::string pragmas = "PRAGMA user_version = " + std::to_string(kSqliteSchemaVersion) +
-                                "; PRAGMA application_id = " +
-                                std::to_string(kSqliteApplicationId) + ";";
+    const std::string pragmas =
+        "PRAGMA user_version = " + std::to_string(kSqliteSchemaVersion) +
+        "; PRAGMA application_id = " + std::to_string(kSqliteApplicationId) + ";";
     rc = db.exec(pragmas.c_str());
   }
   if (rc == SQLITE_OK) {

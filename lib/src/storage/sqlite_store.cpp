@@ -24,14 +24,17 @@ namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
 
-// Applied to every connection: WAL with durable commits, referential checks,
-// an 8 MiB page cache, and the WAL file truncated back to 64 MiB after a
-// checkpoint that let it grow beyond.
+// Applied to every connection: durable commits, referential checks, an 8 MiB
+// page cache, the WAL file truncated back to 64 MiB after a checkpoint that
+// let it grow beyond, and statement journals in memory: the counting
+// triggers give every INSERT one, and in a temporary file it cost 8 writes
+// per event and halved insert throughput.
 constexpr const char* kConnectionPragmas =
     "PRAGMA synchronous = FULL;"
     "PRAGMA foreign_keys = ON;"
     "PRAGMA cache_size = -8192;"
-    "PRAGMA journal_size_limit = 67108864;";
+    "PRAGMA journal_size_limit = 67108864;"
+    "PRAGMA temp_store = MEMORY;";
 
 constexpr const char* kStatePending = "pending";
 constexpr const char* kStateInflight = "inflight";
@@ -64,7 +67,11 @@ int make_directories(const std::filesystem::path& dir) {
     }
   }
   for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    if (::mkdir(it->c_str(), 0750) != 0 && errno != EEXIST) {
+    if (::mkdir(it->c_str(), 0750) != 0) {
+      if (errno != EEXIST) {
+        return errno;
+      }
+    } else if (::chmod(it->c_str(), 0750) != 0) {  // exactly 0750, whatever the umask
       return errno;
     }
   }
@@ -100,7 +107,8 @@ std::optional<StoreError> prepare_path(const SqliteOptions& options) {
     }
     error = make_directories(dir);
     if (error != 0) {
-      return path_error(path, "cannot create directory " + dir.string() + ": " + os_error_text(error));
+      return path_error(path,
+                        "cannot create directory " + dir.string() + ": " + os_error_text(error));
     }
   } else if (!S_ISDIR(st.st_mode)) {
     return path_error(path, dir.string() + " is not a directory");
@@ -130,8 +138,8 @@ std::optional<StoreError> prepare_path(const SqliteOptions& options) {
       }
       const int sync_error = sync_directory(dir);
       if (sync_error != 0) {
-        return path_error(path, "cannot sync directory " + dir.string() + ": " +
-                                    os_error_text(sync_error));
+        return path_error(
+            path, "cannot sync directory " + dir.string() + ": " + os_error_text(sync_error));
       }
     }
   } else {
@@ -140,8 +148,8 @@ std::optional<StoreError> prepare_path(const SqliteOptions& options) {
 
   // SQLite creates the -wal and -shm files next to the database.
   if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-    return path_error(path, "directory " + dir.string() + " is not writable: " +
-                                os_error_text(errno));
+    return path_error(path,
+                      "directory " + dir.string() + " is not writable: " + os_error_text(errno));
   }
   return std::nullopt;
 }
@@ -249,6 +257,11 @@ StoreResult<Unit> SqliteStore::prepare_statements() {
                                         db_.describe(rc)));
     }
   }
+  if (const int rc = dead_letter_ops_.prepare(); rc != SQLITE_OK) {
+    return fail(path_error(path_, "schema does not match version " +
+                                      std::to_string(kSqliteSchemaVersion) + ": " +
+                                      db_.describe(rc)));
+  }
   return Unit{};
 }
 
@@ -297,7 +310,8 @@ int SqliteStore::insert(const NewEvent& event, InsertOutcome& outcome) {
       continue;  // one delivery per destination, even when named twice
     }
     SqliteStatement::Scope scope(delivery_insert_);
-    const int rc = delivery_insert_.bind(1, row).bind_text(2, *it).bind(3, event.received_at).step();
+    const int rc =
+        delivery_insert_.bind(1, row).bind_text(2, *it).bind(3, event.received_at).step();
     if (rc != SQLITE_DONE) {
       return rc;
     }
@@ -588,6 +602,29 @@ StoreResult<std::vector<DeadLetter>> SqliteStore::dead_letters(std::size_t limit
     return fail(db_.error(rc, "dead_letters"));
   }
   return out;
+}
+
+StoreResult<std::vector<DeadLetter>> SqliteStore::list_dead_letters(const DeadLetterQuery& query) {
+  return dead_letter_ops_.list(query);
+}
+
+StoreResult<std::optional<DeadLetterDetail>> SqliteStore::dead_letter(std::int64_t id) {
+  return dead_letter_ops_.get(id);
+}
+
+StoreResult<ReplayOutcome> SqliteStore::replay_dead_letters(const DeadLetterSelection& selection,
+                                                            Millis now) {
+  if (const int rc = set_durable(true); rc != SQLITE_OK) {
+    return fail(db_.error(rc, "replay_dead_letters"));
+  }
+  return dead_letter_ops_.replay(selection, now);
+}
+
+StoreResult<std::int64_t> SqliteStore::purge_dead_letters(const DeadLetterSelection& selection) {
+  if (const int rc = set_durable(true); rc != SQLITE_OK) {
+    return fail(db_.error(rc, "purge_dead_letters"));
+  }
+  return dead_letter_ops_.purge(selection);
 }
 
 StoreResult<Unit> SqliteStore::execute(const std::string& sql) {

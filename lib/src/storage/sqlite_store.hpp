@@ -12,12 +12,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "ocirelay/storage/store.hpp"
 #include "storage/sqlite_connection.hpp"
+#include "storage/sqlite_dead_letters.hpp"
 #include "storage/sqlite_statement.hpp"
 
 namespace ocirelay::storage {
@@ -38,6 +40,13 @@ class SqliteStore final : public Store {
   StoreResult<std::int64_t> prune_dedupe(Millis cutoff) override;
   StoreResult<std::vector<DestinationStats>> stats() override;
   StoreResult<std::vector<DeadLetter>> dead_letters(std::size_t limit) override;
+  // The dead-letter operations of the admin endpoint (SqliteDeadLetters);
+  // replay and purge commit with synchronous=FULL.
+  StoreResult<std::vector<DeadLetter>> list_dead_letters(const DeadLetterQuery& query) override;
+  StoreResult<std::optional<DeadLetterDetail>> dead_letter(std::int64_t id) override;
+  StoreResult<ReplayOutcome> replay_dead_letters(const DeadLetterSelection& selection,
+                                                 Millis now) override;
+  StoreResult<std::int64_t> purge_dead_letters(const DeadLetterSelection& selection) override;
 
   // Runs SQL outside the cached statements, with no transaction of its own:
   // maintenance, and tests that need to provoke errors.
@@ -76,6 +85,7 @@ class SqliteStore final : public Store {
   SqliteStatement count_states_;
   SqliteStatement oldest_received_;
   SqliteStatement dead_list_;
+  SqliteDeadLetters dead_letter_ops_{db_};
 };
 
 }  // namespace ocirelay::storage

@@ -302,7 +302,7 @@ TEST_CASE("log levels and auth types are checked", "[config][errors]") {
              "bad log level 'verbose'; expected one of trace, debug, info, warn, error");
   only_error("log: { level: INFO }", "log.level", "bad log level 'INFO'");
   only_error("destinations: [{ name: d, url: \"http://h/\", auth: { type: oauth } }]",
-             "destinations[0].auth.type", "bad auth type 'oauth'; expected none or basic");
+             "destinations[0].auth.type", "bad auth type 'oauth'; expected none, basic or oauth2");
 }
 
 TEST_CASE("basic auth needs a username and a password", "[config][errors]") {

@@ -132,3 +132,27 @@ TEST_CASE("default sources read the environment and files", "[secret_ref]") {
   CHECK(env.value() == std::getenv("PATH"));
   CHECK_FALSE(resolve_secret_refs("${env:OCIRELAY_TEST_SURELY_UNSET_VARIABLE_4711}", sources).ok());
 }
+
+TEST_CASE("systemd credentials resolve from CREDENTIALS_DIRECTORY", "[secret_ref]") {
+  const auto with_creds = fake_secrets({{"CREDENTIALS_DIRECTORY", "/run/credentials/ocirelay.service"}},
+                                       {{"/run/credentials/ocirelay.service/oic-password", "pw-1\n"}});
+  auto ok = resolve_secret_refs("${cred:oic-password}", with_creds);
+  REQUIRE(ok.ok());
+  CHECK(ok.value() == "pw-1");
+
+  auto missing = resolve_secret_refs("${cred:other}", with_creds);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().at(0).find("credential other") != std::string::npos);
+
+  auto no_dir = resolve_secret_refs("${cred:oic-password}", kSources);
+  REQUIRE_FALSE(no_dir.ok());
+  CHECK(no_dir.error().at(0).find("CREDENTIALS_DIRECTORY") != std::string::npos);
+  CHECK(no_dir.error().at(0).find("LoadCredential=oic-password") != std::string::npos);
+
+  for (const char* bad : {"${cred:}", "${cred:../etc/shadow}", "${cred:a/b}", "${cred:..}"}) {
+    INFO(bad);
+    auto r = resolve_secret_refs(bad, with_creds);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().at(0).find("must name a credential") != std::string::npos);
+  }
+}

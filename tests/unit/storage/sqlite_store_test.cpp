@@ -77,9 +77,7 @@ AttemptResult dead(std::int64_t id, int attempts, int status, std::string error)
   return r;
 }
 
-void complete(Store& store, std::vector<AttemptResult> results) {
-  ok(store.complete(results));
-}
+void complete(Store& store, std::vector<AttemptResult> results) { ok(store.complete(results)); }
 
 const DestinationStats* find_stats(const std::vector<DestinationStats>& all,
                                    const std::string& destination) {
@@ -110,9 +108,9 @@ TEST_CASE("inserts queue new events and flag duplicates", "[storage]") {
     CHECK(count_rows(store->path(), "events") == 3);
   }
   SECTION("inside one batch, the first one wins") {
-    auto second = insert(*store, {make_event("d", kT0 + 2, {"oic"}, "first"),
-                                  make_event("d", kT0 + 3, {"oic"}, "second"),
-                                  make_event("a", kT0 + 4)});
+    auto second =
+        insert(*store, {make_event("d", kT0 + 2, {"oic"}, "first"),
+                        make_event("d", kT0 + 3, {"oic"}, "second"), make_event("a", kT0 + 4)});
     CHECK(second ==
           std::vector{InsertOutcome::queued, InsertOutcome::duplicate, InsertOutcome::duplicate});
     auto due = ok(store->fetch_due("oic", kT0 + 10, 10)).due;
@@ -120,9 +118,7 @@ TEST_CASE("inserts queue new events and flag duplicates", "[storage]") {
     CHECK(due[2].event_id == "d");
     CHECK(due[2].body == "first");
   }
-  SECTION("an empty batch is fine") {
-    CHECK(insert(*store, {}).empty());
-  }
+  SECTION("an empty batch is fine") { CHECK(insert(*store, {}).empty()); }
 }
 
 TEST_CASE("each destination gets its own delivery, due at once", "[storage]") {
@@ -227,9 +223,7 @@ TEST_CASE("complete applies delivered, retry and dead results", "[storage]") {
     complete(*store, {delivered(due[0].id), retry(9999, 2, kT0, 0, "timeout")});
     CHECK(count_rows(store->path(), "deliveries") == 2);
   }
-  SECTION("an empty batch is fine") {
-    complete(*store, {});
-  }
+  SECTION("an empty batch is fine") { complete(*store, {}); }
 }
 
 TEST_CASE("an event body is removed only when all its deliveries are done", "[storage]") {
@@ -279,8 +273,9 @@ TEST_CASE("bodies come back byte for byte", "[storage]") {
   CHECK(due[0].body == binary);
   CHECK(due[1].body == large);
   CHECK(due[2].body.empty());
-  CHECK(query_int(store->path(), "SELECT typeof(body) = 'blob' FROM events WHERE event_id = "
-                                 "'binary'") == 1);
+  CHECK(query_int(store->path(),
+                  "SELECT typeof(body) = 'blob' FROM events WHERE event_id = "
+                  "'binary'") == 1);
 }
 
 TEST_CASE("release_inflight returns inflight deliveries to pending", "[storage]") {
@@ -347,8 +342,8 @@ TEST_CASE("dead_letters lists dead deliveries oldest first, up to the limit", "[
   insert(*store, {make_event("a", kT0), make_event("b", kT0 + 1), make_event("c", kT0 + 2)});
   auto due = ok(store->fetch_due("oic", kT0 + 10, 10)).due;
   REQUIRE(due.size() == 3);
-  complete(*store, {dead(due[2].id, 1, 0, "TLS handshake failed"), dead(due[0].id, 2, 404, "HTTP 404"),
-                    delivered(due[1].id)});
+  complete(*store, {dead(due[2].id, 1, 0, "TLS handshake failed"),
+                    dead(due[0].id, 2, 404, "HTTP 404"), delivered(due[1].id)});
 
   auto letters = ok(store->dead_letters(10));
   REQUIRE(letters.size() == 2);
@@ -367,7 +362,8 @@ TEST_CASE("a reopened store keeps everything", "[storage]") {
   std::int64_t dead_id = 0;
   {
     auto store = open_store(path);
-    insert(*store, {make_event("a", kT0), make_event("b", kT0 + 1), make_event("c", kT0 + 2, {"x"})});
+    insert(*store,
+           {make_event("a", kT0), make_event("b", kT0 + 1), make_event("c", kT0 + 2, {"x"})});
     auto due = ok(store->fetch_due("oic", kT0 + 10, 1)).due;
     REQUIRE(due.size() == 1);
     dead_id = due[0].id;
@@ -415,8 +411,8 @@ TEST_CASE("a new database is private and its folder is created", "[storage]") {
     options.create_parent = false;
     auto store = open_sqlite_store(options);
     REQUIRE_FALSE(store.ok());
-    CHECK_THAT(store.error().message, Catch::Contains(options.path) &&
-                                          Catch::Contains("No such file or directory"));
+    CHECK_THAT(store.error().message,
+               Catch::Contains(options.path) && Catch::Contains("No such file or directory"));
   }
 }
 
@@ -457,21 +453,33 @@ TEST_CASE("open errors name the path and the cause", "[storage]") {
     REQUIRE_FALSE(store.ok());
     CHECK_THAT(store.error().message, Catch::Contains("is not a directory"));
   }
-  SECTION("an empty path") {
-    CHECK_FALSE(open_sqlite_store(SqliteOptions{""}).ok());
-  }
+  SECTION("an empty path") { CHECK_FALSE(open_sqlite_store(SqliteOptions{""}).ok()); }
   SECTION("no permission") {
-    if (::geteuid() == 0) {
-      WARN("running as root: permissions are not enforced, skipped");
-      return;
-    }
     const std::string path = dir.file("locked.db");
     { open_store(path); }
-    ::chmod(path.c_str(), 0400);
-    auto store = open_sqlite_store(SqliteOptions{path});
-    REQUIRE_FALSE(store.ok());
-    CHECK_THAT(store.error().message,
-               Catch::StartsWith(path + ": ") && Catch::Contains("Permission denied"));
+    ::chmod(path.c_str(), 0600);
+    ::chmod(dir.path().c_str(), 0755);
+    auto denied = [&path] {
+      auto store = open_sqlite_store(SqliteOptions{path});
+      return !store.ok() && store.error().message.rfind(path + ": ", 0) == 0 &&
+             store.error().message.find("Permission denied") != std::string::npos;
+    };
+    if (::geteuid() != 0) {
+      ::chmod(path.c_str(), 0400);
+      CHECK(denied());
+    } else {
+      // Root reads and writes anything: try as nobody, in a child process.
+      const pid_t child = ::fork();
+      REQUIRE(child >= 0);
+      if (child == 0) {
+        const bool dropped = ::setgid(65534) == 0 && ::setuid(65534) == 0;
+        ::_exit(!dropped ? 2 : denied() ? 0 : 1);
+      }
+      int status = 0;
+      REQUIRE(::waitpid(child, &status, 0) == child);
+      REQUIRE(WIFEXITED(status));
+      CHECK(WEXITSTATUS(status) == 0);
+    }
   }
 }
 
@@ -485,9 +493,9 @@ TEST_CASE("a database from a newer ocirelay is refused", "[storage]") {
   exec_sql(path, "PRAGMA user_version = 99");
   auto store = open_sqlite_store(SqliteOptions{path});
   REQUIRE_FALSE(store.ok());
-  CHECK_THAT(store.error().message,
-             Catch::StartsWith(path + ": ") && Catch::Contains("schema version 99 is newer") &&
-                 Catch::Contains("(1)"));
+  CHECK_THAT(store.error().message, Catch::StartsWith(path + ": ") &&
+                                        Catch::Contains("schema version 99 is newer") &&
+                                        Catch::Contains("(1)"));
   CHECK_FALSE(store.error().disk_full);
 }
 
@@ -562,11 +570,11 @@ TEST_CASE("queries are index lookups, not table scans", "[storage]") {
     const char* name;
     const char* sql;
   };
-  for (const Query& q : {Query{"due", kSqlDueSelect}, Query{"next_due", kSqlNextDue},
-                         Query{"oldest", kSqlOldestReceived}, Query{"dead list", kSqlDeadList},
-                         Query{"release", kSqlReleaseInflight}, Query{"prune", kSqlPruneSeen},
-                         Query{"event release", kSqlEventRelease},
-                         Query{"count", kSqlCountStates}}) {
+  for (const Query& q :
+       {Query{"due", kSqlDueSelect}, Query{"next_due", kSqlNextDue},
+        Query{"oldest", kSqlOldestReceived}, Query{"dead list", kSqlDeadList},
+        Query{"release", kSqlReleaseInflight}, Query{"prune", kSqlPruneSeen},
+        Query{"event release", kSqlEventRelease}, Query{"count", kSqlCountStates}}) {
     const auto plan = query_plan(store->path(), q.sql);
     std::string text;
     for (const auto& line : plan) {
@@ -590,11 +598,11 @@ TEST_CASE("the per-state counters match the rows after every kind of change", "[
   auto store = open_store(dir.file("relay.db"));
   const std::string path = store->path();
   auto check_counts = [&] {
-    const std::int64_t mismatches = query_int(
-        path,
-        "SELECT count(*) FROM ("
-        " SELECT destination, state, count(*) AS n FROM deliveries GROUP BY 1, 2"
-        " EXCEPT SELECT destination, state, n FROM delivery_counts WHERE n > 0)");
+    const std::int64_t mismatches =
+        query_int(path,
+                  "SELECT count(*) FROM ("
+                  " SELECT destination, state, count(*) AS n FROM deliveries GROUP BY 1, 2"
+                  " EXCEPT SELECT destination, state, n FROM delivery_counts WHERE n > 0)");
     const std::int64_t extra = query_int(
         path,
         "SELECT count(*) FROM delivery_counts AS c WHERE c.n <> (SELECT count(*) FROM deliveries"
@@ -614,9 +622,15 @@ TEST_CASE("the per-state counters match the rows after every kind of change", "[
   std::vector<AttemptResult> results;
   for (std::size_t i = 0; i < one.size(); ++i) {
     switch (i % 3) {
-      case 0: results.push_back(delivered(one[i].id)); break;
-      case 1: results.push_back(retry(one[i].id, 1, kT0 + 500, 503, "HTTP 503")); break;
-      default: results.push_back(dead(one[i].id, 1, 400, "HTTP 400")); break;
+      case 0:
+        results.push_back(delivered(one[i].id));
+        break;
+      case 1:
+        results.push_back(retry(one[i].id, 1, kT0 + 500, 503, "HTTP 503"));
+        break;
+      default:
+        results.push_back(dead(one[i].id, 1, 400, "HTTP 400"));
+        break;
     }
   }
   complete(*store, results);

@@ -10,14 +10,14 @@
 #include <thread>
 #include <vector>
 
+#include <spdlog/logger.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/logger.h>
-#include <spdlog/sinks/ostream_sink.h>
 
 #include "ocirelay/storage/storage_worker.hpp"
 #include "ocirelay/storage/store.hpp"
@@ -147,8 +147,9 @@ struct FlowResults {
 
 awaitable<void> flow(StorageWorker& worker, FlowResults& out) {
   auto here = [&out] { out.resumed_on.push_back(std::this_thread::get_id()); };
-  auto storage_thread = co_await worker.async_call<std::thread::id>(
-      use_awaitable, [](Store&) { return StoreResult<std::thread::id>(std::this_thread::get_id()); });
+  auto storage_thread = co_await worker.async_call<std::thread::id>(use_awaitable, [](Store&) {
+    return StoreResult<std::thread::id>(std::this_thread::get_id());
+  });
   here();
   if (storage_thread.ok()) {
     out.storage_thread = *storage_thread;
@@ -182,7 +183,8 @@ awaitable<void> flow(StorageWorker& worker, FlowResults& out) {
   out.finished = true;
 }
 
-TEST_CASE("results arrive on the io_context thread, never the storage thread", "[storage][worker]") {
+TEST_CASE("results arrive on the io_context thread, never the storage thread",
+          "[storage][worker]") {
   TempDir dir;
   CountingObserver observer;
   StorageWorker worker(open_store(dir), nullptr, &observer);
@@ -254,8 +256,8 @@ TEST_CASE("concurrent inserts are grouped into fewer commits", "[storage][worker
   for (int i = 0; i < kEvents; ++i) {
     boost::asio::co_spawn(
         io,
-        [&worker, &queued, event = make_event(numbered_id(i), kT0 + i)]() mutable
-        -> awaitable<void> {
+        [&worker, &queued,
+         event = make_event(numbered_id(i), kT0 + i)]() mutable -> awaitable<void> {
           auto r = co_await worker.async_insert(std::move(event), use_awaitable);
           if (r.ok() && *r == InsertOutcome::queued) {
             ++queued;

@@ -17,8 +17,7 @@ namespace ocirelay::storage::test {
 inline constexpr Millis kT0 = 1'700'000'000'000;
 
 inline NewEvent make_event(std::string event_id, Millis received_at,
-                           std::vector<std::string> destinations = {"oic"},
-                           std::string body = "") {
+                           std::vector<std::string> destinations = {"oic"}, std::string body = "") {
   NewEvent event;
   if (body.empty()) {
     body = "{\"eventID\":\"" + event_id + "\"}";

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ocirelay/common/duration.hpp"
@@ -79,17 +80,27 @@ struct Storage {
 };
 
 struct Log {
+  enum class Format { text, json };
   std::string level = "info";  // trace, debug, info, warn, error
   std::string file;            // empty: stderr only
+  Format format = Format::text;
+  std::uint64_t max_size = 100ull * 1024 * 1024;  // bytes; the file rotates past it; 0: never
+  unsigned max_files = 5;                          // rotated files kept (file.1 ... file.N)
 
   bool operator==(const Log&) const = default;
 };
 
 struct DestinationAuth {
-  enum class Type { none, basic };
+  enum class Type { none, basic, oauth2 };
   Type type = Type::none;
+  // basic
   std::string username;
   std::string password;  // secret
+  // oauth2: client credentials against an identity domain's token endpoint
+  std::string token_url;      // http:// or https://
+  std::string client_id;
+  std::string client_secret;  // secret
+  std::string scope;          // e.g. "https://<host>:443urn:opc:resource:consumer::all"
 
   bool operator==(const DestinationAuth&) const = default;
 };
@@ -98,14 +109,41 @@ struct Retry {
   Duration initial_backoff = 1s;
   Duration max_backoff = 5min;
   Duration max_age = 72h;
+  unsigned max_attempts = 0;  // 0: no limit (max_age still applies)
+  // HTTP statuses that override the default verdict (delivery/backoff.hpp):
+  // retried, or dead-lettered at once. Written as codes or classes ("5xx").
+  std::vector<int> retry_on;
+  std::vector<int> dead_letter_on;
 
   bool operator==(const Retry&) const = default;
 };
 
 struct DestinationTls {
-  std::string ca_file;  // empty: system trust store
+  std::string ca_file;    // empty: system trust store
+  std::string cert_file;  // client certificate (mTLS); set together with key_file
+  std::string key_file;
+  bool verify = true;  // false: no certificate or host-name check (warned at start)
 
   bool operator==(const DestinationTls&) const = default;
+};
+
+// An extra request header sent with every delivery to a destination.
+struct DestinationHeader {
+  std::string name;
+  std::string value;  // may come from a secret reference: never logged
+
+  bool operator==(const DestinationHeader&) const = default;
+};
+
+// What a destination receives: the event byte for byte (raw), or a compact
+// JSON object of selected values (fields: name -> JSON Pointer into the
+// event, in configuration order).
+struct DestinationPayload {
+  enum class Kind { raw, fields };
+  Kind kind = Kind::raw;
+  std::vector<std::pair<std::string, std::string>> fields;
+
+  bool operator==(const DestinationPayload&) const = default;
 };
 
 struct Destination {
@@ -116,12 +154,22 @@ struct Destination {
   Retry retry;
   DestinationTls tls;
   unsigned concurrency = 4;  // requests in flight to this destination
+  double rate_limit = 0;     // deliveries per second, token bucket; 0: unlimited
+  std::vector<DestinationHeader> headers;  // after the fixed ones, in this order
+  DestinationPayload payload;
 
   bool operator==(const Destination&) const = default;
 };
 
 // A route as configured: `match:` compiled, the shorthands, the destinations.
 using Route = filter::RouteSpec;
+
+// The admin endpoint (ocirelayctl): HTTP on a Unix socket, mode 0660.
+struct Admin {
+  std::string socket = "/run/ocirelay/admin.sock";
+
+  bool operator==(const Admin&) const = default;
+};
 
 struct Config {
   std::string source_file;  // the file it was loaded from
@@ -130,6 +178,7 @@ struct Config {
   Log log;
   std::vector<Destination> destinations;
   std::vector<Route> routes;
+  std::optional<Admin> admin;  // absent: no admin endpoint
 };
 
 }  // namespace ocirelay::config

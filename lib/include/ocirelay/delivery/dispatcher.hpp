@@ -6,6 +6,14 @@
 // Each destination has its own Dispatcher, HTTP client and concurrency, so
 // one failing destination never delays another.
 //
+// Destination health: when an attempt fails in a way that says the
+// destination is unwell (no response, 408, 429, 5xx, 401, 403, 404), the
+// whole destination pauses (initial_backoff doubling up to max_backoff, with
+// jitter, at least Retry-After on 429/503), then probes with one request at a
+// time; a success restores full concurrency. So a dead OIC sees about one
+// request per pause interval however many events wait, and the backlog then
+// drains oldest first at `concurrency` and `rate_limit`.
+//
 // Thread and lifetime contract: runs on one single-threaded executor; every
 // member is called on it. The StorageWorker, metrics and logger outlive it.
 // stop() then drain() before destruction; deliveries still running when the
@@ -44,6 +52,9 @@ class Dispatcher {
   Dispatcher& operator=(const Dispatcher&) = delete;
 
   const std::string& name() const noexcept;
+  // "healthy" (full concurrency), "paused" (after failures, nothing is sent
+  // until the pause ends) or "probing" (one request at a time).
+  const char* state() const noexcept;
 
   void start();
   // New work may be due (an event was just queued for this destination).

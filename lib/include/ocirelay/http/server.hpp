@@ -1,5 +1,5 @@
 // An HTTP/1.1 server (keep-alive; TLS 1.2+ when given a context) built on
-// Boost.Beast and C++20 coroutines.
+// Boost.Beast and C++20 coroutines, on TCP or on a Unix domain socket.
 //
 // Limits: header size, body size (413 before the body is read when
 // Content-Length says so), connection count, and a timeout before every read
@@ -39,7 +39,12 @@ namespace ocirelay::http {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  // 0: any free port
-  TlsContextPtr tls;       // null: plain HTTP
+  // Set: listen on this Unix domain socket instead of host and port (plain
+  // HTTP only). Its missing parent directories are created (0750), a stale
+  // socket file is replaced, the new one gets mode 0660 and is removed again
+  // by stop() and the destructor.
+  std::string unix_path;
+  TlsContextPtr tls;  // null: plain HTTP
   std::size_t max_body_bytes = 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_connections = 4096;
@@ -61,7 +66,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // The bound address, e.g. "127.0.0.1:43817" or "[::1]:8443", and port.
+  // The bound address, e.g. "127.0.0.1:43817", "[::1]:8443" or
+  // "unix:/run/ocirelay/admin.sock", and port (0 on a Unix socket).
   std::string local_address() const;
   std::uint16_t port() const;
 

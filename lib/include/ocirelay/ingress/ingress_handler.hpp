@@ -39,6 +39,8 @@ struct IngressContext {
   std::function<void(const std::vector<std::string>&)> on_queued;
   // True once shutdown has begun (/ready answers 503).
   std::function<bool()> shutting_down;
+  // The delivery state of a destination ("healthy", "paused", "probing").
+  std::function<std::string(const std::string& destination)> destination_state;
   std::shared_ptr<spdlog::logger> log;
 };
 

@@ -3,10 +3,15 @@
 // and the configured log file when there is one. Loggers are not registered
 // in spdlog's global registry; components get theirs from here.
 //
-// Thread contract: loggers are thread-safe (spdlog's _mt sinks). get() and
-// set_level() are called on the main thread.
+// The file, when configured, rotates by size (max_size, max_files) and can be
+// reopened (SIGUSR1) for logrotate. Text lines, or JSON lines with time,
+// level, component, message, eventID and requestID.
+//
+// Thread contract: loggers are thread-safe (spdlog's _mt sinks). get(),
+// set_level() and reopen() are called on the main thread.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,7 +30,12 @@ namespace ocirelay::log {
 struct LogOptions {
   std::string level = "info";
   std::string file;  // empty: stderr only
+  bool json = false;  // JSON lines instead of text
+  std::uint64_t max_size = 100ull * 1024 * 1024;  // rotate the file past this; 0: never
+  unsigned max_files = 5;
 };
+
+class FileSink;
 
 class Logging {
  public:
@@ -35,10 +45,13 @@ class Logging {
   std::shared_ptr<spdlog::logger> get(const std::string& component);
   Result<bool> set_level(const std::string& level);
   void flush();
+  // Reopens the log file (after logrotate moved it); no-op without one.
+  void reopen();
 
  private:
   Logging() = default;
   std::vector<std::shared_ptr<spdlog::sinks::sink>> sinks_;
+  std::shared_ptr<FileSink> file_;
   std::vector<std::shared_ptr<spdlog::logger>> loggers_;
   int level_ = 2;
 };

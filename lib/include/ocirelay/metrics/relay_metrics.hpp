@@ -30,6 +30,8 @@ class RelayMetrics : public storage::WorkerObserver {
   void delivery(const std::string& destination, std::string_view outcome, int status);
   void delivered_latency(const std::string& destination, double seconds, int attempts);
   void confirmation(std::string_view result);
+  // One gauge per state, 1 for the current one.
+  void destination_state(const std::string& destination, std::string_view state);
 
   // Gauges refreshed from storage when /metrics is scraped.
   void set_queue(const std::string& destination, double pending, double inflight, double dead,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -70,6 +71,33 @@ struct DeadLetter {
   std::string last_error;
   Millis received_at = 0;
   Millis updated_at = 0;
+};
+
+// Which dead letters Store::list_dead_letters() returns.
+struct DeadLetterQuery {
+  std::optional<std::string> destination;  // nullopt: every destination
+  std::size_t limit = 100;
+};
+
+// One dead letter with its event (Store::dead_letter()).
+struct DeadLetterDetail {
+  DeadLetter letter;
+  std::string body;  // byte for byte as received
+};
+
+// Which dead letters Store::replay_dead_letters() and purge_dead_letters()
+// act on: the one whose delivery row id is `id`, or (id unset) all of them;
+// either way only those of `destination` and last updated (dead-lettered)
+// before `updated_before`, when set.
+struct DeadLetterSelection {
+  std::optional<std::int64_t> id;
+  std::optional<std::string> destination;
+  std::optional<Millis> updated_before;
+};
+
+struct ReplayOutcome {
+  std::int64_t count = 0;                 // deliveries put back in the queue
+  std::vector<std::string> destinations;  // theirs, sorted, each once
 };
 
 }  // namespace ocirelay::storage

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -58,6 +59,44 @@ class Store {
   virtual StoreResult<std::vector<DestinationStats>> stats() = 0;
 
   virtual StoreResult<std::vector<DeadLetter>> dead_letters(std::size_t limit) = 0;
+
+  // --- dead letters, for the admin endpoint ---------------------------------
+  // The defaults fail with "not supported": a backend without them still
+  // relays, only without replay and purge.
+
+  // Dead letters oldest first (by the time their delivery was queued, then
+  // id), at most query.limit, of one destination or all.
+  virtual StoreResult<std::vector<DeadLetter>> list_dead_letters(const DeadLetterQuery& query) {
+    return fail(unsupported());
+  }
+
+  // One dead letter and its event body; nullopt when `id` is not a dead
+  // letter (unknown, purged, or a delivery that is pending or inflight).
+  virtual StoreResult<std::optional<DeadLetterDetail>> dead_letter(std::int64_t id) {
+    return fail(unsupported());
+  }
+
+  // Puts the selected dead letters back in their destinations' queues, in one
+  // transaction: state pending, attempts 0, last status and error cleared,
+  // next attempt time 0 (so they come before every other pending delivery of
+  // their destination, oldest first among themselves) and their queue time
+  // (received_at of the delivery, from which max_age counts) set to `now`.
+  // The event body is unchanged. Returns how many and their destinations.
+  virtual StoreResult<ReplayOutcome> replay_dead_letters(const DeadLetterSelection& selection,
+                                                         Millis now) {
+    return fail(unsupported());
+  }
+
+  // Deletes the selected dead letters, and the event bodies no delivery
+  // needs any more, in one transaction. Returns how many dead letters.
+  virtual StoreResult<std::int64_t> purge_dead_letters(const DeadLetterSelection& selection) {
+    return fail(unsupported());
+  }
+
+ protected:
+  static StoreError unsupported() {
+    return StoreError{"dead-letter operations are not supported by this store", false};
+  }
 };
 
 struct SqliteOptions {

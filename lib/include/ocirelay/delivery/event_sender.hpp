@@ -1,0 +1,71 @@
+// Sends one event to one destination, as that destination is configured: the
+// body shaped by its `payload:` (raw or fields), the fixed headers
+// (`Content-Type: application/json`, `Idempotency-Key: <eventID>`), its auth
+// (Basic, or an OAuth2 bearer token from its TokenProvider) and then its extra
+// `headers:`, over its own HTTP client (keep-alive pool, TLS with the
+// destination's CA, client certificate and verify settings).
+//
+// With oauth2, a 401 answer drops the token, fetches a new one and sends once
+// more; only that second answer is returned. When no token can be had, send()
+// fails without sending anything (a failed attempt with no status).
+//
+// Retries, backoff and recording the outcome are the Dispatcher's business.
+// Tokens, passwords and header values are never logged.
+//
+// Thread and lifetime contract: used on one single-threaded executor; several
+// send() calls may be in flight at once. The sender must outlive them;
+// cancel() (at shutdown) makes them complete promptly.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "ocirelay/common/result.hpp"
+#include "ocirelay/config/config.hpp"
+#include "ocirelay/delivery/payload.hpp"
+#include "ocirelay/delivery/token_provider.hpp"
+#include "ocirelay/http/client.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace ocirelay::delivery {
+
+class EventSender {
+ public:
+  // Fails when the URL, the TLS files or the payload setting are unusable.
+  // Logs a warning when the destination has tls.verify off.
+  static Result<std::unique_ptr<EventSender>> create(boost::asio::any_io_executor executor,
+                                                     const config::Destination& destination,
+                                                     std::shared_ptr<spdlog::logger> log);
+  ~EventSender();
+  EventSender(const EventSender&) = delete;
+  EventSender& operator=(const EventSender&) = delete;
+
+  boost::asio::awaitable<Result<http::ClientResponse, http::ClientError>> send(
+      const std::string& event_id, std::string_view event);
+
+  // Aborts requests in flight, token requests included.
+  void cancel();
+
+ private:
+  EventSender() = default;
+  http::ClientRequest make_request(const std::string& event_id, const std::string& body,
+                                   const std::string& bearer) const;
+
+  std::string name_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<http::HttpClient> client_;
+  std::unique_ptr<TokenProvider> tokens_;  // oauth2 only
+  Payload payload_;
+  std::string basic_authorization_;  // secret; basic only
+  std::vector<config::DestinationHeader> headers_;
+};
+
+}  // namespace ocirelay::delivery

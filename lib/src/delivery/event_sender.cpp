@@ -1,0 +1,117 @@
+#include "ocirelay/delivery/event_sender.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "ocirelay/common/base64.hpp"
+#include "ocirelay/http/tls_context.hpp"
+#include "ocirelay/http/url.hpp"
+
+namespace ocirelay::delivery {
+
+namespace asio = boost::asio;
+
+Result<std::unique_ptr<EventSender>> EventSender::create(asio::any_io_executor executor,
+                                                         const config::Destination& destination,
+                                                         std::shared_ptr<spdlog::logger> log) {
+  const std::string& name = destination.name;
+  auto url = http::parse_url(destination.url);
+  if (!url) return fail("destination " + name + ": " + url.error());
+  auto payload = Payload::compile(destination.payload);
+  if (!payload) return fail("destination " + name + ": " + payload.error());
+
+  const bool oauth2 = destination.auth.type == config::DestinationAuth::Type::oauth2;
+  const bool token_over_tls = oauth2 && destination.auth.token_url.starts_with("https://");
+  if (!destination.tls.verify && (url->tls || token_over_tls)) {
+    log->warn(
+        "destination {}: tls.verify is false: the certificate and host name of {}{} are "
+        "NOT checked; anyone on the network path can read and change what is sent",
+        name, url->origin(), oauth2 ? " and of its token endpoint" : "");
+  }
+
+  http::ClientOptions options;
+  options.timeout = destination.timeout;
+  options.max_idle_connections = std::max(1u, destination.concurrency);
+  if (url->tls) {
+    auto tls = http::make_client_tls_context(
+        http::ClientTlsOptions{destination.tls.ca_file, destination.tls.verify,
+                               destination.tls.cert_file, destination.tls.key_file});
+    if (!tls) return fail("destination " + name + ": " + tls.error());
+    options.tls = std::move(tls).value();
+  }
+
+  std::unique_ptr<EventSender> sender(new EventSender());
+  if (oauth2) {
+    auto tokens = TokenProvider::create(executor, destination, log);
+    if (!tokens) return fail(std::move(tokens).error());
+    sender->tokens_ = std::move(tokens).value();
+  } else if (destination.auth.type == config::DestinationAuth::Type::basic) {
+    sender->basic_authorization_ =
+        "Basic " + base64_encode(destination.auth.username + ":" + destination.auth.password);
+  }
+  sender->name_ = name;
+  sender->log_ = std::move(log);
+  sender->client_ = std::make_unique<http::HttpClient>(std::move(executor), std::move(url).value(),
+                                                       std::move(options));
+  sender->payload_ = std::move(payload).value();
+  sender->headers_ = destination.headers;
+  return sender;
+}
+
+EventSender::~EventSender() = default;
+
+http::ClientRequest EventSender::make_request(const std::string& event_id, const std::string& body,
+                                              const std::string& bearer) const {
+  http::ClientRequest request;
+  request.method = "POST";
+  request.headers.add("Content-Type", "application/json");
+  request.headers.add("Idempotency-Key", event_id);
+  if (!bearer.empty()) {
+    request.headers.add("Authorization", "Bearer " + bearer);
+  } else if (!basic_authorization_.empty()) {
+    request.headers.add("Authorization", basic_authorization_);
+  }
+  for (const auto& header : headers_) request.headers.add(header.name, header.value);
+  request.body = body;
+  return request;
+}
+
+asio::awaitable<Result<http::ClientResponse, http::ClientError>> EventSender::send(
+    const std::string& event_id, std::string_view event) {
+  const std::string body = payload_.shape(event);
+  std::string bearer;
+  if (tokens_) {
+    auto token = co_await tokens_->token();
+    if (!token) {
+      co_return fail(http::ClientError{http::ClientError::Kind::io,
+                                       "no OAuth2 token: " + std::move(token).error()});
+    }
+    bearer = std::move(token).value();
+  }
+  auto response = co_await client_->send(make_request(event_id, body, bearer));
+  if (!tokens_ || !response || response->status != 401) co_return response;
+
+  // The token may have been revoked or expired early: one new token, one
+  // more try; whatever that answers is the attempt's result.
+  tokens_->invalidate(bearer);
+  auto fresh = co_await tokens_->token();
+  if (!fresh) {
+    log_->warn("event {} to {}: HTTP 401 with the OAuth2 token, and no new one: {}", event_id,
+               name_, fresh.error());
+    co_return response;
+  }
+  if (fresh.value() == bearer) co_return response;
+  log_->info("event {} to {}: HTTP 401 with the OAuth2 token; sending once more with a new one",
+             event_id, name_);
+  auto second = co_await client_->send(make_request(event_id, body, fresh.value()));
+  co_return second;
+}
+
+void EventSender::cancel() {
+  client_->cancel();
+  if (tokens_) tokens_->cancel();
+}
+
+}  // namespace ocirelay::delivery
