@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev rapidjson-dev libssl-dev libspdlog-dev catch2
   libyaml-cpp-dev libsqlite3-dev libsystemd-dev
   openssl curl ca-certificates systemd
+  dpkg-dev file  # cpack -G DEB: dpkg-shlibdeps computes Depends, file finds the ELF files
 )
 
 missing=()

@@ -314,8 +314,7 @@ TEST_CASE("dlq purge ID, and purge --all --older-than keeps the young", "[admin]
   relay.wait_for_dead(0);
 }
 
-TEST_CASE("the admin socket is 0660, found through --config, and removed at shutdown",
-          "[admin]") {
+TEST_CASE("the admin socket is 0660, found through --config, and removed at shutdown", "[admin]") {
   FakeHttpServer oic;
   AdminRelay relay(destination("oic", oic));
   struct stat st {};
@@ -385,8 +384,7 @@ TEST_CASE("ocirelayctl without a daemon exits 1 naming the socket", "[admin]") {
 TEST_CASE("ocirelayctl usage errors exit 2; --help and --version exit 0", "[admin]") {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{}, std::vector<std::string>{"dlq"},
-        std::vector<std::string>{"dlq", "show", "abc"},
-        std::vector<std::string>{"dlq", "replay"},
+        std::vector<std::string>{"dlq", "show", "abc"}, std::vector<std::string>{"dlq", "replay"},
         std::vector<std::string>{"dlq", "purge", "1", "--older-than", "7d"},
         std::vector<std::string>{"queue", "stats", "--frob"},
         std::vector<std::string>{"--socket", "a", "--config", "b", "queue", "stats"}}) {

@@ -66,7 +66,7 @@ TEST_CASE("SIGUSR1 reopens the log file after logrotate moved it", "[logging]") 
   relay.start();
   const std::string log = relay.dir().file("logs/ocirelay.log");
   REQUIRE(TestClient(relay.port()).post_event(event_with_id(1)).status == 202);
-  REQUIRE(oic.wait_for_requests(1, 10s));
+  REQUIRE(relay.daemon().wait_for_log(event_id_for(1) + " delivered to oic", 10s));
   fs::rename(log, log + ".old");
   relay.daemon().signal(SIGUSR1);
   const auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -75,8 +75,7 @@ TEST_CASE("SIGUSR1 reopens the log file after logrotate moved it", "[logging]") 
   }
   REQUIRE(fs::exists(log));
   REQUIRE(TestClient(relay.port()).post_event(event_with_id(2)).status == 202);
-  REQUIRE(oic.wait_for_requests(2, 10s));
-  std::this_thread::sleep_for(200ms);
+  REQUIRE(relay.daemon().wait_for_log(event_id_for(2) + " delivered to oic", 10s));
   CHECK(read_file(log).find(event_id_for(2) + " delivered to oic") != std::string::npos);
   CHECK(read_file(log + ".old").find(event_id_for(1) + " delivered to oic") != std::string::npos);
   CHECK(read_file(log + ".old").find(event_id_for(2)) == std::string::npos);

@@ -3,6 +3,7 @@
 #include <exception>
 #include <optional>
 
+#include <sys/un.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,7 +11,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <sys/un.h>
 
 #include "ocirelay_version.hpp"
 

@@ -9,10 +9,10 @@
 #include <string_view>
 #include <utility>
 
-#include <boost/asio/use_awaitable.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "admin/query_string.hpp"
 #include "ocirelay/common/duration.hpp"
@@ -222,13 +222,27 @@ asio::awaitable<Response> AdminHandler::handle(Request request) {
     response = std::move(r.error);
   } else {
     switch (*r.action) {
-      case Action::queue_stats: response = co_await queue_stats(request); break;
-      case Action::list: response = co_await list(request); break;
-      case Action::show: response = co_await show(request, *r.id); break;
-      case Action::replay_one: response = co_await replay(request, r.id); break;
-      case Action::replay_all: response = co_await replay(request, std::nullopt); break;
-      case Action::purge_one: response = co_await purge(request, r.id); break;
-      case Action::purge_all: response = co_await purge(request, std::nullopt); break;
+      case Action::queue_stats:
+        response = co_await queue_stats(request);
+        break;
+      case Action::list:
+        response = co_await list(request);
+        break;
+      case Action::show:
+        response = co_await show(request, *r.id);
+        break;
+      case Action::replay_one:
+        response = co_await replay(request, r.id);
+        break;
+      case Action::replay_all:
+        response = co_await replay(request, std::nullopt);
+        break;
+      case Action::purge_one:
+        response = co_await purge(request, r.id);
+        break;
+      case Action::purge_all:
+        response = co_await purge(request, std::nullopt);
+        break;
     }
   }
   ctx_.log->debug("{} {} {} {}: {}", request.request_id, request.remote, request.method,
@@ -458,7 +472,8 @@ asio::awaitable<Response> AdminHandler::purge(const Request& request,
     selection.updated_before = storage::now_millis() - params->older_than->count();
   }
   auto purged_op = ctx_.storage.async_call<std::int64_t>(
-      asio::use_awaitable, [selection](Store& store) { return store.purge_dead_letters(selection); });
+      asio::use_awaitable,
+      [selection](Store& store) { return store.purge_dead_letters(selection); });
   auto purged = co_await std::move(purged_op);
   if (!purged) {
     co_return storage_failed(purged.error());
@@ -467,13 +482,12 @@ asio::awaitable<Response> AdminHandler::purge(const Request& request,
     co_return error_response(404, "no dead letter with id " + std::to_string(*id));
   }
   if (purged.value() > 0) {
-    ctx_.log->info("{}: {} dead letter(s) purged{}{} (requested by {})", request.request_id,
-                   purged.value(),
-                   params->destination ? " of " + *params->destination : std::string(),
-                   params->older_than
-                       ? ", dead for longer than " + format_duration(*params->older_than)
-                       : std::string(),
-                   request.remote);
+    ctx_.log->info(
+        "{}: {} dead letter(s) purged{}{} (requested by {})", request.request_id, purged.value(),
+        params->destination ? " of " + *params->destination : std::string(),
+        params->older_than ? ", dead for longer than " + format_duration(*params->older_than)
+                           : std::string(),
+        request.remote);
   }
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);

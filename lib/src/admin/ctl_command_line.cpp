@@ -137,7 +137,8 @@ Result<CtlCommandLine> parse_ctl_command_line(const std::vector<std::string>& ar
     return cl;
   }
   if (area != "dlq") {
-    return fail("unknown command '" + area + "'; commands: queue stats, dlq list|show|replay|purge");
+    return fail("unknown command '" + area +
+                "'; commands: queue stats, dlq list|show|replay|purge");
   }
   if (words.size() < 2) {
     return fail("'dlq' needs a subcommand: list, show, replay or purge");
@@ -162,7 +163,8 @@ Result<CtlCommandLine> parse_ctl_command_line(const std::vector<std::string>& ar
   if (verb == "replay" || verb == "purge") {
     const bool replay = verb == "replay";
     if (words.size() > 3) return fail("'" + command + "' takes one ID or --all");
-    if (words.size() == 3 && cl.all) return fail("'" + command + "' takes an ID or --all, not both");
+    if (words.size() == 3 && cl.all)
+      return fail("'" + command + "' takes an ID or --all, not both");
     if (words.size() == 2 && !cl.all) return fail("'" + command + "' needs an ID or --all");
     if (cl.all) {
       auto m = replay ? misplaced(given, {"--all", "--destination"}, command)

@@ -72,12 +72,11 @@ Result<std::string> queue_stats(const Value& root) {
   for (const auto& d : list.GetArray()) {
     if (!d.IsObject()) return fail("a destination is not an object");
     const auto oldest = d.FindMember("oldest_age_seconds");
-    rows.push_back({text_of(d, "destination"), text_of(d, "state"),
-                    std::to_string(number_of(d, "queued")),
-                    std::to_string(number_of(d, "in_flight")), std::to_string(number_of(d, "dead")),
-                    oldest != d.MemberEnd() && oldest->value.IsInt64()
-                        ? format_age(oldest->value.GetInt64())
-                        : std::string("-")});
+    rows.push_back(
+        {text_of(d, "destination"), text_of(d, "state"), std::to_string(number_of(d, "queued")),
+         std::to_string(number_of(d, "in_flight")), std::to_string(number_of(d, "dead")),
+         oldest != d.MemberEnd() && oldest->value.IsInt64() ? format_age(oldest->value.GetInt64())
+                                                            : std::string("-")});
   }
   return format_table(rows);
 }
@@ -164,12 +163,18 @@ Result<std::string> render_text(CtlCommand command, std::string_view json) {
     return fail("the answer is not a JSON object");
   }
   switch (command) {
-    case CtlCommand::queue_stats: return queue_stats(doc);
-    case CtlCommand::dlq_list: return dlq_list(doc);
-    case CtlCommand::dlq_show: return dlq_show(doc);
-    case CtlCommand::dlq_replay: return dlq_replay(doc);
-    case CtlCommand::dlq_purge: return dlq_purge(doc);
-    case CtlCommand::none: break;
+    case CtlCommand::queue_stats:
+      return queue_stats(doc);
+    case CtlCommand::dlq_list:
+      return dlq_list(doc);
+    case CtlCommand::dlq_show:
+      return dlq_show(doc);
+    case CtlCommand::dlq_replay:
+      return dlq_replay(doc);
+    case CtlCommand::dlq_purge:
+      return dlq_purge(doc);
+    case CtlCommand::none:
+      break;
   }
   return fail("no command");
 }

@@ -40,9 +40,7 @@ std::optional<std::string> percent_decode(std::string_view text) {
 
 }  // namespace
 
-std::string_view target_path(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
+std::string_view target_path(std::string_view target) { return target.substr(0, target.find('?')); }
 
 std::string_view target_query(std::string_view target) {
   const auto q = target.find('?');
@@ -60,8 +58,8 @@ Result<QueryParams> parse_query(std::string_view query) {
     }
     const auto eq = part.find('=');
     auto name = percent_decode(part.substr(0, eq));
-    auto value = percent_decode(eq == std::string_view::npos ? std::string_view()
-                                                              : part.substr(eq + 1));
+    auto value =
+        percent_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
     if (!name || !value) {
       return fail("bad %-escape in the query string");
     }

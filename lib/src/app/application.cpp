@@ -236,8 +236,7 @@ Result<std::unique_ptr<Application>> Application::create(config::Config cfg) {
           }
           return std::string("unknown");
         },
-        [raw](const std::vector<std::string>& d) { raw->notify(d); },
-        impl->logging->get("admin")});
+        [raw](const std::vector<std::string>& d) { raw->notify(d); }, impl->logging->get("admin")});
     http::ServerOptions ao;
     ao.unix_path = c.admin->socket;
     ao.max_body_bytes = 64 * 1024;

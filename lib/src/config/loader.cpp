@@ -491,7 +491,7 @@ void read_retry(SchemaWalker& w, const ConfigNode& node, const std::string& path
   w.read_duration(node, "initial_backoff", path, out.initial_backoff, kPositive);
   w.read_duration(node, "max_backoff", path, out.max_backoff, kPositive);
   w.read_duration(node, "max_age", path, out.max_age, kPositive);
-  w.read_integer(node, "max_attempts", path, out.max_attempts, 1, 1000000);
+  w.read_integer(node, "max_attempts", path, out.max_attempts, 0, 1000000);  // 0: no limit
   read_status_list(w, node, "retry_on", path, out.retry_on);
   read_status_list(w, node, "dead_letter_on", path, out.dead_letter_on);
   for (int s : out.retry_on) {

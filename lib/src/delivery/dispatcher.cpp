@@ -273,13 +273,16 @@ class Dispatcher::Impl {
     const storage::Millis now = storage::now_millis();
     const std::string status_text = status ? "HTTP " + std::to_string(*status) : error;
 
-    if (is_destination_failure(status)) {
+    // A failure the configuration calls permanent (dead_letter_on) is about
+    // the event, not the destination: it does not pause the destination.
+    const Verdict verdict = classify(status, dest_.retry);
+    if (verdict == Verdict::retry && is_destination_failure(status)) {
       destination_failed(started_epoch, retry_after, status_text);
     } else {
       destination_succeeded();
     }
 
-    switch (classify(status, dest_.retry)) {
+    switch (verdict) {
       case Verdict::delivered:
         result.kind = storage::AttemptResult::Kind::delivered;
         metrics_.delivery(dest_.name, "delivered", result.last_status);

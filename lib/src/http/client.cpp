@@ -238,8 +238,16 @@ class HttpClient::Impl {
       out.retry_on_fresh = !parser.got_some() && is_stale_connection_error(rec);
       if (rec == beast::error::timeout) {
         out.error = error(ClientError::Kind::timeout, "timed out waiting for the response");
-      } else if (rec == bhttp::error::body_limit) {
-        out.error = error(ClientError::Kind::protocol, "response body too large");
+      } else if (rec == bhttp::error::body_limit && parser.is_header_done()) {
+        // The status is what matters: answer with it and drop the rest of
+        // the body (and the connection, which is mid-body).
+        ClientResponse response;
+        response.status = static_cast<int>(parser.get().result_int());
+        for (const auto& field : parser.get()) {
+          response.headers.add(std::string(field.name_string()), std::string(field.value()));
+        }
+        out.response = std::move(response);
+        out.keep_alive = false;
       } else if (is_stale_connection_error(rec)) {
         out.error = error(ClientError::Kind::io, "connection closed before a complete response");
       } else {

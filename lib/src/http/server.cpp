@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -295,8 +296,7 @@ class BasicServer final : public Server::Impl {
 
     beast::basic_stream<Protocol> tcp_stream(std::move(socket));
     if (!kUnix && options_.tls) {
-      beast::ssl_stream<beast::basic_stream<Protocol>> stream(std::move(tcp_stream),
-                                                              *options_.tls);
+      beast::ssl_stream<beast::basic_stream<Protocol>> stream(std::move(tcp_stream), *options_.tls);
       entry->close = [&stream] { beast::get_lowest_layer(stream).close(); };
       entry->busy = true;
       beast::get_lowest_layer(stream).expires_after(options_.header_timeout);

@@ -11,8 +11,8 @@
 // made at start and stop only. The destructor calls remove().
 #pragma once
 
-#include <string>
 #include <sys/types.h>
+#include <string>
 
 #include "ocirelay/common/result.hpp"
 

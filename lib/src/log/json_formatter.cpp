@@ -37,7 +37,7 @@ void JsonFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_b
   const std::time_t tt = static_cast<std::time_t>(secs.count());
   std::tm tm{};
   gmtime_r(&tt, &tm);
-  char ts[40];
+  char ts[64];
   std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(millis));
@@ -49,18 +49,28 @@ void JsonFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_b
   field(dest, "level", std::string_view(level.data(), level.size()));
   field(dest, "component", std::string_view(msg.logger_name.data(), msg.logger_name.size()));
   field(dest, "message", message);
-  // "c12.3: ..." names the request.
-  if (auto colon = message.find(": "); colon != std::string_view::npos && colon < 40 &&
-                                       colon > 0 && message[0] == 'c') {
-    const auto rid = message.substr(0, colon);
-    if (std::all_of(rid.begin(), rid.end(), id_char)) field(dest, "requestID", rid);
+  // A line about a request starts with its ID: "c12.3: ..." or "c12.3 POST ...".
+  if (message.size() > 3 && message[0] == 'c' && message[1] >= '0' && message[1] <= '9') {
+    std::size_t n = 1;
+    while (n < message.size() && ((message[n] >= '0' && message[n] <= '9') || message[n] == '.')) {
+      ++n;
+    }
+    if (n < message.size() && (message[n] == ':' || message[n] == ' ') &&
+        message.substr(0, n).find('.') != std::string_view::npos) {
+      field(dest, "requestID", message.substr(0, n));
+    }
   }
-  // "event <id> ..." names the event.
-  if (auto at = message.find("event "); at != std::string_view::npos) {
+  // "event <id> ..." names the event (an ID has a digit; "event deliveries" is not one).
+  for (auto at = message.find("event "); at != std::string_view::npos;
+       at = message.find("event ", at + 6)) {
     auto rest = message.substr(at + 6);
     std::size_t n = 0;
     while (n < rest.size() && id_char(rest[n])) ++n;
-    if (n >= 8) field(dest, "eventID", rest.substr(0, n));
+    const auto id = rest.substr(0, n);
+    if (n >= 8 && std::any_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      field(dest, "eventID", id);
+      break;
+    }
   }
   append(dest, "}\n");
 }

@@ -12,7 +12,7 @@ namespace ocirelay::storage {
 // Every destination: the dead rows through deliveries_age's state prefix,
 // then a top-N sort (dead letters are few next to the queue).
 inline constexpr const char* kSqlDeadLettersAll =
-"SELECT d.id, e.event_id, d.destination, d.attempts, d.last_status, d.last_error,"
+    "SELECT d.id, e.event_id, d.destination, d.attempts, d.last_status, d.last_error,"
     " e.received_at, d.updated_at"
     " FROM deliveries AS d JOIN events AS e ON e.id = d.event"
     " WHERE d.state = 'dead' ORDER BY d.received_at, d.id LIMIT ?5";
@@ -20,13 +20,13 @@ inline constexpr const char* kSqlDeadLettersAll =
 // One destination: deliveries_age (state, destination, received_at, rowid)
 // gives the order; no sort.
 inline constexpr const char* kSqlDeadLettersOfDestination =
-"SELECT d.id, e.event_id, d.destination, d.attempts, d.last_status, d.last_error,"
+    "SELECT d.id, e.event_id, d.destination, d.attempts, d.last_status, d.last_error,"
     " e.received_at, d.updated_at"
     " FROM deliveries AS d JOIN events AS e ON e.id = d.event"
     " WHERE d.state = 'dead' AND d.destination = ?3 ORDER BY d.received_at, d.id LIMIT ?5";
 
 inline constexpr const char* kSqlDeadLetterGet =
-"SELECT d.id, e.event_id, d.destination, d.attempts, d.last_status, d.last_error,"
+    "SELECT d.id, e.event_id, d.destination, d.attempts, d.last_status, d.last_error,"
     " e.received_at, d.updated_at, e.body"
     " FROM deliveries AS d JOIN events AS e ON e.id = d.event"
     " WHERE d.id = ?1 AND d.state = 'dead'";

@@ -62,9 +62,8 @@ int SqliteDeadLetters::prepare() {
   return SQLITE_OK;
 }
 
-SqliteStatement& SqliteDeadLetters::pick(const DeadLetterSelection& selection,
-                                         SqliteStatement& one, SqliteStatement& of_destination,
-                                         SqliteStatement& all) {
+SqliteStatement& SqliteDeadLetters::pick(const DeadLetterSelection& selection, SqliteStatement& one,
+                                         SqliteStatement& of_destination, SqliteStatement& all) {
   if (selection.id) {
     return one;
   }

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include <rapidjson/document.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <rapidjson/document.h>
 
 #include "ocirelay/admin/admin_handler.hpp"
 #include "ocirelay/log/logging.hpp"
@@ -81,9 +81,11 @@ class AdminFixture {
     auto log = log::stderr_logger("admin-test", "warn");
     worker_ = std::make_unique<storage::StorageWorker>(std::move(store).value(), log);
     handler_ = std::make_unique<admin::AdminHandler>(admin::AdminContext{
-        *worker_, {"oic", "other"},
+        *worker_,
+        {"oic", "other"},
         [](const std::string& name) { return name == "oic" ? "healthy" : "paused"; },
-        [this](const std::vector<std::string>& d) { notified_.push_back(d); }, log});
+        [this](const std::vector<std::string>& d) { notified_.push_back(d); },
+        log});
   }
   ~AdminFixture() { worker_->stop(); }
 
@@ -104,8 +106,7 @@ class AdminFixture {
     return *out;
   }
 
-  rapidjson::Document json(const std::string& method, const std::string& target,
-                           int status = 200) {
+  rapidjson::Document json(const std::string& method, const std::string& target, int status = 200) {
     const http::Response r = call(method, target);
     INFO(method << " " << target << " -> " << r.status << " " << r.body);
     CHECK(r.status == status);
@@ -209,8 +210,7 @@ TEST_CASE("admin: replay one wakes its destination", "[admin][handler]") {
   CHECK(f.notified().size() == 1);
 }
 
-TEST_CASE("admin: replay all, of a destination or of every configured one",
-          "[admin][handler]") {
+TEST_CASE("admin: replay all, of a destination or of every configured one", "[admin][handler]") {
   AdminFixture f;
   f.json("POST", "/v1/dlq/replay?destination=gone", 409);
   f.json("POST", "/v1/dlq/replay?limit=3", 400);

@@ -41,8 +41,8 @@ TEST_CASE("dead letters as a table, with how many there are", "[admin][output]")
       R"({"id":7,"event_id":"ev-1","destination":"oic","attempts":3,"last_status":0,)"
       R"("last_error":"connection refused\nby peer","received_at":"2024-05-01T10:00:00.123Z",)"
       R"("updated_at":"2024-05-01T10:05:00.456Z"})";
-  auto text = render_text(CtlCommand::dlq_list, R"({"dead_letters":[)" + letter +
-                                                    R"(],"total":5})");
+  auto text =
+      render_text(CtlCommand::dlq_list, R"({"dead_letters":[)" + letter + R"(],"total":5})");
   REQUIRE(text.ok());
   CHECK(text.value() ==
         "ID  DESTINATION  EVENT ID  ATTEMPTS  STATUS  DEAD SINCE            LAST ERROR\n"
@@ -54,12 +54,12 @@ TEST_CASE("dead letters as a table, with how many there are", "[admin][output]")
 }
 
 TEST_CASE("one dead letter with its event", "[admin][output]") {
-  auto text = render_text(
-      CtlCommand::dlq_show,
-      R"({"id":7,"event_id":"ev-1","destination":"oic","attempts":3,"last_status":400,)"
-      R"("last_error":"HTTP 400","received_at":"2024-05-01T10:00:00.123Z",)"
-      R"("updated_at":"2024-05-01T10:05:00.456Z","destination_configured":false,)"
-      R"("body":"{\"eventID\":\"ev-1\"}"})");
+  auto text =
+      render_text(CtlCommand::dlq_show,
+                  R"({"id":7,"event_id":"ev-1","destination":"oic","attempts":3,"last_status":400,)"
+                  R"("last_error":"HTTP 400","received_at":"2024-05-01T10:00:00.123Z",)"
+                  R"("updated_at":"2024-05-01T10:05:00.456Z","destination_configured":false,)"
+                  R"("body":"{\"eventID\":\"ev-1\"}"})");
   REQUIRE(text.ok());
   CHECK(text.value() ==
         "id:           7\n"

@@ -3,10 +3,10 @@
 // creatable. ocirelayctl reads the section alone (load_admin_section).
 #include <catch2/catch.hpp>
 
-#include <string>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <string>
 
 #include "config/admin_schema.hpp"
 #include "ocirelay/config/loader.hpp"
@@ -52,8 +52,7 @@ TEST_CASE("admin: absent means no admin endpoint", "[config][admin]") {
   CHECK_FALSE(config->admin.has_value());
 }
 
-TEST_CASE("admin.socket is read, with secret references and the default path",
-          "[config][admin]") {
+TEST_CASE("admin.socket is read, with secret references and the default path", "[config][admin]") {
   TempDir dir;
   auto config = parse("admin:\n  socket: " + dir.file("admin.sock") + "\n");
   REQUIRE(config.ok());

@@ -7,13 +7,13 @@
 #include <memory>
 #include <thread>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include "admin/admin_client.hpp"
 #include "ocirelay/http/server.hpp"
@@ -30,8 +30,8 @@ class EchoHandler final : public http::Handler {
  public:
   boost::asio::awaitable<http::Response> handle(http::Request request) override {
     co_return http::json_response(200, "{\"target\":\"" + http::json_escape(request.target) +
-                                           "\",\"remote\":\"" +
-                                           http::json_escape(request.remote) + "\"}");
+                                           "\",\"remote\":\"" + http::json_escape(request.remote) +
+                                           "\"}");
   }
 };
 
@@ -99,8 +99,8 @@ TEST_CASE("a Unix socket server answers, with mode 0660 whatever the umask", "[h
   REQUIRE(reply.ok());
   CHECK(reply->status == 200);
   CHECK(reply->body.find("\"target\":\"/v1/anything?x=1\"") != std::string::npos);
-  CHECK(reply->body.find("\"remote\":\"unix:uid=" + std::to_string(::getuid()) + ",pid=" +
-                         std::to_string(::getpid()) + "\"") != std::string::npos);
+  CHECK(reply->body.find("\"remote\":\"unix:uid=" + std::to_string(::getuid()) +
+                         ",pid=" + std::to_string(::getpid()) + "\"") != std::string::npos);
 
   running.stop();
   CHECK_FALSE(std::filesystem::exists(path));  // removed at stop
@@ -109,8 +109,7 @@ TEST_CASE("a Unix socket server answers, with mode 0660 whatever the umask", "[h
   CHECK(after.error().connect);
 }
 
-TEST_CASE("a stale socket file is replaced; a busy one or any other file is not",
-          "[http][unix]") {
+TEST_CASE("a stale socket file is replaced; a busy one or any other file is not", "[http][unix]") {
   TempDir dir;
   const std::string path = dir.file("admin.sock");
   SECTION("stale socket") {

@@ -254,15 +254,15 @@ TEST_CASE("replaying all dead letters, of one destination or every one", "[stora
 
   // A cutoff replays only those dead-lettered before it.
   kill_all(*store, "a");
-  exec_sql(path, "UPDATE deliveries SET updated_at = 1000 WHERE destination = 'a' AND event IN"
-                 " (SELECT id FROM events WHERE event_id IN ('e0', 'e1'))");
+  exec_sql(path,
+           "UPDATE deliveries SET updated_at = 1000 WHERE destination = 'a' AND event IN"
+           " (SELECT id FROM events WHERE event_id IN ('e0', 'e1'))");
   DeadLetterSelection old_ones;
   old_ones.updated_before = 2000;
   CHECK(ok(store->replay_dead_letters(old_ones, kT0 + 300)).count == 2);
   DeadLetterQuery only_a;
   only_a.destination = "a";
-  CHECK(event_ids(ok(store->list_dead_letters(only_a))) ==
-        std::vector<std::string>{"e2", "e3"});
+  CHECK(event_ids(ok(store->list_dead_letters(only_a))) == std::vector<std::string>{"e2", "e3"});
 }
 
 TEST_CASE("replay by id also honours the destination and cutoff given", "[storage][dlq]") {
@@ -371,14 +371,13 @@ TEST_CASE("dead-letter queries are index lookups", "[storage][dlq]") {
     const char* name;
     const char* sql;
   };
-  for (const Query& q : {Query{"list all", kSqlDeadLettersAll},
-                         Query{"list destination", kSqlDeadLettersOfDestination},
-                         Query{"get", kSqlDeadLetterGet}, Query{"replay one", kSqlReplayOne},
-                         Query{"replay destination", kSqlReplayOfDestination},
-                         Query{"replay all", kSqlReplayAll}, Query{"purge one", kSqlPurgeOne},
-                         Query{"purge destination", kSqlPurgeOfDestination},
-                         Query{"purge all", kSqlPurgeAll},
-                         Query{"event body", kSqlPurgeEventBody}}) {
+  for (const Query& q :
+       {Query{"list all", kSqlDeadLettersAll},
+        Query{"list destination", kSqlDeadLettersOfDestination}, Query{"get", kSqlDeadLetterGet},
+        Query{"replay one", kSqlReplayOne}, Query{"replay destination", kSqlReplayOfDestination},
+        Query{"replay all", kSqlReplayAll}, Query{"purge one", kSqlPurgeOne},
+        Query{"purge destination", kSqlPurgeOfDestination}, Query{"purge all", kSqlPurgeAll},
+        Query{"event body", kSqlPurgeEventBody}}) {
     const auto plan = query_plan(store->path(), q.sql);
     std::string text;
     for (const auto& line : plan) {
@@ -402,8 +401,8 @@ TEST_CASE("a Store without dead-letter support says so", "[storage][dlq]") {
       return std::vector<ocirelay::storage::InsertOutcome>{};
     }
     ocirelay::storage::StoreResult<ocirelay::storage::FetchResult> fetch_due(const std::string&,
-                                                                           Millis,
-                                                                           std::size_t) override {
+                                                                             Millis,
+                                                                             std::size_t) override {
       return ocirelay::storage::FetchResult{};
     }
     ocirelay::storage::StoreResult<ocirelay::storage::Unit> complete(
