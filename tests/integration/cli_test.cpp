@@ -4,6 +4,7 @@
 #include "support/daemon_process.hpp"
 #include "support/fixtures.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_pki.hpp"
 
 using namespace ocirelay::test;
 
@@ -74,4 +75,33 @@ TEST_CASE("a storage path that cannot be opened stops start-up with exit 1", "[c
   CHECK(r.exit_code == 1);
   CHECK(r.output.find("storage") != std::string::npos);
   CHECK(r.output.find(dir.file("not-a-dir")) != std::string::npos);
+}
+
+TEST_CASE("check-config loads the TLS files as start-up would", "[cli][tls]") {
+  TempDir dir;
+  auto pki = make_test_pki(dir);
+  const std::string not_pem = dir.write("not-a-cert.pem", "hello\n");
+  const std::string path = dir.write(
+      "tls.yaml", "server:\n  listen: \"127.0.0.1:0\"\n  tls:\n    cert_file: " + pki.server_cert +
+                      "\n    key_file: " + pki.client_key +  // the wrong key
+                      "\nstorage: { path: " + dir.file("q.db") +
+                      " }\n"
+                      "destinations:\n  - name: oic\n    url: https://127.0.0.1:9/flow\n"
+                      "    tls: { ca_file: " + not_pem + " }\n"
+                      "routes:\n  - { name: all, destinations: [oic] }\n");
+  auto r = run_ocirelayd({"--check-config", "--config", path});
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("server.tls: cannot load private key " + pki.client_key) !=
+        std::string::npos);
+  CHECK(r.output.find("key values mismatch") != std::string::npos);
+  CHECK(r.output.find("destinations[0].tls: cannot load CA file " + not_pem) != std::string::npos);
+
+  const std::string good = dir.write(
+      "good.yaml", "server:\n  listen: \"127.0.0.1:0\"\n  tls:\n    cert_file: " + pki.server_cert +
+                       "\n    key_file: " + pki.server_key + "\nstorage: { path: " + dir.file("q.db") +
+                       " }\n");
+  auto ok = run_ocirelayd({"--check-config", "--config", good});
+  INFO(ok.output);
+  CHECK(ok.exit_code == 0);
 }

@@ -317,6 +317,36 @@ int Application::run() {
   return 0;
 }
 
+namespace {
+
+// Loads every TLS file the configuration names the way start-up will, so
+// --check-config catches a key that does not match its certificate or a file
+// that is not PEM. One message per problem, naming the file and key path.
+std::vector<std::string> check_tls_files(const config::Config& c) {
+  std::vector<std::string> problems;
+  const std::string file = c.source_file.empty() ? "(embedded)" : c.source_file;
+  if (c.server.tls) {
+    auto ctx = http::make_server_tls_context(c.server.tls->cert_file, c.server.tls->key_file);
+    if (!ctx) problems.push_back(file + ": server.tls: " + ctx.error());
+  }
+  if (c.server.ons.auto_confirm && !c.server.ons.ca_file.empty()) {
+    auto ctx = http::make_client_tls_context(http::ClientTlsOptions{c.server.ons.ca_file, true, {}, {}});
+    if (!ctx) problems.push_back(file + ": server.ons.ca_file: " + ctx.error());
+  }
+  for (std::size_t i = 0; i < c.destinations.size(); ++i) {
+    const auto& t = c.destinations[i].tls;
+    if (t.ca_file.empty() && t.cert_file.empty()) continue;
+    auto ctx = http::make_client_tls_context(
+        http::ClientTlsOptions{t.ca_file, t.verify, t.cert_file, t.key_file});
+    if (!ctx) {
+      problems.push_back(file + ": destinations[" + std::to_string(i) + "].tls: " + ctx.error());
+    }
+  }
+  return problems;
+}
+
+}  // namespace
+
 int daemon_main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::string program = argc > 0 ? argv[0] : "ocirelayd";
@@ -346,6 +376,14 @@ int daemon_main(int argc, char** argv) {
     return 2;
   }
   if (cl->check_config) {
+    // Beyond the schema: the TLS files must load as certificates and keys.
+    const auto problems = check_tls_files(loaded.value());
+    for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
+    if (!problems.empty()) {
+      std::fprintf(stderr, "%s: configuration invalid (%zu error%s)\n", program.c_str(),
+                   problems.size(), problems.size() == 1 ? "" : "s");
+      return 2;
+    }
     std::printf("%s: configuration OK\n",
                 cl->config_path.empty() ? "(embedded dev.yaml)" : cl->config_path.c_str());
     return 0;

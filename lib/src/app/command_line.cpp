@@ -41,7 +41,8 @@ std::string usage(const std::string& program) {
          "  -V, --version       print the version and exit\n"
          "  -h, --help          print this help and exit\n"
          "\n"
-         "Signals: SIGTERM/SIGINT stop gracefully.\n"
+         "Signals: SIGTERM/SIGINT stop gracefully; SIGUSR1 reopens the log file;\n"
+         "SIGHUP is logged and ignored (reloading is not supported yet: restart).\n"
          "Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.\n";
 }
 
