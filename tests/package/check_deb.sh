@@ -149,23 +149,28 @@ echo "$cmd \$*" >>"$tmp/calls"
 case "$cmd" in
   getent) [ -f "$tmp/user-exists" ] && exit 0; exit 2 ;;
   dpkg-statoverride) exit 1 ;;
-  systemctl) case "\$*" in *is-active*) exit 3 ;; esac ;;
+  systemctl) case "\$*" in *is-active*) [ -f "$tmp/active" ] && exit 0; exit 3 ;; esac ;;
 esac
 exit 0
 EOF
   chmod +x "$stubs/$cmd"
 done
-run_script() {  # script args...
-  local script=$1
-  shift
+# The scripts look for /run/systemd/system; their copies look at a directory
+# here instead, absent (systemd not running) or present (running).
+mkdir "$tmp/systemd-running"
+run_script() {  # script with-systemd|without-systemd args...
+  local script=$1 run=$tmp/systemd-absent
+  [ "$2" = with-systemd ] && run=$tmp/systemd-running
+  shift 2
+  sed "s,/run/systemd/system,$run,g" "$tmp/control/$script" >"$tmp/script"
   : >"$tmp/calls"
-  PATH=$stubs /bin/sh "$tmp/control/$script" "$@" >"$tmp/script.out" 2>&1 \
+  PATH=$stubs /bin/sh "$tmp/script" "$@" >"$tmp/script.out" 2>&1 \
     || { cat "$tmp/script.out" >&2; fail "$script $* exited with an error"; }
 }
 calls_have() { grep -Eq "$1" "$tmp/calls" || { cat "$tmp/calls" >&2; fail "$2"; }; }
 calls_lack() { ! grep -Eq "$1" "$tmp/calls" || { cat "$tmp/calls" >&2; fail "$2"; }; }
 
-run_script postinst configure
+run_script postinst without-systemd configure
 calls_have '^(addgroup .*--system.* ocirelay|groupadd .*--system.* ocirelay)$' \
   "postinst configure does not create the ocirelay system group"
 calls_have '^(adduser|useradd) .*--system' "postinst configure does not create a system user"
@@ -178,24 +183,28 @@ calls_have '^chown ocirelay:ocirelay /var/log/ocirelay$' "postinst does not give
 calls_lack '^chown .*-R' "postinst changes owners recursively"
 calls_lack '^systemctl .*(enable|start|restart|--now)' "postinst enables or starts the service"
 calls_lack '^(deb-systemd-helper|deb-systemd-invoke|invoke-rc.d|service) ' "postinst enables or starts the service"
-if [ -d /run/systemd/system ]; then
-  calls_have '^systemctl .*daemon-reload' "postinst does not reload systemd while systemd runs"
-else
-  calls_lack '^systemctl' "postinst calls systemctl although systemd is not running"
-fi
+calls_lack '^systemctl' "postinst calls systemctl although systemd is not running"
+run_script postinst with-systemd configure
+calls_have '^systemctl .*daemon-reload' "postinst does not reload systemd while systemd runs"
+calls_lack '^systemctl .*(enable|start|restart|--now)' "postinst enables or starts the service"
 
-touch "$tmp/user-exists"
-run_script postinst configure "$version"
+# Upgrade with the service running: no new user, no restart.
+touch "$tmp/user-exists" "$tmp/active"
+run_script postinst with-systemd configure "$version"
 calls_lack '^(addgroup|adduser|groupadd|useradd) ' "postinst creates the user or group again on upgrade"
+calls_have '^systemctl .*daemon-reload' "postinst does not reload systemd on upgrade"
+calls_lack '^systemctl .*(enable|start|restart|--now)' "postinst restarts the service on upgrade"
 
-run_script postrm remove
+run_script postrm with-systemd remove
 calls_lack '^rm ' "postrm remove deletes files (data and logs must stay until purge)"
-run_script postrm purge
+run_script postrm with-systemd purge
 calls_have '^rm -rf .*/var/lib/ocirelay' "postrm purge does not delete /var/lib/ocirelay"
 calls_have '^rm -rf .*/var/log/ocirelay' "postrm purge does not delete /var/log/ocirelay"
 calls_lack '^(deluser|userdel|delgroup|groupdel) ' "postrm purge deletes the system user"
-run_script prerm upgrade
+run_script prerm with-systemd upgrade
 calls_lack '^systemctl' "prerm upgrade stops the service"
+run_script prerm with-systemd remove
+calls_have '^systemctl stop ocirelay.service' "prerm remove does not stop the service"
 note "maintainer scripts behave (postinst, prerm, postrm against stubs)"
 
 # --- The packaged programs ------------------------------------------------------

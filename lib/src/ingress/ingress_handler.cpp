@@ -19,6 +19,8 @@ using http::Response;
 namespace {
 
 constexpr std::string_view kEventsPath = "/v1/events";
+// Matches the Retry-After of a 503 for storage: after that, let senders retry.
+constexpr auto kStorageFailureHold = std::chrono::seconds(30);
 
 std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
@@ -144,8 +146,9 @@ asio::awaitable<Response> IngressHandler::confirm_subscription(Request& request)
       break;
   }
   ctx_.metrics.confirmation("failed");
-  ctx_.log->warn("{}: confirming ONS subscription {} to topic {} failed: {}", request.request_id,
-                 subscription, topic, result.detail);
+  ctx_.log->warn("{}: confirming ONS subscription {} to topic {} failed: {}; to confirm by hand, "
+                 "open {}",
+                 request.request_id, subscription, topic, result.detail, url);
   co_return error_response(502, "confirmation failed: " + result.detail);
 }
 
@@ -171,7 +174,7 @@ asio::awaitable<Response> IngressHandler::post_event(Request& request) {
   record.body = ev.take_body();
   auto stored = co_await ctx_.storage.async_insert(std::move(record), asio::use_awaitable);
   if (!stored) {
-    storage_ok_ = false;
+    storage_failed_at_ = std::chrono::steady_clock::now();
     ctx_.metrics.event_rejected("storage_unavailable");
     ctx_.log->error("{}: event {} not accepted: storage cannot commit: {}", request.request_id, id,
                     stored.error().message);
@@ -179,7 +182,7 @@ asio::awaitable<Response> IngressHandler::post_event(Request& request) {
     r.headers.set("Retry-After", "30");
     co_return r;
   }
-  storage_ok_ = true;
+  storage_failed_at_.reset();
   const std::string body_id = "\"eventID\":\"" + json_escape(id) + "\"";
   if (stored.value() == storage::InsertOutcome::duplicate) {
     ctx_.metrics.event_duplicate();
@@ -242,7 +245,8 @@ asio::awaitable<Response> IngressHandler::ready() {
   if (ctx_.shutting_down && ctx_.shutting_down()) {
     co_return error_response(503, "shutting down");
   }
-  if (!storage_ok_) {
+  if (storage_failed_at_ &&
+      std::chrono::steady_clock::now() - *storage_failed_at_ < kStorageFailureHold) {
     co_return error_response(503, "storage cannot commit");
   }
   co_return json_response(200, R"({"status":"ready"})");

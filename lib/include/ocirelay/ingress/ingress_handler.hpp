@@ -63,7 +63,10 @@ class IngressHandler final : public http::Handler {
   IngressContext ctx_;
   Authenticator auth_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  bool storage_ok_ = true;  // the last commit succeeded
+  // When the last commit failed; /ready answers 503 for kStorageFailureHold
+  // after it (as long as no commit has succeeded since), then lets traffic
+  // try again, so a relay that recovered is not kept out of rotation forever.
+  std::optional<std::chrono::steady_clock::time_point> storage_failed_at_;
 };
 
 }  // namespace ocirelay::ingress
