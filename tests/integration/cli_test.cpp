@@ -105,3 +105,31 @@ TEST_CASE("check-config loads the TLS files as start-up would", "[cli][tls]") {
   INFO(ok.output);
   CHECK(ok.exit_code == 0);
 }
+
+TEST_CASE("check-config accepts config/production.yaml once its files and secrets exist",
+          "[cli][production]") {
+  TempDir dir;
+  auto pki = make_test_pki(dir);
+  std::string yaml = read_file(std::string(OCIRELAY_SOURCE_DIR) + "/config/production.yaml");
+  auto replace_all = [&](const std::string& from, const std::string& to) {
+    for (std::size_t at = 0; (at = yaml.find(from, at)) != std::string::npos; at += to.size()) {
+      yaml.replace(at, from.size(), to);
+    }
+  };
+  replace_all("/etc/ocirelay/tls/server.crt", pki.server_cert);
+  replace_all("/etc/ocirelay/tls/server.key", pki.server_key);
+  replace_all("/etc/ocirelay/tls/oci-ca.pem", pki.ca_cert);
+  replace_all("/etc/ocirelay/tls/oic-ca.pem", pki.ca_cert);
+  replace_all("/etc/ocirelay/secrets/ons-password", dir.write("ons-password", "change-me\n"));
+  replace_all("/var/lib/ocirelay/", dir.file("state/"));
+  replace_all("/var/log/ocirelay/", dir.file("logs/"));
+  replace_all("/run/ocirelay/", dir.file("run/"));
+  const std::string path = dir.write("production.yaml", yaml);
+  std::vector<std::string> env{"OCIRELAY_INGRESS_TOKEN=t1", "OCIRELAY_INGRESS_TOKEN_OLD=t0",
+                               "OIC_INVOICES_PASSWORD=p1", "OIC_PHOTOS_PASSWORD=p2"};
+  auto r = run_ocirelayd({"--check-config", "--config", path}, std::chrono::seconds(30), env);
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(r.output.find("configuration OK") != std::string::npos);
+  CHECK(r.output.find("change-me") == std::string::npos);
+}

@@ -92,12 +92,13 @@ std::optional<int> wait_pid(pid_t pid, Duration timeout, int* signal_out) {
 
 }  // namespace
 
-ProcessResult run_ocirelayd(const std::vector<std::string>& args, Duration timeout) {
+ProcessResult run_ocirelayd(const std::vector<std::string>& args, Duration timeout,
+                            const std::vector<std::string>& extra_env) {
   char tmpl[] = "/tmp/ocirelayd-run-XXXXXX";
   const int fd = ::mkstemp(tmpl);
   if (fd < 0) throw std::runtime_error("mkstemp failed");
   ::close(fd);
-  const pid_t pid = spawn(args, tmpl, {}, std::nullopt);
+  const pid_t pid = spawn(args, tmpl, extra_env, std::nullopt);
   ProcessResult result;
   auto code = wait_pid(pid, timeout, &result.signal);
   if (!code) {

@@ -28,7 +28,8 @@ struct ProcessResult {
 // Runs ocirelayd with these arguments to completion (for --check-config,
 // --version, ...). Fails the test when it takes longer than `timeout`.
 ProcessResult run_ocirelayd(const std::vector<std::string>& args,
-                            Duration timeout = std::chrono::seconds(30));
+                            Duration timeout = std::chrono::seconds(30),
+                            const std::vector<std::string>& extra_env = {});
 
 class DaemonProcess {
  public:

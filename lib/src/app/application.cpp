@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <list>
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
@@ -41,6 +42,18 @@ namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr Duration kDedupePruneInterval = 10min;
 
+// The ingress server's limits and timeouts from the configuration.
+http::ServerOptions server_limits(const config::Config& c) {
+  http::ServerOptions so;
+  so.max_body_bytes = c.server.max_body_bytes;
+  so.max_header_bytes = c.server.max_header_bytes;
+  so.max_connections = c.server.max_connections;
+  so.header_timeout = c.server.header_timeout;
+  so.body_timeout = c.server.body_timeout;
+  so.idle_timeout = c.server.idle_timeout;
+  return so;
+}
+
 std::string join(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += out.empty() ? s : ", " + s;
@@ -61,6 +74,9 @@ class Application::Impl {
   std::unique_ptr<filter::Router> router;
   std::unique_ptr<ingress::OnsConfirmer> confirmer;
   std::vector<std::unique_ptr<delivery::Dispatcher>> dispatchers;
+  // Dispatchers a reload took out of service: stopped, kept until exit.
+  std::list<std::unique_ptr<delivery::Dispatcher>> retired;
+  bool reloading = false;
   std::unique_ptr<ingress::IngressHandler> handler;
   std::unique_ptr<http::Server> server;
   std::unique_ptr<admin::AdminHandler> admin_handler;  // both null without `admin:`
@@ -109,7 +125,15 @@ class Application::Impl {
         continue;
       }
       if (sig == SIGHUP) {
-        log->warn("SIGHUP received: configuration reload is not supported yet; restart instead");
+        if (reloading) {
+          log->warn("SIGHUP received while a reload is still under way; ignored");
+        } else {
+          reloading = true;
+          asio::co_spawn(io, reload(), [this](std::exception_ptr e) {
+            reloading = false;
+            if (e) log->error("configuration reload ended by an exception");
+          });
+        }
         continue;
       }
       log->info("{} received: shutting down (deadline {})", sig == SIGTERM ? "SIGTERM" : "SIGINT",
@@ -117,6 +141,154 @@ class Application::Impl {
       break;
     }
     co_await shutdown();
+  }
+
+  // SIGHUP: reads the configuration file again and applies what can change
+  // while running (routes, destinations, ingress auth, ONS settings, limits,
+  // log level). An invalid file is refused with its errors and the running
+  // configuration kept. Settings bound at start (listen address, server TLS,
+  // storage, admin socket, log file) keep their running values, with a
+  // warning. A destination that is removed or changed stops taking work; its
+  // deliveries in flight finish (within shutdown_timeout), the rows it held
+  // go back to the queue, and a changed one starts again with the new
+  // settings. Queued events of a removed destination stay in storage.
+  asio::awaitable<void> reload() {
+    const std::string path = config.source_file;
+    if (path.empty() || path.front() == '(') {
+      log->warn("SIGHUP received: running on the embedded configuration; nothing to reload");
+      co_return;
+    }
+    log->info("SIGHUP received: reloading {}", path);
+    notifier.reloading("reloading " + path);
+    struct Ready {  // READY=1 again however the reload ends
+      ServiceNotifier& n;
+      ~Ready() { n.ready("configuration reload done"); }
+    } ready{notifier};
+    auto loaded = config::load_config(path);
+    if (!loaded) {
+      for (const auto& e : loaded.error()) log->error("reload: {}", e.to_string());
+      log->error("reload refused ({} error(s)); keeping the running configuration",
+                 loaded.error().size());
+      co_return;
+    }
+    config::Config next = std::move(loaded).value();
+    keep_start_time_settings(next);
+
+    // Everything that can fail is prepared before anything changes.
+    std::vector<const config::Destination*> changed;  // in `next`: new or different
+    std::vector<std::string> removed;
+    for (const auto& d : next.destinations) {
+      auto old = std::find_if(config.destinations.begin(), config.destinations.end(),
+                              [&](const config::Destination& o) { return o.name == d.name; });
+      if (old == config.destinations.end() || !(*old == d)) changed.push_back(&d);
+    }
+    for (const auto& o : config.destinations) {
+      if (std::none_of(next.destinations.begin(), next.destinations.end(),
+                       [&](const config::Destination& d) { return d.name == o.name; })) {
+        removed.push_back(o.name);
+      }
+    }
+    std::vector<std::unique_ptr<delivery::Dispatcher>> fresh;
+    for (const auto* d : changed) {
+      auto made = delivery::Dispatcher::create(io.get_executor(), *d, *storage, *metrics,
+                                               logging->get("delivery"));
+      if (!made) {
+        log->error("reload refused: {}; keeping the running configuration", made.error());
+        co_return;
+      }
+      fresh.push_back(std::move(made).value());
+    }
+    if (auto ons = confirmer->reconfigure(next.server.ons); !ons) {
+      log->error("reload refused: {}; keeping the running configuration", ons.error());
+      co_return;
+    }
+
+    // Apply: from here on nothing fails.
+    std::vector<filter::Route> routes;
+    for (const auto& r : next.routes) routes.emplace_back(r);
+    config = std::move(next);
+    *router = filter::Router(std::move(routes));
+    handler->reconfigure();
+    server->set_limits(server_limits(config));
+    std::vector<std::string> names;
+    for (const auto& d : config.destinations) names.push_back(d.name);
+    if (admin_handler) admin_handler->set_destinations(names);
+
+    // Retire the dispatchers of removed and changed destinations.
+    std::vector<delivery::Dispatcher*> retiring;
+    for (auto it = dispatchers.begin(); it != dispatchers.end();) {
+      const bool goes = std::find(removed.begin(), removed.end(), (*it)->name()) != removed.end() ||
+                        std::any_of(fresh.begin(), fresh.end(),
+                                    [&](const auto& f) { return f->name() == (*it)->name(); });
+      if (goes) {
+        (*it)->stop();
+        retiring.push_back(it->get());
+        retired.push_back(std::move(*it));
+        it = dispatchers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    std::vector<delivery::Dispatcher*> starting;
+    for (auto& f : fresh) {
+      starting.push_back(f.get());
+      dispatchers.push_back(std::move(f));
+    }
+    log->info("configuration reloaded: {} route(s), {} destination(s) ({} new or changed, {} "
+              "removed); log level {}",
+              config.routes.size(), config.destinations.size(), starting.size(), removed.size(),
+              config.log.level);
+    if (auto level = logging->set_level(config.log.level); !level) {
+      log->warn("reload: {}", level.error());
+    }
+
+    for (auto* old : retiring) {
+      co_await old->drain(config.server.shutdown_timeout);
+      const std::string name = old->name();
+      auto op = storage->async_call<std::int64_t>(
+          asio::use_awaitable, [name](storage::Store& s) { return s.release_inflight(name); });
+      auto released = co_await std::move(op);
+      if (!released) {
+        log->error("reload: cannot return {}'s deliveries to the queue: {}", name,
+                   released.error().message);
+      }
+    }
+    if (!shutting_down) {
+      for (auto* d : starting) d->start();
+    }
+    if (!removed.empty()) {
+      auto stats = co_await storage->async_stats(asio::use_awaitable);
+      for (const auto& name : removed) {
+        std::int64_t queued = 0;
+        if (stats) {
+          for (const auto& s : stats.value()) {
+            if (s.destination == name) queued = s.pending + s.inflight + s.dead;
+          }
+        }
+        log->warn("destination {} was removed from the configuration; {} of its deliveries stay "
+                  "in storage (add it back to deliver them)",
+                  name, queued);
+      }
+    }
+  }
+
+  // Settings bound at start keep their running values; says which changed.
+  void keep_start_time_settings(config::Config& next) {
+    auto keep = [&](auto& field, const auto& running, const char* key) {
+      if (!(field == running)) {
+        log->warn("reload: {} changed; it takes effect only after a restart", key);
+        field = running;
+      }
+    };
+    keep(next.server.listen, config.server.listen, "server.listen");
+    keep(next.server.tls, config.server.tls, "server.tls");
+    keep(next.server.shutdown_timeout, config.server.shutdown_timeout, "server.shutdown_timeout");
+    keep(next.storage, config.storage, "storage");
+    keep(next.admin, config.admin, "admin");
+    keep(next.log.file, config.log.file, "log.file");
+    keep(next.log.format, config.log.format, "log.format");
+    keep(next.log.max_size, config.log.max_size, "log.max_size");
+    keep(next.log.max_files, config.log.max_files, "log.max_files");
   }
 
   asio::awaitable<void> shutdown() {
@@ -134,6 +306,7 @@ class Application::Impl {
     co_await server->drain(remaining());
     if (admin_server) co_await admin_server->drain(remaining());
     for (auto& d : dispatchers) co_await d->drain(remaining());
+    for (auto& d : retired) co_await d->drain(remaining());
     auto released = co_await storage->async_release_inflight(asio::use_awaitable);
     if (released && released.value() > 0) {
       log->info("{} delivery(ies) left queued for the next start", released.value());
@@ -205,15 +378,9 @@ Result<std::unique_ptr<Application>> Application::create(config::Config cfg) {
       },
       impl->logging->get("ingress")});
 
-  http::ServerOptions so;
+  http::ServerOptions so = server_limits(c);
   so.host = c.server.listen.host;
   so.port = c.server.listen.port;
-  so.max_body_bytes = c.server.max_body_bytes;
-  so.max_header_bytes = c.server.max_header_bytes;
-  so.max_connections = c.server.max_connections;
-  so.header_timeout = c.server.header_timeout;
-  so.body_timeout = c.server.body_timeout;
-  so.idle_timeout = c.server.idle_timeout;
   so.server_name = std::string("ocirelay/") + kVersion;
   if (c.server.tls) {
     auto tls = http::make_server_tls_context(c.server.tls->cert_file, c.server.tls->key_file);

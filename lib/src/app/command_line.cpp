@@ -42,7 +42,7 @@ std::string usage(const std::string& program) {
          "  -h, --help          print this help and exit\n"
          "\n"
          "Signals: SIGTERM/SIGINT stop gracefully; SIGUSR1 reopens the log file;\n"
-         "SIGHUP is logged and ignored (reloading is not supported yet: restart).\n"
+         "SIGHUP reloads the configuration file (what can change while running).\n"
          "Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.\n";
 }
 

@@ -31,6 +31,10 @@ void ServiceNotifier::stopping(const std::string& status) {
   notify("STOPPING=1\nSTATUS=" + status);
 }
 
+void ServiceNotifier::reloading(const std::string& status) {
+  notify("RELOADING=1\nSTATUS=" + status);
+}
+
 void ServiceNotifier::status(const std::string& status) { notify("STATUS=" + status); }
 
 asio::awaitable<void> ServiceNotifier::run_watchdog() {

@@ -73,6 +73,7 @@ class Dispatcher::Impl {
   std::size_t in_flight() const { return in_flight_; }
 
   void start() {
+    run_exited_ = false;
     asio::co_spawn(ex_, run(), [log = log_, name = dest_.name](std::exception_ptr e) {
       if (e) log->critical("dispatcher for {} ended by an exception", name);
     });
@@ -89,8 +90,13 @@ class Dispatcher::Impl {
   }
 
   asio::awaitable<void> drain(Duration deadline) {
-    if (in_flight_ > 0) {
-      drained_.expires_after(deadline);
+    // Wait for the deliveries in flight and for run() to have left its loop
+    // (it may be taking rows from storage), so nothing this dispatcher does
+    // touches storage afterwards except aborted deliveries, which record
+    // nothing.
+    const auto until = Clock::now() + deadline;
+    while ((in_flight_ > 0 || !run_exited_) && Clock::now() < until) {
+      drained_.expires_at(until);
       co_await drained_.async_wait(nothrow);
     }
     if (in_flight_ > 0) {
@@ -168,6 +174,8 @@ class Dispatcher::Impl {
       woken_ = false;
       if (!ec) new_work_ = true;  // the wait ran out: something may be due now
     }
+    run_exited_ = true;
+    drained_.cancel();
   }
 
   // Token bucket of one: deliveries start at most rate_limit per second.
@@ -365,6 +373,7 @@ class Dispatcher::Impl {
   bool woken_ = false;
   bool stopping_ = false;
   bool aborted_ = false;  // shutdown deadline passed: results are not recorded
+  bool run_exited_ = true;  // run() is not running (never started, or left)
   // Destination health: see destination_failed().
   Health health_ = Health::healthy;
   int failure_streak_ = 0;

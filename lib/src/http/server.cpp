@@ -75,6 +75,7 @@ class Server::Impl {
   virtual std::string local_address() const = 0;
   virtual std::uint16_t port() const = 0;
   virtual std::size_t connection_count() const = 0;
+  virtual void set_limits(const ServerOptions& limits) = 0;
 };
 
 namespace {
@@ -217,6 +218,16 @@ class BasicServer final : public Server::Impl {
     }
   }
   std::size_t connection_count() const override { return connections_.size(); }
+
+  void set_limits(const ServerOptions& limits) override {
+    options_.max_body_bytes = limits.max_body_bytes;
+    options_.max_header_bytes = limits.max_header_bytes;
+    options_.max_connections = limits.max_connections;
+    options_.header_timeout = limits.header_timeout;
+    options_.body_timeout = limits.body_timeout;
+    options_.idle_timeout = limits.idle_timeout;
+    options_.write_timeout = limits.write_timeout;
+  }
 
  private:
   struct Connection {
@@ -467,5 +478,6 @@ void Server::start() { impl_->start(); }
 void Server::stop() { impl_->stop(); }
 asio::awaitable<void> Server::drain(Duration deadline) { return impl_->drain(deadline); }
 std::size_t Server::connection_count() const { return impl_->connection_count(); }
+void Server::set_limits(const ServerOptions& limits) { impl_->set_limits(limits); }
 
 }  // namespace ocirelay::http

@@ -47,6 +47,8 @@ Response method_not_allowed(std::string_view allow) {
 IngressHandler::IngressHandler(IngressContext context)
     : ctx_(std::move(context)), auth_(ctx_.config.server.auth) {}
 
+void IngressHandler::reconfigure() { auth_ = Authenticator(ctx_.config.server.auth); }
+
 Response IngressHandler::reject(int status, std::string_view reason_label, std::string_view message,
                                 const Request& request) {
   ctx_.metrics.event_rejected(reason_label);

@@ -59,6 +59,18 @@ OnsConfirmer::OnsConfirmer(asio::any_io_executor executor, const config::Ons& op
                            http::TlsContextPtr tls, std::shared_ptr<spdlog::logger> log)
     : executor_(std::move(executor)), options_(options), tls_(std::move(tls)), log_(std::move(log)) {}
 
+Result<bool> OnsConfirmer::reconfigure(const config::Ons& options) {
+  http::TlsContextPtr tls;
+  if (options.auto_confirm) {
+    auto made = http::make_client_tls_context(http::ClientTlsOptions{options.ca_file, true, {}, {}});
+    if (!made) return fail("server.ons: " + made.error());
+    tls = std::move(made).value();
+  }
+  options_ = options;
+  tls_ = std::move(tls);
+  return true;
+}
+
 bool OnsConfirmer::host_allowed(const std::string& host) const {
   const std::string h = lower(host);
   return std::any_of(options_.confirm_url_hosts.begin(), options_.confirm_url_hosts.end(),

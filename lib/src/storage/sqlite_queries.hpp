@@ -46,6 +46,10 @@ inline constexpr const char* kSqlDead =
 inline constexpr const char* kSqlReleaseInflight =
     "UPDATE deliveries SET state = 'pending', updated_at = ?1 WHERE state = 'inflight'";
 
+inline constexpr const char* kSqlReleaseInflightFor =
+    "UPDATE deliveries SET state = 'pending', updated_at = ?1"
+    " WHERE state = 'inflight' AND destination = ?2";
+
 inline constexpr const char* kSqlPruneSeen = "DELETE FROM seen WHERE first_seen_at < ?1";
 
 // A scan of the small table the triggers keep (a few rows per destination).

@@ -244,6 +244,7 @@ StoreResult<Unit> SqliteStore::prepare_statements() {
       {&retry_, kSqlRetry},
       {&dead_, kSqlDead},
       {&release_inflight_, kSqlReleaseInflight},
+      {&release_inflight_for_, kSqlReleaseInflightFor},
       {&prune_seen_, kSqlPruneSeen},
       {&count_states_, kSqlCountStates},
       {&oldest_received_, kSqlOldestReceived},
@@ -498,6 +499,31 @@ StoreResult<std::int64_t> SqliteStore::release_inflight() {
   {
     SqliteStatement::Scope scope(release_inflight_);
     rc = release_inflight_.bind(1, now_millis()).step();
+    if (rc != SQLITE_DONE) {
+      return fail(db_.error(rc, "release_inflight"));
+    }
+  }
+  const std::int64_t released = db_.changes();
+  rc = transaction.commit();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "release_inflight: commit"));
+  }
+  return released;
+}
+
+StoreResult<std::int64_t> SqliteStore::release_inflight(const std::string& destination) {
+  int rc = set_durable(true);
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "release_inflight"));
+  }
+  SqliteTransaction transaction(db_);
+  rc = transaction.begin();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "release_inflight"));
+  }
+  {
+    SqliteStatement::Scope scope(release_inflight_for_);
+    rc = release_inflight_for_.bind(1, now_millis()).bind_text(2, destination).step();
     if (rc != SQLITE_DONE) {
       return fail(db_.error(rc, "release_inflight"));
     }

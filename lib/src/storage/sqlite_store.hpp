@@ -37,6 +37,7 @@ class SqliteStore final : public Store {
                                      std::size_t limit) override;
   StoreResult<Unit> complete(std::span<const AttemptResult> results) override;
   StoreResult<std::int64_t> release_inflight() override;
+  StoreResult<std::int64_t> release_inflight(const std::string& destination) override;
   StoreResult<std::int64_t> prune_dedupe(Millis cutoff) override;
   StoreResult<std::vector<DestinationStats>> stats() override;
   StoreResult<std::vector<DeadLetter>> dead_letters(std::size_t limit) override;
@@ -81,6 +82,7 @@ class SqliteStore final : public Store {
   SqliteStatement retry_;
   SqliteStatement dead_;
   SqliteStatement release_inflight_;
+  SqliteStatement release_inflight_for_;
   SqliteStatement prune_seen_;
   SqliteStatement count_states_;
   SqliteStatement oldest_received_;

@@ -410,6 +410,9 @@ TEST_CASE("a Store without dead-letter support says so", "[storage][dlq]") {
       return ocirelay::storage::Unit{};
     }
     ocirelay::storage::StoreResult<std::int64_t> release_inflight() override { return 0; }
+    ocirelay::storage::StoreResult<std::int64_t> release_inflight(const std::string&) override {
+      return 0;
+    }
     ocirelay::storage::StoreResult<std::int64_t> prune_dedupe(Millis) override { return 0; }
     ocirelay::storage::StoreResult<std::vector<DestinationStats>> stats() override {
       return std::vector<DestinationStats>{};

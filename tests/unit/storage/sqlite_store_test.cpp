@@ -278,6 +278,18 @@ TEST_CASE("bodies come back byte for byte", "[storage]") {
                   "'binary'") == 1);
 }
 
+TEST_CASE("release_inflight for one destination leaves the others inflight", "[storage]") {
+  TempDir dir;
+  auto store = open_store(dir.file("relay.db"));
+  insert(*store, {make_event("a", kT0, {"oic", "other"}), make_event("b", kT0 + 1, {"oic", "other"})});
+  REQUIRE(ok(store->fetch_due("oic", kT0 + 10, 10)).due.size() == 2);
+  REQUIRE(ok(store->fetch_due("other", kT0 + 10, 10)).due.size() == 2);
+  CHECK(ok(store->release_inflight("oic")) == 2);
+  CHECK(ok(store->fetch_due("oic", kT0 + 10, 10)).due.size() == 2);   // back to pending
+  CHECK(ok(store->fetch_due("other", kT0 + 10, 10)).due.empty());     // still inflight
+  CHECK(ok(store->release_inflight("nowhere")) == 0);
+}
+
 TEST_CASE("release_inflight returns inflight deliveries to pending", "[storage]") {
   TempDir dir;
   auto store = open_store(dir.file("relay.db"));

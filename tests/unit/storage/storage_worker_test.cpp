@@ -96,6 +96,7 @@ class FullDiskStore : public Store {
     return fail(StoreError{"complete: database or disk is full", true});
   }
   StoreResult<std::int64_t> release_inflight() override { return std::int64_t{0}; }
+  StoreResult<std::int64_t> release_inflight(const std::string&) override { return std::int64_t{0}; }
   StoreResult<std::int64_t> prune_dedupe(Millis) override { return std::int64_t{0}; }
   StoreResult<std::vector<DestinationStats>> stats() override {
     return std::vector<DestinationStats>{};

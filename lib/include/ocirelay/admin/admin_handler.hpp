@@ -55,6 +55,10 @@ struct AdminContext {
 class AdminHandler final : public http::Handler {
  public:
   explicit AdminHandler(AdminContext context);
+  // A configuration reload changed the configured destinations.
+  void set_destinations(std::vector<std::string> destinations) {
+    ctx_.destinations = std::move(destinations);
+  }
 
   // 404 and 405 before any body is read (the API takes no bodies).
   std::optional<http::Response> precheck(const http::Request& request) override;

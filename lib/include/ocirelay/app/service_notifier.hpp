@@ -29,6 +29,8 @@ class ServiceNotifier {
 
   void ready(const std::string& status);
   void stopping(const std::string& status);
+  // RELOADING=1 at the start of a configuration reload; ready() ends it.
+  void reloading(const std::string& status);
   void status(const std::string& status);
 
   // Sends WATCHDOG=1 every half interval until stop().

@@ -84,6 +84,11 @@ class Server {
 
   std::size_t connection_count() const;
 
+  // New limits and timeouts (configuration reload); they apply to every read
+  // and write that starts afterwards, on open connections too. The address,
+  // TLS context and socket stay as they are.
+  void set_limits(const ServerOptions& limits);
+
   class Impl;
 
  private:

@@ -48,6 +48,10 @@ class IngressHandler final : public http::Handler {
  public:
   explicit IngressHandler(IngressContext context);
 
+  // After a configuration reload replaced the configuration and router the
+  // context refers to (in place): rebuilds what was derived from them.
+  void reconfigure();
+
   std::optional<http::Response> precheck(const http::Request& request) override;
   boost::asio::awaitable<http::Response> handle(http::Request request) override;
 

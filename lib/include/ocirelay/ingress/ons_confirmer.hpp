@@ -49,6 +49,10 @@ class OnsConfirmer {
 
   boost::asio::awaitable<Confirmation> confirm(std::string url, std::string request_id);
 
+  // New settings (configuration reload); confirmations under way finish with
+  // the old ones. Fails, changing nothing, when the CA file cannot be loaded.
+  Result<bool> reconfigure(const config::Ons& options);
+
   // The policy, exposed for tests.
   bool host_allowed(const std::string& host) const;
 

@@ -51,6 +51,9 @@ class Store {
   // Returns inflight deliveries to pending (start-up after a crash, or
   // deliveries abandoned at shutdown). Returns how many.
   virtual StoreResult<std::int64_t> release_inflight() = 0;
+  // The same for one destination only (its dispatcher was replaced or
+  // removed by a configuration reload).
+  virtual StoreResult<std::int64_t> release_inflight(const std::string& destination) = 0;
 
   // Forgets event IDs first seen before `cutoff`. Returns how many.
   virtual StoreResult<std::int64_t> prune_dedupe(Millis cutoff) = 0;
