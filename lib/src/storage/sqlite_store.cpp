@@ -487,31 +487,17 @@ StoreResult<Unit> SqliteStore::complete(std::span<const AttemptResult> results) 
 }
 
 StoreResult<std::int64_t> SqliteStore::release_inflight() {
-  int rc = set_durable(true);
-  if (rc != SQLITE_OK) {
-    return fail(db_.error(rc, "release_inflight"));
-  }
-  SqliteTransaction transaction(db_);
-  rc = transaction.begin();
-  if (rc != SQLITE_OK) {
-    return fail(db_.error(rc, "release_inflight"));
-  }
-  {
-    SqliteStatement::Scope scope(release_inflight_);
-    rc = release_inflight_.bind(1, now_millis()).step();
-    if (rc != SQLITE_DONE) {
-      return fail(db_.error(rc, "release_inflight"));
-    }
-  }
-  const std::int64_t released = db_.changes();
-  rc = transaction.commit();
-  if (rc != SQLITE_OK) {
-    return fail(db_.error(rc, "release_inflight: commit"));
-  }
-  return released;
+  return release(release_inflight_, nullptr);
 }
 
 StoreResult<std::int64_t> SqliteStore::release_inflight(const std::string& destination) {
+  return release(release_inflight_for_, &destination);
+}
+
+// Runs one of the release statements (?1 now, ?2 the destination when given)
+// in its own durable transaction; returns how many rows went back to pending.
+StoreResult<std::int64_t> SqliteStore::release(SqliteStatement& statement,
+                                               const std::string* destination) {
   int rc = set_durable(true);
   if (rc != SQLITE_OK) {
     return fail(db_.error(rc, "release_inflight"));
@@ -522,8 +508,10 @@ StoreResult<std::int64_t> SqliteStore::release_inflight(const std::string& desti
     return fail(db_.error(rc, "release_inflight"));
   }
   {
-    SqliteStatement::Scope scope(release_inflight_for_);
-    rc = release_inflight_for_.bind(1, now_millis()).bind_text(2, destination).step();
+    SqliteStatement::Scope scope(statement);
+    statement.bind(1, now_millis());
+    if (destination != nullptr) statement.bind_text(2, *destination);
+    rc = statement.step();
     if (rc != SQLITE_DONE) {
       return fail(db_.error(rc, "release_inflight"));
     }

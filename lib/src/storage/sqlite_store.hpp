@@ -55,6 +55,7 @@ class SqliteStore final : public Store {
   const std::string& path() const noexcept { return path_; }
 
  private:
+  StoreResult<std::int64_t> release(SqliteStatement& statement, const std::string* destination);
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
 
   StoreResult<Unit> configure();
