@@ -11,42 +11,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ocirelay/common/directories.hpp"
+
 namespace ocirelay::http {
 
 namespace {
 
-std::string os_error_text(int error) { return std::system_category().message(error); }
-
-// Creates `dir` and its missing parents, mode 0750. Returns 0 or an errno.
-int make_directories(const std::filesystem::path& dir) {
-  std::vector<std::filesystem::path> missing;
-  for (std::filesystem::path p = dir; !p.empty(); p = p.parent_path()) {
-    struct stat st {};
-    if (::stat(p.c_str(), &st) == 0) {
-      if (!S_ISDIR(st.st_mode)) {
-        return ENOTDIR;
-      }
-      break;
-    }
-    if (errno != ENOENT) {
-      return errno;
-    }
-    missing.push_back(p);
-    if (p == p.parent_path()) {
-      break;
-    }
-  }
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    if (::mkdir(it->c_str(), 0750) != 0) {
-      if (errno != EEXIST) {
-        return errno;
-      }
-    } else if (::chmod(it->c_str(), 0750) != 0) {
-      return errno;
-    }
-  }
-  return 0;
-}
 
 // True when something accepts connections on the socket at `path`.
 bool someone_listens(const std::string& path) {
@@ -75,7 +45,7 @@ Result<bool> UnixSocketFile::prepare(const std::string& path) {
   }
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
   if (!dir.empty()) {
-    if (const int error = make_directories(dir); error != 0) {
+    if (const int error = make_private_directories(dir); error != 0) {
       return fail("cannot create directory " + dir.string() + " for " + path + ": " +
                   os_error_text(error));
     }

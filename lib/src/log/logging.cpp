@@ -1,6 +1,7 @@
 #include "ocirelay/log/logging.hpp"
 
 #include "log/file_sink.hpp"
+#include "ocirelay/common/directories.hpp"
 #include "log/json_formatter.hpp"
 
 #include <filesystem>
@@ -45,7 +46,12 @@ Result<std::unique_ptr<Logging>> Logging::create(const LogOptions& options) {
   if (!options.file.empty()) {
     try {
       auto parent = std::filesystem::path(options.file).parent_path();
-      if (!parent.empty()) std::filesystem::create_directories(parent);
+      if (!parent.empty()) {
+        if (const int error = make_private_directories(parent); error != 0) {
+          return fail("cannot create log directory " + parent.string() + ": " +
+                      os_error_text(error));
+        }
+      }
       auto file = std::make_shared<FileSink>(options.file, options.max_size, options.max_files);
       style(*file);
       logging->file_ = file;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ocirelay/common/directories.hpp"
 #include "storage/sqlite_queries.hpp"
 #include "storage/sqlite_schema.hpp"
 #include "storage/sqlite_transaction.hpp"
@@ -44,39 +45,6 @@ StoreError path_error(const std::string& path, const std::string& cause) {
   return StoreError{path + ": " + cause, false};
 }
 
-std::string os_error_text(int error) { return std::system_category().message(error); }
-
-// Creates `dir` and its missing parents, each with mode 0750. Returns 0 or an
-// errno value.
-int make_directories(const std::filesystem::path& dir) {
-  std::vector<std::filesystem::path> missing;
-  for (std::filesystem::path p = dir; !p.empty(); p = p.parent_path()) {
-    struct stat st {};
-    if (::stat(p.c_str(), &st) == 0) {
-      if (!S_ISDIR(st.st_mode)) {
-        return ENOTDIR;
-      }
-      break;
-    }
-    if (errno != ENOENT) {
-      return errno;
-    }
-    missing.push_back(p);
-    if (p == p.parent_path()) {
-      break;
-    }
-  }
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    if (::mkdir(it->c_str(), 0750) != 0) {
-      if (errno != EEXIST) {
-        return errno;
-      }
-    } else if (::chmod(it->c_str(), 0750) != 0) {  // exactly 0750, whatever the umask
-      return errno;
-    }
-  }
-  return 0;
-}
 
 // Makes a new directory entry durable. Returns 0 or an errno value.
 int sync_directory(const std::filesystem::path& dir) {
@@ -105,7 +73,7 @@ std::optional<StoreError> prepare_path(const SqliteOptions& options) {
     if (error != ENOENT || !options.create_parent) {
       return path_error(path, "directory " + dir.string() + ": " + os_error_text(error));
     }
-    error = make_directories(dir);
+    error = make_private_directories(dir);
     if (error != 0) {
       return path_error(path,
                         "cannot create directory " + dir.string() + ": " + os_error_text(error));
