@@ -1,0 +1,34 @@
+// EventTemplate: the sample event with its eventID cut out, so that each
+// request of a benchmark carries a distinct ID (the relay answers a repeated
+// ID as a duplicate without storing it, which would flatter the figures).
+//
+// Thread and lifetime contract: immutable after load(); make() may be called
+// from any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ocirelay::bench {
+
+class EventTemplate {
+ public:
+  // Reads a JSON event file that has an "eventID" string member.
+  static std::optional<EventTemplate> load(const std::string& path, std::string& error);
+
+  // The event with eventID = "<run>-<seq>".
+  std::string make(std::string_view run, std::uint64_t seq) const;
+
+  // The sequence number from an ID made by make(), or nullopt.
+  static std::optional<std::uint64_t> seq_of(std::string_view id);
+
+  std::size_t size() const { return prefix_.size() + suffix_.size(); }
+
+ private:
+  std::string prefix_;  // everything up to and including the opening quote
+  std::string suffix_;  // from the closing quote on
+};
+
+}  // namespace ocirelay::bench

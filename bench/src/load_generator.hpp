@@ -1,0 +1,48 @@
+// LoadGenerator: posts `count` distinct events to the relay over `connections`
+// keep-alive connections, as fast as the relay answers, and records for each
+// event when it was sent and when its answer arrived.
+//
+// Thread and lifetime contract: run() blocks the calling thread, which alone
+// runs the generator's own io_context; the returned report is owned by the
+// caller. Not reusable: one run() per object.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "event_template.hpp"
+
+namespace ocirelay::bench {
+
+struct LoadOptions {
+  std::string host = "127.0.0.1";
+  unsigned short port = 0;
+  std::string path = "/v1/events";
+  std::size_t connections = 16;
+  std::uint64_t count = 10000;
+  std::string run = "bench";  // eventID prefix, distinct per run
+};
+
+struct LoadReport {
+  std::uint64_t accepted = 0;  // answered 2xx
+  std::uint64_t refused = 0;   // answered anything else
+  std::uint64_t errors = 0;    // connection errors (each retried once the connection is back)
+  std::int64_t started_ns = 0;
+  std::int64_t finished_ns = 0;
+  std::vector<std::int64_t> sent_ns;   // by sequence number; 0 if never answered 2xx
+  std::vector<std::int64_t> acked_ns;  // by sequence number; 0 if never answered 2xx
+  std::vector<std::uint32_t> latency_us;  // of every 2xx answer
+};
+
+class LoadGenerator {
+ public:
+  LoadGenerator(LoadOptions options, const EventTemplate& event);
+  LoadReport run();
+
+ private:
+  LoadOptions options_;
+  const EventTemplate& event_;
+};
+
+}  // namespace ocirelay::bench
