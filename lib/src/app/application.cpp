@@ -1,5 +1,7 @@
 #include "ocirelay/app/application.hpp"
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -51,7 +53,18 @@ http::ServerOptions server_limits(const config::Config& c) {
   so.header_timeout = c.server.header_timeout;
   so.body_timeout = c.server.body_timeout;
   so.idle_timeout = c.server.idle_timeout;
+  so.write_timeout = c.server.write_timeout;
   return so;
+}
+
+// Raises the soft open-file limit to the hard one: every ingress connection
+// holds a descriptor (the server fits max_connections to the limit).
+void raise_open_file_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -325,6 +338,7 @@ Result<std::unique_ptr<Application>> Application::create(config::Config cfg) {
   auto impl = std::make_unique<Impl>();
   impl->config = std::move(cfg);
   const config::Config& c = impl->config;
+  raise_open_file_limit();
 
   auto logging = log::Logging::create(log::LogOptions{c.log.level, c.log.file,
                                                       c.log.format == config::Log::Format::json,

@@ -2,7 +2,43 @@
 
 namespace ocirelay::app {
 
+namespace {
+
+// `storage check [--config FILE | --storage PATH]`, args[0] being "storage".
+Result<CommandLine> parse_storage_command(const std::vector<std::string>& args) {
+  CommandLine cl;
+  if (args.size() < 2 || args[1] != "check") {
+    return fail(std::string("\"storage\" needs a subcommand: storage check"));
+  }
+  cl.command = CommandLine::Command::storage_check;
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--config" || a == "-c" || a == "--storage") {
+      if (i + 1 >= args.size()) {
+        return fail(a + (a == "--storage" ? " needs a path" : " needs a file name"));
+      }
+      (a == "--storage" ? cl.storage_path : cl.config_path) = args[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      cl.config_path = a.substr(9);
+    } else if (a.rfind("--storage=", 0) == 0) {
+      cl.storage_path = a.substr(10);
+    } else if (a == "--help" || a == "-h") {
+      cl.help = true;
+    } else {
+      return fail("storage check: unknown argument \"" + a + "\"");
+    }
+  }
+  if (cl.help) return cl;
+  if (cl.config_path.empty() == cl.storage_path.empty()) {
+    return fail(std::string("storage check needs either --config FILE or --storage PATH"));
+  }
+  return cl;
+}
+
+}  // namespace
+
 Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "storage") return parse_storage_command(args);
   CommandLine cl;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -30,6 +66,7 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
 std::string usage(const std::string& program) {
   return "Usage: " + program +
          " [--config FILE] [--check-config] [--version] [--help]\n"
+         "       " + program + " storage check [--config FILE | --storage PATH]\n"
          "\n"
          "Relays OCI Events (from OCI Notifications HTTPS subscriptions or\n"
          "Functions-style POSTs) to Oracle Integration REST triggers, storing each\n"
@@ -40,10 +77,15 @@ std::string usage(const std::string& program) {
          "      --check-config  validate the configuration and exit: 0 valid, 2 invalid\n"
          "  -V, --version       print the version and exit\n"
          "  -h, --help          print this help and exit\n"
+         "  storage check       check the storage file (storage.path of --config FILE,\n"
+         "                      or --storage PATH) without changing it, and exit:\n"
+         "                      0 ok, 1 problems found, 3 cannot open; meant for a\n"
+         "                      stopped relay\n"
          "\n"
          "Signals: SIGTERM/SIGINT stop gracefully; SIGUSR1 reopens the log file;\n"
          "SIGHUP reloads the configuration file (what can change while running).\n"
-         "Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.\n";
+         "Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error,\n"
+         "3 storage cannot be opened (missing directory, not writable, not a database).\n";
 }
 
 }  // namespace ocirelay::app

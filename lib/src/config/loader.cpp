@@ -39,7 +39,7 @@ constexpr auto kTopKeys = std::to_array<std::string_view>(
     {"server", "storage", "log", "destinations", "routes", "admin"});
 constexpr auto kServerKeys = std::to_array<std::string_view>(
     {"listen", "tls", "max_body_bytes", "max_header_bytes", "max_connections", "header_timeout",
-     "body_timeout", "idle_timeout", "shutdown_timeout", "auth", "ons"});
+     "body_timeout", "idle_timeout", "write_timeout", "shutdown_timeout", "auth", "ons"});
 constexpr auto kServerTlsKeys = std::to_array<std::string_view>({"cert_file", "key_file"});
 constexpr auto kIngressAuthKeys = std::to_array<std::string_view>({"basic", "bearer_tokens"});
 constexpr auto kCredentialKeys = std::to_array<std::string_view>({"username", "password"});
@@ -295,6 +295,7 @@ void read_server(SchemaWalker& w, const ConfigNode& node, const std::string& pat
   w.read_duration(node, "header_timeout", path, out.header_timeout, kPositive);
   w.read_duration(node, "body_timeout", path, out.body_timeout, kPositive);
   w.read_duration(node, "idle_timeout", path, out.idle_timeout, kPositive);
+  w.read_duration(node, "write_timeout", path, out.write_timeout, kPositive);
   w.read_duration(node, "shutdown_timeout", path, out.shutdown_timeout);
   if (const ConfigNode* auth = SchemaWalker::get(node, "auth")) {
     read_ingress_auth(w, *auth, join(path, "auth"), out.auth);

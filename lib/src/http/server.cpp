@@ -5,6 +5,7 @@
 #include <list>
 #include <type_traits>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -97,6 +99,22 @@ class BasicServer final : public Server::Impl {
         drained_(ex_) {}
 
   ~BasicServer() override { socket_file_.remove(); }
+
+  // Every connection holds a descriptor: max_connections is lowered to what
+  // the open-file limit (RLIMIT_NOFILE) allows, keeping a quarter of it, at
+  // most 256, for the rest of the process (storage, logs, deliveries).
+  void fit_connection_limit() {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
+    const auto files = static_cast<std::size_t>(rl.rlim_cur);
+    const std::size_t fit = std::max<std::size_t>(1, files - std::min<std::size_t>(256, files / 4));
+    if (options_.max_connections > fit) {
+      log_->warn("max_connections {} lowered to {}: the process may open only {} files "
+                 "(RLIMIT_NOFILE; raise LimitNOFILE=)",
+                 options_.max_connections, fit, files);
+      options_.max_connections = fit;
+    }
+  }
 
   Result<bool> listen() {
     if constexpr (kUnix) {
@@ -223,6 +241,7 @@ class BasicServer final : public Server::Impl {
     options_.max_body_bytes = limits.max_body_bytes;
     options_.max_header_bytes = limits.max_header_bytes;
     options_.max_connections = limits.max_connections;
+    fit_connection_limit();
     options_.header_timeout = limits.header_timeout;
     options_.body_timeout = limits.body_timeout;
     options_.idle_timeout = limits.idle_timeout;
@@ -232,8 +251,40 @@ class BasicServer final : public Server::Impl {
  private:
   struct Connection {
     bool busy = false;             // a request is being read or answered
+    bool evicted = false;          // closed to make room for a new connection
     std::function<void()> close;   // aborts the connection's pending I/O
   };
+
+  // Closes the oldest connection that is waiting for a request (new, or idle
+  // between keep-alive requests) to make room for a new one. False when every
+  // connection is in the middle of a request.
+  bool evict_oldest_idle() {
+    for (auto& c : connections_) {
+      if (!c.busy && !c.evicted && c.close) {
+        c.evicted = true;
+        c.close();
+        ++evicted_;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void log_evictions() {
+    if (evicted_ == 1 || evicted_ % 1000 == 0) {
+      log_->warn("connection limit {} reached; closed the oldest idle connection to make room "
+                 "({} so far)",
+                 options_.max_connections, evicted_);
+    }
+  }
+
+  // Evicted connections whose coroutine has not finished yet (their socket is
+  // already closed, so they hold no descriptor).
+  std::size_t evicted_open() const {
+    std::size_t n = 0;
+    for (const auto& c : connections_) n += c.evicted ? 1 : 0;
+    return n;
+  }
 
   void notify_if_drained() {
     if (stopping_ && connections_.empty()) drained_.cancel();
@@ -249,6 +300,12 @@ class BasicServer final : public Server::Impl {
       if (ec) {
         if (stopping_ || ec == asio::error::operation_aborted) break;
         if (is_resource_exhaustion(ec)) {
+          // Out of descriptors: an idle connection gives one back at once;
+          // otherwise wait for connections to end.
+          if (evict_oldest_idle()) {
+            log_->warn("accept failed: {}; closed the oldest idle connection", ec.message());
+            continue;
+          }
           log_->warn("accept failed: {}; pausing accepts for {}ms", ec.message(), backoff.count());
           backoff_timer.expires_after(backoff);
           co_await backoff_timer.async_wait(nothrow);
@@ -259,7 +316,12 @@ class BasicServer final : public Server::Impl {
         continue;
       }
       backoff = 10ms;
-      if (connections_.size() >= options_.max_connections) {
+      std::size_t open = connections_.size() - evicted_open();
+      if (open >= options_.max_connections && evict_oldest_idle()) {
+        log_evictions();
+        --open;
+      }
+      if (open >= options_.max_connections) {
         if (refused_over_limit++ % 1000 == 0) {
           log_->warn("connection limit {} reached; refusing new connections ({} so far)",
                      options_.max_connections, refused_over_limit);
@@ -288,7 +350,7 @@ class BasicServer final : public Server::Impl {
     auto entry = connections_.emplace(connections_.end());
     struct Erase {
       BasicServer* self;
-      std::list<Connection>::iterator it;
+      typename std::list<Connection>::iterator it;
       ~Erase() {
         self->connections_.erase(it);
         self->notify_if_drained();
@@ -337,9 +399,13 @@ class BasicServer final : public Server::Impl {
 
   template <class Stream>
   asio::awaitable<bool> write(Stream& stream, Response response, unsigned version, bool keep) {
-    auto res = to_beast(std::move(response), version, keep, options_.server_name);
+    const std::string wire = to_wire(response, version, keep, options_.server_name);
     beast::get_lowest_layer(stream).expires_after(options_.write_timeout);
-    auto [ec, n] = co_await bhttp::async_write(stream, res, nothrow);
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(wire), nothrow);
+    if (ec == beast::error::timeout) {
+      log_->info("closed a connection: the client did not read a response within {}",
+                 format_duration(options_.write_timeout));
+    }
     co_return !ec;
   }
 
@@ -351,13 +417,20 @@ class BasicServer final : public Server::Impl {
     beast::flat_buffer buffer;
     bool first = true;
     std::uint64_t request_no = 0;
+    // The first request's header must be complete within header_timeout of
+    // the connection's start (after the TLS handshake); a later one within
+    // header_timeout of its first byte.
+    const auto first_header_deadline = std::chrono::steady_clock::now() + options_.header_timeout;
     for (;;) {
       conn.busy = false;
       if (stopping_) co_return true;
       if (buffer.size() == 0) {
         // Wait for the first byte of the next request.
-        beast::get_lowest_layer(stream).expires_after(first ? options_.header_timeout
-                                                            : options_.idle_timeout);
+        if (first) {
+          beast::get_lowest_layer(stream).expires_at(first_header_deadline);
+        } else {
+          beast::get_lowest_layer(stream).expires_after(options_.idle_timeout);
+        }
         auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), nothrow);
         if (ec) {
           if (!is_quiet_close(ec)) log_->debug("c{} {}: read: {}", conn_id, remote, ec.message());
@@ -366,12 +439,16 @@ class BasicServer final : public Server::Impl {
         buffer.commit(n);
       }
       conn.busy = true;
-      first = false;
 
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
       parser.body_limit(options_.max_body_bytes);
-      beast::get_lowest_layer(stream).expires_after(options_.header_timeout);
+      if (first) {
+        beast::get_lowest_layer(stream).expires_at(first_header_deadline);
+      } else {
+        beast::get_lowest_layer(stream).expires_after(options_.header_timeout);
+      }
+      first = false;
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, nothrow);
       if (hec) {
         if (hec == bhttp::error::header_limit) {
@@ -448,6 +525,7 @@ class BasicServer final : public Server::Impl {
   std::list<Connection> connections_;
   bool stopping_ = false;
   std::uint64_t connection_counter_ = 0;
+  std::uint64_t evicted_ = 0;
 };
 
 }  // namespace
@@ -460,11 +538,13 @@ Result<std::unique_ptr<Server>> Server::create(asio::any_io_executor executor,
     auto server = std::make_unique<BasicServer<tcp>>(std::move(executor), std::move(options),
                                                      handler, std::move(log));
     if (auto bound = server->listen(); !bound) return fail(bound.error());
+    server->fit_connection_limit();
     impl = std::move(server);
   } else {
     auto server = std::make_unique<BasicServer<local>>(std::move(executor), std::move(options),
                                                        handler, std::move(log));
     if (auto bound = server->listen(); !bound) return fail(bound.error());
+    server->fit_connection_limit();
     impl = std::move(server);
   }
   return std::unique_ptr<Server>(new Server(std::move(impl)));

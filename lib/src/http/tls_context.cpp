@@ -1,5 +1,9 @@
 #include "ocirelay/http/tls_context.hpp"
 
+#include <sys/stat.h>
+
+#include <cstdio>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -30,6 +34,19 @@ Result<TlsContextPtr> base_context(ssl::context::method method) {
 
 }  // namespace
 
+Result<bool> check_private_key_permissions(const std::string& key_file) {
+  struct stat st {};
+  if (::stat(key_file.c_str(), &st) != 0) return true;  // loading it reports why
+  const unsigned mode = st.st_mode & 07777;
+  if ((mode & S_IRWXO) != 0) {
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", mode);
+    return fail("private key " + key_file + " is accessible by other users (mode " + octal +
+                "); allow the owner and the service's group only, e.g. chmod 0640 " + key_file);
+  }
+  return true;
+}
+
 std::string last_openssl_error() {
   unsigned long code = ERR_get_error();
   std::string out;
@@ -52,6 +69,9 @@ Result<TlsContextPtr> make_server_tls_context(const std::string& cert_file,
   SSL_CTX* native = ctx->native_handle();
   if (SSL_CTX_use_certificate_chain_file(native, cert_file.c_str()) != 1) {
     return fail("cannot load certificate chain " + cert_file + ": " + last_openssl_error());
+  }
+  if (auto private_key = check_private_key_permissions(key_file); !private_key) {
+    return fail(private_key.error());
   }
   if (SSL_CTX_use_PrivateKey_file(native, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     return fail("cannot load private key " + key_file + ": " + last_openssl_error());
@@ -86,6 +106,9 @@ Result<TlsContextPtr> make_client_tls_context(const ClientTlsOptions& options) {
                   last_openssl_error());
     }
     const std::string& key = options.key_file.empty() ? options.cert_file : options.key_file;
+    if (auto private_key = check_private_key_permissions(key); !private_key) {
+      return fail(private_key.error());
+    }
     if (SSL_CTX_use_PrivateKey_file(native, key.c_str(), SSL_FILETYPE_PEM) != 1) {
       return fail("cannot load client key " + key + ": " + last_openssl_error());
     }

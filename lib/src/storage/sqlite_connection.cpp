@@ -25,6 +25,55 @@ int SqliteConnection::open(const std::string& path, int busy_timeout_ms) {
   return sqlite3_busy_timeout(db_, busy_timeout_ms);
 }
 
+namespace {
+
+// "file:" URI of a path: '%', '?' and '#' (and anything not printable) are
+// percent-encoded, so any file name reaches the VFS unchanged.
+std::string file_uri(const std::string& path) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string uri = "file:";
+  for (const char c : path) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '%' || c == '?' || c == '#' || u < 0x21 || u > 0x7e) {
+      uri += '%';
+      uri += kHex[u >> 4];
+      uri += kHex[u & 0x0f];
+    } else {
+      uri += c;
+    }
+  }
+  return uri;
+}
+
+}  // namespace
+
+int SqliteConnection::open_read_only(const std::string& path, bool immutable) {
+  close();
+  std::string uri = file_uri(path) + "?mode=ro";
+  if (immutable) {
+    uri += "&immutable=1";
+  }
+  const int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(uri.c_str(), &db_, flags, nullptr);
+  if (db_ == nullptr) {
+    return SQLITE_NOMEM;
+  }
+  sqlite3_extended_result_codes(db_, 1);
+  return rc;
+}
+
+int SqliteConnection::open_in_memory() {
+  close();
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY |
+                    SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(":memory:", &db_, flags, nullptr);
+  if (db_ == nullptr) {
+    return SQLITE_NOMEM;
+  }
+  sqlite3_extended_result_codes(db_, 1);
+  return rc;
+}
+
 void SqliteConnection::close() noexcept {
   begin_ = SqliteStatement();
   commit_ = SqliteStatement();

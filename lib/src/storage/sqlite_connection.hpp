@@ -27,6 +27,12 @@ class SqliteConnection {
   // with the permissions it wants), with extended result codes and a busy
   // timeout. On failure the handle is kept for error() until close().
   int open(const std::string& path, int busy_timeout_ms);
+  // Opens `path` read-only for inspection (never creating it). `immutable`:
+  // also without locks or WAL, so SQLite creates no file next to it (only
+  // for a database whose -wal file does not exist).
+  int open_read_only(const std::string& path, bool immutable);
+  // Opens a private in-memory database.
+  int open_in_memory();
   void close() noexcept;
   sqlite3* handle() const noexcept { return db_; }
 

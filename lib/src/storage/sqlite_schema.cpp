@@ -96,6 +96,8 @@ StoreError open_error(const std::string& path, std::string cause) {
 
 }  // namespace
 
+const char* sqlite_schema_sql() noexcept { return kSchemaV1; }
+
 StoreResult<std::int64_t> read_sqlite_schema_version(SqliteConnection& db,
                                                      const std::string& path) {
   // The first read of the header: where a file that is not a database fails.

@@ -16,6 +16,9 @@ inline constexpr std::int64_t kSqliteSchemaVersion = 1;
 // PRAGMA application_id of ocirelay databases ("OCIR").
 inline constexpr std::int64_t kSqliteApplicationId = 0x4F434952;
 
+// The DDL of the current schema version (tables, indexes, triggers).
+const char* sqlite_schema_sql() noexcept;
+
 // Reads the file's schema version: 0 for a new (empty) database. Fails, naming
 // the path, when the file is not an SQLite database, belongs to another
 // application, or was written by a newer ocirelay.

@@ -295,6 +295,16 @@ StoreResult<std::vector<InsertOutcome>> SqliteStore::insert_batch(
     return outcomes;
   }
   outcomes.reserve(events.size());
+  // SQLite keeps writing to a file that was deleted or replaced under it, and
+  // whatever it commits there is gone at the next start: refuse new events.
+  int moved = 0;
+  if (sqlite3_file_control(db_.handle(), "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
+      moved != 0) {
+    return fail(path_error(path_,
+                           "the storage file was deleted or replaced while the relay runs; new "
+                           "events are refused (queued ones are still delivered); restart the "
+                           "relay once the queue has drained"));
+  }
   int rc = set_durable(true);
   if (rc != SQLITE_OK) {
     return fail(db_.error(rc, "insert_batch"));

@@ -333,6 +333,7 @@ server:
   header_timeout: 5s
   body_timeout: 15s
   idle_timeout: 2m
+  write_timeout: 3s
   shutdown_timeout: 0s
   ons:
     auto_confirm: false
@@ -356,6 +357,7 @@ destinations:
   CHECK(c.server.header_timeout == 5s);
   CHECK(c.server.body_timeout == 15s);
   CHECK(c.server.idle_timeout == 2min);
+  CHECK(c.server.write_timeout == 3s);
   CHECK(c.server.shutdown_timeout == 0s);
   CHECK_FALSE(c.server.ons.auto_confirm);
   CHECK(c.server.ons.confirm_url_hosts ==
@@ -574,7 +576,7 @@ TEST_CASE("config/production.yaml: valid once its files and secrets exist", "[co
     // Every key is spelled out in the example, so the known extra keys appear.
     for (const char* key :
          {"max_header_bytes:", "max_connections:", "header_timeout:", "body_timeout:",
-          "idle_timeout:", "shutdown_timeout:", "confirm_timeout:", "concurrency:", "compartment:",
+          "idle_timeout:", "write_timeout:", "shutdown_timeout:", "confirm_timeout:", "concurrency:", "compartment:",
           "bucket:", "event_types:", "dedupe_window:", "bearer_tokens:"}) {
       CHECK_THAT(original, Catch::Contains(key));
     }

@@ -658,3 +658,25 @@ TEST_CASE("the per-state counters match the rows after every kind of change", "[
   CHECK(s1->inflight == 0);
   CHECK(s1->dead == 10);
 }
+
+TEST_CASE("inserts are refused once the file was deleted or replaced under the store",
+          "[storage]") {
+  TempDir dir;
+  const std::string path = dir.file("relay.db");
+  auto store = open_store(path);
+  CHECK(insert(*store, {make_event("a", kT0)}) == std::vector{InsertOutcome::queued});
+  SECTION("deleted") { REQUIRE(std::filesystem::remove(path)); }
+  SECTION("replaced") {
+    std::filesystem::rename(path, path + ".old");
+    std::ofstream(path) << "";
+  }
+  std::vector<NewEvent> batch{make_event("b", kT0 + 1)};
+  auto refused = store->insert_batch(batch);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find(path + ": the storage file was deleted or replaced") == 0);
+  CHECK_FALSE(refused.error().disk_full);
+  // What is queued in the open file can still be delivered.
+  auto due = ok(store->fetch_due("oic", kT0 + 10, 10)).due;
+  REQUIRE(due.size() == 1);
+  complete(*store, {delivered(due[0].id)});
+}

@@ -16,11 +16,26 @@
 
 namespace ocirelay::app {
 
+// Exit codes of ocirelayd.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // a runtime failure
+inline constexpr int kExitUsage = 2;    // command line or configuration invalid
+inline constexpr int kExitStorage = 3;  // storage cannot be opened (or checked)
+
+// Why the daemon cannot start, and the exit code that says so.
+struct StartError {
+  StartError(std::string m, int code = kExitFailure)  // NOLINT(implicit): from messages
+      : message(std::move(m)), exit_code(code) {}
+  std::string message;
+  int exit_code;
+};
+
 class Application {
  public:
   // Opens the log, the storage and the listener; nothing is left open when it
-  // fails. The error names what failed and why.
-  static Result<std::unique_ptr<Application>> create(config::Config config);
+  // fails. The error names what failed and why; storage that cannot be
+  // opened exits with kExitStorage.
+  static Result<std::unique_ptr<Application>, StartError> create(config::Config config);
   ~Application();
   Application(const Application&) = delete;
   Application& operator=(const Application&) = delete;

@@ -9,7 +9,13 @@
 namespace ocirelay::app {
 
 struct CommandLine {
+  enum class Command {
+    run,            // serve (the default)
+    storage_check,  // `storage check`: check the storage file offline, exit
+  };
+  Command command = Command::run;
   std::string config_path;  // empty: the embedded default configuration
+  std::string storage_path;  // `storage check --storage PATH`
   bool check_config = false;
   bool version = false;
   bool help = false;

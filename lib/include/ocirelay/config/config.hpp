@@ -65,6 +65,7 @@ struct Server {
   Duration header_timeout = 10s;  // from connect (or last response) to a full header
   Duration body_timeout = 30s;    // to read the body once the header is in
   Duration idle_timeout = 60s;    // keep-alive connection with no request
+  Duration write_timeout = 30s;   // to write one response to a client that reads slowly
   std::optional<IngressAuth> auth;
   Ons ons;
   Duration shutdown_timeout = 20s;

@@ -3,10 +3,18 @@
 //
 // Limits: header size, body size (413 before the body is read when
 // Content-Length says so), connection count, and a timeout before every read
-// and write: waiting for a request on an idle connection (idle_timeout), from
-// its first byte to a complete header (header_timeout), reading the body
-// (body_timeout), writing the response. The accept loop backs off when the
-// process runs out of file descriptors.
+// and write: a connection's first request header must be complete within
+// header_timeout of its start; on a keep-alive connection the next request's
+// first byte must come within idle_timeout and its header within
+// header_timeout of that; then reading the body (body_timeout) and writing
+// the response (write_timeout).
+//
+// At max_connections (or when accept fails for lack of file descriptors) the
+// oldest connection that is waiting for a request, with no byte of one read,
+// is closed to make room; when every connection is in the middle of a
+// request, the new one is closed at once (and on EMFILE accepts pause).
+// max_connections is lowered, with a warning, to what RLIMIT_NOFILE allows
+// after keeping min(256, limit / 4) descriptors for the rest of the process.
 //
 // Thread and lifetime contract: a Server and all its connections run on one
 // executor, which must be single-threaded (an io_context run by one thread).

@@ -1,6 +1,7 @@
 // Factories for OpenSSL contexts, server and client side. TLS 1.2 or newer,
-// a modern cipher list, peer verification on for clients. Errors name the
-// file and OpenSSL's reason; no half-configured context is returned.
+// a modern cipher list, peer verification on for clients; private key files
+// open to other users are refused. Errors name the file and OpenSSL's reason;
+// no half-configured context is returned.
 // A context is immutable once made and may be shared by many connections on
 // one io_context.
 #pragma once
@@ -27,6 +28,12 @@ struct ClientTlsOptions {
 };
 
 Result<TlsContextPtr> make_client_tls_context(const ClientTlsOptions& options);
+
+// A private key file must not be accessible by other users: fails, naming
+// the file and its mode, when any permission bit for "other" is set. Group
+// access is allowed (root:ocirelay 0640 is the recommended setup). Both
+// factories above check their key files with it before loading them.
+Result<bool> check_private_key_permissions(const std::string& key_file);
 
 // OpenSSL's most recent error, as text, and the error queue cleared.
 std::string last_openssl_error();

@@ -1,0 +1,258 @@
+// Disk faults, through the real ocirelayd: a full file system (a small tmpfs,
+// root only), the storage file deleted while running, and storage that
+// cannot be opened at start.
+//
+// The full-disk test needs root to mount a tmpfs; without it (or when the
+// mount fails, e.g. in an unprivileged container) it prints a WARN saying it
+// was skipped and passes (Catch2 v2 has no SKIP).
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "support/daemon_process.hpp"
+#include "support/fake_http_server.hpp"
+#include "support/fixtures.hpp"
+#include "support/small_filesystem.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_client.hpp"
+
+using namespace ocirelay::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// A fake OIC that answers 503 until opened, then 202; remembers what it took.
+struct SwitchableOic {
+  std::atomic<bool> up{false};
+  std::mutex mutex;
+  std::set<std::string> accepted;
+  FakeHttpServer server;
+
+  SwitchableOic() {
+    server.set_script([this](const RecordedRequest& r, std::size_t) {
+      if (!up.load()) return Reply{ocirelay::http::Response{503, {}, {}, false}, {}};
+      if (auto key = r.headers.get("Idempotency-Key")) {
+        std::lock_guard lock(mutex);
+        accepted.emplace(*key);
+      }
+      return Reply{ocirelay::http::Response{202, {}, {}, false}, {}};
+    });
+  }
+  std::size_t missing(const std::set<std::string>& ids) {
+    std::lock_guard lock(mutex);
+    std::size_t n = 0;
+    for (const auto& id : ids) n += accepted.count(id) == 0 ? 1 : 0;
+    return n;
+  }
+};
+
+std::string relay_yaml(const std::string& storage_path, const std::string& oic_url) {
+  return "server:\n  listen: \"127.0.0.1:0\"\n"
+         "storage:\n  path: " +
+         storage_path +
+         "\n"
+         "log:\n  level: info\n"
+         "destinations:\n  - name: oic\n    url: " +
+         oic_url +
+         "\n    retry: { initial_backoff: 50ms, max_backoff: 300ms, max_age: 1h }\n"
+         "routes:\n  - { name: all, destinations: [oic] }\n";
+}
+
+// An event with a unique ID, padded so the disk fills in fewer requests.
+std::string padded_event(long n) { return event_with_id(n) + std::string(3000, ' '); }
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("a full disk: 503 with Retry-After, health served, nothing lost, recovery by itself",
+          "[disk]") {
+  SmallFilesystem fs(8 * 1024 * 1024);
+  if (!fs.mounted()) {
+    WARN("SKIPPED: needs a small tmpfs for the storage: " << fs.why_not());
+    return;
+  }
+  SwitchableOic oic;
+  TempDir dir;
+  const std::string storage = fs.file("queue.db");
+  DaemonProcess::Options options;
+  options.config_file = dir.write("ocirelay.yaml", relay_yaml(storage, oic.server.url("/flow")));
+  options.log_file = dir.file("ocirelay.log");  // not on the small file system
+  DaemonProcess daemon(options);
+  daemon.start();
+  TestClient client(daemon.port());
+
+  std::set<std::string> acked;
+  long next = 0;
+  for (; next < 20; ++next) {
+    REQUIRE(client.post_event(padded_event(next)).status == 202);
+    acked.insert(event_id_for(next));
+  }
+
+  // Fill the file system, then post until storage cannot commit.
+  const std::size_t filled = fs.fill("filler");
+  INFO("filler " << filled << " bytes; " << fs.free_bytes() << " bytes free");
+  ocirelay::test::ClientReply refused;
+  for (int i = 0; i < 3000 && refused.status != 503; ++i, ++next) {
+    auto r = client.post_event(padded_event(next));
+    if (r.status == 202) {
+      acked.insert(event_id_for(next));
+    } else {
+      refused = r;
+    }
+    REQUIRE((r.status == 202 || r.status == 503));
+  }
+  REQUIRE(refused.status == 503);
+  CHECK(refused.headers.get("Retry-After").has_value());
+  CHECK(contains(refused.body, "storage unavailable"));
+  const long refused_event = next - 1;
+
+  // Still serving: health 200, not ready, more refusals, no crash.
+  auto health = client.request("GET", "/health");
+  CHECK(health.status == 200);
+  auto ready = client.request("GET", "/ready");
+  CHECK(ready.status == 503);
+  CHECK(contains(ready.body, "storage cannot commit"));
+  for (int i = 0; i < 10; ++i) {
+    CHECK(client.post_event(padded_event(refused_event)).status == 503);
+  }
+  CHECK_FALSE(daemon.wait_exit(0ms).has_value());  // still running
+  const std::string log = daemon.log();
+  CHECK((contains(log, "No space left on device") || contains(log, "database or disk is full")));
+
+  // Space again: the same relay accepts the refused event, no restart.
+  std::filesystem::remove(fs.file("filler"));
+  int status = 0;
+  REQUIRE(wait_until(
+      [&] {
+        status = client.post_event(padded_event(refused_event)).status;
+        return status == 202;
+      },
+      30s));
+  acked.insert(event_id_for(refused_event));
+  CHECK(client.request("GET", "/ready").status == 200);
+  for (int i = 0; i < 5; ++i, ++next) {
+    REQUIRE(client.post_event(padded_event(next + 1)).status == 202);
+    acked.insert(event_id_for(next + 1));
+  }
+
+  // Everything acknowledged is delivered once OIC answers again.
+  oic.up = true;
+  CHECK(wait_until([&] { return oic.missing(acked) == 0; }, 60s));
+  CHECK(oic.missing(acked) == 0);
+  std::printf("disk test: %zu events acknowledged (%ld posted), all delivered after the disk was "
+              "full\n",
+              acked.size(), next);
+
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait_exit(30s) == 0);
+  auto check = run_ocirelayd({"storage", "check", "--storage", storage});
+  INFO(check.output);
+  CHECK(check.exit_code == 0);
+}
+
+TEST_CASE("the storage file deleted while running: new events refused, queued ones delivered",
+          "[disk]") {
+  SwitchableOic oic;
+  TempDir dir;
+  const std::string storage = dir.file("queue.db");
+  DaemonProcess::Options options;
+  options.config_file = dir.write("ocirelay.yaml", relay_yaml(storage, oic.server.url("/flow")));
+  options.log_file = dir.file("ocirelay.log");
+  DaemonProcess daemon(options);
+  daemon.start();
+  TestClient client(daemon.port());
+  std::set<std::string> acked;
+  for (long i = 0; i < 5; ++i) {
+    REQUIRE(client.post_event(event_with_id(i)).status == 202);
+    acked.insert(event_id_for(i));
+  }
+  REQUIRE(std::filesystem::remove(storage));
+
+  auto r = client.post_event(event_with_id(100));
+  CHECK(r.status == 503);
+  CHECK(r.headers.get("Retry-After").has_value());
+  CHECK(daemon.wait_for_log("deleted or replaced while the relay runs", 10s));
+  CHECK(client.request("GET", "/ready").status == 503);
+  CHECK(client.request("GET", "/health").status == 200);
+
+  oic.up = true;
+  CHECK(wait_until([&] { return oic.missing(acked) == 0; }, 30s));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait_exit(30s) == 0);
+}
+
+TEST_CASE("storage that cannot be opened at start: an error naming the file, exit 3",
+          "[disk][cli]") {
+  TempDir dir;
+  const std::string url = "http://127.0.0.1:9/flow";  // never contacted
+  auto start_with = [&](const std::string& storage) {
+    const std::string config = dir.write("ocirelay.yaml", relay_yaml(storage, url));
+    return run_ocirelayd({"--config", config});
+  };
+  auto expect_refused = [](const ProcessResult& r, const std::string& path,
+                           const std::string& why) {
+    INFO(r.output);
+    CHECK(r.signal == 0);
+    CHECK(r.exit_code == 3);
+    CHECK(contains(r.output, "cannot start: storage: " + path));
+    CHECK(contains(r.output, why));
+    CHECK_FALSE(contains(r.output, "listening on"));
+  };
+
+  SECTION("a directory where the file should be") {
+    const std::string path = dir.file("queue.db");
+    std::filesystem::create_directory(path);
+    expect_refused(start_with(path), path, "is a directory, not a database file");
+  }
+  SECTION("a file that is not SQLite") {
+    const std::string path = dir.write("queue.db", std::string(5000, 'x'));
+    expect_refused(start_with(path), path, "not an SQLite database");
+    CHECK(read_file(path) == std::string(5000, 'x'));  // left alone
+  }
+  SECTION("its directory cannot be created") {
+    dir.write("plainfile", "x");
+    const std::string path = dir.file("plainfile/sub/queue.db");
+    expect_refused(start_with(path), path, "Not a directory");
+  }
+  SECTION("its directory is not writable") {
+    if (::geteuid() == 0) {
+      // Root ignores permission bits: use a read-only file system instead.
+      SmallFilesystem ro(1024 * 1024, true);
+      if (!ro.mounted()) {
+        WARN("SKIPPED (read-only directory): " << ro.why_not());
+        return;
+      }
+      const std::string path = ro.file("queue.db");
+      expect_refused(start_with(path), path, "Read-only file system");
+    } else {
+      const std::string locked = dir.file("locked");
+      std::filesystem::create_directory(locked);
+      ::chmod(locked.c_str(), 0500);
+      const std::string path = locked + "/queue.db";
+      expect_refused(start_with(path), path, "Permission denied");
+      ::chmod(locked.c_str(), 0700);
+    }
+  }
+}
