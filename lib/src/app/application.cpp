@@ -30,6 +30,7 @@
 #include "ocirelay/log/logging.hpp"
 #include "ocirelay/metrics/registry.hpp"
 #include "ocirelay/metrics/relay_metrics.hpp"
+#include "ocirelay/storage/storage_check.hpp"
 #include "ocirelay/storage/storage_worker.hpp"
 #include "ocirelay/storage/store.hpp"
 #include "ocirelay_version.hpp"
@@ -334,7 +335,7 @@ class Application::Impl {
   }
 };
 
-Result<std::unique_ptr<Application>> Application::create(config::Config cfg) {
+Result<std::unique_ptr<Application>, StartError> Application::create(config::Config cfg) {
   auto impl = std::make_unique<Impl>();
   impl->config = std::move(cfg);
   const config::Config& c = impl->config;
@@ -348,9 +349,9 @@ Result<std::unique_ptr<Application>> Application::create(config::Config cfg) {
   impl->log = impl->logging->get("main");
 
   auto store = storage::open_sqlite_store(storage::SqliteOptions{c.storage.path, true});
-  if (!store) return fail("storage: " + store.error().message);
+  if (!store) return fail(StartError("storage: " + store.error().message, kExitStorage));
   if (auto released = store.value()->release_inflight(); !released) {
-    return fail("storage: " + released.error().message);
+    return fail(StartError("storage: " + released.error().message, kExitStorage));
   } else if (released.value() > 0) {
     impl->log->info("{} delivery(ies) in flight when the relay last stopped are queued again",
                     released.value());
@@ -526,6 +527,28 @@ std::vector<std::string> check_tls_files(const config::Config& c) {
   return problems;
 }
 
+// `storage check`: the storage file named by --storage, or by storage.path of
+// the --config file, checked read-only. The report goes to stdout.
+int storage_check(const CommandLine& cl, const std::string& program) {
+  std::string path = cl.storage_path;
+  if (path.empty()) {
+    auto loaded = config::load_config(cl.config_path);
+    if (!loaded) {
+      for (const auto& e : loaded.error()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+      std::fprintf(stderr,
+                   "%s: configuration invalid (%zu error%s); name the file with --storage PATH "
+                   "instead\n",
+                   program.c_str(), loaded.error().size(), loaded.error().size() == 1 ? "" : "s");
+      return kExitUsage;
+    }
+    path = loaded.value().storage.path;
+  }
+  const auto report = storage::check_sqlite_storage(path);
+  std::fputs(storage::format_storage_check(report).c_str(), stdout);
+  std::fflush(stdout);
+  return storage::storage_check_exit_code(report);
+}
+
 }  // namespace
 
 int daemon_main(int argc, char** argv) {
@@ -545,6 +568,7 @@ int daemon_main(int argc, char** argv) {
     std::printf("ocirelayd %s\n", kVersion);
     return 0;
   }
+  if (cl->command == CommandLine::Command::storage_check) return storage_check(*cl, program);
   auto loaded = cl->config_path.empty()
                     ? config::parse_config(config::embedded_default_config(), "(embedded dev.yaml)")
                     : config::load_config(cl->config_path);
@@ -571,8 +595,8 @@ int daemon_main(int argc, char** argv) {
   }
   auto app = Application::create(std::move(loaded).value());
   if (!app) {
-    std::fprintf(stderr, "%s: cannot start: %s\n", program.c_str(), app.error().c_str());
-    return 1;
+    std::fprintf(stderr, "%s: cannot start: %s\n", program.c_str(), app.error().message.c_str());
+    return app.error().exit_code;
   }
   return app.value()->run();
 }
