@@ -36,7 +36,8 @@ std::string file_contents_from(const std::string& path, std::size_t offset) {
 }
 
 pid_t spawn(const std::vector<std::string>& args, const std::string& out_file,
-            const std::vector<std::string>& extra_env, std::optional<std::uint64_t> fsize) {
+            const std::vector<std::string>& extra_env, std::optional<std::uint64_t> fsize,
+            std::optional<std::uint64_t> nofile = std::nullopt) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) {
     // The test's own service manager must not hear from the daemons it runs.
@@ -68,6 +69,10 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& out_file,
     if (fsize) {
       struct rlimit rl{static_cast<rlim_t>(*fsize), static_cast<rlim_t>(*fsize)};
       ::setrlimit(RLIMIT_FSIZE, &rl);
+    }
+    if (nofile) {
+      struct rlimit rl{static_cast<rlim_t>(*nofile), static_cast<rlim_t>(*nofile)};
+      ::setrlimit(RLIMIT_NOFILE, &rl);
     }
     ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
@@ -126,7 +131,7 @@ void DaemonProcess::start(Duration timeout) {
                     ? static_cast<std::size_t>(std::filesystem::file_size(options_.log_file, ec))
                     : 0;
   pid_ = spawn({"--config", options_.config_file}, options_.log_file, options_.extra_env,
-               options_.file_size_limit);
+               options_.file_size_limit, options_.open_files_limit);
   static const std::regex listening(R"(listening on 127\.0\.0\.1:(\d+))");
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {

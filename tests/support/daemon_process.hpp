@@ -38,6 +38,7 @@ class DaemonProcess {
     std::string log_file;                      // stderr and stdout go here
     std::vector<std::string> extra_env;        // "NAME=value"
     std::optional<std::uint64_t> file_size_limit;  // RLIMIT_FSIZE, bytes
+    std::optional<std::uint64_t> open_files_limit;  // RLIMIT_NOFILE (soft and hard)
   };
 
   explicit DaemonProcess(Options options);

@@ -1,12 +1,14 @@
 #include "support/fake_http_server.hpp"
 
 #include <algorithm>
+#include <future>
 #include <set>
 #include <stdexcept>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -52,6 +54,7 @@ class FakeHttpServer::Impl final : public http::Handler {
 
   asio::io_context io{1};
   std::unique_ptr<http::Server> server;
+  http::TlsContextPtr tls;  // HTTPS only; changed on the server thread
   std::thread thread;
   mutable std::mutex mutex;
   mutable std::condition_variable cv;
@@ -74,6 +77,7 @@ FakeHttpServer::FakeHttpServer(Options options, std::uint16_t port)
     auto tls = http::make_server_tls_context(options.cert_file, options.key_file);
     if (!tls) throw std::runtime_error("fake server TLS: " + tls.error());
     so.tls = std::move(tls).value();
+    impl_->tls = so.tls;
     tls_ = true;
     if (!options.client_ca_file.empty()) {
       SSL_CTX* native = so.tls->native_handle();
@@ -127,6 +131,24 @@ void FakeHttpServer::always(int status, std::string body) {
     if (!body.empty()) r.headers.set("Content-Type", "application/json");
     return Reply{r, {}};
   });
+}
+
+void FakeHttpServer::use_certificate(const std::string& cert_file, const std::string& key_file) {
+  if (!impl_->tls) throw std::logic_error("use_certificate on a plain HTTP fake server");
+  std::promise<std::string> done;
+  asio::post(impl_->io, [&] {
+    SSL_CTX* native = impl_->tls->native_handle();
+    std::string error;
+    if (SSL_CTX_use_certificate_chain_file(native, cert_file.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(native, key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(native) != 1) {
+      error = "fake server certificate " + cert_file + ": " + http::last_openssl_error();
+    }
+    done.set_value(error);
+  });
+  if (const std::string error = done.get_future().get(); !error.empty()) {
+    throw std::runtime_error(error);
+  }
 }
 
 std::vector<RecordedRequest> FakeHttpServer::requests() const {

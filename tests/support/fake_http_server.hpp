@@ -61,6 +61,10 @@ class FakeHttpServer {
   void set_script(Script script);
   // Answers every request with this status (and body).
   void always(int status, std::string body = {});
+  // HTTPS only: new connections get this certificate and key from now on
+  // (a renewed or corrected certificate); open connections keep theirs.
+  // Throws when the files cannot be loaded.
+  void use_certificate(const std::string& cert_file, const std::string& key_file);
 
   std::vector<RecordedRequest> requests() const;
   // The most requests that were being answered at the same time.

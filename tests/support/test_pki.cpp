@@ -42,6 +42,7 @@ TestPki make_test_pki(const TempDir& tmp) {
   make_leaf(dir, "ca", "server", "subjectAltName=IP:127.0.0.1,DNS:localhost");
   make_leaf(dir, "ca", "client", "extendedKeyUsage=clientAuth");
   make_leaf(dir, "rogue-ca", "rogue-server", "subjectAltName=IP:127.0.0.1,DNS:localhost");
+  make_leaf(dir, "ca", "wrong-host-server", "subjectAltName=DNS:wrong-host.example");
   TestPki pki;
   pki.ca_cert = dir + "/ca.crt";
   pki.server_cert = dir + "/server.crt";
@@ -51,6 +52,8 @@ TestPki make_test_pki(const TempDir& tmp) {
   pki.rogue_ca_cert = dir + "/rogue-ca.crt";
   pki.rogue_server_cert = dir + "/rogue-server.crt";
   pki.rogue_server_key = dir + "/rogue-server.key";
+  pki.wrong_host_server_cert = dir + "/wrong-host-server.crt";
+  pki.wrong_host_server_key = dir + "/wrong-host-server.key";
   return pki;
 }
 
