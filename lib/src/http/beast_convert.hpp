@@ -23,18 +23,52 @@ inline Request from_beast_header(const bhttp::request_header<>& header) {
   return r;
 }
 
-inline bhttp::response<bhttp::string_body> to_beast(Response response, unsigned version,
-                                                    bool keep_alive,
-                                                    const std::string& server_name) {
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
-  res.set(bhttp::field::server, server_name);
-  for (auto& [name, value] : response.headers.fields()) {
-    res.insert(name, value);
+// The response as bytes on the wire, in one buffer: status line, the
+// handler's fields (but its own Content-Length and Connection, which are the
+// server's to set), Server, Content-Length, and Connection where the version's
+// default is not what happens. Writing one buffer costs a fraction of what
+// Beast's serializer costs for the same small message (a profile of the
+// accept path had the serializer at a fifth of the event loop's work).
+inline std::string to_wire(const Response& response, unsigned version, bool keep_alive,
+                           const std::string& server_name) {
+  const auto status = static_cast<bhttp::status>(response.status);
+  const bool bodiless =
+      (response.status >= 100 && response.status < 200) || response.status == 204 ||
+      response.status == 304;
+  std::string out;
+  out.reserve(128 + server_name.size() + response.body.size());
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(response.status);
+  out += ' ';
+  out += bhttp::obsolete_reason(status);
+  out += "\r\nServer: ";
+  out += server_name;
+  out += "\r\n";
+  for (const auto& [name, value] : response.headers.fields()) {
+    if (iequals(name, "Content-Length") || iequals(name, "Connection") ||
+        iequals(name, "Server") || iequals(name, "Transfer-Encoding")) {
+      continue;
+    }
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
   }
-  res.body() = std::move(response.body);
-  res.keep_alive(keep_alive);
-  res.prepare_payload();
-  return res;
+  if (!bodiless) {
+    out += "Content-Length: ";
+    out += std::to_string(response.body.size());
+    out += "\r\n";
+  }
+  if (version >= 11 && !keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (version < 11 && keep_alive) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+  if (!bodiless) {
+    out += response.body;
+  }
+  return out;
 }
 
 }  // namespace ocirelay::http
