@@ -64,7 +64,9 @@ class Dispatcher::Impl {
         drained_(ex_),
         rng_(std::random_device{}()) {
     concurrency_ = std::max(1u, dest_.concurrency);
-    capacity_ = std::max<std::size_t>(32, 4 * concurrency_);
+    // Room for a few storage round trips' worth of deliveries, so that the
+    // next fetch is under way before the buffer runs dry.
+    capacity_ = std::max<std::size_t>(128, 8 * concurrency_);
     metrics_.destination_state(dest_.name, health_name(health_));
   }
 
@@ -95,7 +97,7 @@ class Dispatcher::Impl {
     // touches storage afterwards except aborted deliveries, which record
     // nothing.
     const auto until = Clock::now() + deadline;
-    while ((in_flight_ > 0 || !run_exited_) && Clock::now() < until) {
+    while ((busy() > 0 || !run_exited_) && Clock::now() < until) {
       drained_.expires_at(until);
       co_await drained_.async_wait(nothrow);
     }
@@ -335,6 +337,11 @@ class Dispatcher::Impl {
         break;
     }
 
+    // The request is over: its slot goes to the next delivery while the
+    // result is recorded. The row stays marked inflight in storage until
+    // then, so it cannot be fetched again meanwhile.
+    ++recording_;
+    finish_delivery();
     for (;;) {
       auto recorded = co_await storage_.async_complete(result, asio::use_awaitable);
       if (recorded) break;
@@ -346,14 +353,19 @@ class Dispatcher::Impl {
     if (result.kind == storage::AttemptResult::Kind::retry) {
       next_due_ = next_due_ ? std::min(*next_due_, result.next_attempt_at) : result.next_attempt_at;
     }
-    finish_delivery();
+    --recording_;
+    if (busy() == 0 && stopping_) drained_.cancel();
+    wake();
   }
 
   void finish_delivery() {
     --in_flight_;
-    if (in_flight_ == 0 && stopping_) drained_.cancel();
+    if (busy() == 0 && stopping_) drained_.cancel();
     wake();
   }
+
+  // Deliveries whose request or whose result is not finished.
+  std::size_t busy() const { return in_flight_ + recording_; }
 
   asio::any_io_executor ex_;
   config::Destination dest_;
@@ -367,7 +379,8 @@ class Dispatcher::Impl {
   unsigned concurrency_ = 1;
   std::size_t capacity_ = 32;
   std::deque<storage::Delivery> buffer_;
-  std::size_t in_flight_ = 0;
+  std::size_t in_flight_ = 0;   // requests under way: what concurrency limits
+  std::size_t recording_ = 0;  // finished requests whose result is being stored
   std::optional<storage::Millis> next_due_;
   bool new_work_ = true;  // look at storage at start
   bool woken_ = false;

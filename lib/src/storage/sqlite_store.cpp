@@ -441,12 +441,24 @@ StoreResult<Unit> SqliteStore::complete(std::span<const AttemptResult> results) 
   if (results.empty()) {
     return Unit{};
   }
-  int rc = set_durable(true);
+  // Attempt results commit without fsync (synchronous=NORMAL in WAL mode): a
+  // process crash loses nothing, and a power loss can lose only the last
+  // results, whose deliveries are then made again (at least once, as
+  // promised). The next durable commit makes them durable too. This keeps
+  // the disk's fsyncs for the accepts, which wait for them.
+  int rc = set_durable(false);
   if (rc != SQLITE_OK) {
     return fail(db_.error(rc, "complete"));
   }
+  auto result = complete_in_transaction(results);
+  // Best effort: every durable write switches back (and fails) on its own.
+  set_durable(true);
+  return result;
+}
+
+StoreResult<Unit> SqliteStore::complete_in_transaction(std::span<const AttemptResult> results) {
   SqliteTransaction transaction(db_);
-  rc = transaction.begin();
+  int rc = transaction.begin();
   if (rc != SQLITE_OK) {
     return fail(db_.error(rc, "complete"));
   }

@@ -63,6 +63,7 @@ class SqliteStore final : public Store {
   // Switches PRAGMA synchronous between FULL (durable commits) and NORMAL.
   // Outside transactions only.
   int set_durable(bool durable);
+  StoreResult<Unit> complete_in_transaction(std::span<const AttemptResult> results);
   StoreResult<FetchResult> fetch_due_in_transaction(const std::string& destination, Millis now,
                                                     std::size_t limit);
   int insert(const NewEvent& event, InsertOutcome& outcome);
