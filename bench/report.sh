@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# bench/report.sh RESULTS RSS_LOG DOC PLOTS RUNS QUICK: turns the figures that
+# bench/run.sh collected into DOC (markdown) and PNG plots under PLOTS
+# (gnuplot). Medians over the runs; ratios against the references.
+set -euo pipefail
+RESULTS="$1" RSS_LOG="$2" DOC="$3" PLOTS="$4" RUNS="$5" QUICK="$6"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CONNECTIONS=(1 16 64)
+
+median() {
+  awk -F'\t' -v s="$1" -v l="$2" -v k="$3" '$1==s && $2==l && $4==k {print $5}' "$RESULTS" |
+    sort -g | awk '{v[NR]=$1} END {if (NR==0) print "n/a"; else print v[int((NR+1)/2)]}'
+}
+# range SECTION LABEL KEY: "min-max" over the runs.
+range() {
+  awk -F'\t' -v s="$1" -v l="$2" -v k="$3" '$1==s && $2==l && $4==k {print $5}' "$RESULTS" |
+    sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {if (NR==0) print "n/a"; else print lo "-" hi}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b+0 > 0) printf "%.0f%%", 100*a/b; else print "n/a"}'; }
+ms() { awk -v u="$1" 'BEGIN {if (u == "n/a") print u; else printf "%.2f", u/1000}'; }
+mb() { awk -v k="$1" 'BEGIN {if (k == "n/a") print k; else printf "%.1f", k/1024}'; }
+verdict() { awk -v ok="$1" 'BEGIN {print (ok == 1) ? "met" : "**missed**"}'; }
+
+mkdir -p "$PLOTS"
+
+# --- Data files for the plots ---
+ACCEPT_DAT="$PLOTS/accept.dat"
+{
+  echo "# connections ocirelay-http nginx-http ocirelay-https nginx-https (events/s, medians)"
+  for c in "${CONNECTIONS[@]}"; do
+    echo "$c $(median accept "ocirelay-http-$c" accepted_per_s) $(median accept "nginx-http-$c" accepted_per_s)" \
+      "$(median accept "ocirelay-https-$c" accepted_per_s) $(median accept "nginx-https-$c" accepted_per_s)"
+  done
+} >"$ACCEPT_DAT"
+LAT_DAT="$PLOTS/latency.dat"
+{
+  echo "# connections ocirelay-http p50 p99 p99.9 (ms) nginx-http p50 p99 p99.9"
+  for c in "${CONNECTIONS[@]}"; do
+    echo "$c $(ms "$(median accept "ocirelay-http-$c" latency_p50_us)") $(ms "$(median accept "ocirelay-http-$c" latency_p99_us)")" \
+      "$(ms "$(median accept "ocirelay-http-$c" latency_p999_us)") $(ms "$(median accept "nginx-http-$c" latency_p50_us)")" \
+      "$(ms "$(median accept "nginx-http-$c" latency_p99_us)") $(ms "$(median accept "nginx-http-$c" latency_p999_us)")"
+  done
+} >"$LAT_DAT"
+
+gnuplot <<EOF
+set terminal pngcairo size 900,520 font "sans,11"
+set output "$PLOTS/accept.png"
+set title "Durable accept: events/s answered 2xx (median of $RUNS runs)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set key top left
+set ylabel "events/s"
+set xlabel "keep-alive connections"
+set grid ytics
+set yrange [0:*]
+plot "$ACCEPT_DAT" using 2:xtic(1) title "ocirelay http" lc rgb "#1f77b4", \
+     "" using 4 title "ocirelay https" lc rgb "#aec7e8", \
+     "" using 3 title "nginx 202 http (reference)" lc rgb "#7f7f7f", \
+     "" using 5 title "nginx 202 https (reference)" lc rgb "#c7c7c7"
+EOF
+
+gnuplot <<EOF
+set terminal pngcairo size 900,520 font "sans,11"
+set output "$PLOTS/latency.png"
+set title "Durable accept latency, plain HTTP (median of $RUNS runs)"
+set logscale y
+set xlabel "keep-alive connections"
+set ylabel "ms (log scale)"
+set key top left
+set grid
+set xtics ("1" 0, "16" 1, "64" 2)
+plot "$LAT_DAT" using 0:2 with linespoints lw 2 title "ocirelay p50", \
+     "" using 0:3 with linespoints lw 2 title "ocirelay p99", \
+     "" using 0:4 with linespoints lw 2 title "ocirelay p99.9", \
+     "" using 0:6 with linespoints dt 2 title "nginx p99"
+EOF
+
+if [ -s "$RSS_LOG" ]; then
+  gnuplot <<EOF
+set terminal pngcairo size 900,420 font "sans,11"
+set output "$PLOTS/backlog-rss.png"
+set title "Resident memory while a backlog is queued, restarted and drained"
+set xlabel "seconds"
+set ylabel "RSS (MiB)"
+set grid
+set yrange [0:*]
+plot "$RSS_LOG" using 1:(\$2/1024) with lines lw 2 title "ocirelayd RSS"
+EOF
+fi
+
+# --- The markdown -------------------------------------------------------------
+h64="$(median accept ocirelay-http-64 accepted_per_s)"
+n64="$(median accept nginx-http-64 accepted_per_s)"
+p99_64="$(median accept ocirelay-http-64 latency_p99_us)"
+e2e_rate="$(median e2e ocirelay delivered_per_s)"
+e2e_p50="$(median e2e ocirelay added_p50_us)"
+fill_rss="$(median backlog fill peak_rss_kb)"
+drain_rss="$(median backlog drain peak_rss_kb)"
+startup="$(median startup backlog startup_ms)"
+idle_rss="$(median idle ocirelay rss_kb)"
+idle_cpu="$(median idle ocirelay cpu_ms)"
+idle_seconds="$(median idle ocirelay seconds)"
+backlog_n="$(median backlog fill accepted)"
+peak_rss="$(awk -v a="$fill_rss" -v b="$drain_rss" 'BEGIN {print (a > b) ? a : b}')"
+plot_dir="$(basename "$PLOTS")"
+[ "$QUICK" = 1 ] && plot_dir="."
+
+{
+  echo "# Benchmarks"
+  echo
+  echo "Made by \`bench/run.sh\` on $(date -u +%Y-%m-%d); re-run it to refresh this page"
+  echo "(it rewrites it). Every figure is the median of $RUNS runs unless it says"
+  echo "otherwise; ranges are min-max over the runs. Figures are for this machine"
+  echo "only: compare the ratios to the references, measured in the same run."
+  echo
+  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')),"
+  echo "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r),"
+  echo "storage on $(df -T "$ROOT" | awk 'NR==2 {print $2}'). Sample event: tests/data/events/createobject.json"
+  echo "($(wc -c <"$ROOT/tests/data/events/createobject.json") bytes), a distinct eventID per request."
+  echo "Load from wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') and ocirelay-bench (bench/src), both on the same 2 cores as the"
+  echo "server: the figures include the load generator's share of the CPU."
+  echo
+  echo "## Targets"
+  echo
+  echo "| target | measured | |"
+  echo "|---|---|---|"
+  echo "| durable accept, 64 connections, HTTP: >= 20,000 events/s | $h64 events/s | $(verdict "$(awk -v a="$h64" 'BEGIN {print (a >= 20000)}')") |"
+  echo "| ... and >= 40% of nginx in the same run | $(ratio "$h64" "$n64") of $n64 | $(verdict "$(awk -v a="$h64" -v b="$n64" 'BEGIN {print (b > 0 && a/b >= 0.4)}')") |"
+  echo "| ... p99 < 10 ms | $(ms "$p99_64") ms | $(verdict "$(awk -v a="$p99_64" 'BEGIN {print (a < 10000)}')") |"
+  echo "| end to end >= 10,000 events/s | $e2e_rate events/s | $(verdict "$(awk -v a="$e2e_rate" 'BEGIN {print (a >= 10000)}')") |"
+  echo "| added p50 latency < 2 ms, sink healthy | $(ms "$e2e_p50") ms | $(verdict "$(awk -v a="$e2e_p50" 'BEGIN {print (a < 2000)}')") |"
+  echo "| backlog: RSS < 64 MB throughout | peak $(mb "$peak_rss") MiB | $(verdict "$(awk -v a="$peak_rss" 'BEGIN {print (a < 65536)}')") |"
+  echo "| start-up with $backlog_n queued < 1 s | $startup ms | $(verdict "$(awk -v a="$startup" 'BEGIN {print (a < 1000)}')") |"
+  echo "| idle RSS < 20 MB | $(mb "$idle_rss") MiB | $(verdict "$(awk -v a="$idle_rss" 'BEGIN {print (a < 20480)}')") |"
+  echo "| idle CPU: timers only | $idle_cpu ms CPU in $idle_seconds s | $(verdict "$(awk -v a="$idle_cpu" -v s="$idle_seconds" 'BEGIN {print (a <= 10 * s)}')") |"
+  echo
+  echo "## 1. Durable accept"
+  echo
+  echo "wrk POSTs the event over keep-alive connections for the run's length;"
+  echo "ocirelay answers 202 only after the event is committed to SQLite"
+  echo "(WAL, synchronous=FULL). The destination is down during these runs, so"
+  echo "the figures are the accept path alone. The reference is nginx $(nginx -v 2>&1 | sed 's/.*\///')"
+  echo "(2 workers, no access log) answering 202 from memory to the same requests:"
+  echo "the cost of an HTTP hop on this machine, with no disk."
+  echo
+  echo "Raw fsync rate of this disk (append 4 KiB + fdatasync, one process):"
+  echo "$(median fsync disk fsync_per_s)/s (range $(range fsync disk fsync_per_s)). Without group"
+  echo "commit, that would be the ceiling of durable accepts."
+  echo
+  echo "![durable accept](${plot_dir}/accept.png)"
+  echo
+  echo "| server | conns | events/s | range | p50 ms | p99 ms | p99.9 ms | commits/s | events/commit | vs nginx |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  for scheme in http https; do
+    for c in "${CONNECTIONS[@]}"; do
+      r="$(median accept "ocirelay-$scheme-$c" accepted_per_s)"
+      n="$(median accept "nginx-$scheme-$c" accepted_per_s)"
+      echo "| ocirelay $scheme | $c | $r | $(range accept "ocirelay-$scheme-$c" accepted_per_s) |" \
+        "$(ms "$(median accept "ocirelay-$scheme-$c" latency_p50_us)") | $(ms "$(median accept "ocirelay-$scheme-$c" latency_p99_us)") |" \
+        "$(ms "$(median accept "ocirelay-$scheme-$c" latency_p999_us)") | $(median accept "ocirelay-$scheme-$c" commits_per_s) |" \
+        "$(median accept "ocirelay-$scheme-$c" events_per_commit) | $(ratio "$r" "$n") |"
+    done
+  done
+  for scheme in http https; do
+    for c in "${CONNECTIONS[@]}"; do
+      echo "| nginx $scheme | $c | $(median accept "nginx-$scheme-$c" accepted_per_s) | $(range accept "nginx-$scheme-$c" accepted_per_s) |" \
+        "$(ms "$(median accept "nginx-$scheme-$c" latency_p50_us)") | $(ms "$(median accept "nginx-$scheme-$c" latency_p99_us)") |" \
+        "$(ms "$(median accept "nginx-$scheme-$c" latency_p999_us)") | - | - | - |"
+    done
+  done
+  echo
+  echo "![latency](${plot_dir}/latency.png)"
+  echo
+  echo "## 2. End to end"
+  echo
+  echo "ocirelay-bench posts $(median e2e ocirelay accepted) events over 64 connections while its own"
+  echo "sink (a 202 server on 127.0.0.1) takes the deliveries; one process, one"
+  echo "monotonic clock. \"Added latency\" is from the relay's 2xx reaching the"
+  echo "client to the event reaching the sink (negative values, delivered before"
+  echo "the 2xx arrived, count as 0)."
+  echo
+  echo "| figure | median | range |"
+  echo "|---|---|---|"
+  for k in accepted_per_s delivered_per_s added_p50_us added_p99_us post_to_delivery_p50_us post_to_delivery_p99_us latency_p99_us not_delivered duplicates; do
+    echo "| $k | $(median e2e ocirelay "$k") | $(range e2e ocirelay "$k") |"
+  done
+  echo
+  echo "## 3. Backlog"
+  echo
+  echo "$backlog_n events posted (64 connections) while the destination is down;"
+  echo "then the daemon is restarted 5 times on that storage (start-up = spawn to"
+  echo "the first /health answer, median of 5), and the sink is brought up to drain."
+  echo "One run: the backlog takes minutes to build."
+  echo
+  echo "| figure | value |"
+  echo "|---|---|"
+  echo "| queueing rate | $(median backlog fill accepted_per_s) events/s |"
+  echo "| peak RSS while queueing | $(mb "$fill_rss") MiB |"
+  echo "| storage on disk | $(awk -v b="$(median backlog fill storage_bytes)" 'BEGIN {printf "%.0f MiB", b/1048576}') ($(median backlog fill bytes_per_event) bytes/event, database + WAL) |"
+  echo "| start-up with the backlog | $startup ms (range $(range startup backlog startup_ms)) |"
+  echo "| drain rate | $(median backlog drain drain_per_s) events/s ($(median backlog drain drain_seconds) s) |"
+  echo "| peak RSS while draining | $(mb "$drain_rss") MiB |"
+  echo
+  echo "![backlog RSS](${plot_dir}/backlog-rss.png)"
+  echo
+  echo "## 4. Idle"
+  echo
+  echo "A daemon with TLS, one healthy destination and no traffic, for $idle_seconds s:"
+  echo "RSS $(mb "$idle_rss") MiB, $idle_cpu ms of CPU."
+  echo
+  if [ -f "$ROOT/bench/analysis.md" ]; then
+    cat "$ROOT/bench/analysis.md"
+  fi
+  echo
+  echo "## Raw figures"
+  echo
+  echo "Every run's figures are in \`build/bench-full/results.tsv\` after a run"
+  echo "(section, label, run, key, value)."
+} >"$DOC"

@@ -1,0 +1,338 @@
+#!/usr/bin/env bash
+# bench/run.sh: measures ocirelay on this machine and, in the same run, the
+# references that show the machine's limit (nginx answering 202 to the same
+# POSTs, the disk's raw fsync rate). Writes the figures and plots to
+# docs/benchmarks.md and docs/benchmarks/*.png.
+#
+#   bench/run.sh                 full run (about 15 minutes on 2 cores)
+#   bench/run.sh --quick         smoke run for CI: every step, tiny sizes,
+#                                output under build/bench-quick/ (docs untouched)
+#   bench/run.sh --runs 5        more runs per figure (default 3; medians quoted)
+#
+# Every server listens on 127.0.0.1 on a free port. Nothing is downloaded:
+# wrk, nginx and gnuplot come from Debian (scripts/install-extra-deps.sh).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+
+QUICK=0
+RUNS=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --runs) RUNS="$2"; shift ;;
+    *) echo "usage: bench/run.sh [--quick] [--runs N]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$QUICK" = 1 ]; then
+  RUNS=1; WRK_SECONDS=2; E2E_COUNT=3000; BACKLOG=5000; IDLE_SECONDS=3; FSYNC_SECONDS=1
+  OUT="$ROOT/build/bench-quick"; DOC="$OUT/benchmarks.md"; PLOTS="$OUT"
+else
+  WRK_SECONDS=10; E2E_COUNT=100000; BACKLOG=1000000; IDLE_SECONDS=30; FSYNC_SECONDS=5
+  OUT="$ROOT/build/bench-full"; DOC="$ROOT/docs/benchmarks.md"; PLOTS="$ROOT/docs/benchmarks"
+fi
+CONNECTIONS=(1 16 64)
+
+scripts/install-extra-deps.sh
+scripts/build.sh --target ocirelayd ocirelay-bench >/dev/null
+OCIRELAYD="$ROOT/build/daemon/ocirelayd"
+BENCH="$ROOT/build/bench/ocirelay-bench"
+EVENT="$ROOT/tests/data/events/createobject.json"
+
+# The storage lives on the disk the project is on (not a tmpfs), so that
+# fsync costs what it costs in production.
+rm -rf "$OUT"
+mkdir -p "$OUT" "$PLOTS"
+WORK="$OUT/work"
+mkdir -p "$WORK"
+RESULTS="$OUT/results.tsv"
+: >"$RESULTS"
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+say() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
+
+# record SECTION LABEL RUN KEY=VALUE... : one line per figure in results.tsv.
+record() {
+  local section="$1" label="$2" run="$3"; shift 3
+  local kv
+  for kv in "$@"; do
+    printf '%s\t%s\t%s\t%s\t%s\n' "$section" "$label" "$run" "${kv%%=*}" "${kv#*=}" >>"$RESULTS"
+  done
+}
+
+# median SECTION LABEL KEY: the median over runs (lower middle for even counts).
+median() {
+  awk -F'\t' -v s="$1" -v l="$2" -v k="$3" '$1==s && $2==l && $4==k {print $5}' "$RESULTS" |
+    sort -g | awk '{v[NR]=$1} END {if (NR==0) print "n/a"; else print v[int((NR+1)/2)]}'
+}
+
+free_port() { "$BENCH" free-port; }
+
+# A certificate for 127.0.0.1, for the TLS runs of ocirelay and nginx alike.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+  -keyout "$WORK/server.key" -out "$WORK/server.crt" 2>/dev/null
+chmod 600 "$WORK/server.key"
+
+# write_config FILE DIR SINK_PORT TLS(0|1)
+write_config() {
+  local file="$1" dir="$2" sink_port="$3" tls="$4"
+  mkdir -p "$dir"
+  {
+    echo "server:"
+    echo "  listen: \"127.0.0.1:0\""
+    if [ "$tls" = 1 ]; then
+      echo "  tls: { cert_file: $WORK/server.crt, key_file: $WORK/server.key }"
+    fi
+    echo "storage:"
+    echo "  path: $dir/queue.db"
+    echo "log:"
+    echo "  level: info"
+    echo "  file: $dir/ocirelay.log"
+    echo "admin:"
+    echo "  socket: $dir/admin.sock"
+    echo "destinations:"
+    echo "  - name: sink"
+    echo "    url: http://127.0.0.1:$sink_port/ic/api/integration/v1/flows/rest/BENCH/1.0/event"
+    echo "    auth: { type: none }"
+    echo "    timeout: 10s"
+    echo "    retry: { initial_backoff: 1s, max_backoff: 2s, max_age: 24h }"
+    echo "routes:"
+    echo "  - name: objects"
+    echo "    match: { eventType: [\"com.oraclecloud.objectstorage.*\"] }"
+    echo "    destinations: [sink]"
+  } >"$file"
+}
+
+# start_daemon CONFIG LOGDIR: sets DAEMON_PID and DAEMON_PORT.
+start_daemon() {
+  local config="$1" dir="$2"
+  : >"$dir/ocirelay.log"
+  "$OCIRELAYD" --config "$config" >"$dir/stdout.log" 2>&1 &
+  DAEMON_PID=$!
+  PIDS+=("$DAEMON_PID")
+  local i
+  for i in $(seq 1 600); do
+    DAEMON_PORT="$(grep -ho 'listening on 127.0.0.1:[0-9]*' "$dir/ocirelay.log" "$dir/stdout.log" 2>/dev/null |
+      head -1 | sed 's/.*://')" || true
+    [ -n "$DAEMON_PORT" ] && return 0
+    kill -0 "$DAEMON_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  say "ocirelayd did not start; its output:"; cat "$dir/stdout.log" >&2; exit 1
+}
+
+stop_daemon() {
+  kill -TERM "$DAEMON_PID" 2>/dev/null || true
+  wait "$DAEMON_PID" 2>/dev/null || true
+}
+
+# metric PORT SCHEME NAME: the sum of a metric's samples on /metrics.
+metric() {
+  curl -sk "$2://127.0.0.1:$1/metrics" | awk -v n="$3" 'index($1, n) == 1 {s+=$2} END {printf "%.0f\n", s}'
+}
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+kv_lines() { grep -E '^[a-z0-9_]+=' "$1" | tr '\n' ' '; }
+
+# --- 0. The disk -------------------------------------------------------------
+say "raw fsync rate of the disk under $WORK"
+for run in $(seq 1 "$RUNS"); do
+  "$BENCH" fsync --dir "$WORK" --seconds "$FSYNC_SECONDS" >"$WORK/fsync.out"
+  # shellcheck disable=SC2046
+  record fsync disk "$run" $(kv_lines "$WORK/fsync.out")
+done
+
+# --- 1. Durable accept: ocirelay and nginx under wrk -------------------------
+run_wrk() {  # run_wrk URL CONNECTIONS RUN_ID OUTFILE
+  local threads=2
+  [ "$2" -lt 2 ] && threads=1
+  wrk -t"$threads" -c"$2" -d"${WRK_SECONDS}s" --timeout 10s -s "$ROOT/bench/post_event.lua" \
+    "$1" -- "$EVENT" "$3" >"$4" 2>&1
+}
+
+say "durable accept: ocirelay, ${WRK_SECONDS}s per run, connections ${CONNECTIONS[*]}"
+for scheme in http https; do
+  tls=0; [ "$scheme" = https ] && tls=1
+  for c in "${CONNECTIONS[@]}"; do
+    for run in $(seq 1 "$RUNS"); do
+      dir="$WORK/accept-$scheme-$c-$run"
+      write_config "$dir.yaml" "$dir" "$(free_port)" "$tls"  # the sink stays down: accept only
+      start_daemon "$dir.yaml" "$dir"
+      url="$scheme://127.0.0.1:$DAEMON_PORT/v1/events"
+      commits0="$(metric "$DAEMON_PORT" "$scheme" ocirelay_storage_commit_seconds_count)"
+      queued0="$(metric "$DAEMON_PORT" "$scheme" 'ocirelay_events_received_total{result="queued"')"
+      run_wrk "$url" "$c" "r$run" "$dir/wrk.out"
+      commits1="$(metric "$DAEMON_PORT" "$scheme" ocirelay_storage_commit_seconds_count)"
+      queued1="$(metric "$DAEMON_PORT" "$scheme" 'ocirelay_events_received_total{result="queued"')"
+      seconds="$(sed -n 's/^seconds=//p' "$dir/wrk.out")"
+      stop_daemon
+      # shellcheck disable=SC2046
+      record accept "ocirelay-$scheme-$c" "$run" $(kv_lines "$dir/wrk.out") \
+        "commits_per_s=$(awk -v a="$commits0" -v b="$commits1" -v s="$seconds" 'BEGIN {printf "%.0f", (b-a)/s}')" \
+        "queued=$((queued1 - queued0))" \
+        "events_per_commit=$(awk -v a="$commits0" -v b="$commits1" -v q="$((queued1 - queued0))" 'BEGIN {printf "%.1f", (b>a) ? q/(b-a) : 0}')"
+      say "  ocirelay $scheme c=$c run $run: $(sed -n 's/^accepted_per_s=//p' "$dir/wrk.out") ev/s"
+      rm -rf "$dir"
+    done
+  done
+done
+
+say "durable accept reference: nginx answering 202 to the same POSTs"
+NGINX="$WORK/nginx"
+mkdir -p "$NGINX/logs"
+NGINX_HTTP="$(free_port)"
+NGINX_HTTPS="$(free_port)"
+cat >"$NGINX/nginx.conf" <<EOF
+worker_processes auto;
+pid $NGINX/nginx.pid;
+error_log $NGINX/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $NGINX/body;
+  client_max_body_size 1m;
+  client_body_buffer_size 16k;
+  server {
+    listen 127.0.0.1:$NGINX_HTTP;
+    listen 127.0.0.1:$NGINX_HTTPS ssl;
+    ssl_certificate $WORK/server.crt;
+    ssl_certificate_key $WORK/server.key;
+    location / {
+      default_type application/json;
+      return 202 '{"status":"queued"}';
+    }
+  }
+}
+EOF
+nginx -p "$NGINX" -c "$NGINX/nginx.conf" -g 'daemon off; user root;' &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$NGINX_HTTP/" && break; sleep 0.05; done
+for scheme in http https; do
+  port="$NGINX_HTTP"; [ "$scheme" = https ] && port="$NGINX_HTTPS"
+  for c in "${CONNECTIONS[@]}"; do
+    for run in $(seq 1 "$RUNS"); do
+      run_wrk "$scheme://127.0.0.1:$port/v1/events" "$c" "n$run" "$WORK/nginx-wrk.out"
+      # shellcheck disable=SC2046
+      record accept "nginx-$scheme-$c" "$run" $(kv_lines "$WORK/nginx-wrk.out")
+      say "  nginx $scheme c=$c run $run: $(sed -n 's/^accepted_per_s=//p' "$WORK/nginx-wrk.out") req/s"
+    done
+  done
+done
+kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true
+
+# --- 2. End to end: post N events while a sink takes the deliveries ---------
+say "end to end: $E2E_COUNT events, 64 connections, sink healthy"
+for run in $(seq 1 "$RUNS"); do
+  dir="$WORK/e2e-$run"
+  sink_port="$(free_port)"
+  write_config "$dir.yaml" "$dir" "$sink_port" 0
+  start_daemon "$dir.yaml" "$dir"
+  "$BENCH" e2e --target "$DAEMON_PORT" --sink-port "$sink_port" --count "$E2E_COUNT" \
+    --connections 64 --event "$EVENT" --run "e2e$run" --timeout 300 >"$dir/e2e.out"
+  stop_daemon
+  # shellcheck disable=SC2046
+  record e2e ocirelay "$run" $(kv_lines "$dir/e2e.out")
+  say "  run $run: $(sed -n 's/^delivered_per_s=//p' "$dir/e2e.out") delivered/s," \
+    "added p50 $(sed -n 's/^added_p50_us=//p' "$dir/e2e.out") us"
+  rm -rf "$dir"
+done
+
+# --- 3. Backlog: queue while the sink is down, then drain -------------------
+say "backlog: $BACKLOG events queued with the sink down"
+dir="$WORK/backlog"
+sink_port="$(free_port)"
+write_config "$dir.yaml" "$dir" "$sink_port" 0
+start_daemon "$dir.yaml" "$dir"
+RSS_LOG="$OUT/backlog-rss.tsv"
+T0="$(date +%s.%N)"
+(
+  while kill -0 "$DAEMON_PID" 2>/dev/null; do
+    printf '%s\t%s\n' "$(awk -v t0="$T0" -v t="$(date +%s.%N)" 'BEGIN {printf "%.1f", t-t0}')" \
+      "$(rss_kb "$DAEMON_PID" 2>/dev/null || echo 0)"
+    sleep 0.5
+  done
+) >"$RSS_LOG" 2>/dev/null &
+SAMPLER_PID=$!
+PIDS+=("$SAMPLER_PID")
+"$BENCH" post --target "$DAEMON_PORT" --count "$BACKLOG" --connections 64 --event "$EVENT" \
+  --run backlog >"$dir/post.out"
+queue_end="$(awk -v t0="$T0" -v t="$(date +%s.%N)" 'BEGIN {printf "%.1f", t-t0}')"
+peak_queueing="$(hwm_kb "$DAEMON_PID")"
+stop_daemon
+db_bytes="$(du -cb "$dir"/queue.db* | tail -1 | cut -f1)"
+# shellcheck disable=SC2046
+record backlog fill 1 $(kv_lines "$dir/post.out") "peak_rss_kb=$peak_queueing" \
+  "storage_bytes=$db_bytes" "bytes_per_event=$((db_bytes / BACKLOG))"
+
+say "backlog: start-up time with $BACKLOG events queued"
+for run in $(seq 1 5); do
+  t_start="$(date +%s%N)"
+  start_daemon "$dir.yaml" "$dir"
+  for _ in $(seq 1 2000); do
+    curl -s -o /dev/null "http://127.0.0.1:$DAEMON_PORT/health" && break
+    sleep 0.005
+  done
+  t_up="$(date +%s%N)"
+  record startup backlog "$run" "startup_ms=$(((t_up - t_start) / 1000000))"
+  [ "$run" -lt 5 ] && stop_daemon
+done
+say "backlog: draining to the sink"
+echo 5 >"/proc/$DAEMON_PID/clear_refs"  # resets VmHWM: the next peak is the drain's
+drain_start_rss="$(rss_kb "$DAEMON_PID")"
+"$BENCH" sink --port "$sink_port" --expect 0 >"$dir/sink.out" &
+SINK_PID=$!
+PIDS+=("$SINK_PID")
+for _ in $(seq 1 20000); do
+  received="$(curl -s "http://127.0.0.1:$sink_port/stats" | sed -n 's/.*"received":\([0-9]*\).*/\1/p')"
+  [ "${received:-0}" -ge "$BACKLOG" ] && break
+  sleep 0.2
+done
+stats="$(curl -s "http://127.0.0.1:$sink_port/stats")"
+first_ns="$(echo "$stats" | sed -n 's/.*"first_ns":\([0-9]*\).*/\1/p')"
+last_ns="$(echo "$stats" | sed -n 's/.*"last_ns":\([0-9]*\).*/\1/p')"
+peak_draining="$(hwm_kb "$DAEMON_PID")"
+stop_daemon
+kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
+record backlog drain 1 "received=$received" "peak_rss_kb=$peak_draining" \
+  "rss_at_drain_start_kb=$drain_start_rss" \
+  "drain_seconds=$(awk -v a="$first_ns" -v b="$last_ns" 'BEGIN {printf "%.1f", (b-a)/1e9}')" \
+  "drain_per_s=$(awk -v n="$received" -v a="$first_ns" -v b="$last_ns" 'BEGIN {printf "%.0f", (b>a) ? n/((b-a)/1e9) : 0}')"
+kill "$SAMPLER_PID" 2>/dev/null || true
+rm -rf "$dir"
+
+# --- 4. Idle footprint --------------------------------------------------------
+say "idle: ${IDLE_SECONDS}s with no traffic"
+dir="$WORK/idle"
+sink_port="$(free_port)"
+"$BENCH" sink --port "$sink_port" >/dev/null &
+SINK_PID=$!
+PIDS+=("$SINK_PID")
+write_config "$dir.yaml" "$dir" "$sink_port" 1
+start_daemon "$dir.yaml" "$dir"
+sleep 2
+ticks0="$(cpu_ticks "$DAEMON_PID")"
+sleep "$IDLE_SECONDS"
+ticks1="$(cpu_ticks "$DAEMON_PID")"
+hz="$(getconf CLK_TCK)"
+record idle ocirelay 1 "rss_kb=$(rss_kb "$DAEMON_PID")" \
+  "cpu_ms=$(((ticks1 - ticks0) * 1000 / hz))" "seconds=$IDLE_SECONDS"
+stop_daemon
+kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
+
+# --- Report -------------------------------------------------------------------
+bash "$ROOT/bench/report.sh" "$RESULTS" "$RSS_LOG" "$DOC" "$PLOTS" "$RUNS" "$QUICK"
+say "figures: $RESULTS; report: $DOC"
