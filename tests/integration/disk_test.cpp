@@ -173,6 +173,60 @@ TEST_CASE("a full disk: 503 with Retry-After, health served, nothing lost, recov
   CHECK(check.exit_code == 0);
 }
 
+TEST_CASE("a full disk while OIC accepts: deliveries wait for space, none lost, none stuck",
+          "[disk]") {
+  SmallFilesystem fs(8 * 1024 * 1024);
+  if (!fs.mounted()) {
+    WARN("SKIPPED: needs a small tmpfs for the storage: " << fs.why_not());
+    return;
+  }
+  SwitchableOic oic;
+  TempDir dir;
+  const std::string storage = fs.file("queue.db");
+  DaemonProcess::Options options;
+  options.config_file = dir.write("ocirelay.yaml", relay_yaml(storage, oic.server.url("/flow")));
+  options.log_file = dir.file("ocirelay.log");
+  DaemonProcess daemon(options);
+  daemon.start();
+  TestClient client(daemon.port());
+  std::set<std::string> acked;
+  for (long i = 0; i < 200; ++i) {
+    REQUIRE(client.post_event(padded_event(i)).status == 202);
+    acked.insert(event_id_for(i));
+  }
+  fs.fill("filler");
+  oic.up = true;  // deliveries start while no result can be written
+  CHECK(wait_until([&] { return oic.missing(acked) == 0; }, 60s));
+  CHECK(client.request("GET", "/health").status == 200);
+  CHECK_FALSE(daemon.wait_exit(0ms).has_value());
+  // The results could not be written (else this test shows nothing).
+  const std::string full_log = daemon.log();
+  CHECK((contains(full_log, "cannot record the attempt") ||
+         contains(full_log, "cannot read the queue")));
+
+  std::filesystem::remove(fs.file("filler"));
+  // Once results can be recorded the queue empties by itself.
+  CHECK(wait_until(
+      [&] {
+        return contains(client.request("GET", "/health").body, "\"queued\":0,");
+      },
+      60s));
+  REQUIRE(client.post_event(padded_event(1000)).status == 202);
+  acked.insert(event_id_for(1000));
+  CHECK(wait_until([&] { return oic.missing(acked) == 0; }, 30s));
+  CHECK(wait_until(
+      [&] {
+        return contains(client.request("GET", "/health").body, "\"queued\":0,");
+      },
+      30s));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait_exit(30s) == 0);
+  CHECK(contains(daemon.log(), "stopped; 0 event deliveries queued"));
+  auto check = run_ocirelayd({"storage", "check", "--storage", storage});
+  INFO(check.output);
+  CHECK(check.exit_code == 0);
+}
+
 TEST_CASE("the storage file deleted while running: new events refused, queued ones delivered",
           "[disk]") {
   SwitchableOic oic;
