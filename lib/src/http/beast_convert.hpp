@@ -7,6 +7,7 @@
 
 #include <boost/beast/http.hpp>
 
+#include "ocirelay/http/client.hpp"
 #include "ocirelay/http/message.hpp"
 
 namespace ocirelay::http {
@@ -68,6 +69,44 @@ inline std::string to_wire(const Response& response, unsigned version, bool keep
   if (!bodiless) {
     out += response.body;
   }
+  return out;
+}
+
+// A client request on the wire, in one buffer: request line, Host,
+// User-Agent, the caller's fields (but Content-Length, Host, Connection and
+// Transfer-Encoding, which are set here), Content-Length. Keep-alive is
+// HTTP/1.1's default.
+inline std::string request_to_wire(const ClientRequest& request, const std::string& target,
+                                   const std::string& host, const std::string& user_agent) {
+  std::string out;
+  out.reserve(160 + target.size() + request.body.size());
+  out += request.method;
+  out += ' ';
+  out += target;
+  out += " HTTP/1.1\r\nHost: ";
+  out += host;
+  out += "\r\nUser-Agent: ";
+  out += user_agent;
+  out += "\r\n";
+  for (const auto& [name, value] : request.headers.fields()) {
+    if (iequals(name, "Content-Length") || iequals(name, "Connection") ||
+        iequals(name, "Host") || iequals(name, "Transfer-Encoding") ||
+        iequals(name, "User-Agent")) {
+      continue;
+    }
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
+      request.method == "PATCH") {
+    out += "Content-Length: ";
+    out += std::to_string(request.body.size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += request.body;
   return out;
 }
 

@@ -80,7 +80,7 @@ class HttpClient::Impl {
 
   asio::awaitable<Result<ClientResponse, ClientError>> send(ClientRequest request) {
     const auto deadline = Clock::now() + options_.timeout;
-    auto beast_request = make_request(std::move(request));
+    const std::string wire_request = make_request(request);
     for (int round = 0; round < 2; ++round) {
       std::unique_ptr<Connection> conn;
       if (!idle_.empty()) {
@@ -97,9 +97,9 @@ class HttpClient::Impl {
       // Not a conditional expression: GCC 12 miscompiles co_await inside ?:.
       Exchange ex;
       if (conn->secure) {
-        ex = co_await exchange(*conn->secure, *conn, beast_request, deadline);
+        ex = co_await exchange(*conn->secure, *conn, wire_request, deadline);
       } else {
-        ex = co_await exchange(*conn->plain, *conn, beast_request, deadline);
+        ex = co_await exchange(*conn->plain, *conn, wire_request, deadline);
       }
       active_.erase(conn.get());
       if (ex.response) {
@@ -115,25 +115,12 @@ class HttpClient::Impl {
   }
 
  private:
-  bhttp::request<bhttp::string_body> make_request(ClientRequest request) {
-    bhttp::request<bhttp::string_body> r;
-    r.version(11);
-    const auto verb = bhttp::string_to_verb(request.method);
-    if (verb == bhttp::verb::unknown) {
-      r.method_string(request.method);
-    } else {
-      r.method(verb);
-    }
-    r.target(request.target.empty() ? url_.target : request.target);
-    r.set(bhttp::field::host, host_header_);
-    r.set(bhttp::field::user_agent, options_.user_agent);
-    for (auto& [name, value] : request.headers.fields()) {
-      r.insert(name, value);
-    }
-    r.body() = std::move(request.body);
-    r.keep_alive(true);
-    r.prepare_payload();
-    return r;
+  // The request as bytes on the wire, one buffer (see to_wire in
+  // beast_convert.hpp: Beast's serializer cost more than the rest of a
+  // delivery's event-loop work).
+  std::string make_request(const ClientRequest& request) const {
+    return request_to_wire(request, request.target.empty() ? url_.target : request.target,
+                           host_header_, options_.user_agent);
   }
 
   asio::awaitable<Result<std::unique_ptr<Connection>, ClientError>> connect(
@@ -218,11 +205,11 @@ class HttpClient::Impl {
 
   template <class Stream>
   asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn,
-                                     bhttp::request<bhttp::string_body>& request,
+                                     const std::string& request,
                                      Clock::time_point deadline) {
     Exchange out;
     conn.lowest().expires_at(deadline);
-    auto [wec, wn] = co_await bhttp::async_write(stream, request, nothrow);
+    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(request), nothrow);
     if (wec) {
       out.retry_on_fresh = is_stale_connection_error(wec);
       out.error = wec == beast::error::timeout
