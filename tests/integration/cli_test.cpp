@@ -65,14 +65,14 @@ TEST_CASE("a missing configuration file is a clear error", "[cli]") {
   CHECK(r.output.find("/nonexistent/ocirelay.yaml") != std::string::npos);
 }
 
-TEST_CASE("a storage path that cannot be opened stops start-up with exit 1", "[cli]") {
+TEST_CASE("a storage path that cannot be opened stops start-up with exit 3", "[cli]") {
   TempDir dir;
   dir.write("not-a-dir", "x");
   const std::string path = dir.write("c.yaml", "server: { listen: \"127.0.0.1:0\" }\nstorage: { path: " +
                                                     dir.file("not-a-dir/queue.db") + " }\n");
   auto r = run_ocirelayd({"--config", path});
   INFO(r.output);
-  CHECK(r.exit_code == 1);
+  CHECK(r.exit_code == 3);  // storage, distinct from other runtime failures (1)
   CHECK(r.output.find("storage") != std::string::npos);
   CHECK(r.output.find(dir.file("not-a-dir")) != std::string::npos);
 }
