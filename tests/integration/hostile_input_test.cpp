@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -266,16 +267,20 @@ TEST_CASE("hostile: a client that never reads its responses is closed after writ
   CHECK(TestClient(relay.port()).request("GET", "/health").status == 200);
 }
 
-TEST_CASE("hostile: 10,000 idle connections against a 512-descriptor daemon", "[hostile][slow]") {
-  constexpr std::size_t kIdle = 10000;
+TEST_CASE("hostile: 10,000 idle connections against a 512-descriptor daemon", "[hostile]") {
+  // The test holds every connection itself: raise its own limit as far as
+  // the hard limit allows (below 10,500, fewer connections, still far more
+  // than the daemon's 512).
   rlimit rl{};
   ::getrlimit(RLIMIT_NOFILE, &rl);
-  if (rl.rlim_cur < kIdle + 500 && rl.rlim_max >= kIdle + 500) {
-    rl.rlim_cur = kIdle + 500;
+  if (rl.rlim_cur < 10500) {
+    rl.rlim_cur = std::min<rlim_t>(10500, rl.rlim_max);
     ::setrlimit(RLIMIT_NOFILE, &rl);
+    ::getrlimit(RLIMIT_NOFILE, &rl);
   }
-  ::getrlimit(RLIMIT_NOFILE, &rl);
-  REQUIRE(rl.rlim_cur >= kIdle + 500);  // the test needs this many descriptors itself
+  const std::size_t kIdle = std::min<std::size_t>(10000, rl.rlim_cur - 500);
+  if (kIdle < 10000) WARN("RLIMIT_NOFILE " << rl.rlim_cur << ": only " << kIdle << " connections");
+  REQUIRE(kIdle >= 2000);
 
   FakeHttpServer oic;
   RelayHarness relay(relay_to(oic), "  header_timeout: 60s\n  idle_timeout: 60s\n");
@@ -327,7 +332,7 @@ TEST_CASE("hostile: 10,000 idle connections against a 512-descriptor daemon", "[
   std::size_t still_open = 0;
   for (int fd : idle) still_open += closed_by_peer(fd) ? 0 : 1;
   const std::size_t descriptors = open_descriptors(relay.daemon().pid());
-  std::printf("10,000 idle connections: the daemon kept %zu open, %zu descriptors in use\n",
+  std::printf("%zu idle connections: the daemon kept %zu open, %zu descriptors in use\n", kIdle,
               still_open, descriptors);
   INFO("idle connections the daemon kept open: " << still_open);
   CHECK(still_open <= 384);
