@@ -63,8 +63,8 @@ TEST_CASE("SIGKILL under load loses no acknowledged event and leaves a sound fil
   const std::uint64_t seed = env_number("OCIRELAY_CRASH_SEED", std::random_device{}());
   const std::uint64_t kills = env_number("OCIRELAY_CRASH_KILLS", long_mode() ? 20 : 5);
   constexpr int kClients = 4;
-  std::printf("crash test: seed %" PRIu64 " (replay with OCIRELAY_CRASH_SEED=%" PRIu64
-              "), %" PRIu64 " kills, %d clients\n",
+  std::printf("crash test: seed %" PRIu64 " (replay with OCIRELAY_CRASH_SEED=%" PRIu64 "), %" PRIu64
+              " kills, %d clients\n",
               seed, seed, kills, kClients);
   std::fflush(stdout);
   std::mt19937_64 rng(seed);
@@ -145,13 +145,14 @@ TEST_CASE("SIGKILL under load loses no acknowledged event and leaves a sound fil
       redelivered += static_cast<std::size_t>(it->second - 1);
     }
   }
-  std::printf("crash test: kills %" PRIu64 ", acked %zu, delivered %zu, duplicate deliveries %zu, "
+  std::printf("crash test: kills %" PRIu64
+              ", acked %zu, delivered %zu, duplicate deliveries %zu, "
               "lost %zu; posts without an answer %zu, refused %zu, answered duplicate %zu\n",
               kills, acked.size(), delivered, redelivered, lost, failed, refused,
               duplicate_answers);
   std::fflush(stdout);
-  INFO("seed " << seed << ": acked " << acked.size() << ", delivered " << delivered
-               << ", lost " << lost);
+  INFO("seed " << seed << ": acked " << acked.size() << ", delivered " << delivered << ", lost "
+               << lost);
   CHECK(lost == 0);
 
   // A graceful stop, then the offline check of the file the kills left.

@@ -162,9 +162,10 @@ TEST_CASE("a full disk: 503 with Retry-After, health served, nothing lost, recov
   oic.up = true;
   CHECK(wait_until([&] { return oic.missing(acked) == 0; }, 60s));
   CHECK(oic.missing(acked) == 0);
-  std::printf("disk test: %zu events acknowledged (%ld posted), all delivered after the disk was "
-              "full\n",
-              acked.size(), next);
+  std::printf(
+      "disk test: %zu events acknowledged (%ld posted), all delivered after the disk was "
+      "full\n",
+      acked.size(), next);
 
   daemon.signal(SIGTERM);
   CHECK(daemon.wait_exit(30s) == 0);
@@ -204,9 +205,10 @@ TEST_CASE("a full disk while OIC accepts: deliveries wait for space, none lost, 
         return contains(log, "cannot record the attempt") || contains(log, "cannot read the queue");
       },
       20s);
-  std::printf("disk test: with the disk full, %zu of %zu events delivered; storage write failures "
-              "%s\n",
-              acked.size() - oic.missing(acked), acked.size(), met ? "seen" : "not seen");
+  std::printf(
+      "disk test: with the disk full, %zu of %zu events delivered; storage write failures "
+      "%s\n",
+      acked.size() - oic.missing(acked), acked.size(), met ? "seen" : "not seen");
   CHECK(client.request("GET", "/health").status == 200);
   CHECK_FALSE(daemon.wait_exit(0ms).has_value());
 
@@ -214,19 +216,13 @@ TEST_CASE("a full disk while OIC accepts: deliveries wait for space, none lost, 
   // Once results can be recorded everything is delivered and the queue
   // empties by itself.
   CHECK(wait_until([&] { return oic.missing(acked) == 0; }, 60s));
-  CHECK(wait_until(
-      [&] {
-        return contains(client.request("GET", "/health").body, "\"queued\":0,");
-      },
-      60s));
+  CHECK(wait_until([&] { return contains(client.request("GET", "/health").body, "\"queued\":0,"); },
+                   60s));
   REQUIRE(client.post_event(padded_event(1000)).status == 202);
   acked.insert(event_id_for(1000));
   CHECK(wait_until([&] { return oic.missing(acked) == 0; }, 30s));
-  CHECK(wait_until(
-      [&] {
-        return contains(client.request("GET", "/health").body, "\"queued\":0,");
-      },
-      30s));
+  CHECK(wait_until([&] { return contains(client.request("GET", "/health").body, "\"queued\":0,"); },
+                   30s));
   daemon.signal(SIGTERM);
   CHECK(daemon.wait_exit(30s) == 0);
   CHECK(contains(daemon.log(), "stopped; 0 event deliveries queued"));

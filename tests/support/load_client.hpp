@@ -34,9 +34,9 @@ class LoadClient {
   // Every eventID answered 202 (queued) or 200 (duplicate: stored before).
   const std::vector<std::string>& acked() const noexcept { return acked_; }
   std::size_t answered_duplicate() const noexcept { return duplicates_; }
-  std::size_t failed_posts() const noexcept { return failed_; }   // no answer
-  std::size_t refused_posts() const noexcept { return refused_; } // another status
-  const std::string& error() const noexcept { return error_; }    // an exception, if any
+  std::size_t failed_posts() const noexcept { return failed_; }    // no answer
+  std::size_t refused_posts() const noexcept { return refused_; }  // another status
+  const std::string& error() const noexcept { return error_; }     // an exception, if any
 
  private:
   void run();

@@ -199,7 +199,8 @@ class Checker {
     r_.events = count("events", "SELECT count(*) FROM events");
     r_.seen = count("seen", "SELECT count(*) FROM seen");
     std::vector<Row> out;
-    if (!rows("deliveries", "SELECT state, count(*) FROM deliveries GROUP BY state", 2, out)) return;
+    if (!rows("deliveries", "SELECT state, count(*) FROM deliveries GROUP BY state", 2, out))
+      return;
     for (const Row& row : out) {
       const std::int64_t n = std::stoll(row[1]);
       if (row[0] == "pending") {
@@ -316,9 +317,9 @@ std::string format_storage_check(const StorageCheckReport& r) {
   }
   if (r.schema_version != 0) {
     out += "  queue: " + plural(r.events, "event", "events") + " stored; deliveries " +
-           std::to_string(r.pending) + " pending, " + std::to_string(r.inflight) +
-           " in flight, " + std::to_string(r.dead) + " dead; " +
-           plural(r.seen, "event ID", "event IDs") + " remembered for deduplication\n";
+           std::to_string(r.pending) + " pending, " + std::to_string(r.inflight) + " in flight, " +
+           std::to_string(r.dead) + " dead; " + plural(r.seen, "event ID", "event IDs") +
+           " remembered for deduplication\n";
     out += "  checked: SQLite integrity, schema, delivery counters, row states\n";
   }
   for (const auto& note : r.notes) out += "  note: " + note + "\n";
@@ -326,9 +327,10 @@ std::string format_storage_check(const StorageCheckReport& r) {
   if (r.outcome == StorageCheckReport::Outcome::ok) {
     out += "result: OK\n";
   } else {
-    out += "result: " + plural(static_cast<std::int64_t>(r.problems.size()), "problem", "problems") +
-           " found (exit " + std::to_string(kStorageCheckProblems) +
-           "); see \"Storage check and recovery\" in docs/operations.md\n";
+    out +=
+        "result: " + plural(static_cast<std::int64_t>(r.problems.size()), "problem", "problems") +
+        " found (exit " + std::to_string(kStorageCheckProblems) +
+        "); see \"Storage check and recovery\" in docs/operations.md\n";
   }
   return out;
 }

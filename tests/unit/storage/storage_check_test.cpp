@@ -58,9 +58,9 @@ void make_store(const std::string& path) {
   auto& store = *opened.value();
   std::vector<NewEvent> batch;
   for (int i = 0; i < 5; ++i) {
-    batch.push_back(make_event(numbered_id(i), kT0 + i,
-                               i == 4 ? std::vector<std::string>{"oic", "x"}
-                                      : std::vector<std::string>{"oic"}));
+    batch.push_back(make_event(
+        numbered_id(i), kT0 + i,
+        i == 4 ? std::vector<std::string>{"oic", "x"} : std::vector<std::string>{"oic"}));
   }
   ok(store.insert_batch(batch));
   auto due = ok(store.fetch_due("oic", kT0 + 100, 3)).due;
@@ -183,17 +183,16 @@ TEST_CASE("storage check refuses what it cannot open, creating nothing", "[stora
     CHECK(report.outcome == Outcome::cannot_open);
     CHECK(contains(report.cannot_open_reason, "not an ocirelay database"));
   }
-  SECTION("an empty path") {
-    CHECK(checked("").outcome == Outcome::cannot_open);
-  }
+  SECTION("an empty path") { CHECK(checked("").outcome == Outcome::cannot_open); }
 }
 
 TEST_CASE("storage check finds counters that disagree with the rows", "[storage][check]") {
   TempDir dir;
   const std::string path = dir.file("queue.db");
   make_store(path);
-  exec_sql(path, "UPDATE delivery_counts SET n = n + 5 WHERE destination = 'oic' AND state = "
-                 "'pending'; DELETE FROM delivery_counts WHERE destination = 'x'");
+  exec_sql(path,
+           "UPDATE delivery_counts SET n = n + 5 WHERE destination = 'oic' AND state = "
+           "'pending'; DELETE FROM delivery_counts WHERE destination = 'x'");
   auto report = checked(path);
   CHECK(report.outcome == Outcome::problems);
   CHECK(storage_check_exit_code(report) == kStorageCheckProblems);
@@ -222,17 +221,19 @@ TEST_CASE("storage check finds rows in states the relay never writes", "[storage
     CHECK(any_contains(report.problems, "1 deliveries whose event body is missing"));
   }
   SECTION("an unknown state and a negative attempt count") {
-    exec_sql(path, "PRAGMA ignore_check_constraints = ON;"
-                   "UPDATE deliveries SET state = 'lost', attempts = -1 WHERE id = "
-                   "(SELECT max(id) FROM deliveries)");
+    exec_sql(path,
+             "PRAGMA ignore_check_constraints = ON;"
+             "UPDATE deliveries SET state = 'lost', attempts = -1 WHERE id = "
+             "(SELECT max(id) FROM deliveries)");
     auto report = checked(path);
     CHECK(any_contains(report.problems, "1 delivery in unknown state 'lost'"));
     CHECK(any_contains(report.problems, "1 deliveries with a negative attempt count"));
   }
   SECTION("two deliveries of one event to one destination") {
-    exec_sql(path, "INSERT INTO deliveries (event, destination, state, next_attempt_at, "
-                   "received_at, updated_at) SELECT event, destination, 'pending', 0, 0, 0 "
-                   "FROM deliveries WHERE destination = 'x'");
+    exec_sql(path,
+             "INSERT INTO deliveries (event, destination, state, next_attempt_at, "
+             "received_at, updated_at) SELECT event, destination, 'pending', 0, 0, 0 "
+             "FROM deliveries WHERE destination = 'x'");
     auto report = checked(path);
     CHECK(any_contains(report.problems, "1 events stored twice for the same destination"));
   }
@@ -242,8 +243,9 @@ TEST_CASE("storage check finds a schema that is not the expected one", "[storage
   TempDir dir;
   const std::string path = dir.file("queue.db");
   make_store(path);
-  exec_sql(path, "DROP INDEX deliveries_age; DROP TRIGGER deliveries_counted_update;"
-                 "CREATE TABLE extra (x)");
+  exec_sql(path,
+           "DROP INDEX deliveries_age; DROP TRIGGER deliveries_counted_update;"
+           "CREATE TABLE extra (x)");
   auto report = checked(path);
   CHECK(report.outcome == Outcome::problems);
   CHECK(any_contains(report.problems, "schema: index deliveries_age is missing"));
