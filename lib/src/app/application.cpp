@@ -96,6 +96,10 @@ class Application::Impl {
   std::unique_ptr<admin::AdminHandler> admin_handler;  // both null without `admin:`
   std::unique_ptr<http::Server> admin_server;
   asio::steady_timer prune_timer{io};
+  // Registered when the application is made, before "listening" and READY:
+  // a signal that arrives before wait_for_signals() runs is kept for it
+  // instead of killing the process with the default action.
+  asio::signal_set signals{io, SIGTERM, SIGINT, SIGHUP};
   ServiceNotifier notifier{io.get_executor()};
   bool shutting_down = false;
   bool shutdown_done = false;
@@ -128,8 +132,6 @@ class Application::Impl {
   }
 
   asio::awaitable<void> wait_for_signals() {
-    asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
-    signals.add(SIGUSR1);
     for (;;) {
       auto [ec, sig] = co_await signals.async_wait(nothrow);
       if (ec) co_return;
@@ -340,6 +342,7 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
   impl->config = std::move(cfg);
   const config::Config& c = impl->config;
   raise_open_file_limit();
+  impl->signals.add(SIGUSR1);
 
   auto logging = log::Logging::create(log::LogOptions{c.log.level, c.log.file,
                                                       c.log.format == config::Log::Format::json,
