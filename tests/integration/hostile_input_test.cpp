@@ -351,6 +351,47 @@ TEST_CASE("hostile: 10,000 idle connections against a 512-descriptor daemon", "[
   CHECK_FALSE(contains(relay.log(), "accept failed"));  // the limit kept it clear of EMFILE
 }
 
+TEST_CASE("hostile: out of descriptors (EMFILE), idle connections make room", "[hostile]") {
+  // 200 deliveries held open by a slow OIC take 200 of the daemon's 512
+  // descriptors, so accept fails with EMFILE before max_connections (384)
+  // is reached: the daemon closes its oldest idle connection and accepts.
+  FakeHttpServer oic;
+  oic.set_script([](const RecordedRequest&, std::size_t) {
+    return Reply{ocirelay::http::Response{202, {}, {}, false}, 120s};
+  });
+  RelayHarness relay("destinations:\n  - name: oic\n    url: " + oic.url("/flow") +
+                         "\n    concurrency: 200\n    timeout: 10m\n"
+                         "routes:\n  - { name: all, destinations: [oic] }\n",
+                     "  header_timeout: 60s\n  idle_timeout: 60s\n");
+  relay.options().open_files_limit = 512;
+  relay.start();
+  std::vector<std::string> bodies;
+  for (long i = 0; i < 200; ++i) bodies.push_back(event_with_id(1000 + i));
+  for (int status : post_events(relay.port(), bodies, 8)) REQUIRE(status == 202);
+  REQUIRE(oic.wait_for_requests(200, 30s));
+
+  std::vector<int> idle;
+  for (int i = 0; i < 1000; ++i) {
+    const int fd = open_socket(relay.port());
+    REQUIRE(fd >= 0);
+    idle.push_back(fd);
+  }
+  TestClient client(relay.port());
+  CHECK(client.request("GET", "/health").status == 200);
+  CHECK(relay.daemon().wait_for_log(
+      "accept failed: Too many open files; closed the oldest idle connection", 10s));
+  CHECK(open_descriptors(relay.daemon().pid()) <= 512);
+  std::this_thread::sleep_for(300ms);
+  std::size_t still_open = 0;
+  for (int fd : idle) still_open += closed_by_peer(fd) ? 0 : 1;
+  std::printf("EMFILE: with 200 deliveries in flight the daemon kept %zu idle connections open\n",
+              still_open);
+  CHECK(still_open < 384);  // fewer than max_connections: the descriptors ran out first
+  for (int fd : idle) ::close(fd);
+  CHECK(client.post_event(event_with_id(2000)).status == 202);
+  CHECK(relay.daemon().running());
+}
+
 TEST_CASE("hostile: server.max_connections holds with idle connections queued", "[hostile]") {
   FakeHttpServer oic;
   RelayHarness relay(relay_to(oic), "  max_connections: 50\n  header_timeout: 60s\n");
