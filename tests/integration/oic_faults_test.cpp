@@ -264,7 +264,7 @@ TEST_CASE("faults: a trickling response is cut off at the timeout; a slow one is
     r.trickle = i == 0 ? 300ms : 2ms;
     return r;
   });
-  RelayHarness relay(relay_to(oic.url("/flow"), "    timeout: 2s\n"));
+  RelayHarness relay(relay_to(oic.url("/flow"), "    timeout: 3s\n"));
   relay.start();
   const auto ids = post_ids(relay.port(), 600, 1);
   REQUIRE(relay.daemon().wait_for_log("to oic: attempt 1 failed: timed out waiting for the response", 15s));
