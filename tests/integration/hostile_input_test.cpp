@@ -49,7 +49,8 @@ std::string relay_to(const FakeHttpServer& oic) {
 // A TCP connection to 127.0.0.1:port; blocking unless `nonblocking`.
 // Returns -1 when connect fails at once.
 int open_socket(std::uint16_t port, bool nonblocking = false, int receive_buffer = 0) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+  const int fd =
+      ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
   if (fd < 0) return -1;
   if (receive_buffer > 0) {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
@@ -175,7 +176,8 @@ TEST_CASE("hostile: slowloris connections are closed by header_timeout, others a
   relay.start();
   const std::string header =
       "POST /v1/events HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\n"
-      "X-Padding: " + std::string(60, 'p') + "\r\n\r\n";
+      "X-Padding: " +
+      std::string(60, 'p') + "\r\n\r\n";
 
   constexpr int kSlow = 20;
   std::atomic<int> closed{0};
@@ -256,8 +258,9 @@ TEST_CASE("hostile: a client that never reads its responses is closed after writ
     }
   }
   ::close(fd);
-  std::printf("a client that never reads: %zu pipelined requests sent before the daemon closed it\n",
-              requests_sent);
+  std::printf(
+      "a client that never reads: %zu pipelined requests sent before the daemon closed it\n",
+      requests_sent);
   INFO("pipelined requests sent: " << requests_sent);
   CHECK(stalled);
   CHECK(others_served);
@@ -417,21 +420,25 @@ TEST_CASE("hostile: malformed framing gets 400 or 413, never a crash", "[hostile
   FakeHttpServer oic;
   RelayHarness relay(relay_to(oic), "  max_body_bytes: 4096\n");
   relay.start();
-  const std::string head = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+  const std::string head =
+      "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
 
   // Both framings at once (request smuggling): refused, nothing smuggled.
-  auto both = raw_exchange(relay.port(), head + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                                "0\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto both =
+      raw_exchange(relay.port(), head +
+                                     "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                     "0\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n");
   CHECK(both.rfind("HTTP/1.1 400", 0) == 0);
   CHECK_FALSE(contains(both, "HTTP/1.1 200"));
   // A chunk size that overflows.
-  auto overflow = raw_exchange(relay.port(), head + "Transfer-Encoding: chunked\r\n\r\n"
-                                                    "ffffffffffffffffffffffff\r\n{}\r\n0\r\n\r\n");
+  auto overflow = raw_exchange(relay.port(), head +
+                                                 "Transfer-Encoding: chunked\r\n\r\n"
+                                                 "ffffffffffffffffffffffff\r\n{}\r\n0\r\n\r\n");
   CHECK(overflow.rfind("HTTP/1.1 400", 0) == 0);
   // Chunks adding up to more than max_body_bytes.
   const std::string chunk = std::string("bb8\r\n") + std::string(3000, ' ') + "\r\n";
-  auto big = raw_exchange(relay.port(),
-                          head + "Transfer-Encoding: chunked\r\n\r\n" + chunk + chunk + "0\r\n\r\n");
+  auto big = raw_exchange(
+      relay.port(), head + "Transfer-Encoding: chunked\r\n\r\n" + chunk + chunk + "0\r\n\r\n");
   CHECK(big.rfind("HTTP/1.1 413", 0) == 0);
   // A chunk cut short by the client going away.
   auto cut = raw_exchange(relay.port(), head + "Transfer-Encoding: chunked\r\n\r\n10\r\n{\"ev", 2s);
@@ -451,8 +458,9 @@ TEST_CASE("hostile: invalid UTF-8 in the JSON body gets 400 with the reason", "[
   relay.start();
   TestClient client(relay.port());
   // Invalid byte, overlong '/', a UTF-8-encoded surrogate, an escaped lone surrogate.
-  for (const std::string bad : {std::string("inv\xff.pdf"), std::string("inv\xc0\xaf.pdf"),
-                                std::string("inv\xed\xa0\x80.pdf"), std::string("inv\\ud800.pdf")}) {
+  for (const std::string bad :
+       {std::string("inv\xff.pdf"), std::string("inv\xc0\xaf.pdf"),
+        std::string("inv\xed\xa0\x80.pdf"), std::string("inv\\ud800.pdf")}) {
     auto r = client.post_event(event_with_name(bad));
     CHECK(r.status == 400);
     CHECK((contains(r.body, "encoding") || contains(r.body, "surrogate")));
@@ -493,7 +501,8 @@ TEST_CASE("hostile: a Content-Length that lies", "[hostile]") {
   RelayHarness relay(relay_to(oic), "  body_timeout: 1s\n");
   relay.start();
   const std::string event = fixture("events/createobject.json");
-  const std::string head = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+  const std::string head =
+      "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
   // Shorter than the body: the first 10 bytes are not an event (400), and
   // the rest is not a request (400); nothing is queued.
   auto shorter = raw_exchange(relay.port(), head + "Content-Length: 10\r\n\r\n" + event, 5s);
@@ -501,9 +510,9 @@ TEST_CASE("hostile: a Content-Length that lies", "[hostile]") {
   CHECK_FALSE(contains(shorter, "HTTP/1.1 202"));
   // Longer than the body: the daemon waits body_timeout for the rest, then
   // closes without an answer.
-  auto longer = raw_exchange(relay.port(), head + "Content-Length: " +
-                                               std::to_string(event.size() + 500) + "\r\n\r\n" + event,
-                             20s);
+  auto longer = raw_exchange(
+      relay.port(),
+      head + "Content-Length: " + std::to_string(event.size() + 500) + "\r\n\r\n" + event, 20s);
   CHECK(longer.empty());
   CHECK(relay.daemon().wait_for_log("closed: body not received within 1s", 5s));
   std::this_thread::sleep_for(200ms);
@@ -511,8 +520,10 @@ TEST_CASE("hostile: a Content-Length that lies", "[hostile]") {
   CHECK(TestClient(relay.port()).request("GET", "/health").status == 200);
 }
 
-TEST_CASE("hostile: TLS 1.2 with ECDHE and AEAD, TLS 1.3; older versions and weak suites refused",
-          "[hostile][tls]") {
+TEST_CASE(
+    "hostile: TLS 1.2 with ECDHE and AEAD and TLS 1.3 accepted, older versions and weak suites "
+    "refused",
+    "[hostile][tls]") {
   TempDir dir;
   const auto pki = make_test_pki(dir);
   FakeHttpServer oic;
@@ -539,8 +550,9 @@ TEST_CASE("hostile: TLS 1.2 with ECDHE and AEAD, TLS 1.3; older versions and wea
     CHECK(contains(r.error, "alert protocol version"));  // the server's refusal
   }
   // CBC, RSA key exchange, finite-field DHE: no shared suite.
-  for (const char* weak : {"ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384", "AES128-GCM-SHA256",
-                           "DHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-NULL-SHA"}) {
+  for (const char* weak :
+       {"ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384", "AES128-GCM-SHA256",
+        "DHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-NULL-SHA"}) {
     auto r = tls_probe(port, TLS1_2_VERSION, weak);
     INFO(weak << ": " << r.error);
     CHECK_FALSE(r.ok);
@@ -549,7 +561,8 @@ TEST_CASE("hostile: TLS 1.2 with ECDHE and AEAD, TLS 1.3; older versions and wea
   auto sslv3 = raw_exchange(port, sslv3_client_hello(), 5s);
   CHECK((sslv3.empty() || sslv3[0] == '\x15'));
 
-  CHECK(TestClient(port, pki.ca_cert).post_event(fixture("events/createobject.json")).status == 202);
+  CHECK(TestClient(port, pki.ca_cert).post_event(fixture("events/createobject.json")).status ==
+        202);
 }
 
 TEST_CASE("hostile: a private key open to other users is refused at check-config and start",
@@ -562,8 +575,8 @@ TEST_CASE("hostile: a private key open to other users is refused at check-config
   ::chmod(pki.server_key.c_str(), 0644);
   auto check = run_ocirelayd({"--check-config", "--config", relay.config_path()});
   CHECK(check.exit_code != 0);
-  CHECK(contains(check.output, "private key " + pki.server_key +
-                                   " is accessible by other users (mode 0644)"));
+  CHECK(contains(check.output,
+                 "private key " + pki.server_key + " is accessible by other users (mode 0644)"));
   CHECK_FALSE(contains(check.output, "BEGIN"));  // nothing of the key itself
   CHECK_THROWS_WITH(relay.start(), Catch::Contains("is accessible by other users (mode 0644)"));
 
@@ -575,14 +588,16 @@ TEST_CASE("hostile: a private key open to other users is refused at check-config
 
   // The same for a client key (mTLS towards a destination).
   ::chmod(pki.client_key.c_str(), 0604);
-  RelayHarness mtls("destinations:\n  - name: oic\n    url: https://127.0.0.1:1/flow\n"
-                    "    tls: { ca_file: " + pki.ca_cert + ", cert_file: " + pki.client_cert +
-                    ", key_file: " + pki.client_key + " }\n"
-                    "routes:\n  - { name: all, destinations: [oic] }\n");
+  RelayHarness mtls(
+      "destinations:\n  - name: oic\n    url: https://127.0.0.1:1/flow\n"
+      "    tls: { ca_file: " +
+      pki.ca_cert + ", cert_file: " + pki.client_cert + ", key_file: " + pki.client_key +
+      " }\n"
+      "routes:\n  - { name: all, destinations: [oic] }\n");
   auto client_key = run_ocirelayd({"--check-config", "--config", mtls.config_path()});
   CHECK(client_key.exit_code != 0);
-  CHECK(contains(client_key.output, "private key " + pki.client_key +
-                                        " is accessible by other users (mode 0604)"));
+  CHECK(contains(client_key.output,
+                 "private key " + pki.client_key + " is accessible by other users (mode 0604)"));
 }
 
 TEST_CASE("hostile: confirmation URLs whose host names resolve internally are never fetched",
@@ -593,9 +608,11 @@ TEST_CASE("hostile: confirmation URLs whose host names resolve internally are ne
   FakeHttpServer oic;
   // Every host name matches, and 127.0.0.1 is listed literally: only a URL
   // written with exactly that literal may reach an internal address.
-  RelayHarness relay(relay_to(oic), "  ons:\n    auto_confirm: true\n"
-                                    "    confirm_url_hosts: [\"*\", \"127.0.0.1\"]\n"
-                                    "    ca_file: " + pki.ca_cert + "\n");
+  RelayHarness relay(relay_to(oic),
+                     "  ons:\n    auto_confirm: true\n"
+                     "    confirm_url_hosts: [\"*\", \"127.0.0.1\"]\n"
+                     "    ca_file: " +
+                         pki.ca_cert + "\n");
   relay.start();
   const std::string port = std::to_string(ons.port());
   struct Case {

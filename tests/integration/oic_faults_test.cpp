@@ -33,8 +33,9 @@ bool contains(const std::string& haystack, const std::string& needle) {
 }
 
 // One destination "oic" at `url`, every event routed to it.
-std::string relay_to(const std::string& url, const std::string& extra = {},
-                     const std::string& retry = "initial_backoff: 100ms, max_backoff: 400ms, max_age: 1h") {
+std::string relay_to(
+    const std::string& url, const std::string& extra = {},
+    const std::string& retry = "initial_backoff: 100ms, max_backoff: 400ms, max_age: 1h") {
   return "destinations:\n  - name: oic\n    url: " + url + "\n    retry: { " + retry + " }\n" +
          extra + "routes:\n  - { name: all, destinations: [oic] }\n";
 }
@@ -54,7 +55,8 @@ std::string idempotency_key(const RecordedRequest& r) {
 }
 
 // Event IDs of requests[from..], with how often each came.
-std::map<std::string, int> ids_from(const std::vector<RecordedRequest>& requests, std::size_t from) {
+std::map<std::string, int> ids_from(const std::vector<RecordedRequest>& requests,
+                                    std::size_t from) {
   std::map<std::string, int> ids;
   for (std::size_t i = from; i < requests.size(); ++i) ++ids[idempotency_key(requests[i])];
   return ids;
@@ -120,7 +122,8 @@ TEST_CASE("faults: a burst of 5xx answers, then every event once", "[faults]") {
   // Every event came after the burst exactly once: none lost, none repeated.
   CHECK(requests.size() == kFaults + ids.size());
   CHECK(ids_from(requests, kFaults) == once_each(ids));
-  for (const auto& r : requests) CHECK(r.body == event_with_id(std::stol(idempotency_key(r).substr(24))));
+  for (const auto& r : requests)
+    CHECK(r.body == event_with_id(std::stol(idempotency_key(r).substr(24))));
 
   CHECK(metric(relay.port(), attempts("retry", "5xx")) == double(kFaults));
   CHECK(metric(relay.port(), attempts("delivered", "2xx")) == 10.0);
@@ -184,8 +187,9 @@ TEST_CASE("faults: a refused port, then a listener: delivered once it listens", 
   RelayHarness relay(relay_to(oic.url("/flow")));
   relay.start();
   const auto ids = post_ids(relay.port(), 300, 5);
-  const std::string refused = "to oic: attempt 1 failed: cannot connect to 127.0.0.1:" +
-                              std::to_string(oic.port()) + ": Connection refused";
+  const std::string refused =
+      "to oic: attempt 1 failed: cannot connect to 127.0.0.1:" + std::to_string(oic.port()) +
+      ": Connection refused";
   REQUIRE(relay.daemon().wait_for_log(refused, 10s));
   // A few more refusals, and nothing reached the port.
   const auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -209,7 +213,8 @@ TEST_CASE("faults: a reset mid-response and a non-HTTP answer are retried", "[fa
   oic.set_script([](const RecordedRequest&, std::size_t i) {
     if (i == 0) {
       // Headers and half a body, then RST.
-      return RawReply{"HTTP/1.1 202 Accepted\r\nContent-Length: 40\r\n\r\n{\"status\":\"rec", {},
+      return RawReply{"HTTP/1.1 202 Accepted\r\nContent-Length: 40\r\n\r\n{\"status\":\"rec",
+                      {},
                       RawReply::Then::reset};
     }
     if (i == 1) return RawReply{"SSH-2.0-OpenSSH_9.2\r\n\r\n", {}, RawReply::Then::close};
@@ -243,7 +248,8 @@ TEST_CASE("faults: a response that never comes times out, the event goes again",
   RelayHarness relay(relay_to(oic.url("/flow"), "    timeout: 1s\n"));
   relay.start();
   const auto ids = post_ids(relay.port(), 500, 1);
-  REQUIRE(relay.daemon().wait_for_log("to oic: attempt 1 failed: timed out waiting for the response", 15s));
+  REQUIRE(relay.daemon().wait_for_log(
+      "to oic: attempt 1 failed: timed out waiting for the response", 15s));
   REQUIRE(relay.daemon().wait_for_log("delivered to oic (attempt 2, HTTP 202", 10s));
   const auto requests = oic.requests();
   REQUIRE(requests.size() == 2);
@@ -255,7 +261,7 @@ TEST_CASE("faults: a response that never comes times out, the event goes again",
   CHECK(metric(relay.port(), attempts("retry", "error")) == 1.0);
 }
 
-TEST_CASE("faults: a trickling response is cut off at the timeout; a slow one is fine",
+TEST_CASE("faults: a trickling response is cut off at the timeout, a slow one is fine",
           "[faults]") {
   RawHttpPeer oic;
   oic.set_script([](const RecordedRequest&, std::size_t i) {
@@ -267,7 +273,8 @@ TEST_CASE("faults: a trickling response is cut off at the timeout; a slow one is
   RelayHarness relay(relay_to(oic.url("/flow"), "    timeout: 3s\n"));
   relay.start();
   const auto ids = post_ids(relay.port(), 600, 1);
-  REQUIRE(relay.daemon().wait_for_log("to oic: attempt 1 failed: timed out waiting for the response", 15s));
+  REQUIRE(relay.daemon().wait_for_log(
+      "to oic: attempt 1 failed: timed out waiting for the response", 15s));
   REQUIRE(relay.daemon().wait_for_log("delivered to oic (attempt 2, HTTP 202", 15s));
   CHECK(oic.request_count() == 2);
   CHECK(ids_from(oic.requests(), 1) == once_each(ids));
@@ -281,7 +288,8 @@ TEST_CASE("faults: certificates from an unknown CA or for another host are refus
   FakeHttpServer wrong_ip({pki.wrong_host_server_cert, pki.wrong_host_server_key});
   FakeHttpServer wrong_name({pki.wrong_host_server_cert, pki.wrong_host_server_key});
   const std::string tls = "    tls: { ca_file: " + pki.ca_cert + " }\n";
-  const std::string retry = "    retry: { initial_backoff: 100ms, max_backoff: 400ms, max_age: 1h }\n";
+  const std::string retry =
+      "    retry: { initial_backoff: 100ms, max_backoff: 400ms, max_age: 1h }\n";
   // clang-format off
   RelayHarness relay(
       "destinations:\n"
@@ -334,7 +342,8 @@ TEST_CASE("faults: the token endpoint refuses connections, then comes back", "[f
   FakeHttpServer oic({pki.server_cert, pki.server_key});
   auto down = std::make_unique<RawHttpPeer>(RawHttpPeer::Start::refusing);
   const std::uint16_t idp_port = down->port();
-  const std::string token_url = "https://127.0.0.1:" + std::to_string(idp_port) + "/oauth2/v1/token";
+  const std::string token_url =
+      "https://127.0.0.1:" + std::to_string(idp_port) + "/oauth2/v1/token";
   // clang-format off
   RelayHarness relay(relay_to(oic.url("/flow"),
       "    tls: { ca_file: " + pki.ca_cert + " }\n"
@@ -348,19 +357,20 @@ TEST_CASE("faults: the token endpoint refuses connections, then comes back", "[f
   relay.options().extra_env.push_back("OIC_CLIENT_SECRET=t0ken-endpoint-s3cret");
   relay.start();
   const auto ids = post_ids(relay.port(), 800, 3);
-  REQUIRE(relay.daemon().wait_for_log("no OAuth2 token: token endpoint " + token_url +
-                                          ": cannot connect to 127.0.0.1:" +
-                                          std::to_string(idp_port) + ": Connection refused",
-                                      10s));
+  REQUIRE(relay.daemon().wait_for_log(
+      "no OAuth2 token: token endpoint " + token_url +
+          ": cannot connect to 127.0.0.1:" + std::to_string(idp_port) + ": Connection refused",
+      10s));
   CHECK(oic.request_count() == 0);
 
   // The identity domain is back on the same port.
   down.reset();
   FakeHttpServer idp({pki.server_cert, pki.server_key}, idp_port);
   idp.set_script([](const RecordedRequest&, std::size_t) {
-    return Reply{ocirelay::http::json_response(
-                     200, R"({"access_token":"tok-after-outage","token_type":"Bearer","expires_in":3600})"),
-                 {}};
+    return Reply{
+        ocirelay::http::json_response(
+            200, R"({"access_token":"tok-after-outage","token_type":"Bearer","expires_in":3600})"),
+        {}};
   });
   REQUIRE(oic.wait_for_requests(3, 30s));
   std::this_thread::sleep_for(800ms);

@@ -37,7 +37,7 @@ struct RawReply {
     reset,       // abortive close (RST, SO_LINGER 0)
     hold,        // keep the connection open, silent, until the client leaves
   };
-  std::string bytes;   // sent once the request has been read
+  std::string bytes;    // sent once the request has been read
   Duration trickle{0};  // > 0: one byte at a time, this long apart
   Then then = Then::keep_alive;
 };
