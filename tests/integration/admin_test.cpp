@@ -381,7 +381,7 @@ TEST_CASE("ocirelayctl without a daemon exits 1 naming the socket", "[admin]") {
   CHECK(contains(invalid.err, "admin.socket"));
 }
 
-TEST_CASE("ocirelayctl usage errors exit 2; --help and --version exit 0", "[admin]") {
+TEST_CASE("ocirelayctl usage errors exit 2, --help and --version exit 0", "[admin]") {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{}, std::vector<std::string>{"dlq"},
         std::vector<std::string>{"dlq", "show", "abc"}, std::vector<std::string>{"dlq", "replay"},

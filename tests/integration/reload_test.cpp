@@ -180,7 +180,7 @@ TEST_CASE("a changed destination delivers its queue with the new settings", "[re
   CHECK(ids == std::set<std::string>{event_id_for(0), event_id_for(1), event_id_for(2)});
 }
 
-TEST_CASE("the log level changes on reload; start-time settings wait for a restart", "[reload]") {
+TEST_CASE("the log level changes on reload, start-time settings wait for a restart", "[reload]") {
   FakeHttpServer a;
   const std::string tail = "destinations:\n" + destination("a", a) +
                            "routes:\n  - { name: all, destinations: [a] }\n";

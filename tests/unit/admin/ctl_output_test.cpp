@@ -82,7 +82,7 @@ TEST_CASE("replay and purge counts", "[admin][output]") {
   CHECK(render_text(CtlCommand::dlq_purge, R"({"purged":2})").value() == "purged 2 dead letters\n");
 }
 
-TEST_CASE("unexpected answers are errors; error bodies give their message", "[admin][output]") {
+TEST_CASE("unexpected answers are errors, error bodies give their message", "[admin][output]") {
   CHECK_FALSE(render_text(CtlCommand::queue_stats, "not json").ok());
   CHECK_FALSE(render_text(CtlCommand::queue_stats, "{}").ok());
   CHECK_FALSE(render_text(CtlCommand::dlq_purge, "[1]").ok());

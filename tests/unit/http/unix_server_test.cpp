@@ -109,7 +109,7 @@ TEST_CASE("a Unix socket server answers, with mode 0660 whatever the umask", "[h
   CHECK(after.error().connect);
 }
 
-TEST_CASE("a stale socket file is replaced; a busy one or any other file is not", "[http][unix]") {
+TEST_CASE("a stale socket file is replaced, a busy one or any other file is not", "[http][unix]") {
   TempDir dir;
   const std::string path = dir.file("admin.sock");
   SECTION("stale socket") {

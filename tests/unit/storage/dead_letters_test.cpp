@@ -141,7 +141,7 @@ TEST_CASE("dead letters are listed oldest first, by destination and up to a limi
   CHECK(ok(store->list_dead_letters(none)).empty());
 }
 
-TEST_CASE("a dead letter is shown with its event body; others are not found", "[storage][dlq]") {
+TEST_CASE("a dead letter is shown with its event body, others are not found", "[storage][dlq]") {
   TempDir dir;
   auto store = open_store(dir.file("relay.db"));
   const std::string body = "{\"eventID\":\"x\",  \"data\":{\"b\":\"\\u00e9\xc3\xa9\"}}\n";
