@@ -1,0 +1,381 @@
+// libFuzzer target: raw bytes as an HTTP request to the ingress endpoint.
+//
+// The bytes go through the real http::Server -- Beast's request parser with
+// the limits and early answers the daemon uses (header and body limits, 413
+// on Content-Length, Expect, precheck) -- into the real IngressHandler (auth,
+// content type, ONS confirmation, parse_event, routes), over a Unix socket in
+// a private temporary directory, so no TCP port is involved and the parse
+// path is exactly the server's. Storage is a MemoryStore behind the real
+// StorageWorker (no fsync per input). ONS auto-confirmation is off, so no
+// input makes the relay connect anywhere.
+//
+// The configuration is the daemon's schema parsed from text in memory, with
+// in-memory secret sources; the server limits are taken from it as the
+// application does (server_limits() in app/application.cpp).
+//
+// Per input the target writes the bytes, half-closes, and reads every
+// response until the server closes. It then checks:
+//  - the responses are well-formed HTTP, none is a 5xx (nothing here can
+//    fail: the store is in memory and confirmation is off);
+//  - as many 202 responses as events the store queued, as many "duplicate"
+//    200s as duplicates; every stored body parses as an event with the ID it
+//    was stored under;
+//  - neither the logs nor the responses contain the ingress password, the
+//    bearer token or the Basic credentials, unless the input itself does.
+//
+// Single-threaded except the storage thread; the state is created once and
+// deliberately never destroyed (its threads would outlive static teardown).
+
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "memory_store.hpp"
+#include "ocirelay/config/loader.hpp"
+#include "ocirelay/event/event.hpp"
+#include "ocirelay/filter/route.hpp"
+#include "ocirelay/http/server.hpp"
+#include "ocirelay/ingress/ingress_handler.hpp"
+#include "ocirelay/ingress/ons_confirmer.hpp"
+#include "ocirelay/metrics/registry.hpp"
+#include "ocirelay/metrics/relay_metrics.hpp"
+#include "ocirelay/storage/storage_worker.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using local = asio::local::stream_protocol;
+using namespace ocirelay;
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+constexpr std::string_view kPassword = "change-me";  // of user "ons", as in the ONS fixture
+constexpr std::string_view kBasicCredentials = "b25zOmNoYW5nZS1tZQ==";  // base64("ons:change-me")
+constexpr std::string_view kBearerToken = "fuzz-bearer-0b7e1d";
+
+// The daemon's schema; secrets come from the in-memory sources below.
+constexpr std::string_view kConfig = R"(
+server:
+  listen: "127.0.0.1:0"
+  auth:
+    basic:
+      - username: ons
+        password: "${env:ONS_PASSWORD}"
+    bearer_tokens: ["${file:/fuzz/bearer-token}"]
+  ons:
+    auto_confirm: false
+storage:
+  path: /nonexistent/fuzz.db
+destinations:
+  - name: oic-objects
+    url: https://oic.example.com/ic/api/integration/v1/flows/rest/OBJ/1.0/event
+  - name: oic-finance
+    url: https://oic.example.com/ic/api/integration/v1/flows/rest/FIN/1.0/event
+routes:
+  - name: objects
+    match:
+      eventType: ["com.oraclecloud.objectstorage.*object"]
+    destinations: [oic-objects]
+  - name: finance
+    compartment: ["finance"]
+    bucket: ["invoices-*"]
+    destinations: [oic-finance, oic-objects]
+  - name: cloudevents
+    event_types: ["com.example.*"]
+    destinations: [oic-finance]
+)";
+
+[[noreturn]] void violated(const std::string& what) {
+  std::fprintf(stderr, "fuzz_http: invariant violated: %s\n", what.c_str());
+  std::abort();
+}
+
+[[noreturn]] void setup_failed(const std::string& what) {
+  std::fprintf(stderr, "fuzz_http: setup failed: %s\n", what.c_str());
+  std::abort();
+}
+
+config::Config load_config() {
+  config::SecretSources secrets;
+  secrets.env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "ONS_PASSWORD") return std::string(kPassword);
+    return std::nullopt;
+  };
+  secrets.file = [](const std::string& path) -> std::optional<std::string> {
+    if (path == "/fuzz/bearer-token") return std::string(kBearerToken) + "\n";
+    return std::nullopt;
+  };
+  auto parsed = config::parse_config(kConfig, "fuzz.yaml", secrets);
+  if (!parsed) {
+    std::string all;
+    for (const auto& e : parsed.error()) all += e.to_string() + "\n";
+    setup_failed("configuration: " + all);
+  }
+  return std::move(parsed).value();
+}
+
+struct State {
+  asio::io_context io{1};
+  std::ostringstream log_text;
+  std::shared_ptr<spdlog::logger> log;
+  config::Config config = load_config();
+  std::unique_ptr<filter::Router> router;
+  metrics::Registry registry;
+  std::unique_ptr<metrics::RelayMetrics> metrics;
+  fuzz::MemoryStore* store = nullptr;  // owned by the worker
+  std::unique_ptr<storage::StorageWorker> worker;
+  std::unique_ptr<ingress::OnsConfirmer> confirmer;
+  std::unique_ptr<ingress::IngressHandler> handler;
+  std::string socket_dir;
+  std::unique_ptr<http::Server> server;
+  local::endpoint endpoint;
+
+  State() {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(log_text);
+    log = std::make_shared<spdlog::logger>("fuzz", sink);
+    log->set_level(spdlog::level::trace);
+
+    std::vector<filter::Route> routes;
+    for (const auto& r : config.routes) routes.emplace_back(r);
+    router = std::make_unique<filter::Router>(std::move(routes));
+    metrics = std::make_unique<metrics::RelayMetrics>(registry, "fuzz");
+
+    auto owned = std::make_unique<fuzz::MemoryStore>();
+    store = owned.get();
+    auto quiet = std::make_shared<spdlog::logger>("storage",
+                                                  std::make_shared<spdlog::sinks::null_sink_mt>());
+    worker = std::make_unique<storage::StorageWorker>(std::move(owned), quiet, metrics.get());
+
+    auto made = ingress::OnsConfirmer::create(io.get_executor(), config.server.ons, log);
+    if (!made) setup_failed("ONS confirmer: " + made.error());
+    confirmer = std::move(made).value();
+
+    handler = std::make_unique<ingress::IngressHandler>(ingress::IngressContext{
+        config, *router, *worker, *confirmer, *metrics, [](const std::vector<std::string>&) {},
+        [] { return false; }, [](const std::string&) { return std::string("healthy"); }, log});
+
+    char dir_template[] = "/tmp/ocirelay-fuzz-http-XXXXXX";
+    if (::mkdtemp(dir_template) == nullptr) setup_failed("mkdtemp");
+    socket_dir = dir_template;
+
+    // As the application's server_limits().
+    http::ServerOptions so;
+    so.max_body_bytes = config.server.max_body_bytes;
+    so.max_header_bytes = config.server.max_header_bytes;
+    so.max_connections = config.server.max_connections;
+    so.header_timeout = config.server.header_timeout;
+    so.body_timeout = config.server.body_timeout;
+    so.idle_timeout = config.server.idle_timeout;
+    so.write_timeout = config.server.write_timeout;
+    so.unix_path = socket_dir + "/ingress.sock";
+    so.server_name = "ocirelay/fuzz";
+    auto created = http::Server::create(io.get_executor(), so, *handler, log);
+    if (!created) setup_failed("server: " + created.error());
+    server = std::move(created).value();
+    server->start();
+    endpoint = local::endpoint(so.unix_path);
+  }
+};
+
+State* state = nullptr;  // never destroyed; see the header comment
+
+void remove_socket_dir() {
+  if (state != nullptr) {
+    std::error_code ec;
+    std::filesystem::remove_all(state->socket_dir, ec);
+  }
+}
+
+// Runs the io_context until `done` holds.
+template <class Pred>
+void run_until(Pred done) {
+  while (!done()) {
+    state->io.run_one();
+  }
+}
+
+struct Exchange {
+  std::string received;
+  bool read_clean = false;  // ended by EOF, not by an error
+  bool wrote = false;
+  bool read = false;
+};
+
+asio::awaitable<void> write_all(local::socket& socket, std::string_view bytes, Exchange& x) {
+  // An error is expected when the server answers early and closes.
+  [[maybe_unused]] auto [ec, n] =
+      co_await asio::async_write(socket, asio::buffer(bytes.data(), bytes.size()), nothrow);
+  boost::system::error_code ignored;
+  socket.shutdown(local::socket::shutdown_send, ignored);
+  x.wrote = true;
+}
+
+asio::awaitable<void> read_all(local::socket& socket, Exchange& x) {
+  char chunk[16 * 1024];
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(chunk), nothrow);
+    x.received.append(chunk, n);
+    if (ec) {
+      x.read_clean = ec == asio::error::eof;
+      break;
+    }
+  }
+  x.read = true;
+}
+
+struct Answer {
+  int status = 0;
+  std::string body;
+};
+
+// Parses the responses the server sent, one after the other.
+std::vector<Answer> parse_responses(const std::string& bytes) {
+  std::vector<Answer> out;
+  std::size_t used = 0;
+  while (used < bytes.size()) {
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.eager(true);
+    parser.body_limit(64 * 1024 * 1024);
+    boost::system::error_code ec;
+    const std::size_t n = parser.put(asio::buffer(bytes.data() + used, bytes.size() - used), ec);
+    if (ec || !parser.is_done()) {
+      violated("malformed or truncated response at byte " + std::to_string(used) + ": " +
+               (ec ? ec.message() : std::string("incomplete")) + "\n" + bytes.substr(used, 512));
+    }
+    used += n;
+    out.push_back({static_cast<int>(parser.get().result_int()), parser.get().body()});
+  }
+  return out;
+}
+
+std::size_t count(std::string_view haystack, std::string_view needle) {
+  std::size_t n = 0;
+  for (auto at = haystack.find(needle); at != std::string_view::npos;
+       at = haystack.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+void check_secret(std::string_view where, const std::string& text, std::string_view secret,
+                  const char* name) {
+  if (text.find(secret) != std::string::npos) {
+    violated(std::string(name) + " appears in the " + std::string(where));
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  state = new State();
+  std::atexit(remove_socket_dir);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  state->log_text.str({});
+
+  local::socket socket(state->io);
+  boost::system::error_code ec;
+  socket.connect(state->endpoint, ec);
+  if (ec) violated("cannot connect to the server: " + ec.message());
+  Exchange x;
+  asio::co_spawn(state->io, write_all(socket, input, x), asio::detached);
+  asio::co_spawn(state->io, read_all(socket, x), asio::detached);
+  run_until([&] { return x.wrote && x.read; });
+  socket.close(ec);
+
+  std::vector<fuzz::MemoryStore::Inserted> inserted;
+  bool taken = false;
+  state->worker->async_call<std::vector<fuzz::MemoryStore::Inserted>>(
+      asio::bind_executor(state->io,
+                          [&](storage::StoreResult<std::vector<fuzz::MemoryStore::Inserted>> r) {
+                            if (r) inserted = std::move(r).value();
+                            taken = true;
+                          }),
+      [store = state->store](storage::Store&) {
+        return storage::StoreResult<std::vector<fuzz::MemoryStore::Inserted>>(
+            store->take_inserted());
+      });
+  run_until([&] { return taken; });
+
+  std::size_t queued = 0;
+  std::size_t duplicates = 0;
+  for (const auto& i : inserted) {
+    auto ev = event::parse_event(i.event.body);
+    if (!ev) violated("stored a body that is not a valid event: " + ev.error());
+    if (ev.value().event_id() != i.event.event_id) violated("stored under another event ID");
+    if (i.event.destinations.empty()) violated("stored an event without destinations");
+    (i.outcome == storage::InsertOutcome::queued ? queued : duplicates)++;
+  }
+
+  // Only when the whole exchange completed: a server that answers early and
+  // closes may reset the connection before every response byte arrives.
+  if (x.read_clean) {
+    std::size_t accepted = 0;
+    std::size_t duplicate_answers = 0;
+    for (const auto& answer : parse_responses(x.received)) {
+      if (answer.status >= 500) {
+        violated("answered " + std::to_string(answer.status) + ": " + answer.body);
+      }
+      if (answer.status == 202) ++accepted;
+      if (answer.status == 200 && answer.body.find("\"duplicate\"") != std::string::npos) {
+        ++duplicate_answers;
+      }
+    }
+    if (accepted != queued) {
+      violated(std::to_string(accepted) + " answers 202 for " + std::to_string(queued) +
+               " events queued");
+    }
+    if (duplicate_answers != duplicates) {
+      violated(std::to_string(duplicate_answers) + " duplicate answers for " +
+               std::to_string(duplicates) + " duplicates stored");
+    }
+  }
+
+  const std::string logs = state->log_text.str();
+  if (input.find(kPassword) == std::string_view::npos) {
+    check_secret("logs", logs, kPassword, "the ingress password");
+    check_secret("responses", x.received, kPassword, "the ingress password");
+  }
+  if (input.find(kBearerToken) == std::string_view::npos) {
+    check_secret("logs", logs, kBearerToken, "the bearer token");
+    check_secret("responses", x.received, kBearerToken, "the bearer token");
+  }
+  // The Basic credentials may be in the input as the Authorization header;
+  // anywhere else (say in the path) they may legitimately be echoed.
+  std::string as_header = "Basic ";
+  as_header += kBasicCredentials;
+  if (count(input, kBasicCredentials) == count(input, as_header)) {
+    check_secret("logs", logs, kBasicCredentials, "the Basic credentials");
+    check_secret("responses", x.received, kBasicCredentials, "the Basic credentials");
+  }
+  return 0;
+}
