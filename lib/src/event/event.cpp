@@ -6,9 +6,10 @@
 #include <string_view>
 #include <utility>
 
+#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
-#include <rapidjson/stream.h>
 
 namespace ocirelay::event {
 
@@ -91,7 +92,14 @@ std::string parse_json(const std::string& body, unsigned max_depth, rapidjson::D
   bool depth_exceeded = false;
   auto generate = [&](rapidjson::Document& target) {
     DepthLimitedHandler handler(target, max_depth);
-    rapidjson::StringStream stream(body.c_str());
+    // Bounded by the body's size, not by its terminating NUL: with
+    // kParseValidateEncodingFlag, RapidJSON 1.1 takes every continuation byte
+    // a UTF-8 lead byte announces before it checks them, so a body ending in
+    // a truncated sequence (say a lone 0xF0) made a NUL-terminated
+    // StringStream read up to two bytes past the end of the string.
+    // MemoryStream answers '\0' at its end instead of reading on.
+    rapidjson::MemoryStream bytes(body.data(), body.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(bytes);
     rapidjson::Reader reader;
     result = reader.Parse<kParseFlags>(stream, handler);
     depth_exceeded = handler.depth_exceeded();

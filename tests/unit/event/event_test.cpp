@@ -261,6 +261,18 @@ TEST_CASE("invalid UTF-8 is rejected", "[event][errors][utf8]") {
             .ok());
 }
 
+TEST_CASE("a body ending inside a UTF-8 sequence is rejected without reading past it",
+          "[event][errors][utf8]") {
+  // Found by fuzz_event: RapidJSON takes every continuation byte a lead byte
+  // announces before checking them, so these bodies made the parser read up
+  // to two bytes beyond the end of the string (ASan: heap-buffer-overflow).
+  for (const std::string lead : {"\xf0", "\xf0\x9f", "\xe2", "\xc3"}) {
+    const std::string body = R"({"eventType":"t","eventID":"i","data":{"n":")" + lead;
+    const std::string error = parse_error(body);
+    CHECK_THAT(error, Catch::Matchers::StartsWith("body is not valid JSON at offset "));
+  }
+}
+
 TEST_CASE("nesting is limited", "[event][errors][depth]") {
   auto nested_data = [](unsigned levels) {
     // The root object and `data` are two levels; add arrays inside data.
