@@ -346,7 +346,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         violated("answered " + std::to_string(answer.status) + ": " + answer.body);
       }
       if (answer.status == 202) ++accepted;
-      if (answer.status == 200 && answer.body.find("\"duplicate\"") != std::string::npos) {
+      if (answer.status == 200 && answer.body.starts_with(R"({"status":"duplicate")")) {
         ++duplicate_answers;
       }
     }
