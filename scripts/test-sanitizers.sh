@@ -45,7 +45,7 @@ supp="$root/tests/sanitizers"
 # test that ran it fails too (when it looks at the exit status).
 export ASAN_OPTIONS="halt_on_error=1:exitcode=86:detect_leaks=1:strict_string_checks=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1:log_path=$reports/asan"
 export LSAN_OPTIONS="exitcode=86:suppressions=$supp/lsan.supp:print_suppressions=0"
-export UBSAN_OPTIONS="halt_on_error=1:exitcode=86:print_stacktrace=1:log_path=$reports/ubsan"
+export UBSAN_OPTIONS="halt_on_error=1:exitcode=86:print_stacktrace=1:suppressions=$supp/ubsan.supp:log_path=$reports/ubsan"
 # TSan goes on after a report so that one run lists every race; a report
 # still makes the process exit with `exitcode` at its end.
 export TSAN_OPTIONS="halt_on_error=0:exitcode=86:second_deadlock_stack=1:suppressions=$supp/tsan.supp:log_path=$reports/tsan"
