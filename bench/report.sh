@@ -121,6 +121,10 @@ plot_dir="$(basename "$PLOTS")"
   echo "($(wc -c <"$ROOT/tests/data/events/createobject.json") bytes), a distinct eventID per request."
   echo "Load from wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') and ocirelay-bench (bench/src), both on the same 2 cores as the"
   echo "server: the figures include the load generator's share of the CPU."
+  echo "Load average (1 min) when the run started: $(awk -F'\t' '$1=="machine" && $3=="start" {print $5}' "$RESULTS"),"
+  echo "when it ended: $(awk -F'\t' '$1=="machine" && $3=="end" {print $5}' "$RESULTS");"
+  echo "anything above about 2 means other work shared the cores and the absolute"
+  echo "figures are low; the references in the same run shared them too."
   echo
   echo "## Targets"
   echo

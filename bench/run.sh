@@ -146,6 +146,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 kv_lines() { grep -E '^[a-z0-9_]+=' "$1" | tr '\n' ' '; }
 
+# Whatever else runs on the machine shows in the figures: note the load.
+record machine load start "load1=$(cut -d' ' -f1 /proc/loadavg)"
+
 # --- 0. The disk -------------------------------------------------------------
 say "raw fsync rate of the disk under $WORK"
 for run in $(seq 1 "$RUNS"); do
@@ -358,6 +361,8 @@ record idle ocirelay 1 "rss_kb=$(rss_kb "$DAEMON_PID")" \
   "cpu_ms=$(((ticks1 - ticks0) * 1000 / hz))" "seconds=$IDLE_SECONDS"
 stop_daemon
 kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
+
+record machine load end "load1=$(cut -d' ' -f1 /proc/loadavg)"
 
 # --- Report -------------------------------------------------------------------
 bash "$ROOT/bench/report.sh" "$RESULTS" "$RSS_LOG" "$DOC" "$PLOTS" "$RUNS" "$QUICK"
