@@ -238,38 +238,32 @@ done
 kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true
 
 # --- 2. End to end: post N events while a sink takes the deliveries ---------
+# e2e_runs LABEL CONNECTIONS COUNT: RUNS runs, each on a fresh daemon.
+e2e_runs() {
+  local label="$1" connections="$2" count="$3" run dir sink_port
+  for run in $(seq 1 "$RUNS"); do
+    dir="$WORK/e2e-$label-$run"
+    sink_port="$(free_port)"
+    write_config "$dir.yaml" "$dir" "$sink_port" 0
+    start_daemon "$dir.yaml" "$dir"
+    "$BENCH" e2e --target "$DAEMON_PORT" --sink-port "$sink_port" --count "$count" \
+      --connections "$connections" --event "$EVENT" --run "e2e-$label-$run" --timeout 300 \
+      >"$dir/e2e.out"
+    stop_daemon
+    # shellcheck disable=SC2046
+    record e2e "$label" "$run" $(kv_lines "$dir/e2e.out")
+    say "  run $run: $(sed -n 's/^delivered_per_s=//p' "$dir/e2e.out") delivered/s," \
+      "added p50 $(sed -n 's/^added_p50_us=//p' "$dir/e2e.out") us"
+    rm -rf "$dir"
+  done
+}
 say "end to end: $E2E_COUNT events, 64 connections, sink healthy"
-for run in $(seq 1 "$RUNS"); do
-  dir="$WORK/e2e-$run"
-  sink_port="$(free_port)"
-  write_config "$dir.yaml" "$dir" "$sink_port" 0
-  start_daemon "$dir.yaml" "$dir"
-  "$BENCH" e2e --target "$DAEMON_PORT" --sink-port "$sink_port" --count "$E2E_COUNT" \
-    --connections 64 --event "$EVENT" --run "e2e$run" --timeout 300 >"$dir/e2e.out"
-  stop_daemon
-  # shellcheck disable=SC2046
-  record e2e ocirelay "$run" $(kv_lines "$dir/e2e.out")
-  say "  run $run: $(sed -n 's/^delivered_per_s=//p' "$dir/e2e.out") delivered/s," \
-    "added p50 $(sed -n 's/^added_p50_us=//p' "$dir/e2e.out") us"
-  rm -rf "$dir"
-done
+e2e_runs ocirelay 64 "$E2E_COUNT"
 # At 64 connections the relay accepts faster than it delivers, so the added
 # latency there is mostly time in the queue. One connection posting one
 # event at a time stays below the delivery rate: the latency of the path.
 say "end to end, one connection: $E2E_SERIAL_COUNT events"
-for run in $(seq 1 "$RUNS"); do
-  dir="$WORK/e2e1-$run"
-  sink_port="$(free_port)"
-  write_config "$dir.yaml" "$dir" "$sink_port" 0
-  start_daemon "$dir.yaml" "$dir"
-  "$BENCH" e2e --target "$DAEMON_PORT" --sink-port "$sink_port" --count "$E2E_SERIAL_COUNT" \
-    --connections 1 --event "$EVENT" --run "e2e1r$run" --timeout 120 >"$dir/e2e.out"
-  stop_daemon
-  # shellcheck disable=SC2046
-  record e2e ocirelay-c1 "$run" $(kv_lines "$dir/e2e.out")
-  say "  run $run: added p50 $(sed -n 's/^added_p50_us=//p' "$dir/e2e.out") us"
-  rm -rf "$dir"
-done
+e2e_runs ocirelay-c1 1 "$E2E_SERIAL_COUNT"
 
 # --- 3. Backlog: queue while the sink is down, then drain -------------------
 say "backlog: $BACKLOG events queued with the sink down"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what ocirelay needs to build, test and run, from Debian 12 packages
-# only. Safe to run again; skips apt when everything is already installed.
+# only, and any further packages named as arguments. Safe to run again; skips
+# apt when everything is already installed.
 set -euo pipefail
 
 packages=(
@@ -9,6 +10,7 @@ packages=(
   libyaml-cpp-dev libsqlite3-dev libsystemd-dev
   openssl curl ca-certificates systemd
   dpkg-dev file  # cpack -G DEB: dpkg-shlibdeps computes Depends, file finds the ELF files
+  "$@"
 )
 
 missing=()
