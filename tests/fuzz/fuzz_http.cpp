@@ -11,7 +11,7 @@
 //
 // The configuration is the daemon's schema parsed from text in memory, with
 // in-memory secret sources; the server limits are taken from it as the
-// application does (server_limits() in app/application.cpp).
+// application does (app::server_limits(), ocirelay/app/server_limits.hpp).
 //
 // Per input the target writes the bytes, half-closes, and reads every
 // response until the server closes. It then checks:
@@ -56,6 +56,7 @@
 #include <spdlog/spdlog.h>
 
 #include "memory_store.hpp"
+#include "ocirelay/app/server_limits.hpp"
 #include "ocirelay/config/loader.hpp"
 #include "ocirelay/event/event.hpp"
 #include "ocirelay/filter/route.hpp"
@@ -184,15 +185,8 @@ struct State {
     if (::mkdtemp(dir_template) == nullptr) setup_failed("mkdtemp");
     socket_dir = dir_template;
 
-    // As the application's server_limits().
-    http::ServerOptions so;
-    so.max_body_bytes = config.server.max_body_bytes;
-    so.max_header_bytes = config.server.max_header_bytes;
-    so.max_connections = config.server.max_connections;
-    so.header_timeout = config.server.header_timeout;
-    so.body_timeout = config.server.body_timeout;
-    so.idle_timeout = config.server.idle_timeout;
-    so.write_timeout = config.server.write_timeout;
+    // The daemon's own limits.
+    http::ServerOptions so = app::server_limits(config);
     so.unix_path = socket_dir + "/ingress.sock";
     so.server_name = "ocirelay/fuzz";
     auto created = http::Server::create(io.get_executor(), so, *handler, log);

@@ -1,4 +1,5 @@
 #include "ocirelay/app/application.hpp"
+#include "ocirelay/app/server_limits.hpp"
 
 #include <sys/resource.h>
 
@@ -45,18 +46,6 @@ namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr Duration kDedupePruneInterval = 10min;
 
-// The ingress server's limits and timeouts from the configuration.
-http::ServerOptions server_limits(const config::Config& c) {
-  http::ServerOptions so;
-  so.max_body_bytes = c.server.max_body_bytes;
-  so.max_header_bytes = c.server.max_header_bytes;
-  so.max_connections = c.server.max_connections;
-  so.header_timeout = c.server.header_timeout;
-  so.body_timeout = c.server.body_timeout;
-  so.idle_timeout = c.server.idle_timeout;
-  so.write_timeout = c.server.write_timeout;
-  return so;
-}
 
 // Raises the soft open-file limit to the hard one: every ingress connection
 // holds a descriptor (the server fits max_connections to the limit).
