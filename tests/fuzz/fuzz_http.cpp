@@ -363,11 +363,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_secret("logs", logs, kBearerToken, "the bearer token");
     check_secret("responses", x.received, kBearerToken, "the bearer token");
   }
-  // The Basic credentials may be in the input as the Authorization header;
-  // anywhere else (say in the path) they may legitimately be echoed.
-  std::string as_header = "Basic ";
-  as_header += kBasicCredentials;
-  if (count(input, kBasicCredentials) == count(input, as_header)) {
+  // The Basic credentials may be in the input as an Authorization header
+  // line; anywhere else (in the path, or as an eventID, which the relay logs)
+  // the sender chose to put them in a field that is legitimately echoed.
+  std::string as_header_line = "\r\nAuthorization: Basic ";
+  as_header_line += kBasicCredentials;
+  as_header_line += "\r\n";
+  if (count(input, kBasicCredentials) == count(input, as_header_line)) {
     check_secret("logs", logs, kBasicCredentials, "the Basic credentials");
     check_secret("responses", x.received, kBasicCredentials, "the Basic credentials");
   }

@@ -2,6 +2,7 @@
 # Builds the fuzzers' seed corpora from the fixtures:
 #   tests/fuzz/make_seeds.sh OUT_DIR
 # OUT_DIR/<target>/ gets the committed seeds of tests/fuzz/seeds/<target>
+# (regression inputs among them)
 # plus inputs made from tests/data and /work/shared/fixtures (when present):
 #   event, filter: the fixture events and other JSON fixtures;
 #   config:        config/*.yaml;
@@ -19,7 +20,7 @@ fixture_dirs=("$root/tests/data")
 
 rm -rf "$out"
 mkdir -p "$out"/{event,filter,config,http}
-for target in event filter config; do
+for target in event filter config http; do
   cp "$here/seeds/$target/"* "$out/$target/"
 done
 
