@@ -40,7 +40,7 @@ void write_config(RelayHarness& relay, const std::string& tail) {
 TEST_CASE("the log file rotates by size and keeps max_files", "[logging]") {
   FakeHttpServer oic;
   RelayHarness relay("");
-  write_config(relay, relay_yaml(relay, oic, "  max_size: 4KiB\n  max_files: 2\n"));
+  write_config(relay, relay_yaml(relay, oic, "  max_size: 4KiB\n  max_files: 2\n  flush_interval: 0s\n"));
   relay.options().extra_env.push_back("OIC_SECRET=rotating-secret-42");
   relay.start();
   std::vector<std::string> bodies;
@@ -89,7 +89,8 @@ TEST_CASE("log.format json writes one JSON object per line", "[logging]") {
   relay.start();
   REQUIRE(TestClient(relay.port()).post_event(event_with_id(7)).status == 202);
   REQUIRE(oic.wait_for_requests(1, 10s));
-  std::this_thread::sleep_for(200ms);
+  // Info lines reach both sinks together, within log.flush_interval.
+  REQUIRE(relay.daemon().wait_for_log(event_id_for(7) + " delivered to oic", 10s));
   const std::string text = read_file(relay.dir().file("logs/ocirelay.log"));
   CHECK(text.find("json-secret-77") == std::string::npos);
   bool saw_delivery = false;
@@ -119,4 +120,52 @@ TEST_CASE("log.format json writes one JSON object per line", "[logging]") {
   }
   CHECK(lines > 5);
   CHECK(saw_delivery);
+}
+
+TEST_CASE("info lines wait for log.flush_interval; a warning writes them out at once",
+          "[logging]") {
+  FakeHttpServer oic;
+  RelayHarness relay("");
+  // An interval no test outlives: nothing but a warning or the exit flushes.
+  write_config(relay, relay_yaml(relay, oic, "  flush_interval: 1h\n"));
+  relay.options().extra_env.push_back("OIC_SECRET=x");
+  relay.start();  // the start-up lines are flushed at once: start() waits for them
+  const std::string log = relay.dir().file("logs/ocirelay.log");
+  REQUIRE(read_file(log).find("listening on") != std::string::npos);
+
+  REQUIRE(TestClient(relay.port()).post_event(event_with_id(1)).status == 202);
+  REQUIRE(oic.wait_for_requests(1, 10s));
+  std::this_thread::sleep_for(300ms);
+  CHECK(read_file(log).find(event_id_for(1)) == std::string::npos);  // still buffered
+
+  // A failed attempt logs a warning, which writes out the info lines before it.
+  oic.always(500);
+  REQUIRE(TestClient(relay.port()).post_event(event_with_id(2)).status == 202);
+  REQUIRE(relay.daemon().wait_for_log(event_id_for(2) + " to oic: attempt 1 failed", 10s));
+  const std::string text = read_file(log);
+  CHECK(text.find(event_id_for(1) + " delivered to oic") != std::string::npos);
+  CHECK(text.find(event_id_for(2) + " to oic: attempt 1 failed") != std::string::npos);
+
+  // The rest is written at exit.
+  oic.always(202);
+  REQUIRE(oic.wait_for_requests(3, 10s));
+  relay.daemon().signal(SIGTERM);
+  REQUIRE(relay.daemon().wait_exit(20s) == 0);
+  CHECK(read_file(log).find(event_id_for(2) + " delivered to oic") != std::string::npos);
+  CHECK(read_file(log).find("ocirelay stopped") != std::string::npos);
+}
+
+TEST_CASE("log.flush_interval 0 writes every line before the answer goes out", "[logging]") {
+  FakeHttpServer oic;
+  oic.always(500);  // deliveries fail: the daemon keeps retrying in the background
+  RelayHarness relay("");
+  write_config(relay, relay_yaml(relay, oic, "  flush_interval: 0s\n"));
+  relay.options().extra_env.push_back("OIC_SECRET=x");
+  relay.start();
+  const std::string log = relay.dir().file("logs/ocirelay.log");
+  for (int i = 1; i <= 3; ++i) {
+    REQUIRE(TestClient(relay.port()).post_event(event_with_id(i)).status == 202);
+    // Logged, then answered: the line is in the file once the 202 is here.
+    CHECK(read_file(log).find("event " + event_id_for(i) + " type") != std::string::npos);
+  }
 }

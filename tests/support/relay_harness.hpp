@@ -12,7 +12,8 @@
 //   TestClient client(relay.port());
 //
 // The harness writes `server.listen: 127.0.0.1:0`, `storage.path` and
-// `log.level: debug` itself unless the given YAML has its own `server:`,
+// `log.level: debug` (and `log.flush_interval: 0s`: every line written at
+// once) itself unless the given YAML has its own `server:`,
 // `storage:` or `log:` sections (then it must set them: see base_yaml()).
 #pragma once
 

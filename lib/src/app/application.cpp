@@ -85,6 +85,7 @@ class Application::Impl {
   std::unique_ptr<admin::AdminHandler> admin_handler;  // both null without `admin:`
   std::unique_ptr<http::Server> admin_server;
   asio::steady_timer prune_timer{io};
+  asio::steady_timer log_flush_timer{io};
   // Registered when the application is made, before "listening" and READY:
   // a signal that arrives before wait_for_signals() runs is kept for it
   // instead of killing the process with the default action.
@@ -120,6 +121,17 @@ class Application::Impl {
     }
   }
 
+  // Writes out the buffered log lines every log.flush_interval until the
+  // shutdown ends (main() flushes once more at exit).
+  asio::awaitable<void> flush_log_periodically() {
+    for (;;) {
+      log_flush_timer.expires_after(logging->flush_interval());
+      auto [ec] = co_await log_flush_timer.async_wait(nothrow);
+      logging->flush();
+      if (ec) co_return;
+    }
+  }
+
   asio::awaitable<void> wait_for_signals() {
     for (;;) {
       auto [ec, sig] = co_await signals.async_wait(nothrow);
@@ -127,6 +139,7 @@ class Application::Impl {
       if (sig == SIGUSR1) {
         logging->reopen();
         log->info("SIGUSR1 received: log file reopened");
+        logging->flush();
         continue;
       }
       if (sig == SIGHUP) {
@@ -137,12 +150,14 @@ class Application::Impl {
           asio::co_spawn(io, reload(), [this](std::exception_ptr e) {
             reloading = false;
             if (e) log->error("configuration reload ended by an exception");
+            logging->flush();  // an operator is waiting for its outcome
           });
         }
         continue;
       }
       log->info("{} received: shutting down (deadline {})", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                 format_duration(config.server.shutdown_timeout));
+      logging->flush();
       break;
     }
     co_await shutdown();
@@ -294,6 +309,7 @@ class Application::Impl {
     keep(next.log.format, config.log.format, "log.format");
     keep(next.log.max_size, config.log.max_size, "log.max_size");
     keep(next.log.max_files, config.log.max_files, "log.max_files");
+    keep(next.log.flush_interval, config.log.flush_interval, "log.flush_interval");
   }
 
   asio::awaitable<void> shutdown() {
@@ -323,6 +339,7 @@ class Application::Impl {
       for (const auto& s : stats.value()) queued += s.pending + s.inflight;
       log->info("stopped; {} event deliveries queued", queued);
     }
+    log_flush_timer.cancel();
   }
 };
 
@@ -335,7 +352,8 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
 
   auto logging = log::Logging::create(log::LogOptions{c.log.level, c.log.file,
                                                       c.log.format == config::Log::Format::json,
-                                                      c.log.max_size, c.log.max_files});
+                                                      c.log.max_size, c.log.max_files,
+                                                      std::chrono::duration_cast<std::chrono::milliseconds>(c.log.flush_interval)});
   if (!logging) return fail(logging.error());
   impl->logging = std::move(logging).value();
   impl->log = impl->logging->get("main");
@@ -462,6 +480,9 @@ int Application::run() {
     a.shutdown_done = true;
   });
   asio::co_spawn(a.io, a.prune_dedupe_periodically(), asio::detached);
+  if (a.logging->flush_interval().count() > 0) {
+    asio::co_spawn(a.io, a.flush_log_periodically(), asio::detached);
+  }
   a.log->info("listening on {} ({}){}", a.server->local_address(), c.server.tls ? "https" : "http",
               c.server.auth ? "; ingress auth required" : "");
   a.notifier.ready("listening on " + a.server->local_address() + "; " +
@@ -470,6 +491,7 @@ int Application::run() {
     a.log->info("systemd watchdog every {}", format_duration(*a.notifier.watchdog_interval() / 2));
     asio::co_spawn(a.io, a.notifier.run_watchdog(), asio::detached);
   }
+  a.logging->flush();  // the start-up lines at once, whatever the flush interval
   // Runs until every component has finished its work after a shutdown. Should
   // anything still hold the loop 5 s after shutdown completed (a bug), exit
   // anyway: storage is closed first, and the remaining coroutines are not

@@ -47,7 +47,8 @@ constexpr auto kOnsKeys = std::to_array<std::string_view>(
     {"auto_confirm", "confirm_url_hosts", "ca_file", "confirm_timeout"});
 constexpr auto kStorageKeys = std::to_array<std::string_view>({"path", "dedupe_window"});
 constexpr auto kLogKeys =
-    std::to_array<std::string_view>({"level", "file", "format", "max_size", "max_files"});
+    std::to_array<std::string_view>(
+    {"level", "file", "format", "max_size", "max_files", "flush_interval"});
 constexpr auto kLogLevels =
     std::to_array<std::string_view>({"trace", "debug", "info", "warn", "error"});
 constexpr auto kDestinationKeys = std::to_array<std::string_view>(
@@ -385,6 +386,7 @@ void read_log(SchemaWalker& w, const ConfigNode& node, const std::string& path, 
     }
   }
   w.read_integer(node, "max_files", path, out.max_files, 1, 1000);
+  w.read_duration(node, "flush_interval", path, out.flush_interval);
 }
 
 // ----------------------------------------------------------- destinations --

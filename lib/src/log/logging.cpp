@@ -1,8 +1,11 @@
 #include "ocirelay/log/logging.hpp"
 
 #include "log/file_sink.hpp"
-#include "ocirelay/common/directories.hpp"
 #include "log/json_formatter.hpp"
+#include "log/stream_sink.hpp"
+#include "ocirelay/common/directories.hpp"
+
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -33,6 +36,7 @@ Result<std::unique_ptr<Logging>> Logging::create(const LogOptions& options) {
   }
   std::unique_ptr<Logging> logging(new Logging());
   logging->level_ = static_cast<int>(*level);
+  logging->flush_interval_ = options.flush_interval;
   auto style = [&](spdlog::sinks::sink& sink) {
     if (options.json) {
       sink.set_formatter(std::make_unique<JsonFormatter>());
@@ -40,7 +44,12 @@ Result<std::unique_ptr<Logging>> Logging::create(const LogOptions& options) {
       sink.set_pattern(kPattern);
     }
   };
-  auto err = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  std::shared_ptr<spdlog::sinks::sink> err;
+  if (options.flush_interval.count() > 0) err = StreamSink::duplicate(STDERR_FILENO);
+  if (!err) {
+    err = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    logging->flush_interval_ = std::chrono::milliseconds::zero();
+  }
   style(*err);
   logging->sinks_.push_back(err);
   if (!options.file.empty()) {
@@ -69,7 +78,9 @@ std::shared_ptr<spdlog::logger> Logging::get(const std::string& component) {
   }
   auto logger = std::make_shared<spdlog::logger>(component, sinks_.begin(), sinks_.end());
   logger->set_level(static_cast<spdlog::level::level_enum>(level_));
-  logger->flush_on(spdlog::level::info);
+  // Buffered: a warning writes out everything before it at once; the rest
+  // waits for the owner's periodic flush().
+  logger->flush_on(flush_interval_.count() > 0 ? spdlog::level::warn : spdlog::level::trace);
   loggers_.push_back(logger);
   return logger;
 }

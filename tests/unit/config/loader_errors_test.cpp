@@ -301,6 +301,7 @@ TEST_CASE("log levels and auth types are checked", "[config][errors]") {
   only_error("log: { level: verbose }", "log.level",
              "bad log level 'verbose'; expected one of trace, debug, info, warn, error");
   only_error("log: { level: INFO }", "log.level", "bad log level 'INFO'");
+  only_error("log: { flush_interval: soon }", "log.flush_interval", "bad duration 'soon'");
   only_error("destinations: [{ name: d, url: \"http://h/\", auth: { type: oauth } }]",
              "destinations[0].auth.type", "bad auth type 'oauth'; expected none, basic or oauth2");
 }

@@ -342,6 +342,8 @@ server:
     confirm_timeout: 2500ms
 storage:
   dedupe_window: 7d
+log:
+  flush_interval: 250ms
 destinations:
   - name: d1
     url: https://h.example.com:9443/x?y=z
@@ -366,6 +368,8 @@ destinations:
   CHECK(c.server.ons.confirm_timeout == 2500ms);
   CHECK(c.storage.dedupe_window == 24h * 7);
   CHECK(c.storage.path == Storage{}.path);
+  CHECK(c.log.flush_interval == 250ms);
+  CHECK(Log{}.flush_interval == 1s);
   REQUIRE(c.destinations.size() == 1);
   CHECK(c.destinations[0].concurrency == 1024);
   CHECK(c.destinations[0].retry.initial_backoff == 250ms);

@@ -7,10 +7,17 @@
 // reopened (SIGUSR1) for logrotate. Text lines, or JSON lines with time,
 // level, component, message, eventID and requestID.
 //
+// Buffering: with a flush_interval, lines are buffered in both sinks and
+// written out by a warning or worse (with every line before it), by the
+// owner calling flush() every flush_interval, and at exit; a crash can lose
+// at most that much of the info and debug lines. With flush_interval 0 every
+// line is written at once.
+//
 // Thread contract: loggers are thread-safe (spdlog's _mt sinks). get(),
 // set_level() and reopen() are called on the main thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,6 +40,7 @@ struct LogOptions {
   bool json = false;  // JSON lines instead of text
   std::uint64_t max_size = 100ull * 1024 * 1024;  // rotate the file past this; 0: never
   unsigned max_files = 5;
+  std::chrono::milliseconds flush_interval{1000};  // 0: write every line at once
 };
 
 class FileSink;
@@ -44,7 +52,10 @@ class Logging {
 
   std::shared_ptr<spdlog::logger> get(const std::string& component);
   Result<bool> set_level(const std::string& level);
+  // Writes out what the sinks buffered. Thread-safe.
   void flush();
+  // How often the owner should call flush(); zero when lines are not buffered.
+  std::chrono::milliseconds flush_interval() const { return flush_interval_; }
   // Reopens the log file (after logrotate moved it); no-op without one.
   void reopen();
 
@@ -54,6 +65,7 @@ class Logging {
   std::shared_ptr<FileSink> file_;
   std::vector<std::shared_ptr<spdlog::logger>> loggers_;
   int level_ = 2;
+  std::chrono::milliseconds flush_interval_{0};
 };
 
 // A logger for tools and tests that writes to stderr only.
