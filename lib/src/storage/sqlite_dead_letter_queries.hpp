@@ -1,4 +1,4 @@
-// The SQL of SqliteDeadLetters' cached statements (schema version 1; tables
+// The SQL of SqliteDeadLetters' cached statements (schema version 2; tables
 // and indexes in sqlite_schema.cpp). Shared with the tests, which check with
 // EXPLAIN QUERY PLAN that each one is an index lookup.
 //
@@ -52,14 +52,15 @@ inline constexpr const char* kSqlReplayOfDestination =
 inline constexpr const char* kSqlPurgeOne =
     "DELETE FROM deliveries"
     " WHERE id = ?1 AND state = 'dead' AND (?3 IS NULL OR destination = ?3) AND updated_at < ?4"
-    " RETURNING event";
+    " RETURNING event, destination";
 
 inline constexpr const char* kSqlPurgeAll =
-    "DELETE FROM deliveries WHERE state = 'dead' AND updated_at < ?4 RETURNING event";
+    "DELETE FROM deliveries WHERE state = 'dead' AND updated_at < ?4"
+    " RETURNING event, destination";
 
 inline constexpr const char* kSqlPurgeOfDestination =
     "DELETE FROM deliveries WHERE state = 'dead' AND destination = ?3 AND updated_at < ?4"
-    " RETURNING event";
+    " RETURNING event, destination";
 
 // ?1 event row id: deletes the body once no delivery needs it.
 inline constexpr const char* kSqlPurgeEventBody =

@@ -123,6 +123,7 @@ StoreResult<ReplayOutcome> SqliteDeadLetters::replay(const DeadLetterSelection& 
   }
   ReplayOutcome outcome;
   std::set<std::string> destinations;
+  counts_.clear();
   {
     SqliteStatement& statement = pick(selection, replay_one_, replay_destination_, replay_all_);
     SqliteStatement::Scope scope(statement);
@@ -130,11 +131,17 @@ StoreResult<ReplayOutcome> SqliteDeadLetters::replay(const DeadLetterSelection& 
     statement.bind(2, now);
     while ((rc = statement.step()) == SQLITE_ROW) {
       ++outcome.count;
-      destinations.insert(statement.column_text(0));
+      std::string destination = statement.column_text(0);
+      counts_.move(destination, "dead", "pending", 1);
+      destinations.insert(std::move(destination));
     }
     if (rc != SQLITE_DONE) {
       return fail(db_.error(rc, "replay_dead_letters"));  // the transaction rolls back
     }
+  }
+  rc = counts_.write();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "replay_dead_letters: counts"));
   }
   rc = transaction.commit();
   if (rc != SQLITE_OK) {
@@ -152,6 +159,7 @@ StoreResult<std::int64_t> SqliteDeadLetters::purge(const DeadLetterSelection& se
   }
   std::int64_t purged = 0;
   std::set<std::int64_t> events;  // whose bodies may now be orphans
+  counts_.clear();
   {
     SqliteStatement& statement = pick(selection, purge_one_, purge_destination_, purge_all_);
     SqliteStatement::Scope scope(statement);
@@ -159,6 +167,7 @@ StoreResult<std::int64_t> SqliteDeadLetters::purge(const DeadLetterSelection& se
     while ((rc = statement.step()) == SQLITE_ROW) {
       ++purged;
       events.insert(statement.column_int64(0));
+      counts_.add(statement.column_text(1), "dead", -1);
     }
     if (rc != SQLITE_DONE) {
       return fail(db_.error(rc, "purge_dead_letters"));  // the transaction rolls back
@@ -170,6 +179,10 @@ StoreResult<std::int64_t> SqliteDeadLetters::purge(const DeadLetterSelection& se
     if (rc != SQLITE_DONE) {
       return fail(db_.error(rc, "purge_dead_letters: event body"));
     }
+  }
+  rc = counts_.write();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "purge_dead_letters: counts"));
   }
   rc = transaction.commit();
   if (rc != SQLITE_OK) {

@@ -5,8 +5,9 @@
 // Thread and lifetime contract: one thread at a time, like the connection it
 // works on. Owned by SqliteStore and declared after its connection, so the
 // statements are finalized before the connection closes. replay() and purge()
-// run in a write transaction of their own; the caller has made commits
-// durable (synchronous=FULL) beforehand. Errors are returned, never thrown.
+// run in a write transaction of their own, and keep the store's
+// DeliveryCounts in step; the caller has made commits durable
+// (synchronous=FULL) beforehand. Errors are returned, never thrown.
 #pragma once
 
 #include <cstdint>
@@ -15,13 +16,15 @@
 
 #include "ocirelay/storage/store.hpp"
 #include "storage/sqlite_connection.hpp"
+#include "storage/sqlite_delivery_counts.hpp"
 #include "storage/sqlite_statement.hpp"
 
 namespace ocirelay::storage {
 
 class SqliteDeadLetters {
  public:
-  explicit SqliteDeadLetters(SqliteConnection& db) noexcept : db_(db) {}
+  SqliteDeadLetters(SqliteConnection& db, DeliveryCounts& counts) noexcept
+      : db_(db), counts_(counts) {}
   SqliteDeadLetters(const SqliteDeadLetters&) = delete;
   SqliteDeadLetters& operator=(const SqliteDeadLetters&) = delete;
 
@@ -43,6 +46,7 @@ class SqliteDeadLetters {
   static void bind_selection(SqliteStatement& statement, const DeadLetterSelection& selection);
 
   SqliteConnection& db_;
+  DeliveryCounts& counts_;
   SqliteStatement list_all_;
   SqliteStatement list_destination_;
   SqliteStatement get_;

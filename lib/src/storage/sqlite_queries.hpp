@@ -1,4 +1,4 @@
-// The SQL of SqliteStore's cached statements (schema version 1; the tables and
+// The SQL of SqliteStore's cached statements (schema version 2; the tables and
 // indexes are described in sqlite_schema.cpp). Shared with the tests, which
 // check with EXPLAIN QUERY PLAN that each one is an index lookup.
 #pragma once
@@ -30,29 +30,35 @@ inline constexpr const char* kSqlNextDue =
     "SELECT min(next_attempt_at) FROM deliveries"
     " WHERE state = 'pending' AND destination = ?1 AND next_attempt_at > ?2";
 
-inline constexpr const char* kSqlDelivered = "DELETE FROM deliveries WHERE id = ?1 RETURNING event";
+// Whatever the row's state (a result is final), for the counts.
+inline constexpr const char* kSqlDelivered =
+    "DELETE FROM deliveries WHERE id = ?1 RETURNING event, destination, state";
 
 inline constexpr const char* kSqlEventRelease =
     "DELETE FROM events WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event = ?1)";
 
+// Retry and dead apply to a row still in flight only: a row released
+// meanwhile (reload, shutdown) is pending again and gets a new attempt.
 inline constexpr const char* kSqlRetry =
     "UPDATE deliveries SET state = 'pending', attempts = ?2, next_attempt_at = ?3,"
-    " last_status = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1";
+    " last_status = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1 AND state = 'inflight'"
+    " RETURNING destination";
 
 inline constexpr const char* kSqlDead =
     "UPDATE deliveries SET state = 'dead', attempts = ?2, last_status = ?3, last_error = ?4,"
-    " updated_at = ?5 WHERE id = ?1";
+    " updated_at = ?5 WHERE id = ?1 AND state = 'inflight' RETURNING destination";
 
 inline constexpr const char* kSqlReleaseInflight =
-    "UPDATE deliveries SET state = 'pending', updated_at = ?1 WHERE state = 'inflight'";
+    "UPDATE deliveries SET state = 'pending', updated_at = ?1 WHERE state = 'inflight'"
+    " RETURNING destination";
 
 inline constexpr const char* kSqlReleaseInflightFor =
     "UPDATE deliveries SET state = 'pending', updated_at = ?1"
-    " WHERE state = 'inflight' AND destination = ?2";
+    " WHERE state = 'inflight' AND destination = ?2 RETURNING destination";
 
 inline constexpr const char* kSqlPruneSeen = "DELETE FROM seen WHERE first_seen_at < ?1";
 
-// A scan of the small table the triggers keep (a few rows per destination).
+// A scan of the small table DeliveryCounts keeps (a few rows per destination).
 inline constexpr const char* kSqlCountStates =
     "SELECT state, destination, n FROM delivery_counts WHERE n > 0";
 

@@ -12,12 +12,14 @@
 namespace ocirelay::storage {
 
 // The schema version this code reads and writes.
-inline constexpr std::int64_t kSqliteSchemaVersion = 1;
+inline constexpr std::int64_t kSqliteSchemaVersion = 2;
 // PRAGMA application_id of ocirelay databases ("OCIR").
 inline constexpr std::int64_t kSqliteApplicationId = 0x4F434952;
 
-// The DDL of the current schema version (tables, indexes, triggers).
-const char* sqlite_schema_sql() noexcept;
+// The DDL of a schema version (tables, indexes, triggers): the current one
+// by default, or an older one that the store still upgrades (storage check
+// compares an older file with it).
+std::string sqlite_schema_sql(std::int64_t version = kSqliteSchemaVersion);
 
 // Reads the file's schema version: 0 for a new (empty) database. Fails, naming
 // the path, when the file is not an SQLite database, belongs to another
@@ -27,5 +29,11 @@ StoreResult<std::int64_t> read_sqlite_schema_version(SqliteConnection& db, const
 // Creates the schema in a database whose version was 0, in one transaction
 // (a no-op when another process created it meanwhile).
 StoreResult<Unit> create_sqlite_schema(SqliteConnection& db, const std::string& path);
+
+// Upgrades a database of an older version to the current one, one version
+// at a time, each in one transaction; returns the version it ends at.
+// Version 1 to 2 drops the counting triggers and recounts delivery_counts.
+StoreResult<std::int64_t> migrate_sqlite_schema(SqliteConnection& db, const std::string& path,
+                                                std::int64_t version);
 
 }  // namespace ocirelay::storage

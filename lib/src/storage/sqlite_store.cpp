@@ -27,9 +27,9 @@ constexpr int kBusyTimeoutMs = 5000;
 
 // Applied to every connection: durable commits, referential checks, an 8 MiB
 // page cache, the WAL file truncated back to 64 MiB after a checkpoint that
-// let it grow beyond, and statement journals in memory: the counting
-// triggers give every INSERT one, and in a temporary file it cost 8 writes
-// per event and halved insert throughput.
+// let it grow beyond, and statement journals in memory (version 1's counting
+// triggers gave every INSERT one, and in a temporary file it cost 8 writes
+// per event).
 constexpr const char* kConnectionPragmas =
     "PRAGMA synchronous = FULL;"
     "PRAGMA foreign_keys = ON;"
@@ -168,7 +168,11 @@ Result<std::unique_ptr<SqliteStore>, StoreError> SqliteStore::open(const SqliteO
       return fail(std::move(created).error());
     }
   }
-  // Later schema versions migrate here, one version at a time.
+  if (*version != 0 && *version < kSqliteSchemaVersion) {
+    if (auto migrated = migrate_sqlite_schema(db, path, *version); !migrated) {
+      return fail(std::move(migrated).error());
+    }
+  }
   if (auto prepared = store->prepare_statements(); !prepared) {
     return fail(std::move(prepared).error());
   }
@@ -226,7 +230,9 @@ StoreResult<Unit> SqliteStore::prepare_statements() {
                                         db_.describe(rc)));
     }
   }
-  if (const int rc = dead_letter_ops_.prepare(); rc != SQLITE_OK) {
+  int rc = counts_.prepare();
+  if (rc == SQLITE_OK) rc = dead_letter_ops_.prepare();
+  if (rc != SQLITE_OK) {
     return fail(path_error(path_, "schema does not match version " +
                                       std::to_string(kSqliteSchemaVersion) + ": " +
                                       db_.describe(rc)));
@@ -284,6 +290,7 @@ int SqliteStore::insert(const NewEvent& event, InsertOutcome& outcome) {
     if (rc != SQLITE_DONE) {
       return rc;
     }
+    counts_.add(*it, kStatePending, 1);
   }
   return SQLITE_OK;
 }
@@ -314,6 +321,7 @@ StoreResult<std::vector<InsertOutcome>> SqliteStore::insert_batch(
   if (rc != SQLITE_OK) {
     return fail(db_.error(rc, "insert_batch"));
   }
+  counts_.clear();
   for (const NewEvent& event : events) {
     InsertOutcome outcome = InsertOutcome::queued;
     rc = insert(event, outcome);
@@ -321,6 +329,10 @@ StoreResult<std::vector<InsertOutcome>> SqliteStore::insert_batch(
       return fail(db_.error(rc, "insert_batch"));  // the transaction rolls back
     }
     outcomes.push_back(outcome);
+  }
+  rc = counts_.write();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "insert_batch: counts"));
   }
   rc = transaction.commit();
   if (rc != SQLITE_OK) {
@@ -374,6 +386,13 @@ StoreResult<FetchResult> SqliteStore::fetch_due_in_transaction(const std::string
       return fail(db_.error(rc, "fetch_due"));
     }
   }
+  counts_.clear();
+  counts_.move(destination, kStatePending, kStateInflight,
+               static_cast<std::int64_t>(out.due.size()));
+  rc = counts_.write();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "fetch_due: counts"));
+  }
   {
     SqliteStatement::Scope scope(next_due_);
     rc = next_due_.bind_text(1, destination).bind(2, now).step();
@@ -390,17 +409,24 @@ StoreResult<FetchResult> SqliteStore::fetch_due_in_transaction(const std::string
   return out;
 }
 
+template <class OnRow>
+int SqliteStore::each_row(SqliteStatement& statement, OnRow&& on_row) {
+  int rc = SQLITE_OK;
+  while ((rc = statement.step()) == SQLITE_ROW) on_row();
+  return rc;
+}
+
 int SqliteStore::apply(const AttemptResult& result, Millis now) {
   switch (result.kind) {
     case AttemptResult::Kind::delivered: {
       std::optional<std::int64_t> event;
       {
         SqliteStatement::Scope scope(delivered_);
-        int rc = delivered_.bind(1, result.id).step();
-        if (rc == SQLITE_ROW) {
+        delivered_.bind(1, result.id);
+        const int rc = each_row(delivered_, [&] {
           event = delivered_.column_int64(0);
-          rc = delivered_.step();
-        }
+          counts_.add(delivered_.column_text(1), delivered_.column_text(2), -1);
+        });
         if (rc != SQLITE_DONE) {
           return rc;
         }
@@ -414,23 +440,25 @@ int SqliteStore::apply(const AttemptResult& result, Millis now) {
     }
     case AttemptResult::Kind::retry: {
       SqliteStatement::Scope scope(retry_);
-      const int rc = retry_.bind(1, result.id)
-                         .bind(2, result.attempts)
-                         .bind(3, result.next_attempt_at)
-                         .bind(4, result.last_status)
-                         .bind_text(5, result.last_error)
-                         .bind(6, now)
-                         .step();
+      retry_.bind(1, result.id)
+          .bind(2, result.attempts)
+          .bind(3, result.next_attempt_at)
+          .bind(4, result.last_status)
+          .bind_text(5, result.last_error)
+          .bind(6, now);
+      const int rc = each_row(
+          retry_, [&] { counts_.move(retry_.column_text(0), kStateInflight, kStatePending, 1); });
       return rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
     case AttemptResult::Kind::dead: {
       SqliteStatement::Scope scope(dead_);
-      const int rc = dead_.bind(1, result.id)
-                         .bind(2, result.attempts)
-                         .bind(3, result.last_status)
-                         .bind_text(4, result.last_error)
-                         .bind(5, now)
-                         .step();
+      dead_.bind(1, result.id)
+          .bind(2, result.attempts)
+          .bind(3, result.last_status)
+          .bind_text(4, result.last_error)
+          .bind(5, now);
+      const int rc = each_row(
+          dead_, [&] { counts_.move(dead_.column_text(0), kStateInflight, kStateDead, 1); });
       return rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
   }
@@ -463,11 +491,16 @@ StoreResult<Unit> SqliteStore::complete_in_transaction(std::span<const AttemptRe
     return fail(db_.error(rc, "complete"));
   }
   const Millis now = now_millis();
+  counts_.clear();
   for (const AttemptResult& result : results) {
     rc = apply(result, now);
     if (rc != SQLITE_OK) {
       return fail(db_.error(rc, "complete"));
     }
+  }
+  rc = counts_.write();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "complete: counts"));
   }
   rc = transaction.commit();
   if (rc != SQLITE_OK) {
@@ -497,16 +530,24 @@ StoreResult<std::int64_t> SqliteStore::release(SqliteStatement& statement,
   if (rc != SQLITE_OK) {
     return fail(db_.error(rc, "release_inflight"));
   }
+  std::int64_t released = 0;
+  counts_.clear();
   {
     SqliteStatement::Scope scope(statement);
     statement.bind(1, now_millis());
     if (destination != nullptr) statement.bind_text(2, *destination);
-    rc = statement.step();
+    rc = each_row(statement, [&] {
+      ++released;
+      counts_.move(statement.column_text(0), kStateInflight, kStatePending, 1);
+    });
     if (rc != SQLITE_DONE) {
       return fail(db_.error(rc, "release_inflight"));
     }
   }
-  const std::int64_t released = db_.changes();
+  rc = counts_.write();
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "release_inflight: counts"));
+  }
   rc = transaction.commit();
   if (rc != SQLITE_OK) {
     return fail(db_.error(rc, "release_inflight: commit"));

@@ -20,6 +20,7 @@
 #include "ocirelay/storage/store.hpp"
 #include "storage/sqlite_connection.hpp"
 #include "storage/sqlite_dead_letters.hpp"
+#include "storage/sqlite_delivery_counts.hpp"
 #include "storage/sqlite_statement.hpp"
 
 namespace ocirelay::storage {
@@ -56,6 +57,10 @@ class SqliteStore final : public Store {
 
  private:
   StoreResult<std::int64_t> release(SqliteStatement& statement, const std::string* destination);
+  // Runs a statement that returns one row per changed delivery (RETURNING):
+  // SQLITE_DONE after every row, `on_row` called for each.
+  template <class OnRow>
+  static int each_row(SqliteStatement& statement, OnRow&& on_row);
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
 
   StoreResult<Unit> configure();
@@ -89,7 +94,8 @@ class SqliteStore final : public Store {
   SqliteStatement count_states_;
   SqliteStatement oldest_received_;
   SqliteStatement dead_list_;
-  SqliteDeadLetters dead_letter_ops_{db_};
+  DeliveryCounts counts_{db_};
+  SqliteDeadLetters dead_letter_ops_{db_, counts_};
 };
 
 }  // namespace ocirelay::storage

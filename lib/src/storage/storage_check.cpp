@@ -152,15 +152,21 @@ class Checker {
 
   // Every table, index and trigger of the current version, with the same
   // definition, and nothing else.
+  // An older version the relay still upgrades is compared with that version.
   bool check_schema() {
-    if (r_.schema_version != kSqliteSchemaVersion) {
+    if (r_.schema_version < 1 || r_.schema_version > kSqliteSchemaVersion) {
       problem("schema version " + std::to_string(r_.schema_version) + ", expected " +
               std::to_string(kSqliteSchemaVersion));
       return false;
     }
+    if (r_.schema_version < kSqliteSchemaVersion) {
+      r_.notes.push_back("schema version " + std::to_string(r_.schema_version) +
+                         ": the relay upgrades it to " + std::to_string(kSqliteSchemaVersion) +
+                         " at its next start");
+    }
     SqliteConnection reference;
     int rc = reference.open_in_memory();
-    if (rc == SQLITE_OK) rc = reference.exec(sqlite_schema_sql());
+    if (rc == SQLITE_OK) rc = reference.exec(sqlite_schema_sql(r_.schema_version).c_str());
     const std::string list = "SELECT type, name, sql FROM sqlite_schema ORDER BY type, name";
     std::vector<Row> expected;
     if (rc == SQLITE_OK) rc = query_rows(reference, list, 3, expected);
@@ -182,7 +188,7 @@ class Checker {
       }
       if (it->second != row[2]) {
         problem("schema: " + row[0] + " " + row[1] + " differs from schema version " +
-                std::to_string(kSqliteSchemaVersion));
+                std::to_string(r_.schema_version));
         same = false;
       }
       found.erase(it);
@@ -225,7 +231,8 @@ class Checker {
     }
   }
 
-  // delivery_counts (kept by triggers) against COUNT(*) per destination and state.
+  // delivery_counts (kept by the store, by triggers in version 1) against
+  // COUNT(*) per destination and state.
   void check_counters() {
     std::vector<Row> out;
     if (!rows("the delivery counters", R"sql(

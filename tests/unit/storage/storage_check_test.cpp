@@ -65,16 +65,9 @@ void make_store(const std::string& path) {
   ok(store.insert_batch(batch));
   auto due = ok(store.fetch_due("oic", kT0 + 100, 3)).due;
   REQUIRE(due.size() == 3);
-  AttemptResult done;
-  done.id = due[0].id;
-  done.kind = AttemptResult::Kind::delivered;
-  done.attempts = 1;
-  AttemptResult dead;
-  dead.id = due[1].id;
-  dead.kind = AttemptResult::Kind::dead;
-  dead.attempts = 1;
-  dead.last_status = 400;
-  ok(store.complete(std::vector<AttemptResult>{done, dead}));
+  ok(store.complete(std::vector<AttemptResult>{ocirelay::storage::test::delivered(due[0].id),
+                                               ocirelay::storage::test::dead(due[1].id, 1, 400,
+                                                                             "HTTP 400")}));
 }
 
 StorageCheckReport checked(const std::string& path) {
@@ -97,7 +90,7 @@ TEST_CASE("storage check passes a healthy file, counts it and changes nothing",
   CHECK(report.outcome == Outcome::ok);
   CHECK(storage_check_exit_code(report) == kStorageCheckOk);
   CHECK(report.problems.empty());
-  CHECK(report.schema_version == 1);
+  CHECK(report.schema_version == 2);
   CHECK(report.events == 4);  // e0's body went with its delivery
   CHECK(report.pending == 3);
   CHECK(report.inflight == 1);
@@ -244,12 +237,12 @@ TEST_CASE("storage check finds a schema that is not the expected one", "[storage
   const std::string path = dir.file("queue.db");
   make_store(path);
   exec_sql(path,
-           "DROP INDEX deliveries_age; DROP TRIGGER deliveries_counted_update;"
-           "CREATE TABLE extra (x)");
+           "DROP INDEX deliveries_age; CREATE TRIGGER extra_trigger AFTER DELETE ON events "
+           "BEGIN SELECT 1; END; CREATE TABLE extra (x)");
   auto report = checked(path);
   CHECK(report.outcome == Outcome::problems);
   CHECK(any_contains(report.problems, "schema: index deliveries_age is missing"));
-  CHECK(any_contains(report.problems, "schema: trigger deliveries_counted_update is missing"));
+  CHECK(any_contains(report.problems, "schema: unexpected trigger extra_trigger"));
   CHECK(any_contains(report.problems, "schema: unexpected table extra"));
   CHECK(any_contains(report.notes, "content checks skipped"));
 }

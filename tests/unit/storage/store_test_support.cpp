@@ -39,6 +39,17 @@ StmtPtr prepare(sqlite3* db, const std::string& sql) {
 
 }  // namespace
 
+std::int64_t counter_mismatches(const std::string& path) {
+  return query_int(path,
+                   "SELECT count(*) FROM ("
+                   " SELECT destination, state, count(*) AS n FROM deliveries GROUP BY 1, 2"
+                   " EXCEPT SELECT destination, state, n FROM delivery_counts WHERE n > 0)") +
+         query_int(path,
+                   "SELECT count(*) FROM delivery_counts AS c WHERE c.n <> (SELECT count(*)"
+                   " FROM deliveries AS d WHERE d.destination = c.destination"
+                   " AND d.state = c.state)");
+}
+
 std::int64_t query_int(const std::string& path, const std::string& sql) {
   DbPtr db = open_db(path);
   StmtPtr stmt = prepare(db.get(), sql);

@@ -11,6 +11,7 @@
 
 #include "ocirelay/storage/records.hpp"
 #include "ocirelay/storage/store.hpp"
+#include "storage/sqlite_store.hpp"
 
 namespace ocirelay::storage::test {
 
@@ -44,6 +45,50 @@ T ok(StoreResult<T> result) {
   }
   return std::move(result).value();
 }
+
+// Attempt results as a dispatcher reports them.
+inline AttemptResult delivered(std::int64_t id, int attempts = 1) {
+  AttemptResult r;
+  r.id = id;
+  r.kind = AttemptResult::Kind::delivered;
+  r.attempts = attempts;
+  r.last_status = 200;
+  return r;
+}
+
+inline AttemptResult retry(std::int64_t id, int attempts, Millis next, int status, std::string error) {
+  AttemptResult r;
+  r.id = id;
+  r.kind = AttemptResult::Kind::retry;
+  r.attempts = attempts;
+  r.next_attempt_at = next;
+  r.last_status = status;
+  r.last_error = std::move(error);
+  return r;
+}
+
+inline AttemptResult dead(std::int64_t id, int attempts, int status, std::string error) {
+  AttemptResult r;
+  r.id = id;
+  r.kind = AttemptResult::Kind::dead;
+  r.attempts = attempts;
+  r.last_status = status;
+  r.last_error = std::move(error);
+  return r;
+}
+
+// Opens the SQLite store at `path`; fails the test with the error otherwise.
+inline std::unique_ptr<SqliteStore> open_store(const std::string& path) {
+  auto store = SqliteStore::open(SqliteOptions{path});
+  if (!store) {
+    FAIL("open failed: " << store.error().message);
+  }
+  return std::move(store).value();
+}
+
+// How many (destination, state) counts in delivery_counts differ from the
+// rows of deliveries, counting both ways (0 when they all match).
+std::int64_t counter_mismatches(const std::string& path);
 
 // Runs a single-value query on the file through a connection of its own.
 std::int64_t query_int(const std::string& path, const std::string& sql);

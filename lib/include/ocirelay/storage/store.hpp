@@ -46,6 +46,8 @@ class Store {
   // Applies attempt results in one transaction: delivered rows are removed
   // (and their event body once no delivery needs it), retries go back to
   // pending with their next attempt time, dead ones are kept as dead letters.
+  // Retry and dead results apply only to deliveries still in flight: one
+  // released meanwhile (release_inflight) stays pending for a new attempt.
   virtual StoreResult<Unit> complete(std::span<const AttemptResult> results) = 0;
 
   // Returns inflight deliveries to pending (start-up after a crash, or

@@ -1,0 +1,131 @@
+// Schema version 1 (delivery_counts kept by triggers) to 2 (kept by the
+// store): a version 1 file made with version 1's own DDL opens, is upgraded
+// in place with its counters recounted, and passes storage check before and
+// after; and results for deliveries no longer in flight leave the counts
+// right.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "ocirelay/storage/storage_check.hpp"
+#include "storage/sqlite_schema.hpp"
+#include "storage/sqlite_store.hpp"
+#include "support/temp_dir.hpp"
+#include "unit/storage/store_test_support.hpp"
+
+using namespace ocirelay::storage;
+using ocirelay::storage::test::counter_mismatches;
+using ocirelay::storage::test::exec_sql;
+using ocirelay::storage::test::kT0;
+using ocirelay::storage::test::make_event;
+using ocirelay::storage::test::numbered_id;
+using ocirelay::storage::test::ok;
+using ocirelay::storage::test::open_store;
+using ocirelay::storage::test::query_int;
+using ocirelay::test::TempDir;
+
+namespace {
+
+// A version 1 file as ocirelay 0.1 left it: a, b pending; one a in flight;
+// one b dead; rows written through version 1's triggers.
+void make_version_1_file(const std::string& path) {
+  std::ofstream(path).flush();  // an empty file is an empty database
+  exec_sql(path, sqlite_schema_sql(1) + "PRAGMA user_version = 1; PRAGMA application_id = " +
+                     std::to_string(kSqliteApplicationId) + ";");
+  exec_sql(path, R"sql(
+    INSERT INTO events (id, event_id, body, received_at) VALUES
+      (1, 'v1-a', '{"eventID":"v1-a"}', 1000),
+      (2, 'v1-b', '{"eventID":"v1-b"}', 2000),
+      (3, 'v1-c', '{"eventID":"v1-c"}', 3000);
+    INSERT INTO seen (event_id, first_seen_at) VALUES ('v1-a', 1000), ('v1-b', 2000), ('v1-c', 3000);
+    INSERT INTO deliveries (event, destination, state, next_attempt_at, received_at, updated_at)
+      VALUES (1, 'a', 'pending', 1000, 1000, 1000), (1, 'b', 'pending', 1000, 1000, 1000),
+             (2, 'a', 'inflight', 2000, 2000, 2000), (3, 'b', 'dead', 3000, 3000, 3000);
+  )sql");
+}
+
+}  // namespace
+
+TEST_CASE("a version 1 file is upgraded to version 2 in place, counters recounted",
+          "[storage][schema]") {
+  TempDir dir;
+  const std::string path = dir.file("queue.db");
+  make_version_1_file(path);
+  REQUIRE(query_int(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'") == 3);
+  REQUIRE(counter_mismatches(path) == 0);  // the triggers kept them
+
+  // storage check reads a version 1 file as version 1: sound, to be upgraded.
+  auto before = check_sqlite_storage(path);
+  INFO(format_storage_check(before));
+  CHECK(before.outcome == StorageCheckReport::Outcome::ok);
+  CHECK(before.schema_version == 1);
+  bool noted = false;
+  for (const auto& n : before.notes) noted = noted || n.find("upgrades it to 2") != n.npos;
+  CHECK(noted);
+
+  // A counter that drifted under version 1 comes out right.
+  exec_sql(path, "UPDATE delivery_counts SET n = n + 7 WHERE destination = 'a' AND "
+                 "state = 'pending'");
+  REQUIRE(counter_mismatches(path) > 0);
+  {
+    auto store = open_store(path);
+    CHECK(query_int(path, "PRAGMA user_version") == 2);
+    CHECK(query_int(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'") == 0);
+    CHECK(counter_mismatches(path) == 0);
+    auto stats = ok(store->stats());
+    REQUIRE(stats.size() == 2);
+    CHECK(stats[0].destination == "a");
+    CHECK(stats[0].pending == 1);
+    CHECK(stats[0].inflight == 1);
+    CHECK(stats[1].destination == "b");
+    CHECK(stats[1].pending == 1);
+    CHECK(stats[1].dead == 1);
+
+    // The store keeps them from here on, for every kind of change.
+    CHECK(ok(store->release_inflight()) == 1);
+    ok(store->insert_batch(std::vector<NewEvent>{make_event("v2-d", kT0, {"a", "b"})}));
+    auto due = ok(store->fetch_due("a", kT0 + 10, 10)).due;
+    REQUIRE(due.size() == 3);
+    ok(store->complete(std::vector<AttemptResult>{test::delivered(due[0].id),
+                                                  test::dead(due[1].id, 1, 400, "HTTP 400")}));
+    CHECK(ok(store->replay_dead_letters(DeadLetterSelection{}, kT0 + 20)).count == 2);
+    CHECK(counter_mismatches(path) == 0);
+  }
+  auto after = check_sqlite_storage(path);
+  INFO(format_storage_check(after));
+  CHECK(after.outcome == StorageCheckReport::Outcome::ok);
+  CHECK(after.schema_version == 2);
+
+  // A second open finds version 2 and changes nothing.
+  open_store(path);
+  CHECK(query_int(path, "PRAGMA user_version") == 2);
+}
+
+TEST_CASE("retry and dead results for a delivery no longer in flight are ignored",
+          "[storage][schema]") {
+  TempDir dir;
+  const std::string path = dir.file("queue.db");
+  auto store = open_store(path);
+  std::vector<NewEvent> batch;
+  for (int i = 0; i < 3; ++i) batch.push_back(make_event(numbered_id(i), kT0 + i));
+  ok(store->insert_batch(batch));
+  auto due = ok(store->fetch_due("oic", kT0 + 10, 3)).due;
+  REQUIRE(due.size() == 3);
+  // A reload released them (its dispatcher was replaced); the old
+  // dispatcher's results arrive afterwards.
+  CHECK(ok(store->release_inflight("oic")) == 3);
+  ok(store->complete(std::vector<AttemptResult>{
+      test::retry(due[0].id, 1, kT0 + 100'000, 503, "HTTP 503"),
+      test::dead(due[1].id, 1, 400, "HTTP 400"),
+      test::delivered(due[2].id)}));  // final, whatever the state
+  CHECK(counter_mismatches(path) == 0);
+  auto stats = ok(store->stats());
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].pending == 2);  // still due at once, with no attempt counted
+  CHECK(stats[0].dead == 0);
+  CHECK(query_int(path, "SELECT count(*) FROM deliveries WHERE attempts = 0 AND "
+                        "next_attempt_at <= " + std::to_string(kT0 + 10)) == 2);
+  CHECK(ok(store->fetch_due("oic", kT0 + 10, 10)).due.size() == 2);
+}
