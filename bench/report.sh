@@ -155,8 +155,12 @@ plot_dir="$(basename "$PLOTS")"
   echo
   echo "![durable accept](${plot_dir}/accept.png)"
   echo
-  echo "| server | conns | events/s | range | p50 ms | p99 ms | p99.9 ms | commits/s | events/commit | vs nginx |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
+  echo "CPU columns: microseconds of CPU (user + system, all threads) per request"
+  echo "answered, for the server and for wrk; with both on the same 2 cores, their"
+  echo "sum bounds the rate: 2,000,000 / (server + wrk) requests/s at most."
+  echo
+  echo "| server | conns | events/s | range | p50 ms | p99 ms | p99.9 ms | commits/s | events/commit | server CPU µs | wrk CPU µs | vs nginx |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   for scheme in http https; do
     for c in "${CONNECTIONS[@]}"; do
       r="$(median accept "ocirelay-$scheme-$c" accepted_per_s)"
@@ -164,14 +168,16 @@ plot_dir="$(basename "$PLOTS")"
       echo "| ocirelay $scheme | $c | $r | $(range accept "ocirelay-$scheme-$c" accepted_per_s) |" \
         "$(ms "$(median accept "ocirelay-$scheme-$c" latency_p50_us)") | $(ms "$(median accept "ocirelay-$scheme-$c" latency_p99_us)") |" \
         "$(ms "$(median accept "ocirelay-$scheme-$c" latency_p999_us)") | $(median accept "ocirelay-$scheme-$c" commits_per_s) |" \
-        "$(median accept "ocirelay-$scheme-$c" events_per_commit) | $(ratio "$r" "$n") |"
+        "$(median accept "ocirelay-$scheme-$c" events_per_commit) | $(median accept "ocirelay-$scheme-$c" server_cpu_us) |" \
+        "$(median accept "ocirelay-$scheme-$c" load_cpu_us) | $(ratio "$r" "$n") |"
     done
   done
   for scheme in http https; do
     for c in "${CONNECTIONS[@]}"; do
       echo "| nginx $scheme | $c | $(median accept "nginx-$scheme-$c" accepted_per_s) | $(range accept "nginx-$scheme-$c" accepted_per_s) |" \
         "$(ms "$(median accept "nginx-$scheme-$c" latency_p50_us)") | $(ms "$(median accept "nginx-$scheme-$c" latency_p99_us)") |" \
-        "$(ms "$(median accept "nginx-$scheme-$c" latency_p999_us)") | - | - | - |"
+        "$(ms "$(median accept "nginx-$scheme-$c" latency_p999_us)") | - | - |" \
+        "$(median accept "nginx-$scheme-$c" server_cpu_us) | $(median accept "nginx-$scheme-$c" load_cpu_us) | - |"
     done
   done
   echo

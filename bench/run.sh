@@ -146,6 +146,33 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 kv_lines() { grep -E '^[a-z0-9_]+=' "$1" | tr '\n' ' '; }
 
+# children_cpu_ms VAR: sets VAR to the CPU time (ms, user + system) of this
+# shell's finished children, read around a foreground wrk run for the load
+# generator's share. Not in $(...): a subshell starts with no children's time.
+children_cpu_ms() {
+  times >"$WORK/times.txt"
+  printf -v "$1" '%s' "$(sed -n 2p "$WORK/times.txt" | awk '{
+    t = 0
+    for (i = 1; i <= 2; i++) { split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2] }
+    printf "%.0f", t * 1000 }')"
+}
+# cpu_per_event TICKS_OR_MS UNIT_US WRK_OUT: microseconds of CPU per request
+# answered 2xx in that wrk run.
+cpu_per_event() {
+  local answered
+  answered=$(awk -F= '$1 == "requests" {r = $2} $1 == "non_2xx" {n = $2} END {print r - n}' "$3")
+  awk -v c="$1" -v u="$2" -v a="$answered" 'BEGIN {if (a > 0) printf "%.1f\n", c * u / a; else print "n/a"}'
+}
+# Clock ticks of a process and its children (nginx: master and workers).
+tree_cpu_ticks() {
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(cpu_ticks "$pid" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
 # Whatever else runs on the machine shows in the figures: note the load.
 record machine load start "load1=$(cut -d' ' -f1 /proc/loadavg)"
 
@@ -176,7 +203,9 @@ for scheme in http https; do
       url="$scheme://127.0.0.1:$DAEMON_PORT/v1/events"
       commits0="$(metric "$DAEMON_PORT" "$scheme" ocirelay_storage_commit_seconds_count)"
       queued0="$(metric "$DAEMON_PORT" "$scheme" 'ocirelay_events_received_total{result="queued"')"
+      daemon_ticks0="$(cpu_ticks "$DAEMON_PID")"; children_cpu_ms load_ms0
       run_wrk "$url" "$c" "r$run" "$dir/wrk.out"
+      daemon_ticks1="$(cpu_ticks "$DAEMON_PID")"; children_cpu_ms load_ms1
       commits1="$(metric "$DAEMON_PORT" "$scheme" ocirelay_storage_commit_seconds_count)"
       queued1="$(metric "$DAEMON_PORT" "$scheme" 'ocirelay_events_received_total{result="queued"')"
       seconds="$(sed -n 's/^seconds=//p' "$dir/wrk.out")"
@@ -185,6 +214,8 @@ for scheme in http https; do
       record accept "ocirelay-$scheme-$c" "$run" $(kv_lines "$dir/wrk.out") \
         "commits_per_s=$(awk -v a="$commits0" -v b="$commits1" -v s="$seconds" 'BEGIN {printf "%.0f", (b-a)/s}')" \
         "queued=$((queued1 - queued0))" \
+        "server_cpu_us=$(cpu_per_event "$((daemon_ticks1 - daemon_ticks0))" "$TICK_US" "$dir/wrk.out")" \
+        "load_cpu_us=$(cpu_per_event "$((load_ms1 - load_ms0))" 1000 "$dir/wrk.out")" \
         "events_per_commit=$(awk -v a="$commits0" -v b="$commits1" -v q="$((queued1 - queued0))" 'BEGIN {printf "%.1f", (b>a) ? q/(b-a) : 0}')"
       say "  ocirelay $scheme c=$c run $run: $(sed -n 's/^accepted_per_s=//p' "$dir/wrk.out") ev/s"
       rm -rf "$dir"
@@ -228,9 +259,13 @@ for scheme in http https; do
   port="$NGINX_HTTP"; [ "$scheme" = https ] && port="$NGINX_HTTPS"
   for c in "${CONNECTIONS[@]}"; do
     for run in $(seq 1 "$RUNS"); do
+      nginx_ticks0="$(tree_cpu_ticks "$NGINX_PID")"; children_cpu_ms load_ms0
       run_wrk "$scheme://127.0.0.1:$port/v1/events" "$c" "n$run" "$WORK/nginx-wrk.out"
+      nginx_ticks1="$(tree_cpu_ticks "$NGINX_PID")"; children_cpu_ms load_ms1
       # shellcheck disable=SC2046
-      record accept "nginx-$scheme-$c" "$run" $(kv_lines "$WORK/nginx-wrk.out")
+      record accept "nginx-$scheme-$c" "$run" $(kv_lines "$WORK/nginx-wrk.out") \
+        "server_cpu_us=$(cpu_per_event "$((nginx_ticks1 - nginx_ticks0))" "$TICK_US" "$WORK/nginx-wrk.out")" \
+        "load_cpu_us=$(cpu_per_event "$((load_ms1 - load_ms0))" 1000 "$WORK/nginx-wrk.out")"
       say "  nginx $scheme c=$c run $run: $(sed -n 's/^accepted_per_s=//p' "$WORK/nginx-wrk.out") req/s"
     done
   done
