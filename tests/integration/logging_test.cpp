@@ -40,7 +40,8 @@ void write_config(RelayHarness& relay, const std::string& tail) {
 TEST_CASE("the log file rotates by size and keeps max_files", "[logging]") {
   FakeHttpServer oic;
   RelayHarness relay("");
-  write_config(relay, relay_yaml(relay, oic, "  max_size: 4KiB\n  max_files: 2\n  flush_interval: 0s\n"));
+  write_config(relay,
+               relay_yaml(relay, oic, "  max_size: 4KiB\n  max_files: 2\n  flush_interval: 0s\n"));
   relay.options().extra_env.push_back("OIC_SECRET=rotating-secret-42");
   relay.start();
   std::vector<std::string> bodies;

@@ -122,13 +122,13 @@ class Application::Impl {
   }
 
   // Writes out the buffered log lines every log.flush_interval until the
-  // shutdown ends (main() flushes once more at exit).
+  // shutdown is done (which also cancels the timer, so the loop ends at once;
+  // run() flushes once more at exit).
   asio::awaitable<void> flush_log_periodically() {
-    for (;;) {
+    while (!shutdown_done) {
       log_flush_timer.expires_after(logging->flush_interval());
-      auto [ec] = co_await log_flush_timer.async_wait(nothrow);
+      co_await log_flush_timer.async_wait(nothrow);
       logging->flush();
-      if (ec) co_return;
     }
   }
 
@@ -339,7 +339,6 @@ class Application::Impl {
       for (const auto& s : stats.value()) queued += s.pending + s.inflight;
       log->info("stopped; {} event deliveries queued", queued);
     }
-    log_flush_timer.cancel();
   }
 };
 
@@ -350,10 +349,12 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
   raise_open_file_limit();
   impl->signals.add(SIGUSR1);
 
+  const auto flush_interval =
+      std::chrono::duration_cast<std::chrono::milliseconds>(c.log.flush_interval);
   auto logging = log::Logging::create(log::LogOptions{c.log.level, c.log.file,
                                                       c.log.format == config::Log::Format::json,
                                                       c.log.max_size, c.log.max_files,
-                                                      std::chrono::duration_cast<std::chrono::milliseconds>(c.log.flush_interval)});
+                                                      flush_interval});
   if (!logging) return fail(logging.error());
   impl->logging = std::move(logging).value();
   impl->log = impl->logging->get("main");
@@ -478,6 +479,7 @@ int Application::run() {
   asio::co_spawn(a.io, a.wait_for_signals(), [&a](std::exception_ptr e) {
     if (e) a.log->critical("shutdown ended by an exception");
     a.shutdown_done = true;
+    a.log_flush_timer.cancel();
   });
   asio::co_spawn(a.io, a.prune_dedupe_periodically(), asio::detached);
   if (a.logging->flush_interval().count() > 0) {

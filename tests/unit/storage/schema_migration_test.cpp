@@ -39,7 +39,8 @@ void make_version_1_file(const std::string& path) {
       (1, 'v1-a', '{"eventID":"v1-a"}', 1000),
       (2, 'v1-b', '{"eventID":"v1-b"}', 2000),
       (3, 'v1-c', '{"eventID":"v1-c"}', 3000);
-    INSERT INTO seen (event_id, first_seen_at) VALUES ('v1-a', 1000), ('v1-b', 2000), ('v1-c', 3000);
+    INSERT INTO seen (event_id, first_seen_at)
+      VALUES ('v1-a', 1000), ('v1-b', 2000), ('v1-c', 3000);
     INSERT INTO deliveries (event, destination, state, next_attempt_at, received_at, updated_at)
       VALUES (1, 'a', 'pending', 1000, 1000, 1000), (1, 'b', 'pending', 1000, 1000, 1000),
              (2, 'a', 'inflight', 2000, 2000, 2000), (3, 'b', 'dead', 3000, 3000, 3000);

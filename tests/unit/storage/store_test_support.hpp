@@ -56,7 +56,8 @@ inline AttemptResult delivered(std::int64_t id, int attempts = 1) {
   return r;
 }
 
-inline AttemptResult retry(std::int64_t id, int attempts, Millis next, int status, std::string error) {
+inline AttemptResult retry(std::int64_t id, int attempts, Millis next, int status,
+                           std::string error) {
   AttemptResult r;
   r.id = id;
   r.kind = AttemptResult::Kind::retry;

@@ -87,7 +87,7 @@ struct Log {
   Format format = Format::text;
   std::uint64_t max_size = 100ull * 1024 * 1024;  // bytes; the file rotates past it; 0: never
   unsigned max_files = 5;                          // rotated files kept (file.1 ... file.N)
-  Duration flush_interval = 1s;  // info/debug lines buffered up to this long; 0: every line at once
+  Duration flush_interval = 1s;  // lines buffered up to this long (warnings not); 0: none
 
   bool operator==(const Log&) const = default;
 };
