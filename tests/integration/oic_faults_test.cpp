@@ -7,6 +7,8 @@
 // the log and /metrics say what went wrong.
 #include <catch2/catch.hpp>
 
+#include <openssl/ssl.h>
+
 #include <atomic>
 #include <map>
 #include <memory>
@@ -334,6 +336,30 @@ TEST_CASE("faults: certificates from an unknown CA or for another host are refus
   for (auto* server : {&wrong_ca, &wrong_ip, &wrong_name}) {
     CHECK(ids_from(server->requests(), 0) == once_each(ids));
   }
+}
+
+TEST_CASE("faults: a destination that speaks only TLS 1.0 or 1.1 is refused", "[faults][tls]") {
+  TempDir dir;
+  const auto pki = make_test_pki(dir);
+  FakeServerOptions outdated{pki.server_cert, pki.server_key};
+  outdated.max_tls_version = TLS1_1_VERSION;
+  FakeHttpServer oic(outdated);
+  RelayHarness relay(relay_to(oic.url("/flow"), "    tls: { ca_file: " + pki.ca_cert + " }\n"));
+  relay.start();
+  const auto ids = post_ids(relay.port(), 800, 2);
+  REQUIRE(relay.daemon().wait_for_log("to oic: attempt 1 failed: TLS handshake with 127.0.0.1:" +
+                                          std::to_string(oic.port()) + " failed: ",
+                                      10s));
+  INFO(relay.log());
+  // The server has no version in common with TLS 1.2+ and says so.
+  CHECK(contains(relay.log(), "protocol version"));
+  CHECK(oic.request_count() == 0);  // nothing sent over TLS 1.1
+
+  // Upgraded to TLS 1.2+: every event arrives, once.
+  oic.use_default_tls_versions();
+  REQUIRE(oic.wait_for_requests(2, 20s));
+  std::this_thread::sleep_for(500ms);
+  CHECK(ids_from(oic.requests(), 0) == once_each(ids));
 }
 
 TEST_CASE("faults: the token endpoint refuses connections, then comes back", "[faults][oauth2]") {

@@ -86,6 +86,17 @@ FakeHttpServer::FakeHttpServer(Options options, std::uint16_t port)
       }
       SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
     }
+    if (options.max_tls_version != 0) {
+      SSL_CTX* native = so.tls->native_handle();
+      // TLS 1.0 and 1.1 need security level 0 in OpenSSL 3, and ciphers the
+      // production list leaves out.
+      SSL_CTX_set_security_level(native, 0);
+      if (SSL_CTX_set_min_proto_version(native, 0) != 1 ||
+          SSL_CTX_set_max_proto_version(native, options.max_tls_version) != 1 ||
+          SSL_CTX_set_cipher_list(native, "DEFAULT:@SECLEVEL=0") != 1) {
+        throw std::runtime_error("fake server TLS versions: " + http::last_openssl_error());
+      }
+    }
   }
   auto server = http::Server::create(impl_->io.get_executor(), so, *impl_,
                                      log::stderr_logger("fake-peer", "warn"));
@@ -149,6 +160,18 @@ void FakeHttpServer::use_certificate(const std::string& cert_file, const std::st
   if (const std::string error = done.get_future().get(); !error.empty()) {
     throw std::runtime_error(error);
   }
+}
+
+void FakeHttpServer::use_default_tls_versions() {
+  if (!impl_->tls) throw std::logic_error("use_default_tls_versions on a plain HTTP fake server");
+  std::promise<void> done;
+  asio::post(impl_->io, [&] {
+    SSL_CTX* native = impl_->tls->native_handle();
+    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(native, 0);
+    done.set_value();
+  });
+  done.get_future().get();
 }
 
 std::vector<RecordedRequest> FakeHttpServer::requests() const {

@@ -40,6 +40,10 @@ struct FakeServerOptions {
   // HTTPS only: require a client certificate signed by this CA (mTLS); a
   // client without one fails the handshake and no request is recorded.
   std::string client_ca_file{};
+  // HTTPS only: the newest protocol version offered (e.g. TLS1_1_VERSION: an
+  // outdated server, with OpenSSL's security level lowered so it can); 0:
+  // the library's default range.
+  int max_tls_version = 0;
 };
 
 class FakeHttpServer {
@@ -65,6 +69,9 @@ class FakeHttpServer {
   // (a renewed or corrected certificate); open connections keep theirs.
   // Throws when the files cannot be loaded.
   void use_certificate(const std::string& cert_file, const std::string& key_file);
+  // HTTPS only: new handshakes offer the library's default versions again
+  // (the outdated server was upgraded).
+  void use_default_tls_versions();
 
   std::vector<RecordedRequest> requests() const;
   // The most requests that were being answered at the same time.
