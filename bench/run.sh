@@ -163,13 +163,13 @@ cpu_per_event() {
   answered=$(awk -F= '$1 == "requests" {r = $2} $1 == "non_2xx" {n = $2} END {print r - n}' "$3")
   awk -v c="$1" -v u="$2" -v a="$answered" 'BEGIN {if (a > 0) printf "%.1f\n", c * u / a; else print "n/a"}'
 }
-# Clock ticks of a process and its children (nginx: master and workers).
+# Clock ticks of a process and its children (nginx: master and workers),
+# from /proc alone (a fresh Debian 12 may have no procps, hence no pgrep).
+# Through cat: a process that exits during the scan is skipped, where mawk
+# would stop at its vanished file.
 tree_cpu_ticks() {
-  local total=0 pid
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    total=$((total + $(cpu_ticks "$pid" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
+  cat /proc/[0-9]*/stat 2>/dev/null |
+    awk -v p="$1" '$1 == p || $4 == p {t += $14 + $15} END {print t + 0}'
 }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
