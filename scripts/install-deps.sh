@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ccache pkg-config
   libboost1.81-dev rapidjson-dev libssl-dev libspdlog-dev catch2
-  libyaml-cpp-dev libsqlite3-dev libsystemd-dev
+  libyaml-cpp-dev libsqlite3-dev
   openssl curl ca-certificates systemd
   dpkg-dev file  # cpack -G DEB: dpkg-shlibdeps computes Depends, file finds the ELF files
   "$@"

@@ -1,26 +1,94 @@
 #include "ocirelay/app/service_notifier.hpp"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <charconv>
 #include <cstdlib>
+#include <cstring>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <systemd/sd-daemon.h>
 
 namespace ocirelay::app {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// systemd's notify protocol (sd_notify(3)), spoken directly so that the
+// binary needs no libsystemd: one datagram per message to the AF_UNIX socket
+// named by NOTIFY_SOCKET, a path or, with a leading '@', an abstract name.
+// Other forms (vsock) are not used for services and are ignored.
+std::optional<sockaddr_un> notify_address(const char* socket, socklen_t& length) {
+  if (socket == nullptr) return std::nullopt;
+  const std::size_t n = std::strlen(socket);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (n < 2 || n >= sizeof(addr.sun_path) || (socket[0] != '/' && socket[0] != '@')) {
+    return std::nullopt;
+  }
+  std::memcpy(addr.sun_path, socket, n);
+  if (socket[0] == '@') addr.sun_path[0] = '\0';
+  length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n + (socket[0] == '/' ? 1 : 0));
+  return addr;
+}
+
+// WATCHDOG_USEC when it is meant for this process (WATCHDOG_PID unset or
+// ours), as sd_watchdog_enabled(3) reads it.
+std::optional<std::uint64_t> watchdog_usec() {
+  const char* usec = std::getenv("WATCHDOG_USEC");
+  if (usec == nullptr) return std::nullopt;
+  if (const char* pid = std::getenv("WATCHDOG_PID"); pid != nullptr) {
+    long value = 0;
+    auto [end, ec] = std::from_chars(pid, pid + std::strlen(pid), value);
+    if (ec != std::errc() || *end != '\0' || value != static_cast<long>(::getpid())) {
+      return std::nullopt;
+    }
+  }
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(usec, usec + std::strlen(usec), value);
+  if (ec != std::errc() || *end != '\0' || value == 0) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
 ServiceNotifier::ServiceNotifier(asio::any_io_executor executor) : timer_(std::move(executor)) {
-  const char* socket = std::getenv("NOTIFY_SOCKET");
-  enabled_ = socket != nullptr && *socket != '\0';
-  std::uint64_t usec = 0;
-  if (enabled_ && sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
-    watchdog_ = std::chrono::duration_cast<Duration>(std::chrono::microseconds(usec));
+  socklen_t length = 0;
+  if (auto addr = notify_address(std::getenv("NOTIFY_SOCKET"), length)) {
+    const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+      fd_ = fd;
+      address_ = *addr;
+      address_length_ = length;
+      enabled_ = true;
+    }
+  }
+  if (enabled_) {
+    if (auto usec = watchdog_usec()) {
+      watchdog_ = std::chrono::duration_cast<Duration>(std::chrono::microseconds(*usec));
+    }
   }
 }
 
+ServiceNotifier::~ServiceNotifier() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 void ServiceNotifier::notify(const std::string& message) {
-  if (enabled_) sd_notify(0, message.c_str());
+  if (!enabled_) return;
+  // A datagram socket: one sendto is the whole message or nothing. A full
+  // receive queue (EAGAIN) or a systemd gone away loses a notification,
+  // which is what sd_notify does too.
+  ssize_t sent = 0;
+  do {
+    sent = ::sendto(fd_, message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
+                    reinterpret_cast<const sockaddr*>(&address_), address_length_);
+  } while (sent < 0 && errno == EINTR);
 }
 
 void ServiceNotifier::ready(const std::string& status) {

@@ -7,6 +7,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "ocirelay/http/system_trust.hpp"
+
 namespace ocirelay::http {
 
 namespace ssl = boost::asio::ssl;
@@ -93,8 +95,23 @@ Result<TlsContextPtr> make_client_tls_context(const ClientTlsOptions& options) {
       if (SSL_CTX_load_verify_locations(native, options.ca_file.c_str(), nullptr) != 1) {
         return fail("cannot load CA file " + options.ca_file + ": " + last_openssl_error());
       }
-    } else if (SSL_CTX_set_default_verify_paths(native) != 1) {
-      return fail("cannot load the system trust store: " + last_openssl_error());
+    } else {
+      // Not OpenSSL's compiled-in default paths: a static OpenSSL's are
+      // Debian's, which other distributions do not have (system_trust.hpp).
+      const auto trust = find_system_trust();
+      if (!trust) {
+        std::string tried;
+        for (const auto& candidate : system_trust_candidates()) {
+          tried += (tried.empty() ? "" : ", ") + candidate;
+        }
+        return fail("no system CA bundle found (looked for " + tried +
+                    "); install the distribution's CA certificates, set SSL_CERT_FILE, or "
+                    "name a tls.ca_file");
+      }
+      if (SSL_CTX_load_verify_locations(native, trust->file.c_str(), nullptr) != 1) {
+        return fail("cannot load the system CA bundle " + trust->file + ": " +
+                    last_openssl_error());
+      }
     }
     SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
   } else {

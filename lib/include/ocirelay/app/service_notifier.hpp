@@ -2,11 +2,16 @@
 // listener is bound and storage is open, WATCHDOG=1 keep-alives from the
 // event loop (so a hung loop gets the service restarted), STOPPING=1 when a
 // shutdown begins. Without NOTIFY_SOCKET (not run by systemd) every call
-// does nothing, so the daemon runs the same either way.
+// does nothing, so the daemon runs the same either way. The protocol is
+// spoken directly (a datagram per message to NOTIFY_SOCKET), without
+// libsystemd, so the binary runs on any distribution.
 //
 // Thread and lifetime contract: used on the main thread's io_context; the
 // watchdog coroutine must finish (stop()) before the notifier is destroyed.
 #pragma once
+
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <optional>
 #include <string>
@@ -22,6 +27,9 @@ namespace ocirelay::app {
 class ServiceNotifier {
  public:
   explicit ServiceNotifier(boost::asio::any_io_executor executor);
+  ~ServiceNotifier();
+  ServiceNotifier(const ServiceNotifier&) = delete;
+  ServiceNotifier& operator=(const ServiceNotifier&) = delete;
 
   bool enabled() const noexcept { return enabled_; }
   // The watchdog interval systemd asked for (WatchdogSec), if any.
@@ -41,6 +49,9 @@ class ServiceNotifier {
   void notify(const std::string& message);
 
   bool enabled_ = false;
+  int fd_ = -1;
+  sockaddr_un address_{};
+  socklen_t address_length_ = 0;
   std::optional<Duration> watchdog_;
   boost::asio::steady_timer timer_;
   bool stopped_ = false;
