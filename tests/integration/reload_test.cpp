@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -18,6 +19,7 @@
 #include "support/fixtures.hpp"
 #include "support/relay_harness.hpp"
 #include "support/test_client.hpp"
+#include "support/test_pki.hpp"
 
 using namespace ocirelay::test;
 using namespace std::chrono_literals;
@@ -214,4 +216,40 @@ TEST_CASE("ingress auth changes on reload", "[reload][auth]") {
   CHECK(client.post_event(event_with_id(3), {{"Authorization", basic_auth("ons", "new-secret")}})
             .status == 202);
   CHECK(relay.log().find("new-secret") == std::string::npos);
+}
+
+TEST_CASE("a renewed server certificate is served to new connections after SIGHUP",
+          "[reload][tls]") {
+  TempDir dir;
+  const auto pki = make_test_pki(dir);
+  // The relay's certificate files, where a renewal hook would copy new ones.
+  const std::string cert = (dir.path() / "relay.crt").string();
+  const std::string key = (dir.path() / "relay.key").string();
+  namespace fs = std::filesystem;
+  fs::copy_file(pki.server_cert, cert);
+  fs::copy_file(pki.server_key, key);
+  fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
+  FakeHttpServer a;
+  RelayHarness relay("destinations:\n" + destination("a", a) +
+                         "routes:\n  - { name: all, destinations: [a] }\n",
+                     "  tls:\n    cert_file: " + cert + "\n    key_file: " + key + "\n");
+  relay.start();
+  CHECK(TestClient(relay.port(), pki.ca_cert).post_event(event_with_id(1)).status == 202);
+  CHECK(TestClient(relay.port(), pki.rogue_ca_cert).post_event(event_with_id(2)).status == 0);
+
+  // "Renewal": a certificate from another CA at the same paths.
+  fs::copy_file(pki.rogue_server_cert, cert, fs::copy_options::overwrite_existing);
+  fs::copy_file(pki.rogue_server_key, key, fs::copy_options::overwrite_existing);
+  fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
+  reload(relay, "server certificate " + cert + " loaded for new connections");
+  CHECK(TestClient(relay.port(), pki.rogue_ca_cert).post_event(event_with_id(3)).status == 202);
+  CHECK(TestClient(relay.port(), pki.ca_cert).post_event(event_with_id(4)).status == 0);
+
+  // A key that does not match the certificate: the reload is refused, the
+  // running certificate stays.
+  fs::copy_file(pki.server_key, key, fs::copy_options::overwrite_existing);
+  fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
+  reload(relay, "reload refused: server.tls");
+  CHECK(TestClient(relay.port(), pki.rogue_ca_cert).post_event(event_with_id(5)).status == 202);
+  REQUIRE(a.wait_for_requests(3, 10s));
 }

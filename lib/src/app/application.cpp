@@ -25,6 +25,7 @@
 #include "ocirelay/delivery/dispatcher.hpp"
 #include "ocirelay/filter/route.hpp"
 #include "ocirelay/http/server.hpp"
+#include "ocirelay/http/system_trust.hpp"
 #include "ocirelay/http/url.hpp"
 #include "ocirelay/ingress/ingress_handler.hpp"
 #include "ocirelay/ingress/ons_confirmer.hpp"
@@ -166,9 +167,10 @@ class Application::Impl {
   // SIGHUP: reads the configuration file again and applies what can change
   // while running (routes, destinations, ingress auth, ONS settings, limits,
   // log level). An invalid file is refused with its errors and the running
-  // configuration kept. Settings bound at start (listen address, server TLS,
-  // storage, admin socket, log file) keep their running values, with a
-  // warning. A destination that is removed or changed stops taking work; its
+  // configuration kept. The server certificate and key are read again for
+  // new connections. Settings bound at start (listen address, plain HTTP or
+  // HTTPS, storage, admin socket, log file) keep their running values, with
+  // a warning. A destination that is removed or changed stops taking work; its
   // deliveries in flight finish (within shutdown_timeout), the rows it held
   // go back to the queue, and a changed one starts again with the new
   // settings. Queued events of a removed destination stay in storage.
@@ -222,6 +224,20 @@ class Application::Impl {
       log->error("reload refused: {}; keeping the running configuration", ons.error());
       co_return;
     }
+    // The server certificate and key are read again: a renewed certificate
+    // at the same paths, or new paths. Plain HTTP to HTTPS or back needs a
+    // restart (keep_start_time_settings).
+    http::TlsContextPtr server_tls;
+    if (next.server.tls) {
+      auto made =
+          http::make_server_tls_context(next.server.tls->cert_file, next.server.tls->key_file);
+      if (!made) {
+        log->error("reload refused: server.tls: {}; keeping the running configuration",
+                   made.error());
+        co_return;
+      }
+      server_tls = std::move(made).value();
+    }
 
     // Apply: from here on nothing fails.
     std::vector<filter::Route> routes;
@@ -230,6 +246,11 @@ class Application::Impl {
     *router = filter::Router(std::move(routes));
     handler->reconfigure();
     server->set_limits(server_limits(config));
+    if (server_tls) {
+      server->set_tls_context(std::move(server_tls));
+      log->info("reload: server certificate {} loaded for new connections",
+                config.server.tls->cert_file);
+    }
     std::vector<std::string> names;
     for (const auto& d : config.destinations) names.push_back(d.name);
     if (admin_handler) admin_handler->set_destinations(names);
@@ -301,7 +322,11 @@ class Application::Impl {
       }
     };
     keep(next.server.listen, config.server.listen, "server.listen");
-    keep(next.server.tls, config.server.tls, "server.tls");
+    if (next.server.tls.has_value() != config.server.tls.has_value()) {
+      log->warn("reload: server.tls {}; it takes effect only after a restart",
+                next.server.tls ? "added" : "removed");
+      next.server.tls = config.server.tls;
+    }
     keep(next.server.shutdown_timeout, config.server.shutdown_timeout, "server.shutdown_timeout");
     keep(next.storage, config.storage, "storage");
     keep(next.admin, config.admin, "admin");
@@ -465,6 +490,12 @@ int Application::run() {
     a.log->info("route {} -> [{}]", r.name, join(r.destinations));
   }
   a.log->info("storage {}: {} event deliveries queued", c.storage.path, a.queued_at_start);
+  // Outbound TLS without a tls.ca_file trusts this bundle (system_trust.hpp).
+  if (const auto trust = http::find_system_trust()) {
+    a.log->info("system CA bundle: {} ({})", trust->file, trust->from);
+  } else {
+    a.log->warn("no system CA bundle found; outbound TLS needs a tls.ca_file or SSL_CERT_FILE");
+  }
 
   std::signal(SIGPIPE, SIG_IGN);
   // A file size limit (RLIMIT_FSIZE) must fail writes with EFBIG, which
@@ -527,13 +558,16 @@ std::vector<std::string> check_tls_files(const config::Config& c) {
     auto ctx = http::make_server_tls_context(c.server.tls->cert_file, c.server.tls->key_file);
     if (!ctx) problems.push_back(file + ": server.tls: " + ctx.error());
   }
-  if (c.server.ons.auto_confirm && !c.server.ons.ca_file.empty()) {
+  // Outbound TLS without a ca_file needs the system CA bundle
+  // (http/system_trust.hpp): a machine without one fails here, not at start.
+  if (c.server.ons.auto_confirm) {
     auto ctx = http::make_client_tls_context(http::ClientTlsOptions{c.server.ons.ca_file, true, {}, {}});
-    if (!ctx) problems.push_back(file + ": server.ons.ca_file: " + ctx.error());
+    if (!ctx) problems.push_back(file + ": server.ons: " + ctx.error());
   }
   for (std::size_t i = 0; i < c.destinations.size(); ++i) {
     const auto& t = c.destinations[i].tls;
-    if (t.ca_file.empty() && t.cert_file.empty()) continue;
+    const auto url = http::parse_url(c.destinations[i].url);
+    if (!url || !url->tls) continue;
     auto ctx = http::make_client_tls_context(
         http::ClientTlsOptions{t.ca_file, t.verify, t.cert_file, t.key_file});
     if (!ctx) {

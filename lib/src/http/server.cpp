@@ -78,6 +78,7 @@ class Server::Impl {
   virtual std::uint16_t port() const = 0;
   virtual std::size_t connection_count() const = 0;
   virtual void set_limits(const ServerOptions& limits) = 0;
+  virtual void set_tls_context(TlsContextPtr tls) = 0;
 };
 
 namespace {
@@ -248,6 +249,10 @@ class BasicServer final : public Server::Impl {
     options_.write_timeout = limits.write_timeout;
   }
 
+  void set_tls_context(TlsContextPtr tls) override {
+    if (options_.tls && tls) options_.tls = std::move(tls);
+  }
+
  private:
   struct Connection {
     bool busy = false;             // a request is being read or answered
@@ -369,7 +374,9 @@ class BasicServer final : public Server::Impl {
 
     beast::basic_stream<Protocol> tcp_stream(std::move(socket));
     if (!kUnix && options_.tls) {
-      beast::ssl_stream<beast::basic_stream<Protocol>> stream(std::move(tcp_stream), *options_.tls);
+      // The connection holds its context: a reload may replace options_.tls.
+      const TlsContextPtr tls = options_.tls;
+      beast::ssl_stream<beast::basic_stream<Protocol>> stream(std::move(tcp_stream), *tls);
       entry->close = [&stream] { beast::get_lowest_layer(stream).close(); };
       entry->busy = true;
       beast::get_lowest_layer(stream).expires_after(options_.header_timeout);
@@ -559,5 +566,7 @@ void Server::stop() { impl_->stop(); }
 asio::awaitable<void> Server::drain(Duration deadline) { return impl_->drain(deadline); }
 std::size_t Server::connection_count() const { return impl_->connection_count(); }
 void Server::set_limits(const ServerOptions& limits) { impl_->set_limits(limits); }
+
+void Server::set_tls_context(TlsContextPtr tls) { impl_->set_tls_context(std::move(tls)); }
 
 }  // namespace ocirelay::http

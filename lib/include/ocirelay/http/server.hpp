@@ -97,6 +97,12 @@ class Server {
   // TLS context and socket stay as they are.
   void set_limits(const ServerOptions& limits);
 
+  // A new TLS context (a renewed certificate, on configuration reload): the
+  // handshakes of connections accepted from now on use it; open connections
+  // keep the one they were accepted with. Ignored by a plain HTTP server.
+  // Called on the server's executor, like every other member.
+  void set_tls_context(TlsContextPtr tls);
+
   class Impl;
 
  private:
