@@ -11,6 +11,7 @@
 #   /etc/ocirelay/ocirelay.yaml                     config/production.yaml
 #   /usr/share/doc/ocirelay/                        README.md, LICENSE, docs/*.md,
 #                                                   examples/{production,dev}.yaml
+#   /usr/share/ocirelay/events/                     sample events (*.json)
 # The package's maintainer scripts are in packaging/deb/ (see packaging/README.md).
 # tests/package/check_deb.sh builds the package and inspects it (ctest: package.deb).
 
@@ -106,6 +107,15 @@ set(_ocirelay_install_code [=[
 string(CONFIGURE "${_ocirelay_install_code}" _ocirelay_install_code @ONLY)
 install(CODE "${_ocirelay_install_code}")
 
+# --- Sample events, for the first test POST (docs/quickstart.md) -------------
+install(FILES
+    tests/data/events/createobject.json
+    tests/data/events/updateobject.json
+    tests/data/events/deleteobject.json
+    tests/data/events/createbucket.json
+    tests/data/events/cloudevents-1.0-structured.json
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/ocirelay/events)
+
 # --- Documentation ----------------------------------------------------------
 install(FILES README.md LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES config/production.yaml config/dev.yaml
@@ -140,10 +150,21 @@ set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${OCIRELAY_PACKAGE_MAINTAINER}")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-# Shared-library dependencies come from dpkg-shlibdeps (package dpkg-dev, and
-# `file`); adduser is for the maintainer scripts.
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+# A portable build needs only glibc 2.34 (tests/package/check_binaries.sh
+# checks it), so one package installs on Debian 12 and Ubuntu 22.04 and
+# 24.04. Otherwise the shared-library dependencies come from dpkg-shlibdeps
+# (package dpkg-dev, and `file`). adduser is for the maintainer scripts.
+if(OCIRELAY_PORTABLE)
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.34), adduser")
+else()
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+endif()
+# Cross-compiled (cmake/toolchains/): the target's architecture, not the host's.
+if(CMAKE_CROSSCOMPILING AND CMAKE_SYSTEM_PROCESSOR STREQUAL "aarch64")
+  set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE arm64)
+endif()
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   "${PROJECT_SOURCE_DIR}/packaging/deb/conffiles"
   "${PROJECT_SOURCE_DIR}/packaging/deb/postinst"

@@ -1,7 +1,9 @@
 // ocirelay-fake-oic: a stand-in for an Oracle Integration REST trigger, for
 // trying the relay locally (scripts/dev-run.sh). Listens on 127.0.0.1:PORT
-// (default 8081), answers every POST with 202 Accepted, and prints one line
-// per request received. Stops on SIGINT or SIGTERM.
+// (default 8081; 0 picks a free port, printed in the first line), answers
+// every POST with 202 Accepted, and prints one line per request received.
+// With FAKE_OIC_TLS_CERT and FAKE_OIC_TLS_KEY set it speaks HTTPS with that
+// certificate (tests/package/smoke_bare_root.sh). Stops on SIGINT or SIGTERM.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -22,10 +24,14 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   const char* port_env = std::getenv("FAKE_OIC_PORT");
   const int port = port_env ? std::atoi(port_env) : 8081;
+  ocirelay::test::FakeHttpServer::Options options;
+  if (const char* cert = std::getenv("FAKE_OIC_TLS_CERT")) options.cert_file = cert;
+  if (const char* key = std::getenv("FAKE_OIC_TLS_KEY")) options.key_file = key;
+  const bool tls = !options.cert_file.empty() && !options.key_file.empty();
   try {
-    ocirelay::test::FakeHttpServer server(ocirelay::test::FakeHttpServer::Options{}, port);
-    std::printf("fake OIC listening on 127.0.0.1:%u; answering 202 to everything\n",
-                server.port());
+    ocirelay::test::FakeHttpServer server(options, static_cast<std::uint16_t>(port));
+    std::printf("fake OIC listening on 127.0.0.1:%u (%s); answering 202 to everything\n",
+                server.port(), tls ? "https" : "http");
     std::fflush(stdout);
     std::size_t seen = 0;
     while (!g_stop) {
