@@ -21,13 +21,20 @@
 //    200s as duplicates; every stored body parses as an event with the ID it
 //    was stored under;
 //  - neither the logs nor the responses contain the ingress password, the
-//    bearer token or the Basic credentials, unless the input itself does.
+//    bearer token or the Basic credentials, unless the input itself does;
+//  - RFC 9112 framing, with the input's requests framed by an independent
+//    Beast parser: a response to HEAD has no body (so the next response
+//    parses); a request whose Transfer-Encoding is not exactly "chunked"
+//    (or comes with Content-Length, or in HTTP/1.0), and an HTTP/1.1
+//    request without exactly one Host, get 400 and nothing after them is
+//    answered; an HTTP/1.0 request never gets "100 Continue".
 //
 // Single-threaded except the storage thread; the state is created once and
 // deliberately never destroyed (its threads would outlive static teardown).
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -156,6 +163,7 @@ struct State {
   std::string socket_dir;
   std::unique_ptr<http::Server> server;
   local::endpoint endpoint;
+  http::ServerOptions limits;
 
   State() {
     auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(log_text);
@@ -187,6 +195,7 @@ struct State {
 
     // The daemon's own limits.
     http::ServerOptions so = app::server_limits(config);
+    limits = so;
     so.unix_path = socket_dir + "/ingress.sock";
     so.server_name = "ocirelay/fuzz";
     auto created = http::Server::create(io.get_executor(), so, *handler, log);
@@ -243,19 +252,81 @@ asio::awaitable<void> read_all(local::socket& socket, Exchange& x) {
   x.read = true;
 }
 
+// A request of the input as a parser of our own frames it, with the facts
+// the framing properties need. Deliberately not the server's own check
+// (http/request_framing.hpp): the rules are written again here, plainly.
+struct SentRequest {
+  bool head = false;
+  unsigned version = 11;
+  bool bad_framing = false;  // must get 400, and be the last request answered
+};
+
+std::string lower_trimmed(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  std::string out(v);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The input's requests, in order, up to the first one the server answers
+// and closes on for sure: a header that does not parse, or bad framing.
+std::vector<SentRequest> frame_requests(std::string_view input) {
+  std::vector<SentRequest> out;
+  std::size_t used = 0;
+  while (used < input.size()) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.eager(true);
+    parser.header_limit(static_cast<std::uint32_t>(state->limits.max_header_bytes));
+    parser.body_limit(state->limits.max_body_bytes);
+    boost::system::error_code ec;
+    std::size_t n = parser.put(asio::buffer(input.data() + used, input.size() - used), ec);
+    if (ec == bhttp::error::need_more) ec = {};
+    if (ec || !parser.is_header_done()) break;
+    const auto& h = parser.get();
+    SentRequest r;
+    r.head = h.method() == bhttp::verb::head;
+    r.version = h.version();
+    const auto hosts = h.count(bhttp::field::host);
+    const auto te = h.count(bhttp::field::transfer_encoding);
+    bool plain_chunked = te == 1 && lower_trimmed(h[bhttp::field::transfer_encoding]) == "chunked";
+    r.bad_framing = (r.version >= 11 && hosts != 1) || hosts > 1 ||
+                    (te > 0 && (!plain_chunked || r.version < 11 ||
+                                h.count(bhttp::field::content_length) > 0));
+    out.push_back(r);
+    if (r.bad_framing) break;
+    // The rest of this request (its body), then the next one.
+    while (!ec && !parser.is_done() && used + n < input.size()) {
+      used += n;
+      n = parser.put(asio::buffer(input.data() + used, input.size() - used), ec);
+      if (ec == bhttp::error::need_more) ec = {};
+      if (n == 0) break;
+    }
+    if (ec || !parser.is_done()) break;
+    used += n;
+  }
+  return out;
+}
+
 struct Answer {
   int status = 0;
   std::string body;
+  bool continued = false;  // a 100 Continue came before it
 };
 
-// Parses the responses the server sent, one after the other.
-std::vector<Answer> parse_responses(const std::string& bytes) {
+// Parses the final responses the server sent, one after the other, a 1xx
+// recorded on the response that follows it. A response to HEAD has no body:
+// the request it answers is known from `sent` (same order; past its end,
+// the method is unknown and the response is read as a GET's).
+std::vector<Answer> parse_responses(const std::string& bytes, const std::vector<SentRequest>& sent) {
   std::vector<Answer> out;
   std::size_t used = 0;
+  bool continued = false;
   while (used < bytes.size()) {
     bhttp::response_parser<bhttp::string_body> parser;
     parser.eager(true);
     parser.body_limit(64 * 1024 * 1024);
+    if (out.size() < sent.size() && sent[out.size()].head) parser.skip(true);
     boost::system::error_code ec;
     const std::size_t n = parser.put(asio::buffer(bytes.data() + used, bytes.size() - used), ec);
     if (ec || !parser.is_done()) {
@@ -263,7 +334,13 @@ std::vector<Answer> parse_responses(const std::string& bytes) {
                (ec ? ec.message() : std::string("incomplete")) + "\n" + bytes.substr(used, 512));
     }
     used += n;
-    out.push_back({static_cast<int>(parser.get().result_int()), parser.get().body()});
+    const int status = static_cast<int>(parser.get().result_int());
+    if (status >= 100 && status < 200) {
+      continued = true;
+      continue;
+    }
+    out.push_back({status, parser.get().body(), continued});
+    continued = false;
   }
   return out;
 }
@@ -335,7 +412,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (x.read_clean) {
     std::size_t accepted = 0;
     std::size_t duplicate_answers = 0;
-    for (const auto& answer : parse_responses(x.received)) {
+    const auto sent = frame_requests(input);
+    const auto answers = parse_responses(x.received, sent);
+    for (std::size_t i = 0; i < answers.size() && i < sent.size(); ++i) {
+      if (sent[i].bad_framing) {
+        if (answers[i].status != 400) {
+          violated("a request with bad framing (Host or Transfer-Encoding) got " +
+                   std::to_string(answers[i].status) + ": " + answers[i].body);
+        }
+        if (i + 1 != answers.size()) violated("a request after bad framing was answered");
+      }
+      if (sent[i].version < 11 && answers[i].continued) {
+        violated("100 Continue sent to an HTTP/1.0 request");
+      }
+    }
+    for (const auto& answer : answers) {
       if (answer.status >= 500) {
         violated("answered " + std::to_string(answer.status) + ": " + answer.body);
       }

@@ -123,7 +123,7 @@ TEST_CASE("log.format json writes one JSON object per line", "[logging]") {
   CHECK(saw_delivery);
 }
 
-TEST_CASE("info lines wait for log.flush_interval; a warning writes them out at once",
+TEST_CASE("info lines wait for log.flush_interval, a warning writes them out at once",
           "[logging]") {
   FakeHttpServer oic;
   RelayHarness relay("");

@@ -1,6 +1,7 @@
 #include "ocirelay/http/server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <list>
 #include <type_traits>
@@ -22,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/beast_convert.hpp"
+#include "http/request_framing.hpp"
 #include "http/unix_socket_file.hpp"
 
 namespace ocirelay::http {
@@ -35,6 +37,11 @@ using local = asio::local::stream_protocol;
 namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+// Lingering close after an early error answer (answer_and_linger): nginx's
+// defaults, lingering_time 30s and lingering_timeout 5s.
+constexpr std::chrono::seconds kLingerTime{30};
+constexpr std::chrono::seconds kLingerIdle{5};
 
 bool is_resource_exhaustion(const boost::system::error_code& ec) {
   if (ec.category() != boost::system::system_category()) return false;
@@ -405,8 +412,10 @@ class BasicServer final : public Server::Impl {
   }
 
   template <class Stream>
-  asio::awaitable<bool> write(Stream& stream, Response response, unsigned version, bool keep) {
-    const std::string wire = to_wire(response, version, keep, options_.server_name);
+  asio::awaitable<bool> write(Stream& stream, Response response, unsigned version, bool keep,
+                              bool head_request = false) {
+    const std::string wire =
+        to_wire(response, version, keep, options_.server_name, head_request);
     beast::get_lowest_layer(stream).expires_after(options_.write_timeout);
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(wire), nothrow);
     if (ec == beast::error::timeout) {
@@ -414,6 +423,35 @@ class BasicServer final : public Server::Impl {
                  format_duration(options_.write_timeout));
     }
     co_return !ec;
+  }
+
+  // An error answer sent before the request was read to its end, then a
+  // lingering close, as nginx does (lingering_time, lingering_timeout): the
+  // write side is shut down (plain connections), and what the client still
+  // sends is read and thrown away, for at most kLingerTime in all and
+  // kLingerIdle between reads. Closing at once with unread input makes the
+  // kernel answer with a reset, which destroys the answer in flight: a client
+  // that sends a whole 2 MB body before reading would see ECONNRESET instead
+  // of the 413. The connection counts as idle meanwhile, so a shutdown or
+  // a full server closes it first.
+  template <class Stream>
+  asio::awaitable<void> answer_and_linger(Stream& stream, Connection& conn, Response response,
+                                          unsigned version, bool head_request = false) {
+    if (!co_await write(stream, std::move(response), version, false, head_request)) co_return;
+    conn.busy = false;
+    if constexpr (std::is_same_v<Stream, beast::basic_stream<Protocol>>) {
+      boost::system::error_code ec;
+      stream.socket().shutdown(asio::socket_base::shutdown_send, ec);
+    }
+    const auto until = std::chrono::steady_clock::now() + kLingerTime;
+    while (!stopping_) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= until) break;
+      beast::get_lowest_layer(stream).expires_after(
+          std::min<std::chrono::steady_clock::duration>(kLingerIdle, until - now));
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(discard_), nothrow);
+      if (ec) break;
+    }
   }
 
   // Serves requests on one connection until it closes. Returns true when the
@@ -459,36 +497,48 @@ class BasicServer final : public Server::Impl {
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, nothrow);
       if (hec) {
         if (hec == bhttp::error::header_limit) {
-          co_await write(stream, error_response(431, "request header fields too large"), 11, false);
+          co_await answer_and_linger(stream, conn,
+                                     error_response(431, "request header fields too large"), 11);
         } else if (hec == bhttp::error::body_limit) {
-          co_await write(stream, body_too_large(), 11, false);
+          co_await answer_and_linger(stream, conn, body_too_large(), 11);
         } else if (hec == beast::error::timeout) {
           log_->info("c{} {}: closed: no complete request header within {}", conn_id, remote,
                      format_duration(options_.header_timeout));
         } else if (!is_quiet_close(hec)) {
-          co_await write(stream, error_response(400, "malformed HTTP request: " + hec.message()),
-                         11, false);
+          co_await answer_and_linger(
+              stream, conn, error_response(400, "malformed HTTP request: " + hec.message()), 11);
         }
         co_return false;
       }
 
       const auto& header = parser.get();
       const unsigned version = header.version();
+      const bool head_request = header.method() == bhttp::verb::head;
+      if (auto problem = request_framing_problem(header)) {
+        log_->debug("c{} {}: {} {}", conn_id, remote, problem->status, problem->reason);
+        co_await answer_and_linger(stream, conn, error_response(problem->status, problem->reason),
+                                   version, head_request);
+        co_return false;
+      }
       Request request = from_beast_header(header);
       request.remote = remote;
       request.request_id = "c" + std::to_string(conn_id) + "." + std::to_string(++request_no);
 
       if (auto early = handler_.precheck(request)) {
-        co_await write(stream, std::move(*early), version, false);
+        co_await answer_and_linger(stream, conn, std::move(*early), version, head_request);
         co_return false;
       }
       if (auto length = parser.content_length(); length && *length > options_.max_body_bytes) {
-        co_await write(stream, body_too_large(), version, false);
+        co_await answer_and_linger(stream, conn, body_too_large(), version, head_request);
         co_return false;
       }
-      if (auto expect = header[bhttp::field::expect]; !expect.empty()) {
+      // An HTTP/1.0 client gets no 100 Continue (RFC 9110 section 10.1.1: the
+      // expectation is ignored); the body is simply read.
+      if (auto expect = header[bhttp::field::expect]; !expect.empty() && version >= 11) {
         if (!iequals(expect, "100-continue")) {
-          co_await write(stream, error_response(417, "unsupported Expect header"), version, false);
+          co_await answer_and_linger(stream, conn,
+                                     error_response(417, "unsupported Expect header"), version,
+                                     head_request);
           co_return false;
         }
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
@@ -501,13 +551,14 @@ class BasicServer final : public Server::Impl {
         auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, nothrow);
         if (bec) {
           if (bec == bhttp::error::body_limit) {
-            co_await write(stream, body_too_large(), version, false);
+            co_await answer_and_linger(stream, conn, body_too_large(), version, head_request);
           } else if (bec == beast::error::timeout) {
             log_->info("{} {}: closed: body not received within {}", request.request_id, remote,
                        format_duration(options_.body_timeout));
           } else if (!is_quiet_close(bec)) {
-            co_await write(stream, error_response(400, "malformed HTTP body: " + bec.message()),
-                           version, false);
+            co_await answer_and_linger(
+                stream, conn, error_response(400, "malformed HTTP body: " + bec.message()),
+                version, head_request);
           }
           co_return false;
         }
@@ -517,7 +568,9 @@ class BasicServer final : public Server::Impl {
 
       Response response = co_await handler_.handle(std::move(request));
       const bool keep = keep_alive && !response.close && !stopping_;
-      if (!co_await write(stream, std::move(response), version, keep)) co_return false;
+      if (!co_await write(stream, std::move(response), version, keep, head_request)) {
+        co_return false;
+      }
       if (!keep) co_return true;
     }
   }
@@ -533,6 +586,9 @@ class BasicServer final : public Server::Impl {
   bool stopping_ = false;
   std::uint64_t connection_counter_ = 0;
   std::uint64_t evicted_ = 0;
+  // Where lingering connections' input goes (answer_and_linger); written by
+  // any of them, never read, so one buffer serves the whole server.
+  std::array<char, 16 * 1024> discard_{};
 };
 
 }  // namespace
