@@ -20,7 +20,7 @@ include(GNUInstallDirs)
 
 set(OCIRELAY_SYSTEMD_UNITDIR "" CACHE STRING
   "Directory of the systemd unit: empty for systemd's own (pkg-config systemd) when the install prefix is /usr, else <prefix>/lib/systemd/system")
-set(OCIRELAY_PACKAGE_MAINTAINER "ocirelay maintainers <ocirelay@localhost>" CACHE STRING
+set(OCIRELAY_PACKAGE_MAINTAINER "ocirelay maintainers <maintainers@ocirelay.invalid>" CACHE STRING
   "Maintainer field of the Debian package: \"Name <email>\"")
 
 # systemd's unit directory, used for a /usr install: /lib/systemd/system on
@@ -118,11 +118,23 @@ install(FILES
 
 # --- Documentation ----------------------------------------------------------
 install(FILES README.md LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# Debian's copyright file (with the licences of what is linked statically)
+# and changelog, compressed as Debian Policy 12.7 asks (gzip -9n).
+configure_file(packaging/deb/changelog.in ${PROJECT_BINARY_DIR}/packaging/changelog.Debian @ONLY)
+execute_process(COMMAND gzip -9nf ${PROJECT_BINARY_DIR}/packaging/changelog.Debian
+  RESULT_VARIABLE _ocirelay_gzip)
+if(NOT _ocirelay_gzip EQUAL 0)
+  message(FATAL_ERROR "gzip ${PROJECT_BINARY_DIR}/packaging/changelog.Debian failed")
+endif()
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+  ${PROJECT_SOURCE_DIR}/packaging/deb/changelog.in)
+install(FILES packaging/deb/copyright ${PROJECT_BINARY_DIR}/packaging/changelog.Debian.gz
+  DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES config/production.yaml config/dev.yaml
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 # Globbed at install time, so pages added to docs/ need no change here.
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}
-  FILES_MATCHING PATTERN "*.md")
+  FILES_MATCHING PATTERN "*.md" PATTERN benchmarks EXCLUDE)
 
 # --- CPack: the Debian package ----------------------------------------------
 set(CPACK_GENERATOR DEB)

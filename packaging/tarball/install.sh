@@ -100,6 +100,6 @@ if [ -d /run/systemd/system ]; then
   systemctl daemon-reload || true
 fi
 
-echo "installed ocirelay $("$prefix/sbin/ocirelayd" --version | head -n 1) in $prefix"
+echo "installed $("$prefix/sbin/ocirelayd" --version | head -n 1) in $prefix"
 echo "next: edit $confdir/ocirelay.yaml, then"
 echo "  $prefix/sbin/ocirelayd --check-config --config $confdir/ocirelay.yaml && systemctl enable --now ocirelay"

@@ -63,10 +63,13 @@ for bin in "$@"; do
   note "$name newest GLIBC symbol version: $newest (<= $max_glibc)"
 
   # Hardening, from the ELF file itself.
-  readelf -h "$bin" | grep -q 'Type: *DYN' || fail "$name is not PIE (ELF type $(readelf -h "$bin" | sed -n 's/^ *Type: *//p'))"
-  readelf -l "$bin" | grep -q GNU_RELRO || fail "$name has no RELRO segment"
-  readelf -d "$bin" | grep -Eq 'BIND_NOW|FLAGS.*NOW' || fail "$name is not linked with -z now"
-  readelf -l "$bin" | grep -A1 GNU_STACK | grep -q 'RWE' && fail "$name has an executable stack"
+  elf_header=$(readelf -h "$bin")
+  segments=$(readelf -lW "$bin")
+  dynamic=$(readelf -d "$bin")
+  grep -q 'Type: *DYN' <<<"$elf_header" || fail "$name is not PIE (ELF type $(sed -n 's/^ *Type: *//p' <<<"$elf_header"))"
+  grep -q GNU_RELRO <<<"$segments" || fail "$name has no RELRO segment"
+  grep -Eq 'BIND_NOW|FLAGS.*NOW' <<<"$dynamic" || fail "$name is not linked with -z now"
+  grep GNU_STACK <<<"$segments" | grep -q 'RWE' && fail "$name has an executable stack"
   if command -v hardening-check >/dev/null && [ "$objdump" = objdump ]; then
     # Control-flow protection is left out: the code is compiled with
     # -fcf-protection, but Debian builds libssl.a, libsqlite3.a and
@@ -79,8 +82,10 @@ for bin in "$@"; do
     note "hardening-check $name: PIE, stack protector, fortify, RELRO, BIND_NOW, stack clash"
   else
     # hardening-check reads x86 binaries only; the same facts from the symbols.
-    "$objdump" -T "$bin" | grep -q '__stack_chk_fail' || fail "$name: no stack protector (__stack_chk_fail)"
-    "$objdump" -T "$bin" | grep -q '_chk' || fail "$name: not fortified (no __*_chk functions)"
+    # (Captured first: grep -q stopping early would fail the pipe.)
+    dynsyms=$("$objdump" -T "$bin")
+    grep -q '__stack_chk_fail' <<<"$dynsyms" || fail "$name: no stack protector (__stack_chk_fail)"
+    grep -Eq '__[a-z]+_chk' <<<"$dynsyms" || fail "$name: not fortified (no __*_chk functions)"
     note "$name: PIE, RELRO, BIND_NOW, stack protector, fortify"
   fi
 done

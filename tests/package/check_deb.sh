@@ -54,6 +54,10 @@ trap cleanup EXIT
 # --- Build the package ------------------------------------------------------
 # The project's CPack configuration, installing through the build tree's
 # install script (no preinstall build) into this temporary directory.
+if [ -n "$prebuilt" ]; then
+  deb=$prebuilt
+  note "inspecting $(basename "$deb")"
+else
 cat >"$tmp/CPackConfig.cmake" <<EOF
 include("$build/CPackConfig.cmake")
 set(CPACK_GENERATOR DEB)
@@ -62,10 +66,6 @@ set(CPACK_INSTALL_SCRIPTS "$build/cmake_install.cmake")
 set(CPACK_INSTALL_PREFIX "\${CPACK_PACKAGING_INSTALL_PREFIX}")
 set(CPACK_PACKAGE_DIRECTORY "$tmp/out")
 EOF
-if [ -n "$prebuilt" ]; then
-  deb=$prebuilt
-  note "inspecting $(basename "$deb")"
-else
   note "cpack -G DEB (version $version)"
   if ! (cd "$tmp" && "$cpack" -G DEB --config "$tmp/CPackConfig.cmake") >"$tmp/cpack.log" 2>&1; then
     cat "$tmp/cpack.log" >&2
@@ -113,6 +113,8 @@ required=(
   ./usr/share/doc/ocirelay/examples/production.yaml
   ./usr/share/doc/ocirelay/examples/dev.yaml
   ./usr/share/ocirelay/events/createobject.json
+  ./usr/share/doc/ocirelay/copyright
+  ./usr/share/doc/ocirelay/changelog.Debian.gz
 )
 if [ -n "$prebuilt" ] || [ -x "$build/daemon/ocirelayctl" ]; then
   required+=(./usr/sbin/ocirelayctl)
