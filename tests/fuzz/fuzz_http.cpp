@@ -276,13 +276,16 @@ std::vector<SentRequest> frame_requests(std::string_view input) {
   std::size_t used = 0;
   while (used < input.size()) {
     bhttp::request_parser<bhttp::string_body> parser;
-    parser.eager(true);
     parser.header_limit(static_cast<std::uint32_t>(state->limits.max_header_bytes));
     parser.body_limit(state->limits.max_body_bytes);
+    // The header alone first (not eager), as the server reads it: a body
+    // that does not parse comes after the header's answer.
+    parser.eager(false);
     boost::system::error_code ec;
     std::size_t n = parser.put(asio::buffer(input.data() + used, input.size() - used), ec);
     if (ec == bhttp::error::need_more) ec = {};
     if (ec || !parser.is_header_done()) break;
+    parser.eager(true);
     const auto& h = parser.get();
     SentRequest r;
     r.head = h.method() == bhttp::verb::head;

@@ -9,7 +9,8 @@
 #   http:          the fixture events as authenticated POSTs (OCI Functions
 #                  style and as ONS notifications), the ONS confirmation,
 #                  GET/HEAD of the other endpoints, chunked, Expect and
-#                  pipelined requests.
+#                  pipelined requests, Transfer-Encoding and Host framing
+#                  cases.
 set -euo pipefail
 
 out=${1:?usage: make_seeds.sh OUT_DIR}
@@ -68,5 +69,16 @@ printf 'POST /v1/events HTTP/1.1\r\nHost: r\r\n%s\r\nContent-Length: %s\r\n\r\n%
   "$auth" "${#event}" "$event" "$auth" "${#event}" "$event" > "$out/http/pipelined-duplicate.http"
 printf 'POST /v1/events HTTP/1.1\r\nHost: r\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}' \
   > "$out/http/unauthenticated.http"
+# RFC 9112 framing: Transfer-Encoding variants, pipelined; HTTP/1.0 with
+# Expect; no Host; HEAD then GET on one connection.
+printf 'POST /v1/events HTTP/1.1\r\nHost: r\r\n%s\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: r\r\n\r\n' \
+  "$auth" > "$out/http/te-gzip-chunked.http"
+printf 'POST /v1/events HTTP/1.1\r\nHost: r\r\n%s\r\nTransfer-Encoding: identity\r\nContent-Length: 2\r\n\r\n{}GET /health HTTP/1.1\r\nHost: r\r\n\r\n' \
+  "$auth" > "$out/http/te-identity-length.http"
+printf 'POST /v1/events HTTP/1.0\r\n%s\r\nExpect: 100-continue\r\nContent-Length: %s\r\n\r\n%s' \
+  "$auth" "${#event}" "$event" > "$out/http/expect-http10.http"
+printf 'GET /health HTTP/1.1\r\n\r\nHEAD /health HTTP/1.1\r\nHost: r\r\n\r\n' > "$out/http/no-host.http"
+printf 'HEAD /health HTTP/1.1\r\nHost: r\r\n\r\nHEAD /metrics HTTP/1.1\r\nHost: r\r\n\r\nGET /ready HTTP/1.1\r\nHost: r\r\n\r\n' \
+  > "$out/http/head-keep-alive.http"
 printf 'POST /v1/events HTTP/1.1\r\nHost: r\r\n%s\r\nX-OCI-NS-MessageType: UnsubscribeConfirmation\r\nContent-Length: 2\r\n\r\n{}' \
   "$auth" > "$out/http/unsubscribe.http"
