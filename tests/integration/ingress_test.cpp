@@ -2,8 +2,15 @@
 // status code the ingress promises, auth, TLS, limits and timeouts.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <thread>
+#include <utility>
 
 #include "support/daemon_process.hpp"
 #include "support/fake_http_server.hpp"
@@ -176,6 +183,86 @@ TEST_CASE("TLS ingress serves HTTPS with the configured certificate", "[ingress]
   auto plain = raw_exchange(relay.port(), "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 3s);
   CHECK(plain.find("200 OK") == std::string::npos);
   REQUIRE(oic.wait_for_requests(1, 10s));
+}
+
+namespace {
+
+// A TLS 1.2 connection without session tickets, as older clients make it:
+// resumption can only be by session ID. GET /health, then the client just
+// closes the socket (no close_notify), as most clients do. Returns whether
+// the handshake resumed `session`, and the session to resume next.
+std::pair<bool, SSL_SESSION*> tls12_get_health(std::uint16_t port, SSL_CTX* ctx,
+                                               SSL_SESSION* session) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  if (session != nullptr) SSL_set_session(ssl, session);
+  REQUIRE(SSL_connect(ssl) == 1);
+  // Keep-alive: the relay would keep the connection; the client leaves.
+  const std::string request = "GET /health HTTP/1.1\r\nHost: relay\r\n\r\n";
+  REQUIRE(SSL_write(ssl, request.data(), static_cast<int>(request.size())) ==
+          static_cast<int>(request.size()));
+  char buf[4096];
+  std::string in;
+  for (;;) {
+    const auto end = in.find("\r\n\r\n");
+    const auto cl = in.find("Content-Length: ");
+    if (end != std::string::npos && cl != std::string::npos &&
+        in.size() >= end + 4 + std::stoul(in.substr(cl + 16))) {
+      break;
+    }
+    const int n = SSL_read(ssl, buf, sizeof buf);
+    REQUIRE(n > 0);
+    in.append(buf, static_cast<std::size_t>(n));
+  }
+  CHECK(in.rfind("HTTP/1.1 200 ", 0) == 0);
+  const bool reused = SSL_session_reused(ssl) == 1;
+  SSL_SESSION* next = SSL_get1_session(ssl);
+  // Closed without close_notify; marked shut down on this side only so that
+  // OpenSSL keeps the client's copy of the session resumable.
+  SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  SSL_free(ssl);
+  ::close(fd);
+  // Let the relay see the close and end the connection before the next
+  // handshake, so that the session's fate on an unannounced close counts.
+  std::this_thread::sleep_for(200ms);
+  return {reused, next};
+}
+
+}  // namespace
+
+TEST_CASE("TLS 1.2 clients without tickets resume their session by ID", "[ingress][tls]") {
+  TempDir dir;
+  auto pki = make_test_pki(dir);
+  FakeHttpServer oic;
+  RelayHarness relay(one_route(oic), "  tls:\n"
+                                     "    cert_file: " + pki.server_cert + "\n"
+                                     "    key_file: " + pki.server_key + "\n");
+  relay.start();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  REQUIRE(SSL_CTX_load_verify_locations(ctx, pki.ca_cert.c_str(), nullptr) == 1);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  auto [first_reused, session] = tls12_get_health(relay.port(), ctx, nullptr);
+  CHECK_FALSE(first_reused);
+  REQUIRE(session != nullptr);
+  CHECK(SSL_SESSION_get_ticket_lifetime_hint(session) == 0);  // no ticket: an ID
+  for (int i = 0; i < 3; ++i) {
+    auto [reused, next] = tls12_get_health(relay.port(), ctx, session);
+    CHECK(reused);
+    SSL_SESSION_free(session);
+    session = next;
+  }
+  SSL_SESSION_free(session);
+  SSL_CTX_free(ctx);
 }
 
 TEST_CASE("health and readiness report the queue", "[ingress][health]") {

@@ -397,6 +397,13 @@ class BasicServer final : public Server::Impl {
         beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
         co_await stream.async_shutdown(nothrow);
       }
+      // Most clients end a connection by closing it, without close_notify
+      // (and the relay closes idle ones). OpenSSL then drops the session
+      // from the server's cache, so session-ID resumption (TLS 1.2 clients
+      // without tickets) would never happen. TLS 1.1 and later allow
+      // resuming such a session (RFC 5246 section 7.2.1), so the connection
+      // is marked as shut down, which keeps its session cached.
+      ::SSL_set_shutdown(stream.native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     } else {
       entry->close = [&tcp_stream] { tcp_stream.close(); };
       const bool clean = co_await serve(tcp_stream, *entry, remote, conn_id);

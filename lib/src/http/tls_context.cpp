@@ -82,6 +82,12 @@ Result<TlsContextPtr> make_server_tls_context(const std::string& cert_file,
     return fail("private key " + key_file + " does not match certificate " + cert_file);
   }
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_SERVER);
+  // A client that closes without close_notify, as most do, is an orderly
+  // end here, not a fatal error: OpenSSL 3 would otherwise send an alert
+  // and drop the session from the cache, so no TLS 1.2 client could resume
+  // by session ID. Requests are framed by HTTP, so truncation is detected
+  // there. (The server also marks connections shut down: server.cpp.)
+  SSL_CTX_set_options(native, SSL_OP_IGNORE_UNEXPECTED_EOF);
   return ctx;
 }
 
