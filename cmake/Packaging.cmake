@@ -165,13 +165,14 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # A portable build needs only glibc 2.34 (tests/package/check_binaries.sh
 # checks it), so one package installs on Debian 12 and Ubuntu 22.04 and
 # 24.04. Otherwise the shared-library dependencies come from dpkg-shlibdeps
-# (package dpkg-dev, and `file`). adduser is for the maintainer scripts.
+# (package dpkg-dev, and `file`). The maintainer scripts use groupadd and
+# useradd, from passwd (priority required).
 if(OCIRELAY_PORTABLE)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.34), adduser")
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.34), passwd")
 else()
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd")
 endif()
 # Cross-compiled (cmake/toolchains/): the target's architecture, not the host's.
 if(CMAKE_CROSSCOMPILING AND CMAKE_SYSTEM_PROCESSOR STREQUAL "aarch64")

@@ -78,6 +78,7 @@ for arch in "${arches[@]}"; do
   cp "$stage"/usr/share/ocirelay/events/*.json "$tree/share/events/"
   cp README.md docs/*.md "$tree/share/doc/"
   cp LICENSE "$tree/"
+  cp packaging/deb/copyright "$tree/share/doc/copyright"
   install -m 0755 packaging/tarball/install.sh "$tree/install.sh"
   tar -C "$build/tarball" --owner=0 --group=0 --numeric-owner --sort=name \
     -czf "$dist/$name.tar.gz" "$name"

@@ -8,7 +8,8 @@
 #   /etc/systemd/system/ocirelay.service       paths rewritten to PREFIX
 #   /etc/ocirelay/ocirelay.yaml                 the commented example
 #   PREFIX/share/ocirelay/events/*.json         sample events
-#   PREFIX/share/doc/ocirelay/                  README, LICENSE, docs, examples
+#   PREFIX/share/doc/ocirelay/                  README, LICENSE, copyright (the
+#                                               licences of what is linked in), docs
 #   the system user and group ocirelay; /var/lib/ocirelay, /var/log/ocirelay
 #
 # A configuration file that differs from the shipped example is never
@@ -76,7 +77,8 @@ install -d -m 0755 "$prefix/sbin" "$prefix/share/ocirelay/events" \
   "$prefix/share/doc/ocirelay/examples" "$unitdir"
 install -m 0755 "$here/bin/ocirelayd" "$here/bin/ocirelayctl" "$prefix/sbin/"
 install -m 0644 "$here"/share/events/*.json "$prefix/share/ocirelay/events/"
-install -m 0644 "$here"/share/doc/*.md "$here/LICENSE" "$prefix/share/doc/ocirelay/"
+install -m 0644 "$here"/share/doc/*.md "$here/share/doc/copyright" "$here/LICENSE" \
+  "$prefix/share/doc/ocirelay/"
 install -m 0644 "$here"/share/config/*.yaml "$prefix/share/doc/ocirelay/examples/"
 
 sed -e "s|/usr/sbin/ocirelayd|$prefix/sbin/ocirelayd|g" \
@@ -88,7 +90,8 @@ mv "$unitdir/ocirelay.service.tmp" "$unitdir/ocirelay.service"
 # Group-readable by the daemon, not by other users: it names the secrets'
 # files and may hold an ingress password hash.
 example="$here/share/config/production.yaml"
-install -d -m 0755 "$confdir"
+# Made root:ocirelay 0750 when new; an existing one keeps its owner and mode.
+[ -d "$confdir" ] || install -d -m 0750 -g "$group" "$confdir"
 if [ -e "$confdir/ocirelay.yaml" ] && ! cmp -s "$example" "$confdir/ocirelay.yaml"; then
   install -m 0640 -g "$group" "$example" "$confdir/ocirelay.yaml.dist"
   echo "kept $confdir/ocirelay.yaml (changed locally); the new example is $confdir/ocirelay.yaml.dist"

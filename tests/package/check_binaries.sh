@@ -53,7 +53,8 @@ for bin in "$@"; do
 
   objdump=$(objdump_for "$bin")
   command -v "$objdump" >/dev/null || fail "$objdump not found (scripts/install-cross-deps.sh)"
-  versions=$("$objdump" -T "$bin" | grep -Eo 'GLIBC_[0-9]+(\.[0-9]+)+' | sed 's/GLIBC_//' | sort -uV)
+  dynsyms=$("$objdump" -T "$bin")
+  versions=$(grep -Eo 'GLIBC_[0-9]+(\.[0-9]+)+' <<<"$dynsyms" | sed 's/GLIBC_//' | sort -uV || true)
   [ -n "$versions" ] || fail "$name: no GLIBC symbol versions found by $objdump -T"
   newest=$(tail -n 1 <<<"$versions")
   if ! version_le "$newest" "$max_glibc"; then
@@ -82,8 +83,7 @@ for bin in "$@"; do
     note "hardening-check $name: PIE, stack protector, fortify, RELRO, BIND_NOW, stack clash"
   else
     # hardening-check reads x86 binaries only; the same facts from the symbols.
-    # (Captured first: grep -q stopping early would fail the pipe.)
-    dynsyms=$("$objdump" -T "$bin")
+    # (dynsyms captured above: grep -q stopping early would fail a pipe.)
     grep -q '__stack_chk_fail' <<<"$dynsyms" || fail "$name: no stack protector (__stack_chk_fail)"
     grep -Eq '__[a-z]+_chk' <<<"$dynsyms" || fail "$name: not fortified (no __*_chk functions)"
     note "$name: PIE, RELRO, BIND_NOW, stack protector, fortify"

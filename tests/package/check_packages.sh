@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks everything scripts/package.sh put in dist/, for x86_64 and aarch64;
 # any failure fails the run (CI: .ci/run):
-#   1. the binaries need only glibc <= 2.34 and are hardened (check_binaries.sh);
+#   1. the binaries need only glibc <= 2.34 and are hardened (check_binaries.sh),
+#      those of the Release build in build/ too;
 #   2. the .debs: contents and maintainer scripts (check_deb.sh --deb), lintian;
 #   3. the .rpms: requirements, files, scriptlets in a scratch root (check_rpm.sh);
 #   4. each tarball installs and relays over HTTPS in a root with nothing but
@@ -37,6 +38,13 @@ for arch in x86_64 aarch64; do
   done
 done
 
+# The plain `cmake -DCMAKE_BUILD_TYPE=Release` build the test suite ran
+# (scripts/build.sh), unstripped, as well as what the packages ship.
+if [ -x "$top/build/daemon/ocirelayd" ]; then
+  step "x86_64: binaries of the Release build in build/"
+  bash "$here/check_binaries.sh" "$top/build/daemon/ocirelayd" "$top/build/daemon/ocirelayctl"
+fi
+
 for arch in x86_64 aarch64; do
   step "$arch: binaries"
   mkdir -p "$work/$arch"
@@ -49,8 +57,8 @@ for arch in x86_64 aarch64; do
   step "$arch: .deb"
   deb=$dist/ocirelay_$version-1_${deb_arch[$arch]}.deb
   bash "$here/check_deb.sh" --deb "$deb" "$top"
-  [ "$(dpkg-deb -f "$deb" Depends)" = "libc6 (>= 2.34), adduser" ] \
-    || fail "$(basename "$deb") Depends is '$(dpkg-deb -f "$deb" Depends)', not 'libc6 (>= 2.34), adduser'"
+  [ "$(dpkg-deb -f "$deb" Depends)" = "libc6 (>= 2.34), passwd" ] \
+    || fail "$(basename "$deb") Depends is '$(dpkg-deb -f "$deb" Depends)', not 'libc6 (>= 2.34), passwd'"
   # lintian: no errors (warnings are listed in docs/development.md).
   lintian --fail-on error --no-tag-display-limit "$deb" | tee "$work/lintian.out" || {
     fail "lintian reports errors for $(basename "$deb") (above)"

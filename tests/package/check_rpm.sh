@@ -60,6 +60,7 @@ expected=(
   /usr/share/doc/ocirelay
   /usr/share/doc/ocirelay/LICENSE
   /usr/share/doc/ocirelay/README.md
+  /usr/share/doc/ocirelay/copyright
   /usr/share/doc/ocirelay/examples
   /usr/share/doc/ocirelay/examples/dev.yaml
   /usr/share/doc/ocirelay/examples/production.yaml
@@ -114,6 +115,8 @@ for d in /var/lib/ocirelay /var/log/ocirelay; do
 done
 [ "$(in_root stat -c '%U:%G %a' /etc/ocirelay/ocirelay.yaml)" = "root:ocirelay 640" ] \
   || fail "/etc/ocirelay/ocirelay.yaml is $(in_root stat -c '%U:%G %a' /etc/ocirelay/ocirelay.yaml)"
+[ "$(in_root stat -c '%U:%G %a' /etc/ocirelay)" = "root:ocirelay 750" ] \
+  || fail "/etc/ocirelay is $(in_root stat -c '%U:%G %a' /etc/ocirelay), not root:ocirelay 750"
 [ -x "$root/usr/sbin/ocirelayd" ] || fail "ocirelayd not installed"
 note "installed in the scratch root: user, directories, configuration modes"
 

@@ -27,9 +27,19 @@ root=$1
 [ ! -e "$root" ] || fail "$root exists already"
 
 # The mirror apt uses on this machine (deb822 or one-line sources).
-mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
-if [ -z "$mirror" ]; then
-  mirror=$(awk '$1 == "deb" && $3 ~ /^bookworm$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+# The first source that carries the bookworm suite.
+mirror=""
+shopt -s nullglob
+for sources in /etc/apt/sources.list.d/*.sources; do
+  # deb822 stanzas: URIs and Suites in any order, stanzas apart by a blank line.
+  mirror=$(awk 'function done() { if (uri != "" && suites ~ / bookworm( |$)/) { print uri; uri = ""; exit } uri = ""; suites = "" }
+                /^URIs:/ {uri = $2} /^Suites:/ {suites = $0} /^[[:space:]]*$/ {done()} END {done()}' \
+             "$sources" || true)
+  [ -n "$mirror" ] && break
+done
+shopt -u nullglob
+if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
+  mirror=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list || true)
 fi
 [ -n "$mirror" ] || fail "no Debian mirror found in apt's sources"
 

@@ -54,7 +54,8 @@ in_root "/tmp/pkg/$name/install.sh" >"$work/install.out" 2>&1 \
 cat "$work/install.out"
 for f in /usr/local/sbin/ocirelayd /usr/local/sbin/ocirelayctl /etc/systemd/system/ocirelay.service \
          /etc/ocirelay/ocirelay.yaml /usr/local/share/ocirelay/events/createobject.json \
-         /usr/local/share/doc/ocirelay/README.md /usr/local/share/doc/ocirelay/LICENSE; do
+         /usr/local/share/doc/ocirelay/README.md /usr/local/share/doc/ocirelay/LICENSE \
+         /usr/local/share/doc/ocirelay/copyright; do
   [ -f "$root$f" ] || fail "install.sh did not install $f"
 done
 grep -q '^ocirelay:' "$root/etc/passwd" || fail "install.sh did not create the ocirelay user"
@@ -65,6 +66,8 @@ for d in /var/lib/ocirelay /var/log/ocirelay; do
 done
 [ "$(in_root stat -c '%U:%G %a' /etc/ocirelay/ocirelay.yaml)" = "root:ocirelay 640" ] \
   || fail "/etc/ocirelay/ocirelay.yaml is $(in_root stat -c '%U:%G %a' /etc/ocirelay/ocirelay.yaml), not root:ocirelay 640"
+[ "$(in_root stat -c '%U:%G %a' /etc/ocirelay)" = "root:ocirelay 750" ] \
+  || fail "/etc/ocirelay is $(in_root stat -c '%U:%G %a' /etc/ocirelay), not root:ocirelay 750"
 grep -q '^ExecStart=/usr/local/sbin/ocirelayd ' "$root/etc/systemd/system/ocirelay.service" \
   || fail "the installed unit does not start /usr/local/sbin/ocirelayd: $(grep ExecStart "$root/etc/systemd/system/ocirelay.service")"
 grep -q '/usr/sbin/ocirelayd' "$root/etc/systemd/system/ocirelay.service" \

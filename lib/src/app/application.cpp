@@ -220,10 +220,6 @@ class Application::Impl {
       }
       fresh.push_back(std::move(made).value());
     }
-    if (auto ons = confirmer->reconfigure(next.server.ons); !ons) {
-      log->error("reload refused: {}; keeping the running configuration", ons.error());
-      co_return;
-    }
     // The server certificate and key are read again: a renewed certificate
     // at the same paths, or new paths. Plain HTTP to HTTPS or back needs a
     // restart (keep_start_time_settings).
@@ -237,6 +233,11 @@ class Application::Impl {
         co_return;
       }
       server_tls = std::move(made).value();
+    }
+    // Last of the steps that can fail: reconfigure() applies at once.
+    if (auto ons = confirmer->reconfigure(next.server.ons); !ons) {
+      log->error("reload refused: {}; keeping the running configuration", ons.error());
+      co_return;
     }
 
     // Apply: from here on nothing fails.

@@ -62,6 +62,10 @@ ServiceNotifier::ServiceNotifier(asio::any_io_executor executor) : timer_(std::m
   if (auto addr = notify_address(std::getenv("NOTIFY_SOCKET"), length)) {
     const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd >= 0) {
+      // A blocking send, as libsystemd's, but never for long: READY=1 must
+      // not be lost to a momentarily full queue, nor hang the event loop.
+      const timeval limit{1, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
       fd_ = fd;
       address_ = *addr;
       address_length_ = length;
@@ -81,12 +85,12 @@ ServiceNotifier::~ServiceNotifier() {
 
 void ServiceNotifier::notify(const std::string& message) {
   if (!enabled_) return;
-  // A datagram socket: one sendto is the whole message or nothing. A full
-  // receive queue (EAGAIN) or a systemd gone away loses a notification,
-  // which is what sd_notify does too.
+  // A datagram socket: one sendto is the whole message or nothing. A queue
+  // still full after the send timeout, or a systemd gone away, loses the
+  // notification, as with sd_notify.
   ssize_t sent = 0;
   do {
-    sent = ::sendto(fd_, message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
+    sent = ::sendto(fd_, message.data(), message.size(), MSG_NOSIGNAL,
                     reinterpret_cast<const sockaddr*>(&address_), address_length_);
   } while (sent < 0 && errno == EINTR);
 }

@@ -80,7 +80,7 @@ std::optional<Response> IngressHandler::precheck(const Request& request) {
   }
   if (path == "/health" || path == "/ready" || path == "/metrics") {
     if (request.method != "GET" && request.method != "HEAD") {
-      return method_not_allowed("GET");
+      return method_not_allowed("GET, HEAD");
     }
     return std::nullopt;
   }
