@@ -34,7 +34,8 @@ cmake -S "$root" -B "$build" \
   -DCMAKE_CXX_COMPILER="$cxx" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-  -DOCIRELAY_FUZZ=ON -DOCIRELAY_BUILD_TESTS=OFF -DOCIRELAY_BUILD_BENCH=OFF >/dev/null
+  -DOCIRELAY_FUZZ=ON -DOCIRELAY_BUILD_TESTS=OFF -DOCIRELAY_BUILD_BENCH=OFF \
+  -DOCIRELAY_WERROR="${OCIRELAY_WERROR:-OFF}" >/dev/null
 cmake --build "$build" -j"$jobs" --target "${targets[@]/#/fuzz_}"
 built=$(date +%s)
 echo "fuzz: built in $((built - start)) s"

@@ -52,7 +52,7 @@ for arch in "${arches[@]}"; do
                "-DOCIRELAY_yaml-cpp_ARCHIVE=$top/build-deps/aarch64/usr/lib/aarch64-linux-gnu/libyaml-cpp.a")
   fi
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DOCIRELAY_PORTABLE=ON -DOCIRELAY_HARDENING=ON \
-    "${configure[@]}" >/dev/null
+    -DOCIRELAY_WERROR="${OCIRELAY_WERROR:-OFF}" "${configure[@]}" >/dev/null
   cmake --build "$build" -j"$jobs" --target ocirelayd ocirelayctl
 
   # The /usr layout, staged: the .deb, the .rpm and the tarball are made from it.

@@ -32,7 +32,7 @@ jobs=$(nproc)
 start=$(date +%s)
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DOCIRELAY_SANITIZE="$sanitize" \
-  -DOCIRELAY_BUILD_BENCH=OFF >/dev/null
+  -DOCIRELAY_BUILD_BENCH=OFF -DOCIRELAY_WERROR="${OCIRELAY_WERROR:-OFF}" >/dev/null
 cmake --build "$build" -j"$jobs"
 built=$(date +%s)
 

@@ -464,7 +464,7 @@ TEST_CASE("hostile: invalid UTF-8 in the JSON body gets 400 with the reason", "[
   relay.start();
   TestClient client(relay.port());
   // Invalid byte, overlong '/', a UTF-8-encoded surrogate, an escaped lone surrogate.
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string("inv\xff.pdf"), std::string("inv\xc0\xaf.pdf"),
         std::string("inv\xed\xa0\x80.pdf"), std::string("inv\\ud800.pdf")}) {
     auto r = client.post_event(event_with_name(bad));

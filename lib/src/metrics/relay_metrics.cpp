@@ -103,7 +103,7 @@ void RelayMetrics::set_queue(const std::string& destination, double pending, dou
       .set(oldest_age_seconds);
 }
 
-void RelayMetrics::on_commit(std::size_t events, double seconds, bool ok) {
+void RelayMetrics::on_commit([[maybe_unused]] std::size_t events, double seconds, bool ok) {
   commit_seconds_.observe(seconds);
   if (!ok) commit_failures_.inc();
 }

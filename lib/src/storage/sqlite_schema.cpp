@@ -119,8 +119,11 @@ StoreError open_error(const std::string& path, std::string cause) {
 }  // namespace
 
 std::string sqlite_schema_sql(std::int64_t version) {
-  if (version == 1) return std::string(kSchemaV2) + kTriggersV1;
-  return kSchemaV2;
+  // Appended, not `std::string(a) + b`: GCC 12 at -O3 misreads that
+  // concatenation as an out-of-bounds copy (-Warray-bounds).
+  std::string sql(kSchemaV2);
+  if (version == 1) sql.append(kTriggersV1);
+  return sql;
 }
 
 StoreResult<std::int64_t> read_sqlite_schema_version(SqliteConnection& db,

@@ -18,7 +18,9 @@ class Handler {
   // Called once the request line and header are in, before the body is read.
   // A response returned here is sent at once and the body is never read (the
   // connection is closed afterwards): for 401, 404, 405, 415 on large bodies.
-  virtual std::optional<Response> precheck(const Request& header_only) { return std::nullopt; }
+  virtual std::optional<Response> precheck([[maybe_unused]] const Request& header_only) {
+    return std::nullopt;
+  }
 
   // Answers a complete request. Runs on the server's executor.
   virtual boost::asio::awaitable<Response> handle(Request request) = 0;

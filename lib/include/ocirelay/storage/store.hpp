@@ -71,13 +71,15 @@ class Store {
 
   // Dead letters oldest first (by the time their delivery was queued, then
   // id), at most query.limit, of one destination or all.
-  virtual StoreResult<std::vector<DeadLetter>> list_dead_letters(const DeadLetterQuery& query) {
+  virtual StoreResult<std::vector<DeadLetter>> list_dead_letters(
+      [[maybe_unused]] const DeadLetterQuery& query) {
     return fail(unsupported());
   }
 
   // One dead letter and its event body; nullopt when `id` is not a dead
   // letter (unknown, purged, or a delivery that is pending or inflight).
-  virtual StoreResult<std::optional<DeadLetterDetail>> dead_letter(std::int64_t id) {
+  virtual StoreResult<std::optional<DeadLetterDetail>> dead_letter(
+      [[maybe_unused]] std::int64_t id) {
     return fail(unsupported());
   }
 
@@ -87,14 +89,15 @@ class Store {
   // their destination, oldest first among themselves) and their queue time
   // (received_at of the delivery, from which max_age counts) set to `now`.
   // The event body is unchanged. Returns how many and their destinations.
-  virtual StoreResult<ReplayOutcome> replay_dead_letters(const DeadLetterSelection& selection,
-                                                         Millis now) {
+  virtual StoreResult<ReplayOutcome> replay_dead_letters(
+      [[maybe_unused]] const DeadLetterSelection& selection, [[maybe_unused]] Millis now) {
     return fail(unsupported());
   }
 
   // Deletes the selected dead letters, and the event bodies no delivery
   // needs any more, in one transaction. Returns how many dead letters.
-  virtual StoreResult<std::int64_t> purge_dead_letters(const DeadLetterSelection& selection) {
+  virtual StoreResult<std::int64_t> purge_dead_letters(
+      [[maybe_unused]] const DeadLetterSelection& selection) {
     return fail(unsupported());
   }
 
