@@ -47,20 +47,6 @@ std::size_t responses(const std::string& received) {
       std::sregex_iterator(received.begin(), received.end(), status_line), std::sregex_iterator()));
 }
 
-int connect_loopback(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  timeval tv{10, 0};  // no test waits forever
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
 // Whether `in` holds a whole response (header and Content-Length body).
 bool response_complete(const std::string& in) {
   const auto end = in.find("\r\n\r\n");
@@ -162,8 +148,7 @@ TEST_CASE("a 413 reaches clients that send a whole 2 MB body before reading, pla
   FakeHttpServer oic;
   RelayHarness plain(relay_to(oic));
   plain.start();
-  RelayHarness tls(relay_to(oic), "  tls:\n    cert_file: " + pki.server_cert +
-                                      "\n    key_file: " + pki.server_key + "\n");
+  RelayHarness tls(relay_to(oic), server_tls_yaml(pki.server_cert, pki.server_key));
   tls.start();
   const std::string request = big_post(2 * 1024 * 1024);
   for (int i = 0; i < 20; ++i) {

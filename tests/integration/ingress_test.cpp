@@ -2,10 +2,7 @@
 // status code the ingress promises, auth, TLS, limits and timeouts.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -167,9 +164,7 @@ TEST_CASE("TLS ingress serves HTTPS with the configured certificate", "[ingress]
   TempDir dir;
   auto pki = make_test_pki(dir);
   FakeHttpServer oic;
-  RelayHarness relay(one_route(oic), "  tls:\n"
-                                     "    cert_file: " + pki.server_cert + "\n"
-                                     "    key_file: " + pki.server_key + "\n");
+  RelayHarness relay(one_route(oic), server_tls_yaml(pki.server_cert, pki.server_key));
   relay.start();
   TestClient tls_client(relay.port(), pki.ca_cert);
   auto r = tls_client.post_event(fixture("events/createobject.json"));
@@ -193,13 +188,7 @@ namespace {
 // the handshake resumed `session`, and the session to resume next.
 std::pair<bool, SSL_SESSION*> tls12_get_health(std::uint16_t port, SSL_CTX* ctx,
                                                SSL_SESSION* session) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const int fd = connect_loopback(port);
   SSL* ssl = SSL_new(ctx);
   SSL_set_fd(ssl, fd);
   if (session != nullptr) SSL_set_session(ssl, session);
@@ -241,9 +230,7 @@ TEST_CASE("TLS 1.2 clients without tickets resume their session by ID", "[ingres
   TempDir dir;
   auto pki = make_test_pki(dir);
   FakeHttpServer oic;
-  RelayHarness relay(one_route(oic), "  tls:\n"
-                                     "    cert_file: " + pki.server_cert + "\n"
-                                     "    key_file: " + pki.server_key + "\n");
+  RelayHarness relay(one_route(oic), server_tls_yaml(pki.server_cert, pki.server_key));
   relay.start();
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);

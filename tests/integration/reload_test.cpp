@@ -232,7 +232,7 @@ TEST_CASE("a renewed server certificate is served to new connections after SIGHU
   FakeHttpServer a;
   RelayHarness relay("destinations:\n" + destination("a", a) +
                          "routes:\n  - { name: all, destinations: [a] }\n",
-                     "  tls:\n    cert_file: " + cert + "\n    key_file: " + key + "\n");
+                     server_tls_yaml(cert, key));
   relay.start();
   CHECK(TestClient(relay.port(), pki.ca_cert).post_event(event_with_id(1)).status == 202);
   CHECK(TestClient(relay.port(), pki.rogue_ca_cert).post_event(event_with_id(2)).status == 0);

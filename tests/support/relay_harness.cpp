@@ -17,6 +17,10 @@ std::string base_yaml(const TempDir& dir, const std::string& server_extra) {
          "  flush_interval: 0s\n";
 }
 
+std::string server_tls_yaml(const std::string& cert_file, const std::string& key_file) {
+  return "  tls:\n    cert_file: " + cert_file + "\n    key_file: " + key_file + "\n";
+}
+
 RelayHarness::RelayHarness(const std::string& yaml_tail, const std::string& server_yaml) {
   options_.config_file = config_path();
   options_.log_file = dir_.file("ocirelay.log");

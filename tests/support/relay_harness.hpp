@@ -53,4 +53,7 @@ class RelayHarness {
 // `storage:` and `log:` sections for a relay living in `dir`.
 std::string base_yaml(const TempDir& dir, const std::string& server_extra = {});
 
+// The `server.tls` lines of server_yaml for HTTPS with this certificate.
+std::string server_tls_yaml(const std::string& cert_file, const std::string& key_file);
+
 }  // namespace ocirelay::test

@@ -101,8 +101,8 @@ std::string event_with_id(long n) {
   return e;
 }
 
-std::string raw_exchange(std::uint16_t port, const std::string& bytes, Duration timeout) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+int connect_loopback(std::uint16_t port, Duration io_timeout) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("socket failed");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -110,8 +110,17 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes, Duration 
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
-    throw std::runtime_error("connect failed");
+    throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port) + " failed");
   }
+  const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(io_timeout).count();
+  const timeval tv{static_cast<time_t>(usec / 1000000), static_cast<suseconds_t>(usec % 1000000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+std::string raw_exchange(std::uint16_t port, const std::string& bytes, Duration timeout) {
+  const int fd = connect_loopback(port, timeout);
   std::size_t sent = 0;
   while (sent < bytes.size()) {
     const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);

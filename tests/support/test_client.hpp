@@ -48,6 +48,11 @@ std::vector<int> post_events(std::uint16_t port, const std::vector<std::string>&
 std::string event_with_id(long n);
 std::string event_id_for(long n);
 
+// A blocking TCP connection to 127.0.0.1:port, with send and receive
+// timeouts of `io_timeout` so that no test waits forever. Throws when the
+// connection cannot be made. The caller closes the descriptor.
+int connect_loopback(std::uint16_t port, Duration io_timeout = std::chrono::seconds(10));
+
 // Sends bytes on a fresh TCP connection, then reads until the peer closes or
 // `timeout` passes; returns what was read.
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
