@@ -2,14 +2,15 @@
 # Debian 12 x86_64 host, with Debian's cross toolchain and multiarch
 # libraries:
 #
-#   dpkg --add-architecture arm64 && apt-get update
-#   apt-get install crossbuild-essential-arm64 libboost1.81-dev:arm64 \
-#     libssl-dev:arm64 libsqlite3-dev:arm64 libyaml-cpp-dev:arm64 \
-#     libspdlog-dev:arm64 libfmt-dev:arm64
+#   scripts/install-cross-deps.sh    # crossbuild-essential-arm64, :arm64 libraries
 #   cmake -S . -B build-aarch64 \
-#     -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake
+#     -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake \
+#     -DOCIRELAY_yaml-cpp_ARCHIVE=$PWD/build-deps/aarch64/usr/lib/aarch64-linux-gnu/libyaml-cpp.a
 #
-# scripts/package.sh does all of this (scripts/install-cross-deps.sh).
+# libyaml-cpp-dev:arm64 must not be installed with apt: it is not
+# multi-arch, so apt would remove the amd64 one. install-cross-deps.sh
+# unpacks its archive under build-deps/ instead. scripts/package.sh does all
+# of this.
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)

@@ -46,13 +46,12 @@ unitdir=/etc/systemd/system
 
 # The binaries must run here before anything is changed: a wrong
 # architecture or a too-old glibc stops the install with the loader's reason.
-if ! "$here/bin/ocirelayd" --version >/dev/null 2>"$here/.version-error"; then
+# (Nothing is written next to the tarball's files, which may be read-only.)
+if ! version_output=$("$here/bin/ocirelayd" --version 2>&1); then
   echo "install.sh: bin/ocirelayd does not run on this machine ($(uname -m)):" >&2
-  cat "$here/.version-error" >&2
-  rm -f "$here/.version-error"
+  echo "$version_output" >&2
   exit 1
 fi
-rm -f "$here/.version-error"
 
 nologin=/usr/sbin/nologin
 [ -x "$nologin" ] || nologin=/sbin/nologin

@@ -89,6 +89,16 @@ for prog in ocirelayd ocirelayctl; do
   note "$prog --version: $out"
 done
 
+# A configuration error: yaml-cpp throws, so this runs the statically linked
+# unwinder (and its _dl_find_object stand-in, lib/src/common/glibc_compat.cpp)
+# on a glibc that may lack the real one. Exit 2, the error named.
+printf 'server: [unclosed\n' >"$root/tmp/bad.yaml"
+code=0
+out=$(in_root /usr/local/sbin/ocirelayd --check-config --config /tmp/bad.yaml 2>&1) || code=$?
+[ "$code" -eq 2 ] || fail "--check-config on a bad file exited $code, not 2: $out"
+grep -q '/tmp/bad.yaml:.*YAML syntax error' <<<"$out" || fail "--check-config did not name the YAML error: $out"
+note "a bad configuration: exit 2, $(head -n 1 <<<"$out")"
+
 # --- 2. A CA at the Oracle Linux path only, a sink certificate from it ----------
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ocirelay smoke CA" \
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
