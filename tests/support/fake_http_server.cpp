@@ -114,7 +114,7 @@ FakeHttpServer::~FakeHttpServer() {
         impl_->stopping = true;
         for (auto* t : impl_->delays) t->cancel();
         impl_->server->stop();
-        co_await impl_->server->drain(std::chrono::seconds(2));
+        co_await impl_->server->drain(std::chrono::steady_clock::now() + std::chrono::seconds(2));
       },
       [this](std::exception_ptr) { impl_->io.stop(); });
   impl_->thread.join();

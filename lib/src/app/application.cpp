@@ -10,8 +10,6 @@
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -21,6 +19,7 @@
 #include "ocirelay/admin/admin_handler.hpp"
 #include "ocirelay/app/command_line.hpp"
 #include "ocirelay/app/service_notifier.hpp"
+#include "ocirelay/common/task_group.hpp"
 #include "ocirelay/config/loader.hpp"
 #include "ocirelay/delivery/dispatcher.hpp"
 #include "ocirelay/filter/route.hpp"
@@ -92,9 +91,44 @@ class Application::Impl {
   // instead of killing the process with the default action.
   asio::signal_set signals{io, SIGTERM, SIGINT, SIGHUP};
   ServiceNotifier notifier{io.get_executor()};
+  // The application's own coroutines (signals, reload, periodic work) and,
+  // apart, the shutdown, which a second SIGTERM or SIGINT cancels. run()
+  // returns once both groups, and everything the components started, ended.
+  TaskGroup tasks{io.get_executor(), [this](std::exception_ptr e, const std::string& task) {
+                    report_exception(e, task);
+                  }};
+  TaskGroup stopping{io.get_executor(), [this](std::exception_ptr e, const std::string& task) {
+                       report_exception(e, task);
+                     }};
   bool shutting_down = false;
+  bool shutdown_forced = false;  // a second SIGTERM or SIGINT: no more waiting
   bool shutdown_done = false;
+  bool shutdown_clean = true;    // every component joined and storage saved
   std::int64_t queued_at_start = 0;
+
+  void report_exception(std::exception_ptr e, const std::string& task) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log->critical("{} ended by an exception: {}", task, ex.what());
+    } catch (...) {
+      log->critical("{} ended by an exception", task);
+    }
+    if (task == "shutdown") {
+      shutdown_clean = false;
+      end_own_tasks();
+    }
+  }
+
+  // After the shutdown: the application's own coroutines end, so that
+  // io.run() returns.
+  void end_own_tasks() {
+    notifier.stop();
+    signals.cancel();
+    prune_timer.cancel();
+    shutdown_done = true;
+    log_flush_timer.cancel();
+  }
 
   void notify(const std::vector<std::string>& destinations) {
     for (const auto& d : dispatchers) {
@@ -116,6 +150,7 @@ class Application::Impl {
         log->debug("forgot {} event ID(s) older than {}", pruned.value(),
                    format_duration(config.storage.dedupe_window));
       }
+      if (shutting_down) break;
       timer.expires_after(kDedupePruneInterval);
       auto [ec] = co_await timer.async_wait(nothrow);
       if (ec) break;
@@ -133,35 +168,46 @@ class Application::Impl {
     }
   }
 
+  // Signals until the shutdown is done: SIGUSR1 reopens the log, SIGHUP
+  // reloads, the first SIGTERM or SIGINT starts the shutdown and a second one
+  // forces it (nothing more is waited for).
   asio::awaitable<void> wait_for_signals() {
     for (;;) {
       auto [ec, sig] = co_await signals.async_wait(nothrow);
-      if (ec) co_return;
+      if (ec) co_return;  // cancelled once the shutdown is done
       if (sig == SIGUSR1) {
         logging->reopen();
         log->info("SIGUSR1 received: log file reopened");
         logging->flush();
         continue;
       }
+      const char* name = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGHUP";
       if (sig == SIGHUP) {
-        if (reloading) {
+        if (shutting_down) {
+          log->warn("SIGHUP received while shutting down; ignored");
+        } else if (reloading) {
           log->warn("SIGHUP received while a reload is still under way; ignored");
         } else {
           reloading = true;
-          asio::co_spawn(io, reload(), [this](std::exception_ptr e) {
-            reloading = false;
-            if (e) log->error("configuration reload ended by an exception");
-            logging->flush();  // an operator is waiting for its outcome
-          });
+          tasks.spawn(reload(), "configuration reload");
         }
         continue;
       }
-      log->info("{} received: shutting down (deadline {})", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                format_duration(config.server.shutdown_timeout));
-      logging->flush();
-      break;
+      if (!shutting_down) {
+        log->info("{} received: shutting down (deadline {})", name,
+                  format_duration(config.server.shutdown_timeout));
+        logging->flush();
+        shutting_down = true;
+        stopping.spawn(shutdown(), "shutdown");
+      } else if (!shutdown_forced) {
+        log->warn("{} received again: forcing the shutdown; deliveries in flight are aborted "
+                  "and stay queued",
+                  name);
+        logging->flush();
+        shutdown_forced = true;
+        stopping.cancel(asio::cancellation_type::terminal);
+      }
     }
-    co_await shutdown();
   }
 
   // SIGHUP: reads the configuration file again and applies what can change
@@ -175,6 +221,13 @@ class Application::Impl {
   // go back to the queue, and a changed one starts again with the new
   // settings. Queued events of a removed destination stay in storage.
   asio::awaitable<void> reload() {
+    struct Done {  // however the reload ends
+      Impl& a;
+      ~Done() {
+        a.reloading = false;
+        a.logging->flush();  // an operator is waiting for its outcome
+      }
+    } done{*this};
     const std::string path = config.source_file;
     if (path.empty() || path.front() == '(') {
       log->warn("SIGHUP received: running on the embedded configuration; nothing to reload");
@@ -182,10 +235,12 @@ class Application::Impl {
     }
     log->info("SIGHUP received: reloading {}", path);
     notifier.reloading("reloading " + path);
-    struct Ready {  // READY=1 again however the reload ends
-      ServiceNotifier& n;
-      ~Ready() { n.ready("configuration reload done"); }
-    } ready{notifier};
+    struct Ready {  // READY=1 again however the reload ends, unless stopping by then
+      Impl& a;
+      ~Ready() {
+        if (!a.shutting_down) a.notifier.ready("configuration reload done");
+      }
+    } ready{*this};
     auto loaded = config::load_config(path);
     if (!loaded) {
       for (const auto& e : loaded.error()) log->error("reload: {}", e.to_string());
@@ -285,7 +340,7 @@ class Application::Impl {
     }
 
     for (auto* old : retiring) {
-      co_await old->drain(config.server.shutdown_timeout);
+      co_await old->drain(std::chrono::steady_clock::now() + config.server.shutdown_timeout);
       const std::string name = old->name();
       auto op = storage->async_call<std::int64_t>(
           asio::use_awaitable, [name](storage::Store& s) { return s.release_inflight(name); });
@@ -338,33 +393,41 @@ class Application::Impl {
     keep(next.log.flush_interval, config.log.flush_interval, "log.flush_interval");
   }
 
+  // Stops accepting, lets requests and deliveries in flight finish until
+  // server.shutdown_timeout (or a second signal), then aborts what is left:
+  // aborted deliveries stay queued. Joins every component, saves the queue
+  // state, and ends the application's own coroutines, so that run() returns.
   asio::awaitable<void> shutdown() {
-    shutting_down = true;
     notifier.stopping("shutting down");
     prune_timer.cancel();
     const auto deadline = std::chrono::steady_clock::now() + config.server.shutdown_timeout;
-    auto remaining = [&] {
-      return std::max<Duration>(0ms, std::chrono::duration_cast<Duration>(
-                                         deadline - std::chrono::steady_clock::now()));
-    };
+    // Forced: what has not finished is aborted at once.
+    auto until = [&] { return shutdown_forced ? std::chrono::steady_clock::now() : deadline; };
     server->stop();
     if (admin_server) admin_server->stop();
     for (auto& d : dispatchers) d->stop();
-    co_await server->drain(remaining());
-    if (admin_server) co_await admin_server->drain(remaining());
-    for (auto& d : dispatchers) co_await d->drain(remaining());
-    for (auto& d : retired) co_await d->drain(remaining());
+    bool joined = co_await server->drain(until());
+    if (admin_server) joined = co_await admin_server->drain(until()) && joined;
+    for (auto& d : dispatchers) joined = co_await d->drain(until()) && joined;
+    for (auto& d : retired) joined = co_await d->drain(until()) && joined;
+    if (!joined) shutdown_clean = false;
     auto released = co_await storage->async_release_inflight(asio::use_awaitable);
-    if (released && released.value() > 0) {
-      log->info("{} delivery(ies) left queued for the next start", released.value());
+    if (!released) {
+      log->error("cannot return the aborted deliveries to the queue: {} (they are at the next "
+                 "start)",
+                 released.error().message);
+      shutdown_clean = false;
     }
-    notifier.stop();
     auto stats = co_await storage->async_stats(asio::use_awaitable);
     if (stats) {
       std::int64_t queued = 0;
       for (const auto& s : stats.value()) queued += s.pending + s.inflight;
-      log->info("stopped; {} event deliveries queued", queued);
+      log->info("stopped; {} event deliveries queued{}", queued,
+                released && released.value() > 0
+                    ? " (" + std::to_string(released.value()) + " of them aborted in flight)"
+                    : std::string());
     }
+    end_own_tasks();
   }
 };
 
@@ -508,14 +571,10 @@ int Application::run() {
     a.log->info("admin endpoint on {} (ocirelayctl)", a.admin_server->local_address());
   }
   for (auto& d : a.dispatchers) d->start();
-  asio::co_spawn(a.io, a.wait_for_signals(), [&a](std::exception_ptr e) {
-    if (e) a.log->critical("shutdown ended by an exception");
-    a.shutdown_done = true;
-    a.log_flush_timer.cancel();
-  });
-  asio::co_spawn(a.io, a.prune_dedupe_periodically(), asio::detached);
+  a.tasks.spawn(a.wait_for_signals(), "signal handler");
+  a.tasks.spawn(a.prune_dedupe_periodically(), "dedupe pruning");
   if (a.logging->flush_interval().count() > 0) {
-    asio::co_spawn(a.io, a.flush_log_periodically(), asio::detached);
+    a.tasks.spawn(a.flush_log_periodically(), "log flushing");
   }
   a.log->info("listening on {} ({}){}", a.server->local_address(), c.server.tls ? "https" : "http",
               c.server.auth ? "; ingress auth required" : "");
@@ -523,28 +582,22 @@ int Application::run() {
                    std::to_string(a.queued_at_start) + " deliveries queued at start");
   if (a.notifier.watchdog_interval()) {
     a.log->info("systemd watchdog every {}", format_duration(*a.notifier.watchdog_interval() / 2));
-    asio::co_spawn(a.io, a.notifier.run_watchdog(), asio::detached);
+    a.tasks.spawn(a.notifier.run_watchdog(), "systemd watchdog");
   }
   a.logging->flush();  // the start-up lines at once, whatever the flush interval
-  // Runs until every component has finished its work after a shutdown. Should
-  // anything still hold the loop 5 s after shutdown completed (a bug), exit
-  // anyway: storage is closed first, and the remaining coroutines are not
-  // destroyed, since they may refer to components already gone.
-  std::optional<std::chrono::steady_clock::time_point> done_at;
-  while (!a.io.stopped()) {
-    a.io.run_for(100ms);
-    if (a.shutdown_done && !done_at) done_at = std::chrono::steady_clock::now();
-    if (done_at && std::chrono::steady_clock::now() - *done_at > 5s && !a.io.stopped()) {
-      a.log->error("work still pending 5s after shutdown; exiting anyway");
-      a.storage->stop();
-      a.logging->flush();
-      std::_Exit(0);
-    }
-  }
+  // Returns when nothing is left to run: the shutdown has joined every
+  // component and ended the application's own coroutines.
+  a.io.run();
   a.storage->stop();
+  if (!a.shutdown_clean) {
+    a.log->error("ocirelay stopped, but the shutdown did not complete cleanly (exit code {})",
+                 kExitShutdownIncomplete);
+    a.logging->flush();
+    return kExitShutdownIncomplete;
+  }
   a.log->info("ocirelay stopped");
   a.logging->flush();
-  return 0;
+  return kExitOk;
 }
 
 namespace {

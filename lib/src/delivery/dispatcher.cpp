@@ -5,11 +5,12 @@
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "ocirelay/common/task_group.hpp"
 #include "ocirelay/delivery/backoff.hpp"
 #include "ocirelay/delivery/event_sender.hpp"
 #include "ocirelay/http/client.hpp"
@@ -36,6 +37,9 @@ const char* health_name(Health h) {
 // With nothing known to be due, look again this often anyway.
 constexpr Duration kIdlePoll = 60s;
 constexpr Duration kStorageRetry = 1s;
+// After an abort, how long the aborted tasks may take to end: they only wait
+// for storage answers by then.
+constexpr Duration kAbortGrace = 2s;
 
 // A short, printable excerpt of a response body for the last-error column.
 std::string excerpt(std::string_view body) {
@@ -61,7 +65,10 @@ class Dispatcher::Impl {
         log_(std::move(log)),
         client_(std::move(client)),
         wake_timer_(ex_),
-        drained_(ex_),
+        tasks_(ex_,
+               [log = log_, name = dest_.name](std::exception_ptr, const std::string& task) {
+                 log->critical("{}: {} ended by an exception", name, task);
+               }),
         rng_(std::random_device{}()) {
     concurrency_ = std::max(1u, dest_.concurrency);
     // Room for a few storage round trips' worth of deliveries, so that the
@@ -75,10 +82,7 @@ class Dispatcher::Impl {
   std::size_t in_flight() const { return in_flight_; }
 
   void start() {
-    run_exited_ = false;
-    asio::co_spawn(ex_, run(), [log = log_, name = dest_.name](std::exception_ptr e) {
-      if (e) log->critical("dispatcher for {} ended by an exception", name);
-    });
+    tasks_.spawn(run(), "queue loop");
   }
 
   void notify() {
@@ -91,28 +95,39 @@ class Dispatcher::Impl {
     wake();
   }
 
-  asio::awaitable<void> drain(Duration deadline) {
-    // Wait for the deliveries in flight and for run() to have left its loop
-    // (it may be taking rows from storage), so nothing this dispatcher does
-    // touches storage afterwards except aborted deliveries, which record
-    // nothing.
-    const auto until = Clock::now() + deadline;
-    while ((busy() > 0 || !run_exited_) && Clock::now() < until) {
-      drained_.expires_at(until);
-      co_await drained_.async_wait(nothrow);
+  // Joins everything this dispatcher runs: the queue loop (which may be
+  // taking rows from storage) and the deliveries, recorded or not. Several
+  // drains may wait at once (a reload's, then the shutdown's); the first to
+  // reach its deadline, or to be cancelled, aborts what is left.
+  asio::awaitable<bool> drain(Clock::time_point deadline) {
+    stop();
+    if (co_await tasks_.join_until(deadline)) co_return true;
+    // Past the deadline, or forced (the drain itself was cancelled): abort.
+    co_await asio::this_coro::reset_cancellation_state();
+    abort();
+    const bool joined = co_await tasks_.join_until(Clock::now() + kAbortGrace);
+    if (!joined) {
+      log_->error("{}: {} task(s) still running {} after they were aborted", dest_.name,
+                  tasks_.size(), format_duration(kAbortGrace));
     }
-    if (in_flight_ > 0) {
-      log_->warn("{}: {} delivery(ies) still in flight at the shutdown deadline; they stay queued",
-                 dest_.name, in_flight_);
-      aborted_ = true;
-      client_->cancel();
-      // The aborted deliveries finish now, without recording anything.
-      drained_.expires_after(5s);
-      co_await drained_.async_wait(nothrow);
-    }
+    co_return joined;
   }
 
  private:
+  // The aborted deliveries record nothing and stay inflight in storage; every
+  // wait of this dispatcher's tasks completes at once.
+  void abort() {
+    if (aborted_) return;
+    aborted_ = true;
+    if (in_flight_ > 0) {
+      log_->warn("{}: {} delivery(ies) still in flight at the shutdown deadline; aborted, they "
+                 "stay queued",
+                 dest_.name, in_flight_);
+    }
+    client_->cancel();
+    tasks_.cancel(asio::cancellation_type::terminal);
+  }
+
   void wake() {
     woken_ = true;
     wake_timer_.cancel();
@@ -176,8 +191,6 @@ class Dispatcher::Impl {
       woken_ = false;
       if (!ec) new_work_ = true;  // the wait ran out: something may be due now
     }
-    run_exited_ = true;
-    drained_.cancel();
   }
 
   // Token bucket of one: deliveries start at most rate_limit per second.
@@ -237,9 +250,8 @@ class Dispatcher::Impl {
 
   void start_delivery(storage::Delivery d) {
     ++in_flight_;
-    asio::co_spawn(ex_, deliver(std::move(d)), [this](std::exception_ptr e) {
-      if (e) log_->critical("{}: a delivery ended by an exception", dest_.name);
-    });
+    std::string name = "delivery of " + d.event_id;
+    tasks_.spawn(deliver(std::move(d)), std::move(name));
   }
 
   asio::awaitable<void> deliver(storage::Delivery d) {
@@ -340,7 +352,6 @@ class Dispatcher::Impl {
     // The request is over: its slot goes to the next delivery while the
     // result is recorded. The row stays marked inflight in storage until
     // then, so it cannot be fetched again meanwhile.
-    ++recording_;
     finish_delivery();
     for (;;) {
       auto recorded = co_await storage_.async_complete(result, asio::use_awaitable);
@@ -353,19 +364,13 @@ class Dispatcher::Impl {
     if (result.kind == storage::AttemptResult::Kind::retry) {
       next_due_ = next_due_ ? std::min(*next_due_, result.next_attempt_at) : result.next_attempt_at;
     }
-    --recording_;
-    if (busy() == 0 && stopping_) drained_.cancel();
     wake();
   }
 
   void finish_delivery() {
     --in_flight_;
-    if (busy() == 0 && stopping_) drained_.cancel();
     wake();
   }
-
-  // Deliveries whose request or whose result is not finished.
-  std::size_t busy() const { return in_flight_ + recording_; }
 
   asio::any_io_executor ex_;
   config::Destination dest_;
@@ -374,19 +379,17 @@ class Dispatcher::Impl {
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<EventSender> client_;  // the destination's HTTP client, auth and shaping
   asio::steady_timer wake_timer_;
-  asio::steady_timer drained_;
+  TaskGroup tasks_;  // the queue loop and the deliveries; drain() joins them
   std::mt19937_64 rng_;
   unsigned concurrency_ = 1;
   std::size_t capacity_ = 32;
   std::deque<storage::Delivery> buffer_;
   std::size_t in_flight_ = 0;   // requests under way: what concurrency limits
-  std::size_t recording_ = 0;  // finished requests whose result is being stored
   std::optional<storage::Millis> next_due_;
   bool new_work_ = true;  // look at storage at start
   bool woken_ = false;
   bool stopping_ = false;
   bool aborted_ = false;  // shutdown deadline passed: results are not recorded
-  bool run_exited_ = true;  // run() is not running (never started, or left)
   // Destination health: see destination_failed().
   Health health_ = Health::healthy;
   int failure_streak_ = 0;
@@ -415,7 +418,9 @@ const char* Dispatcher::state() const noexcept { return impl_->state(); }
 void Dispatcher::start() { impl_->start(); }
 void Dispatcher::notify() { impl_->notify(); }
 void Dispatcher::stop() { impl_->stop(); }
-asio::awaitable<void> Dispatcher::drain(Duration deadline) { return impl_->drain(deadline); }
+asio::awaitable<bool> Dispatcher::drain(std::chrono::steady_clock::time_point deadline) {
+  return impl_->drain(deadline);
+}
 std::size_t Dispatcher::in_flight() const noexcept { return impl_->in_flight(); }
 
 }  // namespace ocirelay::delivery

@@ -2,6 +2,8 @@
 
 #include <optional>
 #include <set>
+#include <tuple>
+#include <variant>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -71,8 +73,13 @@ class HttpClient::Impl {
     idle_.clear();
   }
 
+  // Whatever step a request is at (resolving, connecting, in the TLS
+  // handshake, writing, reading), it fails at once; so does a request whose
+  // step completed but which has not resumed yet.
   void cancel() {
+    ++generation_;
     close_idle();
+    for (tcp::resolver* r : resolving_) r->cancel();
     for (Connection* c : active_) {
       c->lowest().close();
     }
@@ -80,8 +87,10 @@ class HttpClient::Impl {
 
   asio::awaitable<Result<ClientResponse, ClientError>> send(ClientRequest request) {
     const auto deadline = Clock::now() + options_.timeout;
+    const std::uint64_t generation = generation_;
     const std::string wire_request = make_request(request);
     for (int round = 0; round < 2; ++round) {
+      if (generation != generation_) co_return fail(cancelled());
       std::unique_ptr<Connection> conn;
       if (!idle_.empty()) {
         conn = std::move(idle_.back());
@@ -89,10 +98,11 @@ class HttpClient::Impl {
       }
       const bool reused = conn != nullptr;
       if (!conn) {
-        auto made = co_await connect(deadline);
+        auto made = co_await connect(deadline, generation);
         if (!made) co_return fail(std::move(made).error());
         conn = std::move(made).value();
       }
+      if (generation != generation_) co_return fail(cancelled());
       active_.insert(conn.get());
       // Not a conditional expression: GCC 12 miscompiles co_await inside ?:.
       Exchange ex;
@@ -123,15 +133,37 @@ class HttpClient::Impl {
                            host_header_, options_.user_agent);
   }
 
+  static ClientError cancelled() {
+    return error(ClientError::Kind::io, "request cancelled (shutting down)");
+  }
+
+  // Registers an object with a pending operation that cancel() must reach.
+  template <class T>
+  struct Pending {
+    std::set<T*>& set;
+    T* item;
+    Pending(std::set<T*>& s, T* i) : set(s), item(i) { set.insert(item); }
+    ~Pending() { set.erase(item); }
+    Pending(const Pending&) = delete;
+    Pending& operator=(const Pending&) = delete;
+  };
+
   asio::awaitable<Result<std::unique_ptr<Connection>, ClientError>> connect(
-      Clock::time_point deadline) {
+      Clock::time_point deadline, std::uint64_t generation) {
     using namespace asio::experimental::awaitable_operators;
     const std::string where = host_header_;
     tcp::resolver resolver(ex_);
     asio::steady_timer timer(ex_);
     timer.expires_at(deadline);
-    auto resolved = co_await (resolver.async_resolve(url_.host, std::to_string(url_.port), nothrow) ||
-                              timer.async_wait(nothrow));
+    std::variant<std::tuple<boost::system::error_code, tcp::resolver::results_type>,
+                 std::tuple<boost::system::error_code>>
+        resolved;
+    {
+      Pending<tcp::resolver> pending(resolving_, &resolver);
+      resolved = co_await (resolver.async_resolve(url_.host, std::to_string(url_.port), nothrow) ||
+                           timer.async_wait(nothrow));
+    }
+    if (generation != generation_) co_return fail(cancelled());
     if (resolved.index() == 1) {
       co_return fail(error(ClientError::Kind::timeout, "timed out resolving " + url_.host));
     }
@@ -161,8 +193,11 @@ class HttpClient::Impl {
     } else {
       conn->plain.emplace(ex_);
     }
+    // From here on cancel() closes the socket, whatever step it is at.
+    Pending<Connection> pending(active_, conn.get());
     conn->lowest().expires_at(deadline);
     auto [cec, ep] = co_await conn->lowest().async_connect(endpoints, nothrow);
+    if (generation != generation_) co_return fail(cancelled());
     if (cec) {
       if (cec == beast::error::timeout) {
         co_return fail(error(ClientError::Kind::timeout, "timed out connecting to " + where));
@@ -185,6 +220,7 @@ class HttpClient::Impl {
         X509_VERIFY_PARAM_set1_host(param, url_.host.c_str(), 0);
       }
       auto [hec] = co_await conn->secure->async_handshake(asio::ssl::stream_base::client, nothrow);
+      if (generation != generation_) co_return fail(cancelled());
       if (hec) {
         if (hec == beast::error::timeout) {
           co_return fail(
@@ -259,7 +295,9 @@ class HttpClient::Impl {
   ClientOptions options_;
   std::string host_header_;
   std::vector<std::unique_ptr<Connection>> idle_;
-  std::set<Connection*> active_;  // connections with a request in flight
+  std::set<Connection*> active_;  // connections connecting or with a request in flight
+  std::set<tcp::resolver*> resolving_;
+  std::uint64_t generation_ = 0;  // grows with every cancel()
 };
 
 HttpClient::HttpClient(asio::any_io_executor executor, Url url, ClientOptions options)

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -21,6 +21,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <spdlog/spdlog.h>
+
+#include "ocirelay/common/task_group.hpp"
 
 #include "http/beast_convert.hpp"
 #include "http/request_framing.hpp"
@@ -80,7 +82,7 @@ class Server::Impl {
   virtual ~Impl() = default;
   virtual void start() = 0;
   virtual void stop() = 0;
-  virtual asio::awaitable<void> drain(Duration deadline) = 0;
+  virtual asio::awaitable<bool> drain(std::chrono::steady_clock::time_point deadline) = 0;
   virtual std::string local_address() const = 0;
   virtual std::uint16_t port() const = 0;
   virtual std::size_t connection_count() const = 0;
@@ -104,7 +106,15 @@ class BasicServer final : public Server::Impl {
         handler_(handler),
         log_(std::move(log)),
         acceptor_(ex_),
-        drained_(ex_) {}
+        tasks_(ex_, [log = log_](std::exception_ptr e, const std::string& task) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& err) {
+            log->error("{} ended by an exception: {}", task, err.what());
+          } catch (...) {
+            log->error("{} ended by an exception", task);
+          }
+        }) {}
 
   ~BasicServer() override { socket_file_.remove(); }
 
@@ -193,11 +203,7 @@ class BasicServer final : public Server::Impl {
     return true;
   }
 
-  void start() override {
-    asio::co_spawn(ex_, accept_loop(), [log = log_](std::exception_ptr e) {
-      if (e) log->critical("accept loop ended by an exception");
-    });
-  }
+  void start() override { tasks_.spawn(accept_loop(), "accept loop"); }
 
   void stop() override {
     if (stopping_) return;
@@ -208,14 +214,16 @@ class BasicServer final : public Server::Impl {
     for (auto& c : connections_) {
       if (!c.busy && c.close) c.close();
     }
-    notify_if_drained();
   }
 
-  asio::awaitable<void> drain(Duration deadline) override {
-    if (!connections_.empty()) {
-      drained_.expires_after(deadline);
-      co_await drained_.async_wait(nothrow);
-    }
+  // Joins the accept loop and every connection: at the deadline, or when the
+  // awaiting coroutine is cancelled, the connections still open are closed
+  // and their coroutines cancelled.
+  asio::awaitable<bool> drain(std::chrono::steady_clock::time_point deadline) override {
+    using namespace std::chrono_literals;
+    stop();
+    if (co_await tasks_.join_until(deadline)) co_return true;
+    co_await asio::this_coro::reset_cancellation_state();
     if (!connections_.empty()) {
       log_->warn("closing {} connection(s) still open after the shutdown deadline",
                  connections_.size());
@@ -223,6 +231,11 @@ class BasicServer final : public Server::Impl {
         if (c.close) c.close();
       }
     }
+    tasks_.cancel(asio::cancellation_type::terminal);
+    // What is left only waits for its handler's answer (storage) by now.
+    const bool joined = co_await tasks_.join_until(std::chrono::steady_clock::now() + 2s);
+    if (!joined) log_->error("{} connection task(s) did not end after being closed", tasks_.size());
+    co_return joined;
   }
 
   std::string local_address() const override {
@@ -298,10 +311,6 @@ class BasicServer final : public Server::Impl {
     return n;
   }
 
-  void notify_if_drained() {
-    if (stopping_ && connections_.empty()) drained_.cancel();
-  }
-
   asio::awaitable<void> accept_loop() {
     using namespace std::chrono_literals;
     asio::steady_timer backoff_timer(ex_);
@@ -346,15 +355,7 @@ class BasicServer final : public Server::Impl {
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
       }
-      asio::co_spawn(ex_, session(std::move(socket)), [log = log_](std::exception_ptr e) {
-        if (e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            log->error("connection ended by an exception: {}", ex.what());
-          }
-        }
-      });
+      tasks_.spawn(session(std::move(socket)), "connection");
     }
   }
 
@@ -363,10 +364,7 @@ class BasicServer final : public Server::Impl {
     struct Erase {
       BasicServer* self;
       typename std::list<Connection>::iterator it;
-      ~Erase() {
-        self->connections_.erase(it);
-        self->notify_if_drained();
-      }
+      ~Erase() { self->connections_.erase(it); }
     } erase{this, entry};
 
     boost::system::error_code ec;
@@ -588,8 +586,8 @@ class BasicServer final : public Server::Impl {
   std::shared_ptr<spdlog::logger> log_;
   typename Protocol::acceptor acceptor_;
   UnixSocketFile socket_file_;  // unused on TCP
-  asio::steady_timer drained_;
   std::list<Connection> connections_;
+  TaskGroup tasks_;  // the accept loop and one task per connection; drain() joins them
   bool stopping_ = false;
   std::uint64_t connection_counter_ = 0;
   std::uint64_t evicted_ = 0;
@@ -626,7 +624,9 @@ std::string Server::local_address() const { return impl_->local_address(); }
 std::uint16_t Server::port() const { return impl_->port(); }
 void Server::start() { impl_->start(); }
 void Server::stop() { impl_->stop(); }
-asio::awaitable<void> Server::drain(Duration deadline) { return impl_->drain(deadline); }
+asio::awaitable<bool> Server::drain(std::chrono::steady_clock::time_point deadline) {
+  return impl_->drain(deadline);
+}
 std::size_t Server::connection_count() const { return impl_->connection_count(); }
 void Server::set_limits(const ServerOptions& limits) { impl_->set_limits(limits); }
 

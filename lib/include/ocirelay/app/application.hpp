@@ -5,7 +5,8 @@
 // Thread and lifetime contract: create() and run() are called on the main
 // thread. run() returns after a graceful shutdown (SIGTERM or SIGINT): stop
 // accepting, answer requests in flight, let deliveries in flight finish
-// within server.shutdown_timeout, leave the rest queued, close storage.
+// within server.shutdown_timeout (a second signal: at once), abort the rest,
+// which stays queued, join every coroutine, close storage.
 #pragma once
 
 #include <memory>
@@ -21,6 +22,11 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // a runtime failure
 inline constexpr int kExitUsage = 2;    // command line or configuration invalid
 inline constexpr int kExitStorage = 3;  // storage cannot be opened (or checked)
+// SIGTERM or SIGINT: the shutdown could not complete cleanly (a component did
+// not stop after being aborted, or the queue state could not be saved). A
+// clean shutdown exits kExitOk, even when deliveries were aborted: they stay
+// queued.
+inline constexpr int kExitShutdownIncomplete = 4;
 
 // Why the daemon cannot start, and the exit code that says so.
 struct StartError {

@@ -16,11 +16,14 @@
 //
 // Thread and lifetime contract: runs on one single-threaded executor; every
 // member is called on it. The StorageWorker, metrics and logger outlive it.
-// stop() then drain() before destruction; deliveries still running when the
-// drain deadline passes are aborted and stay inflight in storage, to be
-// released (by StorageWorker::async_release_inflight) before storage closes.
+// Every coroutine it starts belongs to its task group: drain() joins them, and
+// must have completed before destruction. Deliveries still running when the
+// drain deadline passes are aborted (terminal cancellation, connections
+// closed) and stay inflight in storage, to be released (by
+// StorageWorker::async_release_inflight) before storage closes.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -61,10 +64,13 @@ class Dispatcher {
   void notify();
   // Stops taking work; deliveries in flight go on.
   void stop();
-  // Completes when no delivery is in flight, or at the deadline; then aborts
+  // Stops, then waits for the deliveries in flight until the deadline, or
+  // until the awaiting coroutine is cancelled (a forced shutdown); then aborts
   // the deliveries still running: they are not recorded and stay inflight in
-  // storage until released.
-  boost::asio::awaitable<void> drain(Duration deadline);
+  // storage until released. Completes when every task of the dispatcher has
+  // ended; false only if some did not within a short grace after the abort (a
+  // bug; logged). Several drains may wait at once.
+  boost::asio::awaitable<bool> drain(std::chrono::steady_clock::time_point deadline);
   std::size_t in_flight() const noexcept;
 
   class Impl;

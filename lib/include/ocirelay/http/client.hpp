@@ -75,7 +75,9 @@ class HttpClient {
   const Url& url() const noexcept;
   // Closes pooled idle connections.
   void close_idle();
-  // Closes every connection, aborting requests in flight (they fail at once).
+  // Aborts every request in flight, whatever step it is at (resolving,
+  // connecting, TLS handshake, writing, reading): they fail at once. Closes
+  // every connection. Later requests are not affected.
   void cancel();
 
   class Impl;

@@ -20,11 +20,10 @@
 // executor, which must be single-threaded (an io_context run by one thread).
 // Every member function must be called on that thread. The Handler and logger
 // must outlive the Server. Coroutines of open connections refer to the
-// Server: destroy it only once drain() has completed and the io_context has
-// run out of work (what a graceful shutdown does), never with connections
-// suspended in it.
+// Server: destroy it only once drain() has completed (it joins them).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -86,9 +85,12 @@ class Server {
   // answered finish and their connections close after the response.
   void stop();
 
-  // Completes when every connection has closed, or when `deadline` passes
-  // (then the remaining ones are closed forcibly).
-  boost::asio::awaitable<void> drain(Duration deadline);
+  // Stops, then completes when every connection has closed and the accept
+  // loop has ended: at `deadline`, or when the awaiting coroutine is
+  // cancelled, the remaining connections are closed forcibly first. False
+  // only if some connection's coroutine did not end within a short grace
+  // after that (a bug; logged).
+  boost::asio::awaitable<bool> drain(std::chrono::steady_clock::time_point deadline);
 
   std::size_t connection_count() const;
 
