@@ -28,6 +28,7 @@
 #include "ocirelay/http/system_trust.hpp"
 #include "ocirelay/http/url.hpp"
 #include "ocirelay/ingress/ingress_handler.hpp"
+#include "ocirelay/ingress/management_handler.hpp"
 #include "ocirelay/ingress/ons_confirmer.hpp"
 #include "ocirelay/log/logging.hpp"
 #include "ocirelay/metrics/registry.hpp"
@@ -85,6 +86,9 @@ class Application::Impl {
   std::unique_ptr<http::Server> server;
   std::unique_ptr<admin::AdminHandler> admin_handler;  // both null without `admin:`
   std::unique_ptr<http::Server> admin_server;
+  // Both null with `management.listen: ""` (then `server` serves it all).
+  std::unique_ptr<ingress::ManagementHandler> management_handler;
+  std::unique_ptr<http::Server> management_server;
   asio::steady_timer prune_timer{io};
   asio::steady_timer log_flush_timer{io};
   // Registered when the application is made, before "listening" and READY:
@@ -95,6 +99,14 @@ class Application::Impl {
   bool shutting_down = false;
   bool shutdown_done = false;
   std::int64_t queued_at_start = 0;
+
+  // The delivery state of a destination, for /health and the admin API.
+  std::string destination_state(const std::string& name) const {
+    for (const auto& d : dispatchers) {
+      if (d->name() == name) return std::string(d->state());
+    }
+    return "unknown";
+  }
 
   void notify(const std::vector<std::string>& destinations) {
     for (const auto& d : dispatchers) {
@@ -167,13 +179,14 @@ class Application::Impl {
   // SIGHUP: reads the configuration file again and applies what can change
   // while running (routes, destinations, ingress auth, ONS settings, limits,
   // log level). An invalid file is refused with its errors and the running
-  // configuration kept. The server certificate and key are read again for
-  // new connections. Settings bound at start (listen address, plain HTTP or
-  // HTTPS, storage, admin socket, log file) keep their running values, with
-  // a warning. A destination that is removed or changed stops taking work; its
-  // deliveries in flight finish (within shutdown_timeout), the rows it held
-  // go back to the queue, and a changed one starts again with the new
-  // settings. Queued events of a removed destination stay in storage.
+  // configuration kept. The server and management certificates and keys are
+  // read again for new connections. Settings bound at start (listen
+  // addresses, plain HTTP or HTTPS, storage, admin socket, log file) keep
+  // their running values, with a warning. A destination that is removed or
+  // changed stops taking work; its deliveries in flight finish (within
+  // shutdown_timeout), the rows it held go back to the queue, and a changed
+  // one starts again with the new settings. Queued events of a removed
+  // destination stay in storage.
   asio::awaitable<void> reload() {
     const std::string path = config.source_file;
     if (path.empty() || path.front() == '(') {
@@ -234,6 +247,19 @@ class Application::Impl {
       }
       server_tls = std::move(made).value();
     }
+    // Likewise the management listener's (adding or removing management.tls
+    // needs a restart).
+    http::TlsContextPtr management_tls;
+    if (next.management.tls && management_server) {
+      auto made = http::make_server_tls_context(next.management.tls->cert_file,
+                                                next.management.tls->key_file);
+      if (!made) {
+        log->error("reload refused: management.tls: {}; keeping the running configuration",
+                   made.error());
+        co_return;
+      }
+      management_tls = std::move(made).value();
+    }
     // Last of the steps that can fail: reconfigure() applies at once.
     if (auto ons = confirmer->reconfigure(next.server.ons); !ons) {
       log->error("reload refused: {}; keeping the running configuration", ons.error());
@@ -251,6 +277,11 @@ class Application::Impl {
       server->set_tls_context(std::move(server_tls));
       log->info("reload: server certificate {} loaded for new connections",
                 config.server.tls->cert_file);
+    }
+    if (management_tls) {
+      management_server->set_tls_context(std::move(management_tls));
+      log->info("reload: management certificate {} loaded for new connections",
+                config.management.tls->cert_file);
     }
     std::vector<std::string> names;
     for (const auto& d : config.destinations) names.push_back(d.name);
@@ -328,6 +359,12 @@ class Application::Impl {
                 next.server.tls ? "added" : "removed");
       next.server.tls = config.server.tls;
     }
+    keep(next.management.listen, config.management.listen, "management.listen");
+    if (next.management.tls.has_value() != config.management.tls.has_value()) {
+      log->warn("reload: management.tls {}; it takes effect only after a restart",
+                next.management.tls ? "added" : "removed");
+      next.management.tls = config.management.tls;
+    }
     keep(next.server.shutdown_timeout, config.server.shutdown_timeout, "server.shutdown_timeout");
     keep(next.storage, config.storage, "storage");
     keep(next.admin, config.admin, "admin");
@@ -349,9 +386,11 @@ class Application::Impl {
     };
     server->stop();
     if (admin_server) admin_server->stop();
+    if (management_server) management_server->stop();
     for (auto& d : dispatchers) d->stop();
     co_await server->drain(remaining());
     if (admin_server) co_await admin_server->drain(remaining());
+    if (management_server) co_await management_server->drain(remaining());
     for (auto& d : dispatchers) co_await d->drain(remaining());
     for (auto& d : retired) co_await d->drain(remaining());
     auto released = co_await storage->async_release_inflight(asio::use_awaitable);
@@ -422,12 +461,7 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
       impl->config, *impl->router, *impl->storage, *impl->confirmer, *impl->metrics,
       [raw](const std::vector<std::string>& d) { raw->notify(d); },
       [raw] { return raw->shutting_down; },
-      [raw](const std::string& name) {
-        for (const auto& d : raw->dispatchers) {
-          if (d->name() == name) return std::string(d->state());
-        }
-        return std::string("unknown");
-      },
+      [raw](const std::string& name) { return raw->destination_state(name); },
       impl->logging->get("ingress")});
 
   http::ServerOptions so = server_limits(c);
@@ -449,12 +483,7 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
     for (const auto& d : c.destinations) names.push_back(d.name);
     impl->admin_handler = std::make_unique<admin::AdminHandler>(admin::AdminContext{
         *impl->storage, std::move(names),
-        [raw](const std::string& name) {
-          for (const auto& d : raw->dispatchers) {
-            if (d->name() == name) return std::string(d->state());
-          }
-          return std::string("unknown");
-        },
+        [raw](const std::string& name) { return raw->destination_state(name); },
         [raw](const std::vector<std::string>& d) { raw->notify(d); }, impl->logging->get("admin")});
     http::ServerOptions ao;
     ao.unix_path = c.admin->socket;
@@ -465,6 +494,26 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
                                              *impl->admin_handler, impl->logging->get("admin"));
     if (!admin_server) return fail("admin: " + admin_server.error());
     impl->admin_server = std::move(admin_server).value();
+  }
+
+  if (c.management.listen) {
+    impl->management_handler =
+        std::make_unique<ingress::ManagementHandler>(ingress::ManagementContext{
+            impl->config, *impl->storage, *impl->metrics, impl->handler->readiness(),
+            [raw](const std::string& name) { return raw->destination_state(name); }});
+    http::ServerOptions mo = management_server_options(c);
+    mo.server_name = std::string("ocirelay/") + kVersion;
+    if (c.management.tls) {
+      auto tls =
+          http::make_server_tls_context(c.management.tls->cert_file, c.management.tls->key_file);
+      if (!tls) return fail("management.tls: " + tls.error());
+      mo.tls = std::move(tls).value();
+    }
+    auto management_server =
+        http::Server::create(impl->io.get_executor(), std::move(mo), *impl->management_handler,
+                             impl->logging->get("management"));
+    if (!management_server) return fail("management.listen: " + management_server.error());
+    impl->management_server = std::move(management_server).value();
   }
 
   return std::unique_ptr<Application>(new Application(std::move(impl)));
@@ -506,6 +555,15 @@ int Application::run() {
   if (a.admin_server) {
     a.admin_server->start();
     a.log->info("admin endpoint on {} (ocirelayctl)", a.admin_server->local_address());
+  }
+  if (a.management_server) {
+    a.management_server->start();
+    a.log->info("management endpoint on {} ({}): GET /metrics, /health, /ready",
+                a.management_server->local_address(), c.management.tls ? "https" : "http");
+  } else {
+    a.log->info(
+        "management.listen is \"\": /metrics, /ready and the detailed /health are "
+        "served on the ingress port");
   }
   for (auto& d : a.dispatchers) d->start();
   asio::co_spawn(a.io, a.wait_for_signals(), [&a](std::exception_ptr e) {
@@ -558,6 +616,11 @@ std::vector<std::string> check_tls_files(const config::Config& c) {
   if (c.server.tls) {
     auto ctx = http::make_server_tls_context(c.server.tls->cert_file, c.server.tls->key_file);
     if (!ctx) problems.push_back(file + ": server.tls: " + ctx.error());
+  }
+  if (c.management.tls) {
+    auto ctx =
+        http::make_server_tls_context(c.management.tls->cert_file, c.management.tls->key_file);
+    if (!ctx) problems.push_back(file + ": management.tls: " + ctx.error());
   }
   // Outbound TLS without a ca_file needs the system CA bundle
   // (http/system_trust.hpp): a machine without one fails here, not at start.
