@@ -158,15 +158,22 @@ void DaemonProcess::start(Duration timeout) {
 std::uint16_t DaemonProcess::management_port() {
   if (management_port_ != 0) return management_port_;
   if (port_ == 0) throw std::logic_error("management_port(): the daemon has not started");
-  // Logged before "listening on", which start() has seen.
+  // One of the two lines is logged at start, today before "listening on".
   static const std::regex line(R"(management endpoint on 127\.0\.0\.1:(\d+))");
-  std::smatch m;
-  const std::string text = log();
-  if (!std::regex_search(text, m, line)) {
-    throw std::runtime_error("ocirelayd has no management listener on 127.0.0.1:\n" + text);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (;;) {
+    std::smatch m;
+    const std::string text = log();
+    if (std::regex_search(text, m, line)) {
+      management_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+      return management_port_;
+    }
+    if (text.find("management.listen is \"\"") != std::string::npos ||
+        std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("ocirelayd has no management listener on 127.0.0.1:\n" + text);
+    }
+    std::this_thread::sleep_for(10ms);
   }
-  management_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
-  return management_port_;
 }
 
 void DaemonProcess::signal(int sig) {

@@ -6,8 +6,8 @@
 // listener (`management.listen`); with `management.listen: ""` the ingress
 // handler passes these paths to one of its own.
 // As the handler of the management listener, every method but GET and HEAD
-// gets 405 (Allow: GET, HEAD) whatever the path, and other paths 404; no
-// request body is ever read.
+// gets 405 (Allow: GET, HEAD) whatever the path, before its body is read, and
+// other paths 404.
 //
 // Thread and lifetime contract: runs on the server's single-threaded
 // executor; everything the context refers to must outlive it.
