@@ -92,6 +92,10 @@ write_config() {
     if [ "$tls" = 1 ]; then
       echo "  tls: { cert_file: $WORK/server.crt, key_file: $WORK/server.key }"
     fi
+    # /metrics on the ingress port, as the figures were always taken (and no
+    # second listener on a fixed port).
+    echo "management:"
+    echo "  listen: \"\""
     echo "storage:"
     echo "  path: $dir/queue.db"
     echo "log:"

@@ -55,7 +55,7 @@ TEST_CASE("OIC receives the event byte for byte with its headers", "[delivery]")
   CHECK(contains(log, "event 3e47d127-19de-6eb8-eb67-0c1ab961fcbc delivered to oic (attempt 1, HTTP 202"));
   CHECK_FALSE(contains(log, "oic-pa55word"));
   // Delivered rows are removed.
-  auto health = client.request("GET", "/health");
+  auto health = TestClient(relay.management_port()).request("GET", "/health");
   CHECK(contains(health.body, "\"oic\":{\"state\":\"healthy\",\"queued\":0,"));
 }
 
@@ -118,7 +118,7 @@ TEST_CASE("a 400 is dead-lettered at once and never retried", "[delivery]") {
   std::this_thread::sleep_for(1s);
   CHECK(oic.request_count() == 1);
   CHECK(contains(relay.log(), "HTTP 400: {\"title\":\"Bad payload\"} is not retryable"));
-  auto health = TestClient(relay.port()).request("GET", "/health");
+  auto health = TestClient(relay.management_port()).request("GET", "/health");
   CHECK(contains(health.body, "\"queued\":0,"));
   CHECK(contains(health.body, "\"dead_letters\":1"));
 }

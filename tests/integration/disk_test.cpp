@@ -63,6 +63,7 @@ struct SwitchableOic {
 
 std::string relay_yaml(const std::string& storage_path, const std::string& oic_url) {
   return "server:\n  listen: \"127.0.0.1:0\"\n"
+         "management:\n  listen: \"127.0.0.1:0\"\n"
          "storage:\n  path: " +
          storage_path +
          "\n"
@@ -130,9 +131,10 @@ TEST_CASE("a full disk: 503 with Retry-After, health served, nothing lost, recov
   const long refused_event = next - 1;
 
   // Still serving: health 200, not ready, more refusals, no crash.
-  auto health = client.request("GET", "/health");
+  TestClient management(daemon.management_port());
+  auto health = management.request("GET", "/health");
   CHECK(health.status == 200);
-  auto ready = client.request("GET", "/ready");
+  auto ready = management.request("GET", "/ready");
   CHECK(ready.status == 503);
   CHECK(contains(ready.body, "storage cannot commit"));
   for (int i = 0; i < 10; ++i) {
@@ -152,7 +154,7 @@ TEST_CASE("a full disk: 503 with Retry-After, health served, nothing lost, recov
       },
       30s));
   acked.insert(event_id_for(refused_event));
-  CHECK(client.request("GET", "/ready").status == 200);
+  CHECK(management.request("GET", "/ready").status == 200);
   for (int i = 0; i < 5; ++i, ++next) {
     REQUIRE(client.post_event(padded_event(next + 1)).status == 202);
     acked.insert(event_id_for(next + 1));
@@ -209,20 +211,21 @@ TEST_CASE("a full disk while OIC accepts: deliveries wait for space, none lost, 
       "disk test: with the disk full, %zu of %zu events delivered; storage write failures "
       "%s\n",
       acked.size() - oic.missing(acked), acked.size(), met ? "seen" : "not seen");
-  CHECK(client.request("GET", "/health").status == 200);
+  TestClient management(daemon.management_port());
+  CHECK(management.request("GET", "/health").status == 200);
   CHECK_FALSE(daemon.wait_exit(0ms).has_value());
 
   std::filesystem::remove(fs.file("filler"));
   // Once results can be recorded everything is delivered and the queue
   // empties by itself.
   CHECK(wait_until([&] { return oic.missing(acked) == 0; }, 60s));
-  CHECK(wait_until([&] { return contains(client.request("GET", "/health").body, "\"queued\":0,"); },
-                   60s));
+  CHECK(wait_until(
+      [&] { return contains(management.request("GET", "/health").body, "\"queued\":0,"); }, 60s));
   REQUIRE(client.post_event(padded_event(1000)).status == 202);
   acked.insert(event_id_for(1000));
   CHECK(wait_until([&] { return oic.missing(acked) == 0; }, 30s));
-  CHECK(wait_until([&] { return contains(client.request("GET", "/health").body, "\"queued\":0,"); },
-                   30s));
+  CHECK(wait_until(
+      [&] { return contains(management.request("GET", "/health").body, "\"queued\":0,"); }, 30s));
   daemon.signal(SIGTERM);
   CHECK(daemon.wait_exit(30s) == 0);
   CHECK(contains(daemon.log(), "stopped; 0 event deliveries queued"));
@@ -253,8 +256,9 @@ TEST_CASE("the storage file deleted while running: new events refused, queued on
   CHECK(r.status == 503);
   CHECK(r.headers.get("Retry-After").has_value());
   CHECK(daemon.wait_for_log("deleted or replaced while the relay runs", 10s));
-  CHECK(client.request("GET", "/ready").status == 503);
-  CHECK(client.request("GET", "/health").status == 200);
+  TestClient management(daemon.management_port());
+  CHECK(management.request("GET", "/ready").status == 503);
+  CHECK(management.request("GET", "/health").status == 200);
 
   oic.up = true;
   CHECK(wait_until([&] { return oic.missing(acked) == 0; }, 30s));

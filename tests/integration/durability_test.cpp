@@ -57,7 +57,7 @@ TEST_CASE("events queued while OIC is down survive kill -9 and are delivered aft
   std::this_thread::sleep_for(500ms);
   CHECK(delivered_ids(up) == accepted);
   CHECK(up.request_count() == kEvents);  // each once after the restart
-  auto health = TestClient(relay.port()).request("GET", "/health");
+  auto health = TestClient(relay.management_port()).request("GET", "/health");
   CHECK(health.body.find("\"queued\":0,") != std::string::npos);
 }
 

@@ -216,7 +216,9 @@ TEST_CASE("hostile: slowloris connections are closed by header_timeout, others a
 TEST_CASE("hostile: a client that never reads its responses is closed after write_timeout",
           "[hostile]") {
   FakeHttpServer oic;
-  RelayHarness relay(relay_to(oic), "  write_timeout: 1s\n  idle_timeout: 30s\n");
+  // /metrics on the ingress port: a large answer to pipeline.
+  RelayHarness relay(relay_to(oic), "  write_timeout: 1s\n  idle_timeout: 30s\n",
+                     kNoManagementYaml);
   relay.start();
   // Pipelined requests from a client with a tiny receive buffer that reads
   // nothing: the daemon's writes block once the buffers are full.

@@ -66,7 +66,7 @@ TEST_CASE("events are queued, filtered or recognised as duplicates", "[ingress]"
   std::this_thread::sleep_for(300ms);
   CHECK(oic.request_count() == 2);  // the duplicate and the filtered one never went out
 
-  auto metrics = client.request("GET", "/metrics");
+  auto metrics = TestClient(relay.management_port()).request("GET", "/metrics");
   CHECK(metrics.status == 200);
   CHECK(contains(metrics.body, "ocirelay_events_received_total{result=\"queued\"} 2"));
   CHECK(contains(metrics.body, "ocirelay_events_received_total{result=\"duplicate\"} 1"));
@@ -157,7 +157,8 @@ TEST_CASE("ingress auth: Basic and bearer, 401 with a challenge otherwise", "[in
   const std::string log = relay.log();
   CHECK_FALSE(contains(log, "change-me"));
   CHECK_FALSE(contains(log, "s3cret-token-value"));
-  CHECK_FALSE(contains(client.request("GET", "/metrics").body, "s3cret"));
+  CHECK_FALSE(
+      contains(TestClient(relay.management_port()).request("GET", "/metrics").body, "s3cret"));
 }
 
 TEST_CASE("TLS ingress serves HTTPS with the configured certificate", "[ingress][tls]") {
@@ -257,8 +258,8 @@ TEST_CASE("health and readiness report the queue", "[ingress][health]") {
   oic.always(503);
   RelayHarness relay(one_route(oic));
   relay.start();
-  TestClient client(relay.port());
-  REQUIRE(client.post_event(fixture("events/createobject.json")).status == 202);
+  REQUIRE(TestClient(relay.port()).post_event(fixture("events/createobject.json")).status == 202);
+  TestClient client(relay.management_port());
   auto health = client.request("GET", "/health");
   CHECK(health.status == 200);
   CHECK(contains(health.body, "\"status\":\"ok\""));
@@ -305,7 +306,12 @@ TEST_CASE("storage that cannot commit answers 503 with Retry-After", "[ingress][
   }
   CHECK(status == 503);
   CHECK(headers.get("Retry-After").has_value());
-  CHECK(client.request("GET", "/ready").status == 503);
-  CHECK(client.request("GET", "/health").status == 200);
+  TestClient management(relay.management_port());
+  CHECK(management.request("GET", "/ready").status == 503);
+  CHECK(management.request("GET", "/health").status == 200);
+  // The load balancer's check on the ingress port takes the relay out too.
+  auto ingress_health = client.request("GET", "/health");
+  CHECK(ingress_health.status == 503);
+  CHECK(ingress_health.body == R"({"status":"unavailable"})");
   CHECK(relay.daemon().running());
 }

@@ -159,7 +159,7 @@ TEST_CASE("/metrics is valid Prometheus text with the relay's series", "[metrics
   REQUIRE(failing.wait_for_requests(1, 10s));
   std::this_thread::sleep_for(300ms);
 
-  auto reply = client.request("GET", "/metrics");
+  auto reply = TestClient(relay.management_port()).request("GET", "/metrics");
   REQUIRE(reply.status == 200);
   CHECK(reply.headers.get("Content-Type")->find("text/plain; version=0.0.4") == 0);
   const Exposition e = parse(reply.body);

@@ -117,7 +117,7 @@ TEST_CASE("faults: a burst of 5xx answers, then every event once", "[faults]") {
   const auto ids = post_ids(relay.port(), 1, 10);
 
   REQUIRE(oic.wait_for_requests(kFaults + ids.size(), 60s));
-  REQUIRE(wait_delivered(relay.port(), 10, 10s));
+  REQUIRE(wait_delivered(relay.management_port(), 10, 10s));
   std::this_thread::sleep_for(800ms);  // two max_backoff: nothing more may come
   const auto requests = oic.requests();
   INFO(relay.log());
@@ -127,12 +127,13 @@ TEST_CASE("faults: a burst of 5xx answers, then every event once", "[faults]") {
   for (const auto& r : requests)
     CHECK(r.body == event_with_id(std::stol(idempotency_key(r).substr(24))));
 
-  CHECK(metric(relay.port(), attempts("retry", "5xx")) == double(kFaults));
-  CHECK(metric(relay.port(), attempts("delivered", "2xx")) == 10.0);
+  CHECK(metric(relay.management_port(), attempts("retry", "5xx")) == double(kFaults));
+  CHECK(metric(relay.management_port(), attempts("delivered", "2xx")) == 10.0);
   const std::string log = relay.log();
   CHECK(contains(log, "destination oic failing (HTTP 50"));
   CHECK(contains(log, "destination oic recovered after"));
-  CHECK(contains(TestClient(relay.port()).request("GET", "/health").body, "\"queued\":0,"));
+  CHECK(contains(TestClient(relay.management_port()).request("GET", "/health").body,
+                 "\"queued\":0,"));
 }
 
 TEST_CASE("faults: a 429 storm with Retry-After is waited out, then delivered", "[faults]") {
@@ -147,7 +148,7 @@ TEST_CASE("faults: a 429 storm with Retry-After is waited out, then delivered", 
   relay.start();
   const auto ids = post_ids(relay.port(), 100, 5);
   REQUIRE(oic.wait_for_requests(kStorm + ids.size(), 60s));
-  REQUIRE(wait_delivered(relay.port(), 5, 10s));
+  REQUIRE(wait_delivered(relay.management_port(), 5, 10s));
   std::this_thread::sleep_for(500ms);
   const auto requests = oic.requests();
   CHECK(requests.size() == kStorm + ids.size());
@@ -156,7 +157,7 @@ TEST_CASE("faults: a 429 storm with Retry-After is waited out, then delivered", 
     CHECK(requests[i + 1].at - requests[i].at >= 950ms);
   }
   CHECK(ids_from(requests, kStorm) == once_each(ids));
-  CHECK(metric(relay.port(), attempts("retry", "4xx")) == double(kStorm));
+  CHECK(metric(relay.management_port(), attempts("retry", "4xx")) == double(kStorm));
   CHECK(contains(relay.log(), "destination oic failing (HTTP 429); pausing deliveries for 1s"));
 }
 
@@ -170,7 +171,7 @@ TEST_CASE("faults: a 429 storm without Retry-After backs off exponentially", "[f
   relay.start();
   const auto ids = post_ids(relay.port(), 200, 20);
   REQUIRE(oic.wait_for_requests(kStorm + ids.size(), 60s));
-  REQUIRE(wait_delivered(relay.port(), 20, 20s));
+  REQUIRE(wait_delivered(relay.management_port(), 20, 20s));
   std::this_thread::sleep_for(1s);
   const auto requests = oic.requests();
   // The storm cost one extra request per 429, not one per queued event.
@@ -180,7 +181,7 @@ TEST_CASE("faults: a 429 storm without Retry-After backs off exponentially", "[f
   // at least 50 ms after the first 429, at least 400 ms after the fifth.
   CHECK(requests[1].at - requests[0].at >= 50ms);
   CHECK(requests[kStorm - 1].at - requests[kStorm - 2].at >= 400ms);
-  CHECK(metric(relay.port(), attempts("retry", "4xx")) == double(kStorm));
+  CHECK(metric(relay.management_port(), attempts("retry", "4xx")) == double(kStorm));
   CHECK(contains(relay.log(), "destination oic failing (HTTP 429)"));
 }
 
@@ -195,16 +196,16 @@ TEST_CASE("faults: a refused port, then a listener: delivered once it listens", 
   REQUIRE(relay.daemon().wait_for_log(refused, 10s));
   // A few more refusals, and nothing reached the port.
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (metric(relay.port(), attempts("retry", "error")).value_or(0) < 3 &&
+  while (metric(relay.management_port(), attempts("retry", "error")).value_or(0) < 3 &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(100ms);
   }
-  CHECK(metric(relay.port(), attempts("retry", "error")).value_or(0) >= 3);
+  CHECK(metric(relay.management_port(), attempts("retry", "error")).value_or(0) >= 3);
   CHECK(oic.connection_count() == 0);
 
   oic.listen();
   REQUIRE(oic.wait_for_requests(ids.size(), 20s));
-  REQUIRE(wait_delivered(relay.port(), 5, 10s));
+  REQUIRE(wait_delivered(relay.management_port(), 5, 10s));
   std::this_thread::sleep_for(800ms);
   CHECK(ids_from(oic.requests(), 0) == once_each(ids));
   CHECK(relay.daemon().wait_for_log("destination oic recovered", 5s));
@@ -239,7 +240,7 @@ TEST_CASE("faults: a reset mid-response and a non-HTTP answer are retried", "[fa
   INFO(log);
   CHECK(contains(log, "to oic: attempt 1 failed: connection closed before a complete response"));
   CHECK(contains(log, "to oic: attempt 2 failed: bad response"));
-  CHECK(metric(relay.port(), attempts("retry", "error")) == 2.0);
+  CHECK(metric(relay.management_port(), attempts("retry", "error")) == 2.0);
 }
 
 TEST_CASE("faults: a response that never comes times out, the event goes again", "[faults]") {
@@ -260,7 +261,7 @@ TEST_CASE("faults: a response that never comes times out, the event goes again",
   CHECK(requests[0].body == requests[1].body);
   CHECK(idempotency_key(requests[0]) == ids[0]);
   CHECK(idempotency_key(requests[1]) == ids[0]);
-  CHECK(metric(relay.port(), attempts("retry", "error")) == 1.0);
+  CHECK(metric(relay.management_port(), attempts("retry", "error")) == 1.0);
 }
 
 TEST_CASE("faults: a trickling response is cut off at the timeout, a slow one is fine",
@@ -321,7 +322,7 @@ TEST_CASE("faults: certificates from an unknown CA or for another host are refus
   CHECK(wrong_ca.request_count() == 0);
   CHECK(wrong_ip.request_count() == 0);
   CHECK(wrong_name.request_count() == 0);
-  CHECK(contains(TestClient(relay.port()).request("GET", "/metrics").body,
+  CHECK(contains(TestClient(relay.management_port()).request("GET", "/metrics").body,
                  "ocirelay_delivery_attempts_total{destination=\"wrong-ca\",outcome=\"retry\","
                  "status_class=\"error\"}"));
 

@@ -37,7 +37,7 @@ std::string routes(const std::vector<std::string>& names) {
 }
 
 // Deliveries of one destination that the relay has taken from the queue
-// (marked in flight in storage), from /metrics.
+// (marked in flight in storage), from /metrics on the management port.
 double in_flight(std::uint16_t port, const std::string& dest) {
   auto reply = TestClient(port).request("GET", "/metrics");
   const std::string key = "ocirelay_deliveries_in_flight{destination=\"" + dest + "\"} ";
@@ -87,13 +87,13 @@ TEST_CASE("SIGTERM with deliveries stuck in a response, a TLS handshake and a TC
   // Every destination has its deliveries under way.
   const auto until = std::chrono::steady_clock::now() + 10s;
   while ((silent.accepted() == 0 || handshake.accepted() == 0 ||
-          in_flight(relay.port(), "noconnect") < 1) &&
+          in_flight(relay.management_port(), "noconnect") < 1) &&
          std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(20ms);
   }
   REQUIRE(silent.accepted() > 0);
   REQUIRE(handshake.accepted() > 0);
-  REQUIRE(in_flight(relay.port(), "noconnect") >= 1);
+  REQUIRE(in_flight(relay.management_port(), "noconnect") >= 1);
 
   relay.daemon().signal(SIGTERM);
   // shutdown_timeout + 1 s: what systemd's TimeoutStopSec must leave room for.

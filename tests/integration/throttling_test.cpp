@@ -116,7 +116,7 @@ TEST_CASE("max_attempts sends an event to the dead letters", "[throttling]") {
   REQUIRE(relay.daemon().wait_for_log("max_attempts reached", 15s));
   std::this_thread::sleep_for(500ms);
   CHECK(oic.request_count() == 3);
-  auto health = TestClient(relay.port()).request("GET", "/health");
+  auto health = TestClient(relay.management_port()).request("GET", "/health");
   CHECK(health.body.find("\"dead_letters\":1") != std::string::npos);
 }
 

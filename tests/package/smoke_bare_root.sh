@@ -125,6 +125,8 @@ done
 cat >"$root/etc/ocirelay/smoke.yaml" <<YAML
 server:
   listen: "127.0.0.1:0"
+management:
+  listen: "127.0.0.1:0"
 storage:
   path: /var/lib/ocirelay/queue.db
 log:

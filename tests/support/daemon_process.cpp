@@ -130,6 +130,7 @@ void DaemonProcess::start(Duration timeout) {
   log_offset_ = std::filesystem::exists(options_.log_file)
                     ? static_cast<std::size_t>(std::filesystem::file_size(options_.log_file, ec))
                     : 0;
+  management_port_ = 0;
   pid_ = spawn({"--config", options_.config_file}, options_.log_file, options_.extra_env,
                options_.file_size_limit, options_.open_files_limit);
   static const std::regex listening(R"(listening on 127\.0\.0\.1:(\d+))");
@@ -152,6 +153,27 @@ void DaemonProcess::start(Duration timeout) {
   const std::string text = log();
   kill_hard();
   throw std::runtime_error("ocirelayd did not start listening in time:\n" + text);
+}
+
+std::uint16_t DaemonProcess::management_port() {
+  if (management_port_ != 0) return management_port_;
+  if (port_ == 0) throw std::logic_error("management_port(): the daemon has not started");
+  // One of the two lines is logged at start, today before "listening on".
+  static const std::regex line(R"(management endpoint on 127\.0\.0\.1:(\d+))");
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (;;) {
+    std::smatch m;
+    const std::string text = log();
+    if (std::regex_search(text, m, line)) {
+      management_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+      return management_port_;
+    }
+    if (text.find("management.listen is \"\"") != std::string::npos ||
+        std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("ocirelayd has no management listener on 127.0.0.1:\n" + text);
+    }
+    std::this_thread::sleep_for(10ms);
+  }
 }
 
 void DaemonProcess::signal(int sig) {

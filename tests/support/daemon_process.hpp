@@ -1,7 +1,9 @@
 // Runs the real ocirelayd binary as a child process on a configuration the
 // test writes, with its stderr going to a log file in the test's directory.
 // start() waits for the "listening on 127.0.0.1:PORT" line and reads the
-// port from it (the tests listen on port 0).
+// port from it (the tests listen on port 0); management_port() reads the
+// management listener's from "management endpoint on 127.0.0.1:PORT". Both
+// lines are start-up lines documented in docs/operations.md.
 //
 // Thread contract: used from the test thread only. The destructor kills a
 // child that is still running (SIGKILL) and reaps it.
@@ -49,6 +51,9 @@ class DaemonProcess {
   // Starts and waits for the listening line; throws with the log on failure.
   void start(Duration timeout = std::chrono::seconds(20));
   std::uint16_t port() const noexcept { return port_; }
+  // The management listener's port (GET /metrics, /ready, the detailed
+  // /health); throws, with the log, when this run has none.
+  std::uint16_t management_port();
   pid_t pid() const noexcept { return pid_; }
   bool running() const noexcept { return pid_ > 0; }
 
@@ -66,6 +71,7 @@ class DaemonProcess {
   Options options_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  std::uint16_t management_port_ = 0;  // 0: not looked up yet in this run
   std::size_t log_offset_ = 0;  // where this run's output starts in the log
 };
 

@@ -2,10 +2,14 @@
 
 namespace ocirelay::test {
 
-std::string base_yaml(const TempDir& dir, const std::string& server_extra) {
+const std::string kManagementYaml = "management:\n  listen: \"127.0.0.1:0\"\n";
+const std::string kNoManagementYaml = "management:\n  listen: \"\"\n";
+
+std::string base_yaml(const TempDir& dir, const std::string& server_extra,
+                      const std::string& management_yaml) {
   return "server:\n"
          "  listen: \"127.0.0.1:0\"\n" +
-         server_extra +
+         server_extra + management_yaml +
          "storage:\n"
          "  path: " +
          dir.file("queue.db") +
@@ -21,14 +25,16 @@ std::string server_tls_yaml(const std::string& cert_file, const std::string& key
   return "  tls:\n    cert_file: " + cert_file + "\n    key_file: " + key_file + "\n";
 }
 
-RelayHarness::RelayHarness(const std::string& yaml_tail, const std::string& server_yaml) {
+RelayHarness::RelayHarness(const std::string& yaml_tail, const std::string& server_yaml,
+                           const std::string& management_yaml) {
   options_.config_file = config_path();
   options_.log_file = dir_.file("ocirelay.log");
-  rewrite(yaml_tail, server_yaml);
+  rewrite(yaml_tail, server_yaml, management_yaml);
 }
 
-void RelayHarness::rewrite(const std::string& yaml_tail, const std::string& server_yaml) {
-  dir_.write("ocirelay.yaml", base_yaml(dir_, server_yaml) + yaml_tail);
+void RelayHarness::rewrite(const std::string& yaml_tail, const std::string& server_yaml,
+                           const std::string& management_yaml) {
+  dir_.write("ocirelay.yaml", base_yaml(dir_, server_yaml, management_yaml) + yaml_tail);
 }
 
 void RelayHarness::start() {

@@ -11,10 +11,14 @@
 //   relay.start();
 //   TestClient client(relay.port());
 //
-// The harness writes `server.listen: 127.0.0.1:0`, `storage.path` and
+// The harness writes `server.listen: 127.0.0.1:0`, `management.listen:
+// 127.0.0.1:0` (or the given `management:` section), `storage.path` and
 // `log.level: debug` (and `log.flush_interval: 0s`: every line written at
-// once) itself unless the given YAML has its own `server:`,
-// `storage:` or `log:` sections (then it must set them: see base_yaml()).
+// once) itself, so the given YAML must not have `server:`, `management:`,
+// `storage:` or `log:` sections (see base_yaml()).
+// GET /metrics, /ready and the detailed /health are on management_port();
+// the ingress port() has POST /v1/events and the minimal /health (all of them
+// with kNoManagementYaml).
 #pragma once
 
 #include <memory>
@@ -25,20 +29,28 @@
 
 namespace ocirelay::test {
 
+// A `management:` section listening on 127.0.0.1:0 (plain HTTP), and one
+// with `listen: ""` (no management listener: the ingress port serves all).
+extern const std::string kManagementYaml;
+extern const std::string kNoManagementYaml;
+
 class RelayHarness {
  public:
-  explicit RelayHarness(const std::string& yaml_tail, const std::string& server_yaml = {});
+  explicit RelayHarness(const std::string& yaml_tail, const std::string& server_yaml = {},
+                        const std::string& management_yaml = kManagementYaml);
 
   const TempDir& dir() const noexcept { return dir_; }
   std::string storage_path() const { return dir_.file("queue.db"); }
   std::string config_path() const { return dir_.file("ocirelay.yaml"); }
 
   // Replaces the configuration file (for restarts with another config).
-  void rewrite(const std::string& yaml_tail, const std::string& server_yaml = {});
+  void rewrite(const std::string& yaml_tail, const std::string& server_yaml = {},
+               const std::string& management_yaml = kManagementYaml);
 
   void start();
   DaemonProcess& daemon() { return *daemon_; }
   std::uint16_t port() const { return daemon_->port(); }
+  std::uint16_t management_port() { return daemon_->management_port(); }
   std::string log() const { return daemon_->log(); }
 
   DaemonProcess::Options& options() noexcept { return options_; }
@@ -50,8 +62,10 @@ class RelayHarness {
 };
 
 // `server:` (plain HTTP on 127.0.0.1:0 plus `server_extra` indented lines),
-// `storage:` and `log:` sections for a relay living in `dir`.
-std::string base_yaml(const TempDir& dir, const std::string& server_extra = {});
+// `management:` (the section given), `storage:` and `log:` sections for a
+// relay living in `dir`.
+std::string base_yaml(const TempDir& dir, const std::string& server_extra = {},
+                      const std::string& management_yaml = kManagementYaml);
 
 // The `server.tls` lines of server_yaml for HTTPS with this certificate.
 std::string server_tls_yaml(const std::string& cert_file, const std::string& key_file);

@@ -22,6 +22,7 @@ namespace ocirelay::admin {
 namespace asio = boost::asio;
 using http::error_response;
 using http::json_response;
+using http::method_not_allowed;
 using http::Request;
 using http::Response;
 using storage::Millis;
@@ -45,12 +46,6 @@ struct Resolved {
   std::optional<std::int64_t> id;
   Response error;
 };
-
-Response method_not_allowed(std::string_view allow) {
-  Response r = error_response(405, "method not allowed; use " + std::string(allow));
-  r.headers.set("Allow", std::string(allow));
-  return r;
-}
 
 Resolved resolve(std::string_view method, std::string_view path) {
   auto pick = [&](std::initializer_list<std::pair<std::string_view, Action>> allowed,

@@ -27,6 +27,7 @@
 #include "ocirelay/http/system_trust.hpp"
 #include "ocirelay/http/url.hpp"
 #include "ocirelay/ingress/ingress_handler.hpp"
+#include "ocirelay/ingress/management_handler.hpp"
 #include "ocirelay/ingress/ons_confirmer.hpp"
 #include "ocirelay/log/logging.hpp"
 #include "ocirelay/metrics/registry.hpp"
@@ -84,6 +85,9 @@ class Application::Impl {
   std::unique_ptr<http::Server> server;
   std::unique_ptr<admin::AdminHandler> admin_handler;  // both null without `admin:`
   std::unique_ptr<http::Server> admin_server;
+  // Both null with `management.listen: ""` (then `server` serves it all).
+  std::unique_ptr<ingress::ManagementHandler> management_handler;
+  std::unique_ptr<http::Server> management_server;
   asio::steady_timer prune_timer{io};
   asio::steady_timer log_flush_timer{io};
   // Registered when the application is made, before "listening" and READY:
@@ -128,6 +132,14 @@ class Application::Impl {
     prune_timer.cancel();
     shutdown_done = true;
     log_flush_timer.cancel();
+  }
+
+  // The delivery state of a destination, for /health and the admin API.
+  std::string destination_state(const std::string& name) const {
+    for (const auto& d : dispatchers) {
+      if (d->name() == name) return std::string(d->state());
+    }
+    return "unknown";
   }
 
   void notify(const std::vector<std::string>& destinations) {
@@ -213,13 +225,14 @@ class Application::Impl {
   // SIGHUP: reads the configuration file again and applies what can change
   // while running (routes, destinations, ingress auth, ONS settings, limits,
   // log level). An invalid file is refused with its errors and the running
-  // configuration kept. The server certificate and key are read again for
-  // new connections. Settings bound at start (listen address, plain HTTP or
-  // HTTPS, storage, admin socket, log file) keep their running values, with
-  // a warning. A destination that is removed or changed stops taking work; its
-  // deliveries in flight finish (within shutdown_timeout), the rows it held
-  // go back to the queue, and a changed one starts again with the new
-  // settings. Queued events of a removed destination stay in storage.
+  // configuration kept. The server and management certificates and keys are
+  // read again for new connections. Settings bound at start (listen
+  // addresses, plain HTTP or HTTPS, storage, admin socket, log file) keep
+  // their running values, with a warning. A destination that is removed or
+  // changed stops taking work; its deliveries in flight finish (within
+  // shutdown_timeout), the rows it held go back to the queue, and a changed
+  // one starts again with the new settings. Queued events of a removed
+  // destination stay in storage.
   asio::awaitable<void> reload() {
     struct Done {  // however the reload ends
       Impl& a;
@@ -289,6 +302,19 @@ class Application::Impl {
       }
       server_tls = std::move(made).value();
     }
+    // Likewise the management listener's (adding or removing management.tls
+    // needs a restart).
+    http::TlsContextPtr management_tls;
+    if (next.management.tls && management_server) {
+      auto made = http::make_server_tls_context(next.management.tls->cert_file,
+                                                next.management.tls->key_file);
+      if (!made) {
+        log->error("reload refused: management.tls: {}; keeping the running configuration",
+                   made.error());
+        co_return;
+      }
+      management_tls = std::move(made).value();
+    }
     // Last of the steps that can fail: reconfigure() applies at once.
     if (auto ons = confirmer->reconfigure(next.server.ons); !ons) {
       log->error("reload refused: {}; keeping the running configuration", ons.error());
@@ -306,6 +332,11 @@ class Application::Impl {
       server->set_tls_context(std::move(server_tls));
       log->info("reload: server certificate {} loaded for new connections",
                 config.server.tls->cert_file);
+    }
+    if (management_tls) {
+      management_server->set_tls_context(std::move(management_tls));
+      log->info("reload: management certificate {} loaded for new connections",
+                config.management.tls->cert_file);
     }
     std::vector<std::string> names;
     for (const auto& d : config.destinations) names.push_back(d.name);
@@ -383,6 +414,12 @@ class Application::Impl {
                 next.server.tls ? "added" : "removed");
       next.server.tls = config.server.tls;
     }
+    keep(next.management.listen, config.management.listen, "management.listen");
+    if (next.management.tls.has_value() != config.management.tls.has_value()) {
+      log->warn("reload: management.tls {}; it takes effect only after a restart",
+                next.management.tls ? "added" : "removed");
+      next.management.tls = config.management.tls;
+    }
     keep(next.server.shutdown_timeout, config.server.shutdown_timeout, "server.shutdown_timeout");
     keep(next.storage, config.storage, "storage");
     keep(next.admin, config.admin, "admin");
@@ -405,9 +442,11 @@ class Application::Impl {
     auto until = [&] { return shutdown_forced ? std::chrono::steady_clock::now() : deadline; };
     server->stop();
     if (admin_server) admin_server->stop();
+    if (management_server) management_server->stop();
     for (auto& d : dispatchers) d->stop();
     bool joined = co_await server->drain(until());
     if (admin_server) joined = co_await admin_server->drain(until()) && joined;
+    if (management_server) joined = co_await management_server->drain(until()) && joined;
     for (auto& d : dispatchers) joined = co_await d->drain(until()) && joined;
     for (auto& d : retired) joined = co_await d->drain(until()) && joined;
     if (!joined) shutdown_clean = false;
@@ -485,12 +524,7 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
       impl->config, *impl->router, *impl->storage, *impl->confirmer, *impl->metrics,
       [raw](const std::vector<std::string>& d) { raw->notify(d); },
       [raw] { return raw->shutting_down; },
-      [raw](const std::string& name) {
-        for (const auto& d : raw->dispatchers) {
-          if (d->name() == name) return std::string(d->state());
-        }
-        return std::string("unknown");
-      },
+      [raw](const std::string& name) { return raw->destination_state(name); },
       impl->logging->get("ingress")});
 
   http::ServerOptions so = server_limits(c);
@@ -512,12 +546,7 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
     for (const auto& d : c.destinations) names.push_back(d.name);
     impl->admin_handler = std::make_unique<admin::AdminHandler>(admin::AdminContext{
         *impl->storage, std::move(names),
-        [raw](const std::string& name) {
-          for (const auto& d : raw->dispatchers) {
-            if (d->name() == name) return std::string(d->state());
-          }
-          return std::string("unknown");
-        },
+        [raw](const std::string& name) { return raw->destination_state(name); },
         [raw](const std::vector<std::string>& d) { raw->notify(d); }, impl->logging->get("admin")});
     http::ServerOptions ao;
     ao.unix_path = c.admin->socket;
@@ -528,6 +557,26 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
                                              *impl->admin_handler, impl->logging->get("admin"));
     if (!admin_server) return fail("admin: " + admin_server.error());
     impl->admin_server = std::move(admin_server).value();
+  }
+
+  if (c.management.listen) {
+    impl->management_handler =
+        std::make_unique<ingress::ManagementHandler>(ingress::ManagementContext{
+            impl->config, *impl->storage, *impl->metrics, impl->handler->readiness(),
+            [raw](const std::string& name) { return raw->destination_state(name); }});
+    http::ServerOptions mo = management_server_options(c);
+    mo.server_name = std::string("ocirelay/") + kVersion;
+    if (c.management.tls) {
+      auto tls =
+          http::make_server_tls_context(c.management.tls->cert_file, c.management.tls->key_file);
+      if (!tls) return fail("management.tls: " + tls.error());
+      mo.tls = std::move(tls).value();
+    }
+    auto management_server =
+        http::Server::create(impl->io.get_executor(), std::move(mo), *impl->management_handler,
+                             impl->logging->get("management"));
+    if (!management_server) return fail("management.listen: " + management_server.error());
+    impl->management_server = std::move(management_server).value();
   }
 
   return std::unique_ptr<Application>(new Application(std::move(impl)));
@@ -570,6 +619,15 @@ int Application::run() {
     a.admin_server->start();
     a.log->info("admin endpoint on {} (ocirelayctl)", a.admin_server->local_address());
   }
+  if (a.management_server) {
+    a.management_server->start();
+    a.log->info("management endpoint on {} ({}): GET /metrics, /health, /ready",
+                a.management_server->local_address(), c.management.tls ? "https" : "http");
+  } else {
+    a.log->info(
+        "management.listen is \"\": /metrics, /ready and the detailed /health are "
+        "served on the ingress port");
+  }
   for (auto& d : a.dispatchers) d->start();
   a.tasks.spawn(a.wait_for_signals(), "signal handler");
   a.tasks.spawn(a.prune_dedupe_periodically(), "dedupe pruning");
@@ -611,6 +669,11 @@ std::vector<std::string> check_tls_files(const config::Config& c) {
   if (c.server.tls) {
     auto ctx = http::make_server_tls_context(c.server.tls->cert_file, c.server.tls->key_file);
     if (!ctx) problems.push_back(file + ": server.tls: " + ctx.error());
+  }
+  if (c.management.tls) {
+    auto ctx =
+        http::make_server_tls_context(c.management.tls->cert_file, c.management.tls->key_file);
+    if (!ctx) problems.push_back(file + ": management.tls: " + ctx.error());
   }
   // Outbound TLS without a ca_file needs the system CA bundle
   // (http/system_trust.hpp): a machine without one fails here, not at start.

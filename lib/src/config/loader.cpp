@@ -21,6 +21,7 @@
 #include "config/admin_schema.hpp"
 #include "config/config_node.hpp"
 #include "config/json_reader.hpp"
+#include "config/management_schema.hpp"
 #include "config/net_checks.hpp"
 #include "config/outbound_schema.hpp"
 #include "config/schema_walker.hpp"
@@ -36,7 +37,7 @@ using detail::quote;
 using detail::SchemaWalker;
 
 constexpr auto kTopKeys = std::to_array<std::string_view>(
-    {"server", "storage", "log", "destinations", "routes", "admin"});
+    {"server", "storage", "log", "destinations", "routes", "admin", "management"});
 constexpr auto kServerKeys = std::to_array<std::string_view>(
     {"listen", "tls", "max_body_bytes", "max_header_bytes", "max_connections", "header_timeout",
      "body_timeout", "idle_timeout", "write_timeout", "shutdown_timeout", "auth", "ons"});
@@ -201,8 +202,11 @@ void read_listen(SchemaWalker& w, const ConfigNode& server, const std::string& p
   out = std::move(address).value();
 }
 
-void read_server_tls(SchemaWalker& w, const ConfigNode& node, const std::string& path,
-                     std::optional<ServerTls>& out) {
+}  // namespace
+
+// Shared with management.tls (management_schema.hpp).
+void detail::read_server_tls(SchemaWalker& w, const ConfigNode& node, const std::string& path,
+                             std::optional<ServerTls>& out) {
   if (!w.expect_mapping(node, path, kServerTlsKeys)) {
     return;
   }
@@ -211,6 +215,8 @@ void read_server_tls(SchemaWalker& w, const ConfigNode& node, const std::string&
   read_file_path(w, node, "key_file", path, tls.key_file, "TLS private key", true);
   out = std::move(tls);
 }
+
+namespace {
 
 void read_ingress_auth(SchemaWalker& w, const ConfigNode& node, const std::string& path,
                        std::optional<IngressAuth>& out) {
@@ -288,7 +294,7 @@ void read_server(SchemaWalker& w, const ConfigNode& node, const std::string& pat
   }
   read_listen(w, node, path, out.listen);
   if (const ConfigNode* tls = SchemaWalker::get(node, "tls")) {
-    read_server_tls(w, *tls, join(path, "tls"), out.tls);
+    detail::read_server_tls(w, *tls, join(path, "tls"), out.tls);
   }
   w.read_integer(node, "max_body_bytes", path, out.max_body_bytes, 1, kMaxSize);
   w.read_integer(node, "max_header_bytes", path, out.max_header_bytes, 1, kMaxSize);
@@ -778,6 +784,7 @@ Config build_config(SchemaWalker& w, const ConfigNode& root, const std::string& 
   if (const ConfigNode* server = SchemaWalker::get(root, "server")) {
     read_server(w, *server, "server", config.server);
   }
+  detail::read_management(w, root, config.server.listen, config.management);
   if (const ConfigNode* storage = SchemaWalker::get(root, "storage")) {
     read_storage(w, *storage, "storage", config.storage);
   }

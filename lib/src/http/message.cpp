@@ -51,6 +51,16 @@ Response error_response(int status, std::string_view message) {
   return json_response(status, "{\"error\":\"" + json_escape(message) + "\"}");
 }
 
+Response method_not_allowed(std::string_view allow) {
+  Response r = error_response(405, "method not allowed; use " + std::string(allow));
+  r.headers.set("Allow", std::string(allow));
+  return r;
+}
+
+std::string_view target_path(std::string_view target) noexcept {
+  return target.substr(0, target.find('?'));
+}
+
 std::string json_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 8);

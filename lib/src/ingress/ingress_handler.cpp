@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include "ocirelay/event/event.hpp"
-#include "ocirelay_version.hpp"
 
 namespace ocirelay::ingress {
 
@@ -13,18 +12,13 @@ namespace asio = boost::asio;
 using http::error_response;
 using http::json_escape;
 using http::json_response;
+using http::method_not_allowed;
 using http::Request;
 using http::Response;
 
 namespace {
 
 constexpr std::string_view kEventsPath = "/v1/events";
-// Matches the Retry-After of a 503 for storage: after that, let senders retry.
-constexpr auto kStorageFailureHold = std::chrono::seconds(30);
-
-std::string_view path_of(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
 
 bool is_json_content_type(std::optional<std::string_view> type) {
   if (!type) return true;
@@ -36,24 +30,24 @@ bool is_json_content_type(std::optional<std::string_view> type) {
          http::iequals(t, "application/cloudevents+json");
 }
 
-Response method_not_allowed(std::string_view allow) {
-  Response r = error_response(405, "method not allowed; use " + std::string(allow));
-  r.headers.set("Allow", std::string(allow));
-  return r;
-}
-
 }  // namespace
 
 IngressHandler::IngressHandler(IngressContext context)
-    : ctx_(std::move(context)), auth_(ctx_.config.server.auth) {}
+    : ctx_(std::move(context)), auth_(ctx_.config.server.auth), readiness_(ctx_.shutting_down) {
+  // management.listen is bound at start (a reload keeps it).
+  if (!ctx_.config.management.listen) {
+    management_ = std::make_unique<ManagementHandler>(ManagementContext{
+        ctx_.config, ctx_.storage, ctx_.metrics, readiness_, ctx_.destination_state});
+  }
+}
 
 void IngressHandler::reconfigure() { auth_ = Authenticator(ctx_.config.server.auth); }
 
 Response IngressHandler::reject(int status, std::string_view reason_label, std::string_view message,
                                 const Request& request) {
   ctx_.metrics.event_rejected(reason_label);
-  ctx_.log->info("{} {} {}: {} {}", request.request_id, request.method, path_of(request.target),
-                 status, message);
+  ctx_.log->info("{} {} {}: {} {}", request.request_id, request.method,
+                 http::target_path(request.target), status, message);
   Response r = error_response(status, message);
   if (status == 401) {
     r.headers.set("WWW-Authenticate", "Basic realm=\"ocirelay\"");
@@ -62,7 +56,7 @@ Response IngressHandler::reject(int status, std::string_view reason_label, std::
 }
 
 std::optional<Response> IngressHandler::precheck(const Request& request) {
-  const std::string_view path = path_of(request.target);
+  const std::string_view path = http::target_path(request.target);
   if (path == kEventsPath) {
     if (request.method != "POST") {
       ctx_.metrics.event_rejected("method_not_allowed");
@@ -78,7 +72,10 @@ std::optional<Response> IngressHandler::precheck(const Request& request) {
     }
     return std::nullopt;
   }
-  if (path == "/health" || path == "/ready" || path == "/metrics") {
+  if (management_ && ManagementHandler::serves(path)) {
+    return management_->precheck(request);
+  }
+  if (path == "/health") {
     if (request.method != "GET" && request.method != "HEAD") {
       return method_not_allowed("GET, HEAD");
     }
@@ -88,7 +85,7 @@ std::optional<Response> IngressHandler::precheck(const Request& request) {
 }
 
 asio::awaitable<Response> IngressHandler::handle(Request request) {
-  const std::string_view path = path_of(request.target);
+  const std::string_view path = http::target_path(request.target);
   if (path == kEventsPath) {
     const auto type = request.headers.get("X-OCI-NS-MessageType");
     if (type && http::iequals(*type, "SubscriptionConfirmation")) {
@@ -101,9 +98,10 @@ asio::awaitable<Response> IngressHandler::handle(Request request) {
     }
     co_return co_await post_event(request);
   }
-  if (path == "/health") co_return co_await health();
-  if (path == "/ready") co_return co_await ready();
-  if (path == "/metrics") co_return co_await metrics();
+  if (management_ && ManagementHandler::serves(path)) {
+    co_return co_await management_->handle(std::move(request));
+  }
+  if (path == "/health") co_return minimal_health();
   co_return error_response(404, "no such endpoint");
 }
 
@@ -176,7 +174,7 @@ asio::awaitable<Response> IngressHandler::post_event(Request& request) {
   record.body = ev.take_body();
   auto stored = co_await ctx_.storage.async_insert(std::move(record), asio::use_awaitable);
   if (!stored) {
-    storage_failed_at_ = std::chrono::steady_clock::now();
+    readiness_.commit_failed();
     ctx_.metrics.event_rejected("storage_unavailable");
     ctx_.log->error("{}: event {} not accepted: storage cannot commit: {}", request.request_id, id,
                     stored.error().message);
@@ -184,7 +182,7 @@ asio::awaitable<Response> IngressHandler::post_event(Request& request) {
     r.headers.set("Retry-After", "30");
     co_return r;
   }
-  storage_failed_at_.reset();
+  readiness_.commit_succeeded();
   const std::string body_id = "\"eventID\":\"" + json_escape(id) + "\"";
   if (stored.value() == storage::InsertOutcome::duplicate) {
     ctx_.metrics.event_duplicate();
@@ -205,76 +203,9 @@ asio::awaitable<Response> IngressHandler::post_event(Request& request) {
   co_return json_response(202, "{\"status\":\"queued\"," + body_id + "}");
 }
 
-asio::awaitable<Response> IngressHandler::health() {
-  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::steady_clock::now() - started_)
-                          .count();
-  auto stats = co_await ctx_.storage.async_stats(asio::use_awaitable);
-  const storage::Millis now = storage::now_millis();
-  std::string body = "{\"status\":\"";
-  body += stats ? "ok" : "degraded";
-  body += "\",\"version\":\"" + std::string(kVersion) + "\",\"uptime_seconds\":" +
-          std::to_string(uptime) + ",\"destinations\":{";
-  bool first = true;
-  for (const auto& dest : ctx_.config.destinations) {
-    std::int64_t queued = 0;
-    double oldest = 0;
-    std::int64_t dead = 0;
-    if (stats) {
-      for (const auto& s : stats.value()) {
-        if (s.destination != dest.name) continue;
-        queued = s.pending + s.inflight;
-        dead = s.dead;
-        if (s.oldest_received_at) oldest = static_cast<double>(now - *s.oldest_received_at) / 1000.0;
-      }
-    }
-    if (!first) body += ",";
-    first = false;
-    const std::string state =
-        ctx_.destination_state ? ctx_.destination_state(dest.name) : std::string("unknown");
-    body += "\"" + json_escape(dest.name) + "\":{\"state\":\"" + state + "\",\"queued\":" +
-            std::to_string(queued) +
-            ",\"oldest_queued_age_seconds\":" + std::to_string(std::max(0.0, oldest)) +
-            ",\"dead_letters\":" + std::to_string(dead) + "}";
-  }
-  body += "}";
-  if (!stats) body += ",\"error\":\"" + json_escape(stats.error().message) + "\"";
-  body += "}";
-  co_return json_response(200, std::move(body));
-}
-
-asio::awaitable<Response> IngressHandler::ready() {
-  if (ctx_.shutting_down && ctx_.shutting_down()) {
-    co_return error_response(503, "shutting down");
-  }
-  if (storage_failed_at_ &&
-      std::chrono::steady_clock::now() - *storage_failed_at_ < kStorageFailureHold) {
-    co_return error_response(503, "storage cannot commit");
-  }
-  co_return json_response(200, R"({"status":"ready"})");
-}
-
-asio::awaitable<Response> IngressHandler::metrics() {
-  auto stats = co_await ctx_.storage.async_stats(asio::use_awaitable);
-  if (stats) {
-    const storage::Millis now = storage::now_millis();
-    for (const auto& dest : ctx_.config.destinations) {
-      storage::DestinationStats s;
-      for (const auto& x : stats.value()) {
-        if (x.destination == dest.name) s = x;
-      }
-      const double age =
-          s.oldest_received_at ? static_cast<double>(now - *s.oldest_received_at) / 1000.0 : 0.0;
-      ctx_.metrics.set_queue(dest.name, static_cast<double>(s.pending),
-                             static_cast<double>(s.inflight), static_cast<double>(s.dead),
-                             std::max(0.0, age));
-    }
-  }
-  Response r;
-  r.status = 200;
-  r.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-  r.body = ctx_.metrics.registry().render();
-  co_return r;
+Response IngressHandler::minimal_health() const {
+  if (readiness_.not_ready_reason()) return json_response(503, R"({"status":"unavailable"})");
+  return json_response(200, R"({"status":"ok"})");
 }
 
 }  // namespace ocirelay::ingress

@@ -11,20 +11,16 @@
 #include "config/admin_schema.hpp"
 #include "ocirelay/config/loader.hpp"
 #include "support/temp_dir.hpp"
+#include "unit/config/config_test_support.hpp"
 #include "unit/config/fake_secrets.hpp"
 
 using namespace ocirelay;
 using namespace ocirelay::config;
+using ocirelay::test::dump;
 using ocirelay::test::fake_secrets;
 using ocirelay::test::TempDir;
 
 namespace {
-
-std::string dump(const ConfigErrors& errors) {
-  std::string out;
-  for (const auto& e : errors) out += e.to_string() + "\n";
-  return out;
-}
 
 const SecretSources& secrets() {
   static const SecretSources s = fake_secrets({{"ADMIN_DIR", "/tmp"}});

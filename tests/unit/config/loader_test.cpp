@@ -11,12 +11,15 @@
 #include "ocirelay/config/loader.hpp"
 #include "support/fixtures.hpp"
 #include "support/temp_dir.hpp"
+#include "unit/config/config_test_support.hpp"
 #include "unit/config/fake_secrets.hpp"
 
 using namespace ocirelay;
 using namespace ocirelay::config;
 using namespace std::chrono_literals;
+using ocirelay::test::dump;
 using ocirelay::test::fake_secrets;
+using ocirelay::test::parse_ok;
 using ocirelay::test::TempDir;
 
 namespace {
@@ -27,23 +30,6 @@ std::string replace_all(std::string text, const std::string& from, const std::st
     text.replace(pos, from.size(), to);
   }
   return text;
-}
-
-std::string dump(const ConfigErrors& errors) {
-  std::string out;
-  for (const auto& e : errors) {
-    out += e.to_string() + "\n";
-  }
-  return out;
-}
-
-Config parse_ok(const std::string& text, const std::string& name = "test.yaml",
-                const SecretSources& secrets = fake_secrets()) {
-  auto result = parse_config(text, name, secrets);
-  INFO(text);
-  INFO((result.ok() ? std::string() : dump(result.error())));
-  REQUIRE(result.ok());
-  return std::move(result).value();
 }
 
 // TLS material for the example: any non-empty file will do.

@@ -173,9 +173,28 @@ struct Admin {
   bool operator==(const Admin&) const = default;
 };
 
+// The management endpoint: GET /metrics, the detailed GET /health and
+// GET /ready on a listener of their own, so that the ingress port (which ONS
+// needs to reach from the internet) serves only POST /v1/events and a
+// minimal /health. Loopback by default.
+struct Management {
+  // Outside 9090-9999 (Prometheus, its Pushgateway and Alertmanager, and the
+  // range allocated to exporters such as node_exporter's 9100) and away from
+  // the ingress ports (8443; 8080 in config/dev.yaml).
+  static constexpr std::uint16_t kDefaultPort = 8484;
+
+  // nullopt (written `listen: ""`): no management listener; the ingress port
+  // serves every endpoint, as before this section existed.
+  std::optional<ListenAddress> listen = ListenAddress{"127.0.0.1", kDefaultPort};
+  std::optional<ServerTls> tls;  // absent: plain HTTP
+
+  bool operator==(const Management&) const = default;
+};
+
 struct Config {
   std::string source_file;  // the file it was loaded from
   Server server;
+  Management management;
   Storage storage;
   Log log;
   std::vector<Destination> destinations;

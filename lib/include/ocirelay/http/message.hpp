@@ -44,6 +44,12 @@ struct Response {
 Response json_response(int status, std::string body);
 // {"error": message} with the given status.
 Response error_response(int status, std::string_view message);
+// 405 with `Allow: <allow>` ("POST", "GET, HEAD") and an error body naming it.
+Response method_not_allowed(std::string_view allow);
+
+// The path of a request target: everything before the query ("/metrics?x=1"
+// -> "/metrics").
+std::string_view target_path(std::string_view target) noexcept;
 
 // Case-insensitive ASCII comparison.
 bool iequals(std::string_view a, std::string_view b) noexcept;

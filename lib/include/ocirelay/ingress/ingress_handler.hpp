@@ -1,15 +1,17 @@
-// The relay's HTTP endpoints:
+// The relay's ingress endpoints, reachable by senders:
 //   POST /v1/events  ONS notifications and confirmations, Functions-style raw
 //                    events; answered 202 only once the event is committed.
-//   GET  /health     liveness and per-destination queue figures (no auth).
-//   GET  /ready      200 when storage is writable and not shutting down.
-//   GET  /metrics    Prometheus text format.
+//   GET  /health     for a load balancer's health check (no auth): 200
+//                    {"status":"ok"} when the relay accepts events, else 503
+//                    {"status":"unavailable"}; nothing more.
+// /metrics, /ready and the detailed /health are the management listener's
+// (ManagementHandler). With `management.listen: ""` there is none, and this
+// handler serves those three paths itself, the detailed /health included.
 //
 // Thread and lifetime contract: runs on the server's single-threaded
 // executor; everything passed to the constructor must outlive it.
 #pragma once
 
-#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,7 +21,9 @@
 #include "ocirelay/filter/route.hpp"
 #include "ocirelay/http/handler.hpp"
 #include "ocirelay/ingress/authenticator.hpp"
+#include "ocirelay/ingress/management_handler.hpp"
 #include "ocirelay/ingress/ons_confirmer.hpp"
+#include "ocirelay/ingress/readiness.hpp"
 #include "ocirelay/metrics/relay_metrics.hpp"
 #include "ocirelay/storage/storage_worker.hpp"
 
@@ -37,7 +41,7 @@ struct IngressContext {
   metrics::RelayMetrics& metrics;
   // Told which destinations have new work once an event is committed.
   std::function<void(const std::vector<std::string>&)> on_queued;
-  // True once shutdown has begun (/ready answers 503).
+  // True once shutdown has begun (not ready: /ready and /health answer 503).
   std::function<bool()> shutting_down;
   // The delivery state of a destination ("healthy", "paused", "probing").
   std::function<std::string(const std::string& destination)> destination_state;
@@ -52,25 +56,24 @@ class IngressHandler final : public http::Handler {
   // context refers to (in place): rebuilds what was derived from them.
   void reconfigure();
 
+  // Whether events are accepted, for the management listener's /ready.
+  const Readiness& readiness() const noexcept { return readiness_; }
+
   std::optional<http::Response> precheck(const http::Request& request) override;
   boost::asio::awaitable<http::Response> handle(http::Request request) override;
 
  private:
   boost::asio::awaitable<http::Response> post_event(http::Request& request);
   boost::asio::awaitable<http::Response> confirm_subscription(http::Request& request);
-  boost::asio::awaitable<http::Response> health();
-  boost::asio::awaitable<http::Response> ready();
-  boost::asio::awaitable<http::Response> metrics();
+  http::Response minimal_health() const;
   http::Response reject(int status, std::string_view reason_label, std::string_view message,
                         const http::Request& request);
 
   IngressContext ctx_;
   Authenticator auth_;
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  // When the last commit failed; /ready answers 503 for kStorageFailureHold
-  // after it (as long as no commit has succeeded since), then lets traffic
-  // try again, so a relay that recovered is not kept out of rotation forever.
-  std::optional<std::chrono::steady_clock::time_point> storage_failed_at_;
+  Readiness readiness_;
+  // Set when there is no management listener: serves its paths here.
+  std::unique_ptr<ManagementHandler> management_;
 };
 
 }  // namespace ocirelay::ingress

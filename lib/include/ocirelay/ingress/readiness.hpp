@@ -1,0 +1,38 @@
+// Whether the relay accepts events, as GET /ready (management) and the
+// minimal ingress GET /health report it: not once shutdown has begun, and not
+// for kStorageFailureHold after a commit failed, unless one succeeded since;
+// after the hold, traffic may try again, so a relay that recovered is not kept
+// out of rotation forever.
+//
+// Thread and lifetime contract: used on the servers' single-threaded
+// executor only; the shutting_down function's target outlives it.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string_view>
+
+namespace ocirelay::ingress {
+
+class Readiness {
+ public:
+  // Matches the Retry-After of a 503 for storage: after that, let senders retry.
+  static constexpr std::chrono::seconds kStorageFailureHold{30};
+
+  // shutting_down: true once shutdown has begun (may be empty: never).
+  explicit Readiness(std::function<bool()> shutting_down);
+
+  void commit_failed();
+  void commit_succeeded();
+
+  // nullopt when ready; otherwise why not: "shutting down", "storage cannot
+  // commit" (no names of destinations, routes or files).
+  std::optional<std::string_view> not_ready_reason() const;
+
+ private:
+  std::function<bool()> shutting_down_;
+  std::optional<std::chrono::steady_clock::time_point> storage_failed_at_;
+};
+
+}  // namespace ocirelay::ingress
