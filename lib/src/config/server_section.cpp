@@ -1,0 +1,183 @@
+// `server:`: the ingress listener, its TLS, limits and timeouts, ingress
+// authentication and ONS subscription confirmation.
+#include <cstddef>
+#include <limits>
+#include <utility>
+
+#include "config/field_table.hpp"
+#include "config/net_checks.hpp"
+#include "config/sections.hpp"
+#include "config/value_readers.hpp"
+
+namespace ocirelay::config::detail {
+
+namespace {
+
+constexpr std::uint64_t kMaxSize = std::numeric_limits<std::size_t>::max();
+
+constexpr auto kServerTlsFields = fields<ServerTls>({
+    {"cert_file",
+     [](auto& w, auto& value, auto& path, ServerTls& out) {
+       read_file(w, value, path, out.cert_file, "TLS certificate", true);
+     },
+     Presence::required},
+    {"key_file",
+     [](auto& w, auto& value, auto& path, ServerTls& out) {
+       read_file(w, value, path, out.key_file, "TLS private key", true);
+     },
+     Presence::required},
+});
+
+constexpr auto kIngressAuthFields = fields<IngressAuth>({
+    {"basic",
+     [](auto& w, auto& value, auto& path, IngressAuth& out) {
+       if (!w.expect_sequence(value, path, "{username, password} mappings")) {
+         return;
+       }
+       for (std::size_t i = 0; i < value.items.size(); ++i) {
+         BasicCredential credential;
+         if (kCredentialFields.read(w, value.items[i], SchemaWalker::index(path, i),
+                                    credential)) {
+           out.basic.push_back(std::move(credential));
+         }
+       }
+     }},
+    {"bearer_tokens",
+     [](auto& w, auto& value, auto& path, IngressAuth& out) {
+       auto list = w.text_list(value, path, false);
+       if (!list) {
+         return;
+       }
+       for (std::size_t i = 0; i < list->size(); ++i) {
+         if ((*list)[i].empty()) {
+           w.error(value.items[i], SchemaWalker::index(path, i),
+                   "a bearer token must not be empty");
+         }
+       }
+       out.bearer_tokens = std::move(*list);
+     }},
+});
+
+void read_ingress_auth(SchemaWalker& w, const ConfigNode& node, const std::string& path,
+                       std::optional<IngressAuth>& out) {
+  if (!kIngressAuthFields.expect(w, node, path)) {
+    return;
+  }
+  const std::size_t errors_before = w.error_count();
+  IngressAuth auth;
+  kIngressAuthFields.read_fields(w, node, path, auth);
+  if (w.error_count() == errors_before && auth.basic.empty() && auth.bearer_tokens.empty()) {
+    w.error(node, path,
+            "configures no credentials: give basic and/or bearer_tokens, or remove auth to "
+            "accept requests without authentication");
+  }
+  out = std::move(auth);
+}
+
+constexpr auto kOnsFields = fields<Ons>({
+    {"auto_confirm",
+     [](auto& w, auto& value, auto& path, Ons& out) {
+       assign(out.auto_confirm, w.boolean(value, path));
+     }},
+    {"confirm_url_hosts",
+     [](auto& w, auto& value, auto& path, Ons& out) {
+       if (!w.expect_sequence(value, path, "host name patterns")) {
+         return;
+       }
+       std::vector<std::string> patterns;
+       for (std::size_t i = 0; i < value.items.size(); ++i) {
+         const ConfigNode& item = value.items[i];
+         const std::string ip = SchemaWalker::index(path, i);
+         auto pattern = w.text(item, ip);
+         if (!pattern) {
+           continue;
+         }
+         if (auto problem = host_pattern_problem(*pattern)) {
+           w.error(item, ip, "bad host pattern " + quote(item.text) + ": " + *problem);
+           continue;
+         }
+         patterns.push_back(std::move(*pattern));
+       }
+       out.confirm_url_hosts = std::move(patterns);
+     }},
+    {"ca_file",
+     [](auto& w, auto& value, auto& path, Ons& out) {
+       read_file(w, value, path, out.ca_file, "CA certificate", false);
+     }},
+    {"confirm_timeout",
+     [](auto& w, auto& value, auto& path, Ons& out) {
+       assign(out.confirm_timeout, w.duration(value, path, kPositive));
+     }},
+});
+
+constexpr auto kServerFields = fields<Server>({
+    {"listen",
+     [](auto& w, auto& value, auto& path, Server& out) {
+       auto text = w.text(value, path);
+       if (!text) {
+         return;
+       }
+       auto address = parse_listen_address(*text);
+       if (!address) {
+         w.error(value, path,
+                 "bad listen address " + quote(value.text) + ": " + address.error());
+         return;
+       }
+       out.listen = std::move(address).value();
+     }},
+    {"tls",
+     [](auto& w, auto& value, auto& path, Server& out) {
+       ServerTls tls;
+       if (kServerTlsFields.read(w, value, path, tls)) {
+         out.tls = std::move(tls);
+       }
+     }},
+    {"max_body_bytes",
+     [](auto& w, auto& value, auto& path, Server& out) {
+       assign(out.max_body_bytes, w.integer(value, path, 1, kMaxSize));
+     }},
+    {"max_header_bytes",
+     [](auto& w, auto& value, auto& path, Server& out) {
+       assign(out.max_header_bytes, w.integer(value, path, 1, kMaxSize));
+     }},
+    {"max_connections",
+     [](auto& w, auto& value, auto& path, Server& out) {
+       assign(out.max_connections, w.integer(value, path, 1, kMaxSize));
+     }},
+    {"header_timeout",
+     [](auto& w, auto& value, auto& path, Server& out) {
+       assign(out.header_timeout, w.duration(value, path, kPositive));
+     }},
+    {"body_timeout",
+     [](auto& w, auto& value, auto& path, Server& out) {
+       assign(out.body_timeout, w.duration(value, path, kPositive));
+     }},
+    {"idle_timeout",
+     [](auto& w, auto& value, auto& path, Server& out) {
+       assign(out.idle_timeout, w.duration(value, path, kPositive));
+     }},
+    {"write_timeout",
+     [](auto& w, auto& value, auto& path, Server& out) {
+       assign(out.write_timeout, w.duration(value, path, kPositive));
+     }},
+    {"shutdown_timeout",
+     [](auto& w, auto& value, auto& path, Server& out) {
+       assign(out.shutdown_timeout, w.duration(value, path));
+     }},
+    {"auth",
+     [](auto& w, auto& value, auto& path, Server& out) {
+       read_ingress_auth(w, value, path, out.auth);
+     }},
+    {"ons",
+     [](auto& w, auto& value, auto& path, Server& out) {
+       kOnsFields.read(w, value, path, out.ons);
+     }},
+});
+
+}  // namespace
+
+void read_server(SchemaWalker& w, const ConfigNode& value, const std::string& path, Server& out) {
+  kServerFields.read(w, value, path, out);
+}
+
+}  // namespace ocirelay::config::detail
