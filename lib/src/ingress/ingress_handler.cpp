@@ -4,6 +4,7 @@
 #include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 
+#include "ocirelay/common/json_escape.hpp"
 #include "ocirelay/event/event.hpp"
 #include "ocirelay_version.hpp"
 
@@ -11,7 +12,6 @@ namespace ocirelay::ingress {
 
 namespace asio = boost::asio;
 using http::error_response;
-using http::json_escape;
 using http::json_response;
 using http::Request;
 using http::Response;

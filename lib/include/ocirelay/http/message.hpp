@@ -48,7 +48,4 @@ Response error_response(int status, std::string_view message);
 // Case-insensitive ASCII comparison.
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
-// Escapes a string for inclusion inside JSON double quotes.
-std::string json_escape(std::string_view s);
-
 }  // namespace ocirelay::http
