@@ -51,24 +51,12 @@ void read_status_list(SchemaWalker& w, const ConfigNode& list, const std::string
 }
 
 constexpr auto kRetryFields = fields<Retry>({
-    {"initial_backoff",
-     [](auto& w, auto& value, auto& path, Retry& out) {
-       assign(out.initial_backoff, w.duration(value, path, kPositive));
-     }},
-    {"max_backoff",
-     [](auto& w, auto& value, auto& path, Retry& out) {
-       assign(out.max_backoff, w.duration(value, path, kPositive));
-     }},
-    {"max_age", [](auto& w, auto& value, auto& path,
-                   Retry& out) { assign(out.max_age, w.duration(value, path, kPositive)); }},
-    {"max_attempts",
-     [](auto& w, auto& value, auto& path, Retry& out) {
-       assign(out.max_attempts, w.integer(value, path, 0, 1000000));  // 0: no limit
-     }},
-    {"retry_on", [](auto& w, auto& value, auto& path,
-                    Retry& out) { read_status_list(w, value, path, out.retry_on); }},
-    {"dead_letter_on", [](auto& w, auto& value, auto& path,
-                          Retry& out) { read_status_list(w, value, path, out.dead_letter_on); }},
+    {"initial_backoff", duration_field<&Retry::initial_backoff, 1>},
+    {"max_backoff", duration_field<&Retry::max_backoff, 1>},
+    {"max_age", duration_field<&Retry::max_age, 1>},
+    {"max_attempts", integer_field<&Retry::max_attempts, 0, 1000000>},  // 0: no limit
+    {"retry_on", member_field<&Retry::retry_on, read_status_list>},
+    {"dead_letter_on", member_field<&Retry::dead_letter_on, read_status_list>},
 });
 
 void read_retry(SchemaWalker& w, const ConfigNode& node, const std::string& path, Retry& out) {
@@ -95,17 +83,12 @@ void read_retry(SchemaWalker& w, const ConfigNode& node, const std::string& path
 }
 
 // A destination with its name as written, for the cross-reference checks.
-struct DestinationEntry {
-  Destination destination;
-  std::optional<NameRef> name;
+struct DestinationEntry : Destination {
+  std::optional<NameRef> name_ref;
 };
 
 constexpr auto kDestinationFields = fields<DestinationEntry>({
-    {"name",
-     [](auto& w, auto& value, auto& path, DestinationEntry& out) {
-       out.name = read_name(w, value, path, out.destination.name);
-     },
-     Presence::required},
+    {"name", name_field, Presence::required},
     {"url",
      [](auto& w, auto& value, auto& path, DestinationEntry& out) {
        auto url = w.text(value, path);
@@ -117,29 +100,14 @@ constexpr auto kDestinationFields = fields<DestinationEntry>({
          w.error(value, path, "bad URL " + quote(redact_userinfo(value.text)) + ": " + *problem);
          return;
        }
-       out.destination.url = std::move(*url);
+       out.url = std::move(*url);
      },
      Presence::required},
-    {"auth",
-     [](auto& w, auto& value, auto& path, DestinationEntry& out) {
-       read_destination_auth(w, value, path, out.destination.auth);
-     }},
-    {"timeout",
-     [](auto& w, auto& value, auto& path, DestinationEntry& out) {
-       assign(out.destination.timeout, w.duration(value, path, kPositive));
-     }},
-    {"retry",
-     [](auto& w, auto& value, auto& path, DestinationEntry& out) {
-       read_retry(w, value, path, out.destination.retry);
-     }},
-    {"tls",
-     [](auto& w, auto& value, auto& path, DestinationEntry& out) {
-       read_destination_tls(w, value, path, out.destination.tls);
-     }},
-    {"concurrency",
-     [](auto& w, auto& value, auto& path, DestinationEntry& out) {
-       assign(out.destination.concurrency, w.integer(value, path, 1, kMaxConcurrency));
-     }},
+    {"auth", member_field<&Destination::auth, read_destination_auth>},
+    {"timeout", duration_field<&Destination::timeout, 1>},
+    {"retry", member_field<&Destination::retry, read_retry>},
+    {"tls", member_field<&Destination::tls, read_destination_tls>},
+    {"concurrency", integer_field<&Destination::concurrency, 1, kMaxConcurrency>},
     {"rate_limit",
      [](auto& w, auto& value, auto& path, DestinationEntry& out) {
        auto text = w.raw_text(value, path);
@@ -153,17 +121,11 @@ constexpr auto kDestinationFields = fields<DestinationEntry>({
                  "bad rate_limit " + quote(value.text) +
                      "; expected deliveries per second, a number above 0 (omit it for no limit)");
        } else {
-         out.destination.rate_limit = rate;
+         out.rate_limit = rate;
        }
      }},
-    {"headers",
-     [](auto& w, auto& value, auto& path, DestinationEntry& out) {
-       read_destination_headers(w, value, path, out.destination.headers);
-     }},
-    {"payload",
-     [](auto& w, auto& value, auto& path, DestinationEntry& out) {
-       read_destination_payload(w, value, path, out.destination.payload);
-     }},
+    {"headers", member_field<&Destination::headers, read_destination_headers>},
+    {"payload", member_field<&Destination::payload, read_destination_payload>},
 });
 
 }  // namespace
@@ -176,10 +138,10 @@ void read_destinations(SchemaWalker& w, const ConfigNode& value, const std::stri
   for (std::size_t i = 0; i < value.items.size(); ++i) {
     DestinationEntry entry;
     kDestinationFields.read(w, value.items[i], SchemaWalker::index(path, i), entry);
-    if (entry.name) {
-      names.push_back(std::move(*entry.name));
+    if (entry.name_ref) {
+      names.push_back(std::move(*entry.name_ref));
     }
-    out.push_back(std::move(entry.destination));
+    out.push_back(std::move(entry));  // the Destination, without the entry's name_ref
   }
 }
 

@@ -5,10 +5,7 @@
 //
 //   constexpr auto kStorageFields = fields<Storage>({
 //       {"path", [](auto& w, auto& value, auto& path, Storage& out) { ... }},
-//       {"dedupe_window",
-//        [](auto& w, auto& value, auto& path, Storage& out) {
-//          assign(out.dedupe_window, w.duration(value, path));
-//        }},
+//       {"dedupe_window", duration_field<&Storage::dedupe_window>},
 //   });
 //   kStorageFields.read(w, node, path, out);
 //
@@ -16,7 +13,9 @@
 // default in config.hpp). Fields are read in table order, which is also the
 // order of the allowed keys in messages. A reader is called only when the key
 // has a value (absent or null keeps the default); a required field reports
-// "required key ... is missing" instead.
+// "required key ... is missing" instead. A reader is a function, or a lambda
+// without captures (its `auto&` parameters are the walker, the value and the
+// key path); the *_field readers below cover the usual kinds of value.
 //
 // Tables are constant data; no thread affinity.
 #pragma once
@@ -24,6 +23,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -32,6 +32,7 @@
 
 #include "config/config_node.hpp"
 #include "config/schema_walker.hpp"
+#include "ocirelay/common/duration.hpp"
 
 namespace ocirelay::config::detail {
 
@@ -120,5 +121,52 @@ void assign(Out& out, std::optional<Value>&& value) {
     out = static_cast<Out>(std::move(*value));
   }
 }
+
+// --- readers of the usual kinds of value, into a member of the table's struct
+//
+//   {"max_files", integer_field<&Log::max_files, 1, 1000>},
+//   {"ons", mapping_field<&Server::ons, kOnsFields>},
+
+// A string, secret references resolved.
+template <auto Member>
+inline constexpr auto text_field = [](SchemaWalker& w, const ConfigNode& value,
+                                      const std::string& path, auto& out) {
+  assign(out.*Member, w.text(value, path));
+};
+
+// true or false.
+template <auto Member>
+inline constexpr auto bool_field = [](SchemaWalker& w, const ConfigNode& value,
+                                      const std::string& path, auto& out) {
+  assign(out.*Member, w.boolean(value, path));
+};
+
+// A whole number in [Min, Max].
+template <auto Member, std::uint64_t Min, std::uint64_t Max>
+inline constexpr auto integer_field = [](SchemaWalker& w, const ConfigNode& value,
+                                         const std::string& path, auto& out) {
+  assign(out.*Member, w.integer(value, path, Min, Max));
+};
+
+// A duration ("30s") of at least MinMs milliseconds (1: greater than 0).
+template <auto Member, std::int64_t MinMs = 0>
+inline constexpr auto duration_field = [](SchemaWalker& w, const ConfigNode& value,
+                                          const std::string& path, auto& out) {
+  assign(out.*Member, w.duration(value, path, Duration(MinMs)));
+};
+
+// A value read by the function `Read(w, value, path, member)`.
+template <auto Member, auto Read>
+inline constexpr auto member_field = [](SchemaWalker& w, const ConfigNode& value,
+                                        const std::string& path, auto& out) {
+  Read(w, value, path, out.*Member);
+};
+
+// A mapping read by another table.
+template <auto Member, const auto& Table>
+inline constexpr auto mapping_field = [](SchemaWalker& w, const ConfigNode& value,
+                                         const std::string& path, auto& out) {
+  Table.read(w, value, path, out.*Member);
+};
 
 }  // namespace ocirelay::config::detail

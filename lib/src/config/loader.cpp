@@ -33,8 +33,7 @@ using detail::SchemaWalker;
 
 // The configuration being read, and the names the cross-reference checks need
 // once every section has been read.
-struct Document {
-  Config config;
+struct Document : Config {
   std::vector<NameRef> destination_names;
   std::vector<NameRef> route_names;
   std::vector<NameRef> route_destinations;
@@ -42,47 +41,38 @@ struct Document {
 
 // The top-level keys: one section each.
 constexpr auto kTopFields = detail::fields<Document>({
-    {"server",
-     [](auto& w, auto& value, auto& path, Document& out) {
-       detail::read_server(w, value, path, out.config.server);
-     }},
-    {"storage",
-     [](auto& w, auto& value, auto& path, Document& out) {
-       detail::read_storage(w, value, path, out.config.storage);
-     }},
-    {"log",
-     [](auto& w, auto& value, auto& path, Document& out) {
-       detail::read_log(w, value, path, out.config.log);
-     }},
+    {"server", detail::member_field<&Config::server, detail::read_server>},
+    {"storage", detail::member_field<&Config::storage, detail::read_storage>},
+    {"log", detail::member_field<&Config::log, detail::read_log>},
     {"destinations",
      [](auto& w, auto& value, auto& path, Document& out) {
-       detail::read_destinations(w, value, path, out.config.destinations,
+       detail::read_destinations(w, value, path, out.destinations,
                                  out.destination_names);
      }},
     {"routes",
      [](auto& w, auto& value, auto& path, Document& out) {
-       detail::read_routes(w, value, path, out.config.routes, out.route_names,
+       detail::read_routes(w, value, path, out.routes, out.route_names,
                            out.route_destinations);
      }},
     {"admin",
      [](auto& w, auto& value, auto& path, Document& out) {
-       detail::read_admin(w, value, path, out.config.admin.emplace());
+       detail::read_admin(w, value, path, out.admin.emplace());
      }},
 });
 
 Config build_config(SchemaWalker& w, const ConfigNode& root, const std::string& name) {
   Document doc;
-  doc.config.source_file = name;
+  doc.source_file = name;
   if (root.is_null()) {
-    return std::move(doc.config);  // an empty file: every default
+    return Config(std::move(doc));  // an empty file: every default
   }
   if (!kTopFields.read(w, root, "", doc)) {
-    return std::move(doc.config);
+    return Config(std::move(doc));
   }
   detail::check_unique(w, doc.destination_names, "destination");
   detail::check_unique(w, doc.route_names, "route");
   detail::check_route_destinations(w, doc.destination_names, doc.route_destinations);
-  return std::move(doc.config);
+  return Config(std::move(doc));
 }
 
 Result<std::string, std::string> read_whole_file(const std::string& path) {

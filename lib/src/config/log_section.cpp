@@ -28,8 +28,7 @@ constexpr auto kLogFields = fields<Log>({
          }
        }
      }},
-    {"file",
-     [](auto& w, auto& value, auto& path, Log& out) { assign(out.file, w.text(value, path)); }},
+    {"file", text_field<&Log::file>},
     {"format",
      [](auto& w, auto& value, auto& path, Log& out) {
        if (auto text = w.text(value, path)) {
@@ -56,14 +55,8 @@ constexpr auto kLogFields = fields<Log>({
          }
        }
      }},
-    {"max_files",
-     [](auto& w, auto& value, auto& path, Log& out) {
-       assign(out.max_files, w.integer(value, path, 1, 1000));
-     }},
-    {"flush_interval",
-     [](auto& w, auto& value, auto& path, Log& out) {
-       assign(out.flush_interval, w.duration(value, path));
-     }},
+    {"max_files", integer_field<&Log::max_files, 1, 1000>},
+    {"flush_interval", duration_field<&Log::flush_interval>},
 });
 
 }  // namespace

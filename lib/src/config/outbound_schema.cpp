@@ -171,10 +171,7 @@ constexpr auto kDestinationTlsFields = fields<DestinationTls>({
      [](auto& w, auto& value, auto& path, DestinationTls& out) {
        read_file(w, value, path, out.key_file, "client private key", false);
      }},
-    {"verify",
-     [](auto& w, auto& value, auto& path, DestinationTls& out) {
-       assign(out.verify, w.boolean(value, path));
-     }},
+    {"verify", bool_field<&DestinationTls::verify>},
 });
 
 // `payload: { fields: { name: "/json/pointer", ... } }`: the JSON Pointers,

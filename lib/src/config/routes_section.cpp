@@ -146,34 +146,17 @@ void read_shorthand(SchemaWalker& w, const ConfigNode& value, const std::string&
 
 // A route with its name and the destination names as written, for the
 // cross-reference checks.
-struct RouteEntry {
-  Route route;
-  std::optional<NameRef> name;
+struct RouteEntry : Route {
+  std::optional<NameRef> name_ref;
   std::vector<NameRef> destination_refs;
 };
 
 constexpr auto kRouteFields = fields<RouteEntry>({
-    {"name",
-     [](auto& w, auto& value, auto& path, RouteEntry& out) {
-       out.name = read_name(w, value, path, out.route.name);
-     },
-     Presence::required},
-    {"match",
-     [](auto& w, auto& value, auto& path, RouteEntry& out) {
-       read_match(w, value, path, out.route.match);
-     }},
-    {"compartment",
-     [](auto& w, auto& value, auto& path, RouteEntry& out) {
-       read_shorthand(w, value, path, out.route.compartments);
-     }},
-    {"bucket",
-     [](auto& w, auto& value, auto& path, RouteEntry& out) {
-       read_shorthand(w, value, path, out.route.buckets);
-     }},
-    {"event_types",
-     [](auto& w, auto& value, auto& path, RouteEntry& out) {
-       read_shorthand(w, value, path, out.route.event_types);
-     }},
+    {"name", name_field, Presence::required},
+    {"match", member_field<&Route::match, read_match>},
+    {"compartment", member_field<&Route::compartments, read_shorthand>},
+    {"bucket", member_field<&Route::buckets, read_shorthand>},
+    {"event_types", member_field<&Route::event_types, read_shorthand>},
     {"destinations",
      [](auto& w, auto& value, auto& path, RouteEntry& out) {
        if (!w.expect_sequence(value, path, "destination names")) {
@@ -185,7 +168,7 @@ constexpr auto kRouteFields = fields<RouteEntry>({
        for (std::size_t i = 0; i < value.items.size(); ++i) {
          const std::string ip = SchemaWalker::index(path, i);
          if (auto dest = w.text(value.items[i], ip)) {
-           out.route.destinations.push_back(*dest);
+           out.destinations.push_back(*dest);
            out.destination_refs.push_back(NameRef{std::move(*dest), &value.items[i], ip});
          }
        }
@@ -204,12 +187,12 @@ void read_routes(SchemaWalker& w, const ConfigNode& value, const std::string& pa
   for (std::size_t i = 0; i < value.items.size(); ++i) {
     RouteEntry entry;
     kRouteFields.read(w, value.items[i], SchemaWalker::index(path, i), entry);
-    if (entry.name) {
-      names.push_back(std::move(*entry.name));
+    if (entry.name_ref) {
+      names.push_back(std::move(*entry.name_ref));
     }
     std::move(entry.destination_refs.begin(), entry.destination_refs.end(),
               std::back_inserter(destination_refs));
-    out.push_back(std::move(entry.route));
+    out.push_back(std::move(entry));  // the Route, without the entry's refs
   }
 }
 

@@ -75,10 +75,7 @@ void read_ingress_auth(SchemaWalker& w, const ConfigNode& node, const std::strin
 }
 
 constexpr auto kOnsFields = fields<Ons>({
-    {"auto_confirm",
-     [](auto& w, auto& value, auto& path, Ons& out) {
-       assign(out.auto_confirm, w.boolean(value, path));
-     }},
+    {"auto_confirm", bool_field<&Ons::auto_confirm>},
     {"confirm_url_hosts",
      [](auto& w, auto& value, auto& path, Ons& out) {
        if (!w.expect_sequence(value, path, "host name patterns")) {
@@ -104,10 +101,7 @@ constexpr auto kOnsFields = fields<Ons>({
      [](auto& w, auto& value, auto& path, Ons& out) {
        read_file(w, value, path, out.ca_file, "CA certificate", false);
      }},
-    {"confirm_timeout",
-     [](auto& w, auto& value, auto& path, Ons& out) {
-       assign(out.confirm_timeout, w.duration(value, path, kPositive));
-     }},
+    {"confirm_timeout", duration_field<&Ons::confirm_timeout, 1>},
 });
 
 constexpr auto kServerFields = fields<Server>({
@@ -132,46 +126,16 @@ constexpr auto kServerFields = fields<Server>({
          out.tls = std::move(tls);
        }
      }},
-    {"max_body_bytes",
-     [](auto& w, auto& value, auto& path, Server& out) {
-       assign(out.max_body_bytes, w.integer(value, path, 1, kMaxSize));
-     }},
-    {"max_header_bytes",
-     [](auto& w, auto& value, auto& path, Server& out) {
-       assign(out.max_header_bytes, w.integer(value, path, 1, kMaxSize));
-     }},
-    {"max_connections",
-     [](auto& w, auto& value, auto& path, Server& out) {
-       assign(out.max_connections, w.integer(value, path, 1, kMaxSize));
-     }},
-    {"header_timeout",
-     [](auto& w, auto& value, auto& path, Server& out) {
-       assign(out.header_timeout, w.duration(value, path, kPositive));
-     }},
-    {"body_timeout",
-     [](auto& w, auto& value, auto& path, Server& out) {
-       assign(out.body_timeout, w.duration(value, path, kPositive));
-     }},
-    {"idle_timeout",
-     [](auto& w, auto& value, auto& path, Server& out) {
-       assign(out.idle_timeout, w.duration(value, path, kPositive));
-     }},
-    {"write_timeout",
-     [](auto& w, auto& value, auto& path, Server& out) {
-       assign(out.write_timeout, w.duration(value, path, kPositive));
-     }},
-    {"shutdown_timeout",
-     [](auto& w, auto& value, auto& path, Server& out) {
-       assign(out.shutdown_timeout, w.duration(value, path));
-     }},
-    {"auth",
-     [](auto& w, auto& value, auto& path, Server& out) {
-       read_ingress_auth(w, value, path, out.auth);
-     }},
-    {"ons",
-     [](auto& w, auto& value, auto& path, Server& out) {
-       kOnsFields.read(w, value, path, out.ons);
-     }},
+    {"max_body_bytes", integer_field<&Server::max_body_bytes, 1, kMaxSize>},
+    {"max_header_bytes", integer_field<&Server::max_header_bytes, 1, kMaxSize>},
+    {"max_connections", integer_field<&Server::max_connections, 1, kMaxSize>},
+    {"header_timeout", duration_field<&Server::header_timeout, 1>},
+    {"body_timeout", duration_field<&Server::body_timeout, 1>},
+    {"idle_timeout", duration_field<&Server::idle_timeout, 1>},
+    {"write_timeout", duration_field<&Server::write_timeout, 1>},
+    {"shutdown_timeout", duration_field<&Server::shutdown_timeout>},
+    {"auth", member_field<&Server::auth, read_ingress_auth>},
+    {"ons", mapping_field<&Server::ons, kOnsFields>},
 });
 
 }  // namespace

@@ -19,10 +19,7 @@ constexpr auto kStorageFields = fields<Storage>({
          }
        }
      }},
-    {"dedupe_window",
-     [](auto& w, auto& value, auto& path, Storage& out) {
-       assign(out.dedupe_window, w.duration(value, path));
-     }},
+    {"dedupe_window", duration_field<&Storage::dedupe_window>},
 });
 
 }  // namespace

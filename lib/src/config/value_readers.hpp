@@ -15,13 +15,9 @@
 #include "config/config_node.hpp"
 #include "config/field_table.hpp"
 #include "config/schema_walker.hpp"
-#include "ocirelay/common/duration.hpp"
 #include "ocirelay/config/config.hpp"
 
 namespace ocirelay::config::detail {
-
-// Timeouts and backoffs must be positive; 1ms is the smallest representable.
-inline constexpr Duration kPositive{1};
 
 // A path to a file that must be readable (TLS material, CA certificates),
 // `what` naming it in messages ("TLS certificate"). When not `required`, an
@@ -76,6 +72,13 @@ struct NameRef {
 // with where it was written; nullopt (and an error) when it is not valid.
 std::optional<NameRef> read_name(SchemaWalker& w, const ConfigNode& value,
                                  const std::string& path, std::string& out);
+
+// The `name` row of a destination's or route's table: reads `out.name` and
+// records where it was written in `out.name_ref`.
+inline constexpr auto name_field = [](SchemaWalker& w, const ConfigNode& value,
+                                      const std::string& path, auto& out) {
+  out.name_ref = read_name(w, value, path, out.name);
+};
 
 // Reports every name given twice (`what`: "destination", "route").
 void check_unique(SchemaWalker& w, const std::vector<NameRef>& names, std::string_view what);
