@@ -15,6 +15,7 @@
 // affinity.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,13 @@
 namespace ocirelay::config::detail {
 
 void read_server(SchemaWalker& w, const ConfigNode& value, const std::string& path, Server& out);
+
+// The parts of `server:` any listener has: `listen` ("host:port") and `tls`
+// (cert_file and key_file, both required and readable).
+void read_listen(SchemaWalker& w, const ConfigNode& value, const std::string& path,
+                 ListenAddress& out);
+void read_server_tls(SchemaWalker& w, const ConfigNode& value, const std::string& path,
+                     std::optional<ServerTls>& out);
 
 void read_storage(SchemaWalker& w, const ConfigNode& value, const std::string& path,
                   Storage& out);

@@ -105,27 +105,8 @@ constexpr auto kOnsFields = fields<Ons>({
 });
 
 constexpr auto kServerFields = fields<Server>({
-    {"listen",
-     [](auto& w, auto& value, auto& path, Server& out) {
-       auto text = w.text(value, path);
-       if (!text) {
-         return;
-       }
-       auto address = parse_listen_address(*text);
-       if (!address) {
-         w.error(value, path,
-                 "bad listen address " + quote(value.text) + ": " + address.error());
-         return;
-       }
-       out.listen = std::move(address).value();
-     }},
-    {"tls",
-     [](auto& w, auto& value, auto& path, Server& out) {
-       ServerTls tls;
-       if (kServerTlsFields.read(w, value, path, tls)) {
-         out.tls = std::move(tls);
-       }
-     }},
+    {"listen", member_field<&Server::listen, read_listen>},
+    {"tls", member_field<&Server::tls, read_server_tls>},
     {"max_body_bytes", integer_field<&Server::max_body_bytes, 1, kMaxSize>},
     {"max_header_bytes", integer_field<&Server::max_header_bytes, 1, kMaxSize>},
     {"max_connections", integer_field<&Server::max_connections, 1, kMaxSize>},
@@ -139,6 +120,28 @@ constexpr auto kServerFields = fields<Server>({
 });
 
 }  // namespace
+
+void read_listen(SchemaWalker& w, const ConfigNode& value, const std::string& path,
+                 ListenAddress& out) {
+  auto text = w.text(value, path);
+  if (!text) {
+    return;
+  }
+  auto address = parse_listen_address(*text);
+  if (!address) {
+    w.error(value, path, "bad listen address " + quote(value.text) + ": " + address.error());
+    return;
+  }
+  out = std::move(address).value();
+}
+
+void read_server_tls(SchemaWalker& w, const ConfigNode& value, const std::string& path,
+                     std::optional<ServerTls>& out) {
+  ServerTls tls;
+  if (kServerTlsFields.read(w, value, path, tls)) {
+    out = std::move(tls);
+  }
+}
 
 void read_server(SchemaWalker& w, const ConfigNode& value, const std::string& path, Server& out) {
   kServerFields.read(w, value, path, out);
