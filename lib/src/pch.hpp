@@ -1,4 +1,5 @@
-// Precompiled for the library's own sources: the heavy third-party headers.
+// Precompiled once (ocirelay_pch) for the libraries that use spdlog and Boost:
+// the heavy third-party headers.
 #pragma once
 
 #include <boost/asio.hpp>

@@ -1,6 +1,5 @@
 #include "config/admin_schema.hpp"
 
-#include <array>
 #include <cerrno>
 #include <exception>
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "config/field_table.hpp"
 #include "config/json_reader.hpp"
 #include "config/yaml_reader.hpp"
 
@@ -22,7 +22,6 @@ namespace ocirelay::config::detail {
 
 namespace {
 
-constexpr auto kAdminKeys = std::to_array<std::string_view>({"socket"});
 constexpr std::size_t kMaxSocketPath = sizeof(sockaddr_un::sun_path) - 1;
 
 std::string os_error_text(int error) { return std::system_category().message(error); }
@@ -83,52 +82,40 @@ std::optional<std::string> socket_place_problem(const std::string& path) {
   return std::nullopt;
 }
 
-void read_admin_section(SchemaWalker& w, const ConfigNode& node, const std::string& path,
-                        Admin& out, bool check_place) {
-  if (!w.expect_mapping(node, path, kAdminKeys)) {
-    return;
-  }
-  const ConfigNode* socket = SchemaWalker::get(node, "socket");
-  if (socket == nullptr) {
-    return;  // the default path
-  }
-  const std::string sp = SchemaWalker::join(path, "socket");
-  auto text = w.text(*socket, sp);
-  if (!text) {
-    return;
-  }
-  if (auto problem = socket_text_problem(*text)) {
-    w.error(*socket, sp, "admin socket " + quote(socket->text) + " " + *problem);
-    return;
-  }
-  if (check_place) {
-    if (auto problem = socket_place_problem(*text)) {
-      w.error(*socket, sp, "admin socket " + quote(socket->text) + ": " + *problem);
-      return;
-    }
-  }
-  out.socket = std::move(*text);
-}
+// `admin:` as the daemon reads it, or as ocirelayctl does: the socket need not
+// be creatable there (`check_place` false), whether the daemon runs is for
+// ocirelayctl to find out.
+struct AdminTarget {
+  Admin& admin;
+  bool check_place = true;
+};
 
-bool ends_with_json(std::string_view name) {
-  constexpr std::string_view kExt = ".json";
-  if (name.size() < kExt.size()) {
-    return false;
-  }
-  const std::string_view tail = name.substr(name.size() - kExt.size());
-  for (std::size_t i = 0; i < kExt.size(); ++i) {
-    const char c = tail[i];
-    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != kExt[i]) {
-      return false;
-    }
-  }
-  return true;
-}
+constexpr auto kAdminFields = fields<AdminTarget>({
+    {"socket",
+     [](auto& w, auto& value, auto& path, AdminTarget& out) {
+       auto text = w.text(value, path);
+       if (!text) {
+         return;
+       }
+       if (auto problem = socket_text_problem(*text)) {
+         w.error(value, path, "admin socket " + quote(value.text) + " " + *problem);
+         return;
+       }
+       if (out.check_place) {
+         if (auto problem = socket_place_problem(*text)) {
+           w.error(value, path, "admin socket " + quote(value.text) + ": " + *problem);
+           return;
+         }
+       }
+       out.admin.socket = std::move(*text);
+     }},
+});
 
 }  // namespace
 
 void read_admin(SchemaWalker& w, const ConfigNode& node, const std::string& path, Admin& out) {
-  read_admin_section(w, node, path, out, true);
+  AdminTarget target{out, true};
+  kAdminFields.read(w, node, path, target);
 }
 
 Result<std::optional<Admin>, ConfigErrors> load_admin_section(const std::string& path,
@@ -145,7 +132,7 @@ Result<std::optional<Admin>, ConfigErrors> load_admin_section(const std::string&
   }
   try {
     const std::string text = content.str();
-    auto tree = ends_with_json(path) ? read_json(text, path) : read_yaml(text, path);
+    auto tree = is_json_file_name(path) ? read_json(text, path) : read_yaml(text, path);
     if (!tree) {
       return fail(std::move(tree).error());
     }
@@ -159,9 +146,8 @@ Result<std::optional<Admin>, ConfigErrors> load_admin_section(const std::string&
     }
     SchemaWalker walker(path, secrets);
     Admin admin;
-    // The socket need not exist here: whether the daemon runs is for the
-    // caller to find out.
-    read_admin_section(walker, *node, "admin", admin, false);
+    AdminTarget target{admin, false};
+    kAdminFields.read(walker, *node, "admin", target);
     if (walker.has_errors()) {
       return fail(walker.take_errors());
     }

@@ -1,5 +1,5 @@
 // The `admin:` section of the configuration (issue #3, "Dead letters and
-// replay"), read by loader.cpp's build_config, and on its own by ocirelayctl:
+// replay"), read by loader.cpp's table of sections, and on its own by ocirelayctl:
 //
 //   admin:
 //     socket: /run/ocirelay/admin.sock

@@ -1,7 +1,7 @@
 // The parsed configuration document before validation: a small tree of
 // mappings, sequences and scalars, each with its position in the file. YAML and
 // JSON are both read into it (yaml_reader.hpp, json_reader.hpp), so a single
-// schema (loader.cpp) validates both formats.
+// schema (sections.hpp) validates both formats.
 //
 // Plain value type; no thread affinity.
 #pragma once

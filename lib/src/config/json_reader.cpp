@@ -249,4 +249,20 @@ Result<ConfigNode, ConfigErrors> read_json(std::string_view text, const std::str
   return fail(std::move(errors));
 }
 
+bool is_json_file_name(std::string_view name) noexcept {
+  constexpr std::string_view kExt = ".json";
+  if (name.size() < kExt.size()) {
+    return false;
+  }
+  const std::string_view tail = name.substr(name.size() - kExt.size());
+  for (std::size_t i = 0; i < kExt.size(); ++i) {
+    const char c = tail[i];
+    const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    if (lower != kExt[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace ocirelay::config::detail

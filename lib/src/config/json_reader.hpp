@@ -15,4 +15,8 @@ namespace ocirelay::config::detail {
 
 Result<ConfigNode, ConfigErrors> read_json(std::string_view text, const std::string& file);
 
+// True when a configuration file named `name` is JSON: it ends in ".json" (any
+// case); anything else is read as YAML.
+bool is_json_file_name(std::string_view name) noexcept;
+
 }  // namespace ocirelay::config::detail

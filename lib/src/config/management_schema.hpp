@@ -19,6 +19,7 @@
 
 #include "config/config_node.hpp"
 #include "config/schema_walker.hpp"
+#include "config/sections.hpp"  // read_server_tls, shared with server.tls
 #include "ocirelay/config/config.hpp"
 
 namespace ocirelay::config::detail {
@@ -28,11 +29,6 @@ namespace ocirelay::config::detail {
 // server.listen as already read.
 void read_management(SchemaWalker& w, const ConfigNode& root, const ListenAddress& ingress,
                      Management& out);
-
-// `tls:` of server or management: cert_file and key_file, both required and
-// readable (loader.cpp).
-void read_server_tls(SchemaWalker& w, const ConfigNode& node, const std::string& path,
-                     std::optional<ServerTls>& out);
 
 // True when the two addresses cannot both be bound: the same non-zero port on
 // the same host, or on any host when one of them is a wildcard (0.0.0.0, ::).

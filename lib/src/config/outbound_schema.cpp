@@ -6,15 +6,13 @@
 
 #include <rapidjson/pointer.h>
 
+#include "config/field_table.hpp"
 #include "config/net_checks.hpp"
+#include "config/value_readers.hpp"
 
 namespace ocirelay::config::detail {
 
 namespace {
-
-constexpr auto kDestinationTlsKeys =
-    std::to_array<std::string_view>({"ca_file", "cert_file", "key_file", "verify"});
-constexpr auto kPayloadKeys = std::to_array<std::string_view>({"fields"});
 
 // Set by the relay itself (or meaningless per request): never configurable.
 constexpr auto kReservedHeaders = std::to_array<std::string_view>(
@@ -42,40 +40,16 @@ bool has_control(std::string_view s, bool tab_ok) {
   });
 }
 
-// A required, non-empty string under `key` (secret references resolved).
-// Messages never quote the value.
-std::optional<std::string> required_text(SchemaWalker& w, const ConfigNode& map,
-                                         std::string_view key, const std::string& path) {
-  const ConfigNode* node = w.require(map, key, path);
-  if (node == nullptr) {
+// A non-empty string (secret references resolved). Messages never quote the
+// value.
+std::optional<std::string> non_empty_text(SchemaWalker& w, const ConfigNode& value,
+                                          const std::string& path) {
+  auto text = w.text(value, path);
+  if (text && text->empty()) {
+    w.error(value, path, "must not be empty");
     return std::nullopt;
   }
-  const std::string p = join(path, key);
-  auto value = w.text(*node, p);
-  if (!value) {
-    return std::nullopt;
-  }
-  if (value->empty()) {
-    w.error(*node, p, "must not be empty");
-    return std::nullopt;
-  }
-  return value;
-}
-
-// An optional readable file under `key`; empty keeps the default.
-void read_optional_file(SchemaWalker& w, const ConfigNode& map, std::string_view key,
-                        const std::string& path, std::string& out, std::string_view what) {
-  const ConfigNode* node = SchemaWalker::get(map, key);
-  if (node == nullptr) {
-    return;
-  }
-  const std::string p = join(path, key);
-  auto file = w.text(*node, p);
-  if (!file || file->empty()) {
-    return;
-  }
-  w.check_readable_file(*node, p, *file, what);
-  out = std::move(*file);
+  return text;
 }
 
 std::string pointer_problem(rapidjson::PointerParseErrorCode code) {
@@ -94,6 +68,168 @@ std::string pointer_problem(rapidjson::PointerParseErrorCode code) {
   return "not a JSON Pointer";
 }
 
+// `auth:` is read in parts: its type, then the keys of that type.
+struct AuthType {
+  DestinationAuth::Type type = DestinationAuth::Type::none;
+  bool known = true;
+};
+
+constexpr auto kAuthTypeFields = fields<AuthType>({
+    {"type",
+     [](auto& w, auto& value, auto& path, AuthType& out) {
+       auto text = w.text(value, path);
+       if (!text) {
+         out.known = false;
+       } else if (*text == "none") {
+         out.type = DestinationAuth::Type::none;
+       } else if (*text == "basic") {
+         out.type = DestinationAuth::Type::basic;
+       } else if (*text == "oauth2") {
+         out.type = DestinationAuth::Type::oauth2;
+       } else {
+         w.error(value, path,
+                 "bad auth type " + quote(value.text) + "; expected none, basic or oauth2");
+         out.known = false;
+       }
+     }},
+});
+
+// type: basic reads kCredentialFields (username, password).
+
+// type: oauth2, client credentials against a token endpoint.
+constexpr auto kOAuth2Fields = fields<DestinationAuth>({
+    {"token_url",
+     [](auto& w, auto& value, auto& path, DestinationAuth& out) {
+       if (auto url = w.text(value, path)) {
+         if (auto problem = url_problem(*url)) {
+           w.error(value, path, "bad URL " + quote(redact_userinfo(value.text)) + ": " + *problem);
+         } else {
+           out.token_url = std::move(*url);
+         }
+       }
+     },
+     Presence::required},
+    {"client_id",
+     [](auto& w, auto& value, auto& path, DestinationAuth& out) {
+       if (auto id = non_empty_text(w, value, path)) {
+         if (id->find(':') != std::string::npos) {
+           w.error(value, path,
+                   "must not contain ':' (Basic client authentication cannot carry it)");
+         } else if (has_control(*id, false)) {
+           w.error(value, path, "must not contain control characters");
+         } else {
+           out.client_id = std::move(*id);
+         }
+       }
+     },
+     Presence::required},
+    {"client_secret",
+     [](auto& w, auto& value, auto& path, DestinationAuth& out) {
+       assign(out.client_secret, non_empty_text(w, value, path));
+     },
+     Presence::required},
+    {"scope",
+     [](auto& w, auto& value, auto& path, DestinationAuth& out) {
+       if (auto scope = non_empty_text(w, value, path)) {
+         if (has_control(*scope, false)) {
+           w.error(value, path, "must not contain control characters");
+         } else {
+           out.scope = std::move(*scope);
+         }
+       }
+     },
+     Presence::required},
+});
+
+constexpr auto kAuthKeys =
+    concat_keys(kAuthTypeFields.keys(), kCredentialFields.keys(), kOAuth2Fields.keys());
+
+// Reports each of `keys` present in an `auth:` of type `this_type`, as only
+// used with type `owner`.
+void reject_keys(SchemaWalker& w, const ConfigNode& auth, const std::string& path,
+                 std::span<const std::string_view> keys, std::string_view owner,
+                 std::string_view this_type) {
+  for (const std::string_view key : keys) {
+    if (auth.find(key) != nullptr) {
+      w.error(auth.key_mark(key), join(path, key),
+              std::string(key) + " is only used with type: " + std::string(owner) +
+                  " (this auth is type: " + std::string(this_type) + ")");
+    }
+  }
+}
+
+constexpr auto kDestinationTlsFields = fields<DestinationTls>({
+    {"ca_file",
+     [](auto& w, auto& value, auto& path, DestinationTls& out) {
+       read_file(w, value, path, out.ca_file, "CA certificate", false);
+     }},
+    {"cert_file",
+     [](auto& w, auto& value, auto& path, DestinationTls& out) {
+       read_file(w, value, path, out.cert_file, "client certificate", false);
+     }},
+    {"key_file",
+     [](auto& w, auto& value, auto& path, DestinationTls& out) {
+       read_file(w, value, path, out.key_file, "client private key", false);
+     }},
+    {"verify", bool_field<&DestinationTls::verify>},
+});
+
+// `payload: { fields: { name: "/json/pointer", ... } }`: the JSON Pointers,
+// taken verbatim like match: conditions (no secret references).
+void read_payload_fields(SchemaWalker& w, const ConfigNode& map, const std::string& fp,
+                         DestinationPayload& out) {
+  if (!map.is_mapping()) {
+    w.error(map, fp,
+            "expected a mapping of field names to JSON Pointers, got " +
+                std::string(map.describe()));
+    return;
+  }
+  if (map.keys.empty()) {
+    w.error(map, fp, "must name at least one field (or use payload: raw)");
+    return;
+  }
+  std::vector<std::pair<std::string, std::string>> parsed;
+  bool ok = true;
+  for (std::size_t i = 0; i < map.keys.size(); ++i) {
+    const std::string& name = map.keys[i];
+    const std::string p = join(fp, name);
+    if (name.empty()) {
+      w.error(map.key_marks[i], p, "a field name must not be empty");
+      ok = false;
+      continue;
+    }
+    if (std::find(map.keys.begin(), map.keys.begin() + static_cast<std::ptrdiff_t>(i),
+                  name) != map.keys.begin() + static_cast<std::ptrdiff_t>(i)) {
+      w.error(map.key_marks[i], p, "duplicate field " + quote(name));
+      ok = false;
+      continue;
+    }
+    auto pointer = w.raw_text(map.items[i], p);
+    if (!pointer) {
+      ok = false;
+      continue;
+    }
+    const rapidjson::Pointer compiled(pointer->data(), pointer->size());
+    if (!compiled.IsValid()) {
+      w.error(map.items[i], p,
+              "bad JSON Pointer " + quote(*pointer) + ": " +
+                  pointer_problem(compiled.GetParseErrorCode()) + " (at offset " +
+                  std::to_string(compiled.GetParseErrorOffset()) + ")");
+      ok = false;
+      continue;
+    }
+    parsed.emplace_back(name, std::move(*pointer));
+  }
+  if (ok) {
+    out.kind = DestinationPayload::Kind::fields;
+    out.fields = std::move(parsed);
+  }
+}
+
+constexpr auto kPayloadFields = fields<DestinationPayload>({
+    {"fields", read_payload_fields, Presence::required},
+});
+
 }  // namespace
 
 bool is_http_token(std::string_view name) noexcept {
@@ -107,67 +243,42 @@ bool is_http_token(std::string_view name) noexcept {
   });
 }
 
-void read_oauth2_auth(SchemaWalker& w, const ConfigNode& auth, const std::string& path,
-                      DestinationAuth& out) {
-  if (const ConfigNode* node = w.require(auth, "token_url", path)) {
-    const std::string p = join(path, "token_url");
-    if (auto url = w.text(*node, p)) {
-      if (auto problem = url_problem(*url)) {
-        w.error(*node, p, "bad URL " + quote(redact_userinfo(node->text)) + ": " + *problem);
-      } else {
-        out.token_url = std::move(*url);
-      }
-    }
+void read_destination_auth(SchemaWalker& w, const ConfigNode& node, const std::string& path,
+                           DestinationAuth& out) {
+  if (!w.expect_mapping(node, path, kAuthKeys)) {
+    return;
   }
-  if (auto id = required_text(w, auth, "client_id", path)) {
-    const std::string p = join(path, "client_id");
-    if (id->find(':') != std::string::npos) {
-      w.error(*SchemaWalker::get(auth, "client_id"), p,
-              "must not contain ':' (Basic client authentication cannot carry it)");
-    } else if (has_control(*id, false)) {
-      w.error(*SchemaWalker::get(auth, "client_id"), p, "must not contain control characters");
-    } else {
-      out.client_id = std::move(*id);
-    }
+  AuthType type;
+  kAuthTypeFields.read_fields(w, node, path, type);
+  if (!type.known) {
+    return;
   }
-  if (auto secret = required_text(w, auth, "client_secret", path)) {
-    out.client_secret = std::move(*secret);
-  }
-  if (auto scope = required_text(w, auth, "scope", path)) {
-    if (has_control(*scope, false)) {
-      w.error(*SchemaWalker::get(auth, "scope"), join(path, "scope"),
-              "must not contain control characters");
-    } else {
-      out.scope = std::move(*scope);
+  out.type = type.type;
+  switch (type.type) {
+    case DestinationAuth::Type::oauth2:
+      kOAuth2Fields.read_fields(w, node, path, out);
+      reject_keys(w, node, path, kCredentialFields.keys(), "basic", "oauth2");
+      return;
+    case DestinationAuth::Type::basic: {
+      reject_keys(w, node, path, kOAuth2Fields.keys(), "oauth2", "basic");
+      BasicCredential credential;
+      kCredentialFields.read_fields(w, node, path, credential);
+      out.username = std::move(credential.username);
+      out.password = std::move(credential.password);
+      return;
     }
-  }
-  for (const std::string_view key : {std::string_view("username"), std::string_view("password")}) {
-    if (auth.find(key) != nullptr) {
-      w.error(auth.key_mark(key), join(path, key),
-              std::string(key) + " is only used with type: basic (this auth is type: oauth2)");
-    }
-  }
-}
-
-void reject_oauth2_keys(SchemaWalker& w, const ConfigNode& auth, const std::string& path,
-                        std::string_view type_name) {
-  for (const std::string_view key : kOAuth2AuthKeys) {
-    if (auth.find(key) != nullptr) {
-      w.error(auth.key_mark(key), join(path, key),
-              std::string(key) + " is only used with type: oauth2 (this auth is type: " +
-                  std::string(type_name) + ")");
-    }
+    case DestinationAuth::Type::none:
+      reject_keys(w, node, path, kOAuth2Fields.keys(), "oauth2", "none");
+      reject_keys(w, node, path, kCredentialFields.keys(), "basic", "none");
+      return;
   }
 }
 
 void read_destination_tls(SchemaWalker& w, const ConfigNode& node, const std::string& path,
                           DestinationTls& out) {
-  if (!w.expect_mapping(node, path, kDestinationTlsKeys)) {
+  if (!kDestinationTlsFields.read(w, node, path, out)) {
     return;
   }
-  read_optional_file(w, node, "ca_file", path, out.ca_file, "CA certificate");
-  read_optional_file(w, node, "cert_file", path, out.cert_file, "client certificate");
-  read_optional_file(w, node, "key_file", path, out.key_file, "client private key");
   const bool has_cert = SchemaWalker::get(node, "cert_file") != nullptr;
   const bool has_key = SchemaWalker::get(node, "key_file") != nullptr;
   if (has_cert != has_key) {
@@ -177,7 +288,6 @@ void read_destination_tls(SchemaWalker& w, const ConfigNode& node, const std::st
             std::string(present) + " needs " + std::string(missing) +
                 ": a client certificate and its private key go together");
   }
-  w.read_bool(node, "verify", path, out.verify);
 }
 
 void read_destination_headers(SchemaWalker& w, const ConfigNode& node, const std::string& path,
@@ -248,61 +358,7 @@ void read_destination_payload(SchemaWalker& w, const ConfigNode& node, const std
     }
     return;
   }
-  if (!w.expect_mapping(node, path, kPayloadKeys)) {
-    return;
-  }
-  const ConfigNode* fields = w.require(node, "fields", path);
-  if (fields == nullptr) {
-    return;
-  }
-  const std::string fp = join(path, "fields");
-  if (!fields->is_mapping()) {
-    w.error(*fields, fp,
-            "expected a mapping of field names to JSON Pointers, got " +
-                std::string(fields->describe()));
-    return;
-  }
-  if (fields->keys.empty()) {
-    w.error(*fields, fp, "must name at least one field (or use payload: raw)");
-    return;
-  }
-  std::vector<std::pair<std::string, std::string>> parsed;
-  bool ok = true;
-  for (std::size_t i = 0; i < fields->keys.size(); ++i) {
-    const std::string& name = fields->keys[i];
-    const std::string p = join(fp, name);
-    if (name.empty()) {
-      w.error(fields->key_marks[i], p, "a field name must not be empty");
-      ok = false;
-      continue;
-    }
-    if (std::find(fields->keys.begin(), fields->keys.begin() + static_cast<std::ptrdiff_t>(i),
-                  name) != fields->keys.begin() + static_cast<std::ptrdiff_t>(i)) {
-      w.error(fields->key_marks[i], p, "duplicate field " + quote(name));
-      ok = false;
-      continue;
-    }
-    // Taken verbatim, like match: conditions (no secret references).
-    auto pointer = w.raw_text(fields->items[i], p);
-    if (!pointer) {
-      ok = false;
-      continue;
-    }
-    const rapidjson::Pointer compiled(pointer->data(), pointer->size());
-    if (!compiled.IsValid()) {
-      w.error(fields->items[i], p,
-              "bad JSON Pointer " + quote(*pointer) + ": " +
-                  pointer_problem(compiled.GetParseErrorCode()) + " (at offset " +
-                  std::to_string(compiled.GetParseErrorOffset()) + ")");
-      ok = false;
-      continue;
-    }
-    parsed.emplace_back(name, std::move(*pointer));
-  }
-  if (ok) {
-    out.kind = DestinationPayload::Kind::fields;
-    out.fields = std::move(parsed);
-  }
+  kPayloadFields.read(w, node, path, out);
 }
 
 }  // namespace ocirelay::config::detail

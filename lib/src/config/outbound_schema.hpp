@@ -1,7 +1,8 @@
 // The outbound parts of a destination's schema (issue #3, "Outbound auth" and
-// "Payload shaping"), read by loader.cpp's read_destination:
+// "Payload shaping"), read by destinations_section.cpp:
 //
-//   auth:    { type: oauth2, token_url, client_id, client_secret, scope }
+//   auth:    { type: none | basic | oauth2, username, password,
+//              token_url, client_id, client_secret, scope }
 //   tls:     { ca_file, cert_file, key_file, verify }
 //   headers: { Name: value, ... }
 //   payload: raw | { fields: { name: "/json/pointer", ... } }
@@ -13,7 +14,6 @@
 // Pure functions over one SchemaWalker; no thread affinity.
 #pragma once
 
-#include <array>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,19 +24,10 @@
 
 namespace ocirelay::config::detail {
 
-// The keys of `auth:` used only by type: oauth2.
-inline constexpr std::array<std::string_view, 4> kOAuth2AuthKeys{"token_url", "client_id",
-                                                                 "client_secret", "scope"};
-
-// The oauth2 keys of an `auth:` mapping whose type is oauth2 (type itself is
-// read by the caller). Also reports username/password, which belong to basic.
-void read_oauth2_auth(SchemaWalker& w, const ConfigNode& auth, const std::string& path,
-                      DestinationAuth& out);
-
-// Reports every oauth2-only key present in an `auth:` of another type
-// (`type_name`: "basic" or "none").
-void reject_oauth2_keys(SchemaWalker& w, const ConfigNode& auth, const std::string& path,
-                        std::string_view type_name);
+// `auth:` of a destination (node is the value, path its key path): its type,
+// and the keys of that type; keys of another type are reported.
+void read_destination_auth(SchemaWalker& w, const ConfigNode& node, const std::string& path,
+                           DestinationAuth& out);
 
 // `tls:` of a destination (node is the value, path its key path).
 void read_destination_tls(SchemaWalker& w, const ConfigNode& node, const std::string& path,

@@ -341,48 +341,6 @@ std::optional<std::vector<std::string>> SchemaWalker::text_list(const ConfigNode
   return out;
 }
 
-bool SchemaWalker::read_text(const ConfigNode& map, std::string_view key, const std::string& path,
-                             std::string& out) {
-  const ConfigNode* value = get(map, key);
-  if (value == nullptr) {
-    return false;
-  }
-  auto s = text(*value, join(path, key));
-  if (!s) {
-    return false;
-  }
-  out = std::move(*s);
-  return true;
-}
-
-bool SchemaWalker::read_bool(const ConfigNode& map, std::string_view key, const std::string& path,
-                             bool& out) {
-  const ConfigNode* value = get(map, key);
-  if (value == nullptr) {
-    return false;
-  }
-  const auto b = boolean(*value, join(path, key));
-  if (!b) {
-    return false;
-  }
-  out = *b;
-  return true;
-}
-
-bool SchemaWalker::read_duration(const ConfigNode& map, std::string_view key,
-                                 const std::string& path, Duration& out, Duration min) {
-  const ConfigNode* value = get(map, key);
-  if (value == nullptr) {
-    return false;
-  }
-  const auto d = duration(*value, join(path, key), min);
-  if (!d) {
-    return false;
-  }
-  out = *d;
-  return true;
-}
-
 void SchemaWalker::check_readable_file(const ConfigNode& node, const std::string& path,
                                        const std::string& resolved, std::string_view what) {
   const std::string head = "cannot read " + std::string(what) + " file " + quote(node.text) + ": ";

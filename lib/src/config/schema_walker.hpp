@@ -1,7 +1,8 @@
-// The building blocks of the configuration schema (loader.cpp): walks a
-// ConfigNode tree, reads typed values out of it and collects every problem as
-// a ConfigError with the file, the key path ("routes[1].destinations[0]") and
-// the position. Reading never stops at the first error.
+// The building blocks of the configuration schema (sections.hpp, with
+// field_table.hpp): walks a ConfigNode tree, reads typed values out of it and
+// collects every problem as a ConfigError with the file, the key path
+// ("routes[1].destinations[0]") and the position. Reading never stops at the
+// first error.
 //
 // Values are quoted in messages only as written in the file, never after
 // secret references have been resolved.
@@ -72,27 +73,6 @@ class SchemaWalker {
   // with its secret references resolved. An empty sequence is an error.
   std::optional<std::vector<std::string>> text_list(const ConfigNode& node, const std::string& path,
                                                     bool scalar_ok);
-
-  // --- fields of a mapping (absent or null: `out` keeps its default) ------
-  bool read_text(const ConfigNode& map, std::string_view key, const std::string& path,
-                 std::string& out);
-  bool read_bool(const ConfigNode& map, std::string_view key, const std::string& path, bool& out);
-  bool read_duration(const ConfigNode& map, std::string_view key, const std::string& path,
-                     Duration& out, Duration min = Duration::zero());
-  template <class Int>
-  bool read_integer(const ConfigNode& map, std::string_view key, const std::string& path, Int& out,
-                    std::uint64_t min, std::uint64_t max) {
-    const ConfigNode* value = get(map, key);
-    if (value == nullptr) {
-      return false;
-    }
-    const auto n = integer(*value, join(path, key), min, max);
-    if (!n) {
-      return false;
-    }
-    out = static_cast<Int>(*n);
-    return true;
-  }
 
   // Checks that the file named by a (resolved) path exists, is a regular,
   // non-empty file and can be opened for reading. `node` holds the path as

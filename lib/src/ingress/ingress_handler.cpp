@@ -4,13 +4,13 @@
 #include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 
+#include "ocirelay/common/json_escape.hpp"
 #include "ocirelay/event/event.hpp"
 
 namespace ocirelay::ingress {
 
 namespace asio = boost::asio;
 using http::error_response;
-using http::json_escape;
 using http::json_response;
 using http::method_not_allowed;
 using http::Request;

@@ -5,13 +5,14 @@
 
 #include <boost/asio/use_awaitable.hpp>
 
+#include "ocirelay/common/json_escape.hpp"
 #include "ocirelay_version.hpp"
 
 namespace ocirelay::ingress {
 
 namespace asio = boost::asio;
 using http::error_response;
-using http::json_escape;
+
 using http::json_response;
 using http::Request;
 using http::Response;

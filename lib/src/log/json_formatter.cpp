@@ -7,7 +7,7 @@
 
 #include <spdlog/details/log_msg.h>
 
-#include "ocirelay/http/message.hpp"
+#include "ocirelay/common/json_escape.hpp"
 
 namespace ocirelay::log {
 
@@ -19,7 +19,7 @@ void field(spdlog::memory_buf_t& dest, std::string_view name, std::string_view v
   append(dest, ",\"");
   append(dest, name);
   append(dest, "\":\"");
-  append(dest, http::json_escape(value));
+  append(dest, json_escape(value));
   append(dest, "\"");
 }
 

@@ -28,7 +28,7 @@ auto guarded(Fn fn) -> decltype(fn()) {
 }  // namespace
 
 StorageWorker::StorageWorker(std::unique_ptr<Store> store, std::shared_ptr<spdlog::logger> log,
-                             WorkerObserver* observer)
+                             metrics::CommitObserver* observer)
     : store_(std::move(store)), log_(std::move(log)), observer_(observer) {
   thread_ = std::thread([this] { run(); });
 }

@@ -80,6 +80,46 @@ TEST_CASE("unknown keys name the allowed keys and the closest one", "[config][er
              "allowed keys: initial_backoff, max_backoff, max_age");
 }
 
+// The allowed keys of each mapping come from the table that reads them; this
+// pins every list, so a key dropped from a table (or added without updating
+// docs/configuration.md) shows up here.
+TEST_CASE("every mapping lists all of its allowed keys", "[config][errors]") {
+  const auto allowed = [](const std::string& text, const std::string& path,
+                          const std::string& keys) {
+    const ConfigError e = error_at(errors_of(text), path);
+    CHECK_THAT(e.message, Catch::StartsWith("unknown key 'zzz'") &&
+                              Catch::EndsWith("; allowed keys: " + keys));
+  };
+  const std::string d = "destinations: [{ name: d, url: \"http://h/\", ";
+  allowed("zzz: 1", "zzz", "server, storage, log, destinations, routes, admin");
+  allowed("server: { zzz: 1 }", "server.zzz",
+          "listen, tls, max_body_bytes, max_header_bytes, max_connections, header_timeout, "
+          "body_timeout, idle_timeout, write_timeout, shutdown_timeout, auth, ons");
+  allowed("server: { tls: { zzz: 1 } }", "server.tls.zzz", "cert_file, key_file");
+  allowed("server: { auth: { zzz: 1 } }", "server.auth.zzz", "basic, bearer_tokens");
+  allowed("server: { auth: { basic: [{ zzz: 1 }] } }", "server.auth.basic[0].zzz",
+          "username, password");
+  allowed("server: { ons: { zzz: 1 } }", "server.ons.zzz",
+          "auto_confirm, confirm_url_hosts, ca_file, confirm_timeout");
+  allowed("storage: { zzz: 1 }", "storage.zzz", "path, dedupe_window");
+  allowed("log: { zzz: 1 }", "log.zzz",
+          "level, file, format, max_size, max_files, flush_interval");
+  allowed("admin: { zzz: 1 }", "admin.zzz", "socket");
+  allowed(d + "zzz: 1 }]", "destinations[0].zzz",
+          "name, url, auth, timeout, retry, tls, concurrency, rate_limit, headers, payload");
+  for (const std::string type : {"none", "basic", "oauth2"}) {
+    allowed(d + "auth: { type: " + type + ", zzz: 1 } }]", "destinations[0].auth.zzz",
+            "type, username, password, token_url, client_id, client_secret, scope");
+  }
+  allowed(d + "retry: { zzz: 1 } }]", "destinations[0].retry.zzz",
+          "initial_backoff, max_backoff, max_age, max_attempts, retry_on, dead_letter_on");
+  allowed(d + "tls: { zzz: 1 } }]", "destinations[0].tls.zzz",
+          "ca_file, cert_file, key_file, verify");
+  allowed(d + "payload: { zzz: 1 } }]", "destinations[0].payload.zzz", "fields");
+  allowed(kDest + "routes: [{ name: r, destinations: [d], zzz: 1 }]", "routes[0].zzz",
+          "name, match, compartment, bucket, event_types, destinations");
+}
+
 TEST_CASE("duplicate keys are errors", "[config][errors]") {
   const auto e = only_error("log:\n  level: info\n  level: debug\n", "log.level", "duplicate key");
   CHECK(e.line == 3);

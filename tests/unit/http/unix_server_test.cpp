@@ -16,6 +16,7 @@
 #include <boost/asio/post.hpp>
 
 #include "admin/admin_client.hpp"
+#include "ocirelay/common/json_escape.hpp"
 #include "ocirelay/http/server.hpp"
 #include "ocirelay/log/logging.hpp"
 #include "support/temp_dir.hpp"
@@ -29,8 +30,8 @@ namespace {
 class EchoHandler final : public http::Handler {
  public:
   boost::asio::awaitable<http::Response> handle(http::Request request) override {
-    co_return http::json_response(200, "{\"target\":\"" + http::json_escape(request.target) +
-                                           "\",\"remote\":\"" + http::json_escape(request.remote) +
+    co_return http::json_response(200, "{\"target\":\"" + json_escape(request.target) +
+                                           "\",\"remote\":\"" + json_escape(request.remote) +
                                            "\"}");
   }
 };

@@ -41,7 +41,7 @@ using ocirelay::storage::Store;
 using ocirelay::storage::StoreError;
 using ocirelay::storage::StoreResult;
 using ocirelay::storage::Unit;
-using ocirelay::storage::WorkerObserver;
+using ocirelay::metrics::CommitObserver;
 using ocirelay::storage::test::kT0;
 using ocirelay::storage::test::make_event;
 using ocirelay::storage::test::numbered_id;
@@ -49,7 +49,7 @@ using ocirelay::test::TempDir;
 
 namespace {
 
-class CountingObserver : public WorkerObserver {
+class CountingObserver : public CommitObserver {
  public:
   void on_commit(std::size_t count, double seconds, bool ok) override {
     ++commits;

@@ -54,7 +54,4 @@ std::string_view target_path(std::string_view target) noexcept;
 // Case-insensitive ASCII comparison.
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
-// Escapes a string for inclusion inside JSON double quotes.
-std::string json_escape(std::string_view s);
-
 }  // namespace ocirelay::http

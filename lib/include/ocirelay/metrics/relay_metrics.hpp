@@ -8,12 +8,12 @@
 #include <string>
 #include <string_view>
 
+#include "ocirelay/metrics/commit_observer.hpp"
 #include "ocirelay/metrics/registry.hpp"
-#include "ocirelay/storage/storage_worker.hpp"
 
 namespace ocirelay::metrics {
 
-class RelayMetrics : public storage::WorkerObserver {
+class RelayMetrics : public CommitObserver {
  public:
   RelayMetrics(Registry& registry, const std::string& version);
 
@@ -37,7 +37,7 @@ class RelayMetrics : public storage::WorkerObserver {
   void set_queue(const std::string& destination, double pending, double inflight, double dead,
                  double oldest_age_seconds);
 
-  // storage::WorkerObserver
+  // CommitObserver
   void on_commit(std::size_t events, double seconds, bool ok) override;
 
  private:

@@ -27,6 +27,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include "ocirelay/metrics/commit_observer.hpp"
 #include "ocirelay/storage/store.hpp"
 
 namespace spdlog {
@@ -35,16 +36,10 @@ class logger;
 
 namespace ocirelay::storage {
 
-// Observes commit timings, for metrics; called on the storage thread.
-struct WorkerObserver {
-  virtual ~WorkerObserver() = default;
-  virtual void on_commit(std::size_t events, double seconds, bool ok) = 0;
-};
-
 class StorageWorker {
  public:
   StorageWorker(std::unique_ptr<Store> store, std::shared_ptr<spdlog::logger> log,
-                WorkerObserver* observer = nullptr);
+                metrics::CommitObserver* observer = nullptr);
   ~StorageWorker();
   StorageWorker(const StorageWorker&) = delete;
   StorageWorker& operator=(const StorageWorker&) = delete;
@@ -168,7 +163,7 @@ class StorageWorker {
 
   std::unique_ptr<Store> store_;
   std::shared_ptr<spdlog::logger> log_;
-  WorkerObserver* observer_;
+  metrics::CommitObserver* observer_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Op> queue_;
