@@ -91,7 +91,8 @@ TEST_CASE("every mapping lists all of its allowed keys", "[config][errors]") {
                               Catch::EndsWith("; allowed keys: " + keys));
   };
   const std::string d = "destinations: [{ name: d, url: \"http://h/\", ";
-  allowed("zzz: 1", "zzz", "server, storage, log, destinations, routes, admin");
+  allowed("zzz: 1", "zzz", "server, storage, log, destinations, routes, admin, management");
+  allowed("management: { zzz: 1 }", "management.zzz", "listen, tls");
   allowed("server: { zzz: 1 }", "server.zzz",
           "listen, tls, max_body_bytes, max_header_bytes, max_connections, header_timeout, "
           "body_timeout, idle_timeout, write_timeout, shutdown_timeout, auth, ons");
