@@ -325,25 +325,6 @@ void read_storage(SchemaWalker& w, const ConfigNode& node, const std::string& pa
   w.read_duration(node, "dedupe_window", path, out.dedupe_window);
 }
 
-// "1048576", "512KiB", "100MiB", "1GiB" (also K/M/G and KB/MB/GB as binary units).
-std::optional<std::uint64_t> parse_size(std::string_view text) {
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  if (digits == 0) return std::nullopt;
-  std::uint64_t n = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + digits, n);
-  if (ec != std::errc{}) return std::nullopt;
-  const std::string_view unit = text.substr(digits);
-  std::uint64_t mult = 0;
-  if (unit.empty() || unit == "B") mult = 1;
-  else if (unit == "K" || unit == "KB" || unit == "KiB") mult = 1024;
-  else if (unit == "M" || unit == "MB" || unit == "MiB") mult = 1024 * 1024;
-  else if (unit == "G" || unit == "GB" || unit == "GiB") mult = 1024ull * 1024 * 1024;
-  else return std::nullopt;
-  if (n > std::numeric_limits<std::uint64_t>::max() / mult) return std::nullopt;
-  return n * mult;
-}
-
 void read_log(SchemaWalker& w, const ConfigNode& node, const std::string& path, Log& out) {
   if (!w.expect_mapping(node, path, kLogKeys)) {
     return;
@@ -373,18 +354,7 @@ void read_log(SchemaWalker& w, const ConfigNode& node, const std::string& path, 
       }
     }
   }
-  if (const ConfigNode* size = SchemaWalker::get(node, "max_size")) {
-    const std::string sp = join(path, "max_size");
-    if (auto text = w.raw_text(*size, sp)) {
-      if (auto bytes = parse_size(*text)) {
-        out.max_size = *bytes;
-      } else {
-        w.error(*size, sp,
-                "bad size " + quote(size->text) +
-                    "; expected bytes or a number with KiB, MiB or GiB (e.g. 100MiB), 0 for never");
-      }
-    }
-  }
+  w.read_size(node, "max_size", path, out.max_size);
   w.read_integer(node, "max_files", path, out.max_files, 1, 1000);
   w.read_duration(node, "flush_interval", path, out.flush_interval);
 }
