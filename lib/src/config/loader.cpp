@@ -45,7 +45,8 @@ constexpr auto kIngressAuthKeys = std::to_array<std::string_view>({"basic", "bea
 constexpr auto kCredentialKeys = std::to_array<std::string_view>({"username", "password"});
 constexpr auto kOnsKeys = std::to_array<std::string_view>(
     {"auto_confirm", "confirm_url_hosts", "ca_file", "confirm_timeout"});
-constexpr auto kStorageKeys = std::to_array<std::string_view>({"path", "dedupe_window"});
+constexpr auto kStorageKeys =
+    std::to_array<std::string_view>({"path", "dedupe_window", "reserve", "max_size"});
 constexpr auto kLogKeys =
     std::to_array<std::string_view>(
     {"level", "file", "format", "max_size", "max_files", "flush_interval"});
@@ -62,6 +63,9 @@ constexpr auto kRouteKeys = std::to_array<std::string_view>(
     {"name", "match", "compartment", "bucket", "event_types", "destinations"});
 
 constexpr std::uint64_t kMaxConcurrency = 1024;
+// The smallest storage.max_size: the schema, some events and room for
+// delivery bookkeeping.
+constexpr std::uint64_t kMinStorageMaxSize = 1024 * 1024;
 constexpr std::uint64_t kMaxSize = std::numeric_limits<std::size_t>::max();
 // Timeouts and backoffs must be positive; 1ms is the smallest representable.
 constexpr Duration kPositive{1};
@@ -323,6 +327,23 @@ void read_storage(SchemaWalker& w, const ConfigNode& node, const std::string& pa
     }
   }
   w.read_duration(node, "dedupe_window", path, out.dedupe_window);
+  std::uint64_t reserve = 0;
+  if (w.read_size(node, "reserve", path, reserve)) {
+    out.reserve = reserve;
+  }
+  if (const ConfigNode* size = SchemaWalker::get(node, "max_size")) {
+    const std::string sp = join(path, "max_size");
+    if (auto bytes = w.size(*size, sp)) {
+      if (*bytes != 0 && *bytes < kMinStorageMaxSize) {
+        w.error(*size, sp,
+                "bad size " + quote(size->text) +
+                    ": a quota below 1MiB leaves no room for events and delivery bookkeeping; "
+                    "give at least 1MiB, or 0 for no quota");
+      } else {
+        out.max_size = *bytes;
+      }
+    }
+  }
 }
 
 void read_log(SchemaWalker& w, const ConfigNode& node, const std::string& path, Log& out) {
