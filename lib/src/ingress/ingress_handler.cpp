@@ -176,11 +176,18 @@ asio::awaitable<Response> IngressHandler::post_event(Request& request) {
   record.body = ev.take_body();
   auto stored = co_await ctx_.storage.async_insert(std::move(record), asio::use_awaitable);
   if (!stored) {
-    storage_failed_at_ = std::chrono::steady_clock::now();
-    ctx_.metrics.event_rejected("storage_unavailable");
-    ctx_.log->error("{}: event {} not accepted: storage cannot commit: {}", request.request_id, id,
-                    stored.error().message);
-    Response r = error_response(503, "storage unavailable; retry later");
+    const storage::StoreError& error = stored.error();
+    if (error.space_refused) {
+      // Storage said so once, with its figures; one line per event here.
+      ctx_.log->info("{}: event {} not accepted: storage full", request.request_id, id);
+    } else {
+      storage_failed_at_ = std::chrono::steady_clock::now();
+      ctx_.log->error("{}: event {} not accepted: storage cannot commit: {}", request.request_id,
+                      id, error.message);
+    }
+    ctx_.metrics.event_rejected(error.disk_full ? "storage_full" : "storage_unavailable");
+    Response r = error_response(
+        503, error.disk_full ? "storage full; retry later" : "storage unavailable; retry later");
     r.headers.set("Retry-After", "30");
     co_return r;
   }
@@ -246,6 +253,9 @@ asio::awaitable<Response> IngressHandler::health() {
 asio::awaitable<Response> IngressHandler::ready() {
   if (ctx_.shutting_down && ctx_.shutting_down()) {
     co_return error_response(503, "shutting down");
+  }
+  if (!ctx_.storage.space().accepting) {
+    co_return error_response(503, "storage full");
   }
   if (storage_failed_at_ &&
       std::chrono::steady_clock::now() - *storage_failed_at_ < kStorageFailureHold) {

@@ -2,7 +2,8 @@
 //   POST /v1/events  ONS notifications and confirmations, Functions-style raw
 //                    events; answered 202 only once the event is committed.
 //   GET  /health     liveness and per-destination queue figures (no auth).
-//   GET  /ready      200 when storage is writable and not shutting down.
+//   GET  /ready      200 when storage is writable, not refusing new events for
+//                    lack of space, and not shutting down.
 //   GET  /metrics    Prometheus text format.
 //
 // Thread and lifetime contract: runs on the server's single-threaded

@@ -39,6 +39,7 @@ class RelayMetrics : public storage::WorkerObserver {
 
   // storage::WorkerObserver
   void on_commit(std::size_t events, double seconds, bool ok) override;
+  void on_space(const storage::SpaceStatus& status) override;
 
  private:
   Registry& registry_;
@@ -47,6 +48,11 @@ class RelayMetrics : public storage::WorkerObserver {
   Counter& duplicate_;
   Histogram& commit_seconds_;
   Counter& commit_failures_;
+  Gauge& storage_free_;
+  Gauge& storage_database_;
+  Gauge& storage_reusable_;
+  Gauge& storage_reserve_;
+  Gauge& storage_full_;
 };
 
 }  // namespace ocirelay::metrics
