@@ -1,10 +1,11 @@
 // Disk faults, through the real ocirelayd: a full file system (a small tmpfs,
-// root only), the storage file deleted while running, and storage that
+// root only), the relay's own backlog filling its file system up to
+// storage.reserve, the storage file deleted while running, and storage that
 // cannot be opened at start.
 //
-// The full-disk test needs root to mount a tmpfs; without it (or when the
-// mount fails, e.g. in an unprivileged container) it prints a WARN saying it
-// was skipped and passes (Catch2 v2 has no SKIP).
+// The full-disk tests need root to mount a tmpfs; without it (or when the
+// mount fails, e.g. in an unprivileged container) they print a WARN saying
+// they were skipped and pass (Catch2 v2 has no SKIP).
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -86,6 +88,15 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
   return true;
 }
 
+// The value of an unlabelled series in /metrics; nullopt when it is absent.
+std::optional<double> metric(const TestClient& client, const std::string& name) {
+  const std::string body = client.request("GET", "/metrics").body;
+  const std::string head = "\n" + name + " ";
+  const auto at = ("\n" + body).find(head);
+  if (at == std::string::npos) return std::nullopt;
+  return std::stod(body.substr(at + head.size() - 1));
+}
+
 }  // namespace
 
 TEST_CASE("a full disk: 503 with Retry-After, health served, nothing lost, recovery by itself",
@@ -127,7 +138,8 @@ TEST_CASE("a full disk: 503 with Retry-After, health served, nothing lost, recov
   }
   REQUIRE(refused.status == 503);
   CHECK(refused.headers.get("Retry-After").has_value());
-  CHECK(contains(refused.body, "storage unavailable"));
+  // A commit that met the full disk, or the reserve seen first: either way.
+  CHECK(contains(refused.body, "storage full"));
   const long refused_event = next - 1;
 
   // Still serving: health 200, not ready, more refusals, no crash.
@@ -136,13 +148,14 @@ TEST_CASE("a full disk: 503 with Retry-After, health served, nothing lost, recov
   CHECK(health.status == 200);
   auto ready = management.request("GET", "/ready");
   CHECK(ready.status == 503);
-  CHECK(contains(ready.body, "storage cannot commit"));
+  CHECK((contains(ready.body, "storage full") || contains(ready.body, "storage cannot commit")));
   for (int i = 0; i < 10; ++i) {
     CHECK(client.post_event(padded_event(refused_event)).status == 503);
   }
   CHECK_FALSE(daemon.wait_exit(0ms).has_value());  // still running
   const std::string log = daemon.log();
-  CHECK((contains(log, "No space left on device") || contains(log, "database or disk is full")));
+  CHECK((contains(log, "No space left on device") || contains(log, "database or disk is full") ||
+         contains(log, "refusing new events (503) for lack of space")));
 
   // Space again: the same relay accepts the refused event, no restart.
   std::filesystem::remove(fs.file("filler"));
@@ -229,6 +242,86 @@ TEST_CASE("a full disk while OIC accepts: deliveries wait for space, none lost, 
   daemon.signal(SIGTERM);
   CHECK(daemon.wait_exit(30s) == 0);
   CHECK(contains(daemon.log(), "stopped; 0 event deliveries queued"));
+  auto check = run_ocirelayd({"storage", "check", "--storage", storage});
+  INFO(check.output);
+  CHECK(check.exit_code == 0);
+}
+
+// The issue's case: OIC is down and the relay's own backlog fills its file
+// system. Before storage.reserve, ingress answered 503 at the full disk but
+// fetch_due and complete failed too ("database or disk is full"), so the
+// backlog could not drain even once OIC was back. Now ingress stops at the
+// reserve, deliveries go on inside it, and ingress reopens by itself once
+// deliveries have freed space.
+TEST_CASE("a backlog fills the disk to the reserve while OIC is down: all delivered once it is "
+          "back, then new events are accepted again",
+          "[disk][reserve]") {
+  SmallFilesystem fs(4 * 1024 * 1024);
+  if (!fs.mounted()) {
+    WARN("SKIPPED: needs a small tmpfs for the storage: " << fs.why_not());
+    return;
+  }
+  SwitchableOic oic;
+  TempDir dir;
+  const std::string storage = fs.file("queue.db");
+  DaemonProcess::Options options;
+  // The default reserve: 64 MiB, at most a tenth of these 4 MiB.
+  options.config_file = dir.write("ocirelay.yaml", relay_yaml(storage, oic.server.url("/flow")));
+  options.log_file = dir.file("ocirelay.log");
+  DaemonProcess daemon(options);
+  daemon.start();
+  TestClient client(daemon.port());
+  TestClient management(daemon.management_port());
+
+  // OIC down: post until the relay refuses.
+  std::set<std::string> acked;
+  long next = 0;
+  ocirelay::test::ClientReply refused;
+  for (; next < 5000 && refused.status != 503; ++next) {
+    auto r = client.post_event(padded_event(next));
+    REQUIRE((r.status == 202 || r.status == 503));
+    if (r.status == 202) {
+      acked.insert(event_id_for(next));
+    } else {
+      refused = r;
+    }
+  }
+  REQUIRE(refused.status == 503);
+  INFO(acked.size() << " events acknowledged; " << fs.free_bytes() << " bytes free");
+  CHECK(acked.size() > 100);
+  CHECK(refused.headers.get("Retry-After").has_value());
+  CHECK(contains(refused.body, "storage full"));
+  // The detailed /health stays 200; the ingress port's minimal one takes the
+  // relay out of a load balancer's rotation, as /ready does.
+  CHECK(management.request("GET", "/health").status == 200);
+  CHECK(client.request("GET", "/health").status == 503);
+  auto ready = management.request("GET", "/ready");
+  CHECK(ready.status == 503);
+  CHECK(contains(ready.body, "storage full"));
+  CHECK(metric(management, "ocirelay_storage_full") == 1.0);
+  CHECK(client.post_event(padded_event(next)).status == 503);
+  CHECK(fs.free_bytes() > 0);  // stopped before the disk was full
+
+  // OIC back: every acknowledged event is delivered, with no restart.
+  oic.up = true;
+  CHECK(wait_until([&] { return oic.missing(acked) == 0; }, 60s));
+  CHECK(oic.missing(acked) == 0);
+  CHECK(wait_until(
+      [&] { return contains(management.request("GET", "/health").body, "\"queued\":0,"); }, 30s));
+
+  // Ingress reopens by itself: ready again, new events accepted and delivered.
+  CHECK(wait_until([&] { return management.request("GET", "/ready").status == 200; }, 30s));
+  CHECK(metric(management, "ocirelay_storage_full") == 0.0);
+  for (int i = 0; i < 20; ++i, ++next) {
+    REQUIRE(client.post_event(padded_event(next)).status == 202);
+    acked.insert(event_id_for(next));
+  }
+  CHECK(wait_until([&] { return oic.missing(acked) == 0; }, 30s));
+  std::printf("reserve test: %zu events acknowledged on a 4 MiB file system, all delivered\n",
+              acked.size());
+
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait_exit(30s) == 0);
   auto check = run_ocirelayd({"storage", "check", "--storage", storage});
   INFO(check.output);
   CHECK(check.exit_code == 0);

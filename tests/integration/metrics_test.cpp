@@ -185,6 +185,12 @@ TEST_CASE("/metrics is valid Prometheus text with the relay's series", "[metrics
   CHECK(value_of(e, "ocirelay_delivery_attempts_count", {{"destination", "oic"}}) == 1);
   CHECK(value_of(e, "ocirelay_storage_commit_seconds_count", {}) >= 1);
   CHECK(value_of(e, "ocirelay_build_info", {}) == 1);
+  // Storage space, measured by the storage thread (a disk with room: not full).
+  CHECK(value_of(e, "ocirelay_storage_full", {}) == 0);
+  CHECK(value_of(e, "ocirelay_storage_free_bytes", {}) > 0);
+  CHECK(value_of(e, "ocirelay_storage_database_bytes", {}) > 0);
+  CHECK(value_of(e, "ocirelay_storage_reserve_bytes", {}) > 0);
+  CHECK(value_of(e, "ocirelay_storage_reusable_bytes", {}) >= 0);
   CHECK(e.types.at("ocirelay_delivery_latency_seconds") == "histogram");
 
   // Histogram buckets are cumulative and end at +Inf == _count.

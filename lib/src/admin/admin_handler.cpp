@@ -290,6 +290,25 @@ asio::awaitable<Response> AdminHandler::queue_stats(const Request& request) {
     w.EndObject();
   }
   w.EndArray();
+  // The last space measurement (storage.reserve, storage.max_size): no
+  // storage call, the worker keeps it.
+  if (const storage::SpaceStatus space = ctx_.storage.space(); space.measured) {
+    w.Key("storage");
+    w.StartObject();
+    w.Key("accepting");
+    w.Bool(space.accepting);
+    w.Key("free_bytes");
+    w.Uint64(space.sample.fs_free);
+    w.Key("reusable_bytes");
+    w.Uint64(space.sample.reusable_bytes);
+    w.Key("database_bytes");
+    w.Uint64(space.sample.database_bytes + space.sample.wal_bytes);
+    w.Key("reserve_bytes");
+    w.Uint64(space.reserve);
+    w.Key("max_size_bytes");
+    w.Uint64(space.max_size);
+    w.EndObject();
+  }
   w.EndObject();
   co_return ok_json(buffer);
 }

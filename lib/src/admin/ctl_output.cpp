@@ -5,6 +5,8 @@
 
 #include <rapidjson/document.h>
 
+#include "ocirelay/common/size.hpp"
+
 namespace ocirelay::admin {
 
 namespace {
@@ -63,6 +65,29 @@ std::string status_text(std::int64_t status) {
   return status == 0 ? std::string("none (no HTTP answer)") : std::to_string(status);
 }
 
+std::string size_of(const Value& object, const char* key) {
+  const auto it = object.FindMember(key);
+  return format_size(it != object.MemberEnd() && it->value.IsUint64() ? it->value.GetUint64() : 0);
+}
+
+// "storage: accepting new events; 3.2MiB free, ..." under the queue table,
+// when the daemon measures its storage space.
+std::string storage_line(const Value& root) {
+  const auto it = root.FindMember("storage");
+  if (it == root.MemberEnd() || !it->value.IsObject()) return {};
+  const Value& s = it->value;
+  const auto accepting = s.FindMember("accepting");
+  const bool full =
+      accepting != s.MemberEnd() && accepting->value.IsBool() && !accepting->value.GetBool();
+  std::string line =
+      full ? "storage: FULL, new events refused; " : "storage: accepting new events; ";
+  line += size_of(s, "free_bytes") + " free, " + size_of(s, "reusable_bytes") +
+          " reusable in the database (" + size_of(s, "database_bytes") + "), reserve " +
+          size_of(s, "reserve_bytes");
+  if (number_of(s, "max_size_bytes") > 0) line += ", max_size " + size_of(s, "max_size_bytes");
+  return line + "\n";
+}
+
 Result<std::string> queue_stats(const Value& root) {
   if (!has_array(root, "destinations")) return fail("no destinations in the answer");
   const Value& list = root["destinations"];
@@ -78,7 +103,7 @@ Result<std::string> queue_stats(const Value& root) {
          oldest != d.MemberEnd() && oldest->value.IsInt64() ? format_age(oldest->value.GetInt64())
                                                             : std::string("-")});
   }
-  return format_table(rows);
+  return format_table(rows) + storage_line(root);
 }
 
 Result<std::string> dlq_list(const Value& root) {

@@ -501,7 +501,8 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
 
   impl->metrics = std::make_unique<metrics::RelayMetrics>(impl->registry, kVersion);
   impl->storage = std::make_unique<storage::StorageWorker>(
-      std::move(store).value(), impl->logging->get("storage"), impl->metrics.get());
+      std::move(store).value(), impl->logging->get("storage"), impl->metrics.get(),
+      storage::SpaceLimits{c.storage.reserve, c.storage.max_size});
 
   std::vector<filter::Route> routes;
   for (const auto& r : c.routes) routes.emplace_back(r);

@@ -155,6 +155,13 @@ inline constexpr auto duration_field = [](SchemaWalker& w, const ConfigNode& val
   assign(out.*Member, w.duration(value, path, Duration(MinMs)));
 };
 
+// A size in bytes ("1048576", "64MiB"; common/size.hpp).
+template <auto Member>
+inline constexpr auto size_field = [](SchemaWalker& w, const ConfigNode& value,
+                                      const std::string& path, auto& out) {
+  assign(out.*Member, w.size(value, path));
+};
+
 // A value read by the function `Read(w, value, path, member)`.
 template <auto Member, auto Read>
 inline constexpr auto member_field = [](SchemaWalker& w, const ConfigNode& value,

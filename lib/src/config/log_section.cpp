@@ -6,7 +6,6 @@
 
 #include "config/field_table.hpp"
 #include "config/sections.hpp"
-#include "config/value_readers.hpp"
 
 namespace ocirelay::config::detail {
 
@@ -42,19 +41,7 @@ constexpr auto kLogFields = fields<Log>({
          }
        }
      }},
-    {"max_size",
-     [](auto& w, auto& value, auto& path, Log& out) {
-       if (auto text = w.raw_text(value, path)) {
-         if (auto bytes = parse_size(*text)) {
-           out.max_size = *bytes;
-         } else {
-           w.error(value, path,
-                   "bad size " + quote(value.text) +
-                       "; expected bytes or a number with KiB, MiB or GiB (e.g. 100MiB), 0 for "
-                       "never");
-         }
-       }
-     }},
+    {"max_size", size_field<&Log::max_size>},
     {"max_files", integer_field<&Log::max_files, 1, 1000>},
     {"flush_interval", duration_field<&Log::flush_interval>},
 });

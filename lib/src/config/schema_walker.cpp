@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config/secret_ref.hpp"
+#include "ocirelay/common/size.hpp"
 
 namespace ocirelay::config::detail {
 
@@ -303,6 +304,21 @@ std::optional<Duration> SchemaWalker::duration(const ConfigNode& node, const std
     return std::nullopt;
   }
   return d;
+}
+
+std::optional<std::uint64_t> SchemaWalker::size(const ConfigNode& node, const std::string& path) {
+  if (!node.is_scalar()) {
+    wrong_type(node, path, "a size such as 64MiB");
+    return std::nullopt;
+  }
+  const auto bytes = parse_size(node.text);
+  if (!bytes) {
+    error(node, path,
+          "bad size " + quote(node.text) +
+              ": expected a whole number of bytes, optionally with a unit KiB, MiB, GiB or TiB "
+              "(64MiB, 2GiB)");
+  }
+  return bytes;
 }
 
 std::optional<std::vector<std::string>> SchemaWalker::text_list(const ConfigNode& node,

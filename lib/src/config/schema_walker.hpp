@@ -69,6 +69,8 @@ class SchemaWalker {
   // A duration ("30s") of at least `min`.
   std::optional<Duration> duration(const ConfigNode& node, const std::string& path,
                                    Duration min = Duration::zero());
+  // A size in bytes ("1048576", "64MiB"; common/size.hpp).
+  std::optional<std::uint64_t> size(const ConfigNode& node, const std::string& path);
   // A sequence of strings (or, when `scalar_ok`, also a single string), each
   // with its secret references resolved. An empty sequence is an error.
   std::optional<std::vector<std::string>> text_list(const ConfigNode& node, const std::string& path,

@@ -1,4 +1,6 @@
-// `storage:`: the SQLite queue file and the duplicate-detection window.
+// `storage:`: the SQLite queue file, the duplicate-detection window, and the
+// space it may use (reserve, max_size).
+#include <cstdint>
 #include <utility>
 
 #include "config/field_table.hpp"
@@ -7,6 +9,10 @@
 namespace ocirelay::config::detail {
 
 namespace {
+
+// The smallest storage.max_size: the schema, some events and room for
+// delivery bookkeeping.
+constexpr std::uint64_t kMinStorageMaxSize = 1024 * 1024;
 
 constexpr auto kStorageFields = fields<Storage>({
     {"path",
@@ -20,6 +26,20 @@ constexpr auto kStorageFields = fields<Storage>({
        }
      }},
     {"dedupe_window", duration_field<&Storage::dedupe_window>},
+    {"reserve", size_field<&Storage::reserve>},
+    {"max_size",
+     [](auto& w, auto& value, auto& path, Storage& out) {
+       if (auto bytes = w.size(value, path)) {
+         if (*bytes != 0 && *bytes < kMinStorageMaxSize) {
+           w.error(value, path,
+                   "bad size " + quote(value.text) +
+                       ": a quota below 1MiB leaves no room for events and delivery bookkeeping; "
+                       "give at least 1MiB, or 0 for no quota");
+         } else {
+           out.max_size = *bytes;
+         }
+       }
+     }},
 });
 
 }  // namespace

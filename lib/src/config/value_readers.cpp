@@ -1,8 +1,5 @@
 #include "config/value_readers.hpp"
 
-#include <charconv>
-#include <limits>
-#include <system_error>
 #include <unordered_map>
 #include <utility>
 
@@ -37,24 +34,6 @@ void read_file(SchemaWalker& w, const ConfigNode& value, const std::string& path
   }
   w.check_readable_file(value, path, *file, what);
   out = std::move(*file);
-}
-
-std::optional<std::uint64_t> parse_size(std::string_view text) {
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  if (digits == 0) return std::nullopt;
-  std::uint64_t n = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + digits, n);
-  if (ec != std::errc{}) return std::nullopt;
-  const std::string_view unit = text.substr(digits);
-  std::uint64_t mult = 0;
-  if (unit.empty() || unit == "B") mult = 1;
-  else if (unit == "K" || unit == "KB" || unit == "KiB") mult = 1024;
-  else if (unit == "M" || unit == "MB" || unit == "MiB") mult = 1024 * 1024;
-  else if (unit == "G" || unit == "GB" || unit == "GiB") mult = 1024ull * 1024 * 1024;
-  else return std::nullopt;
-  if (n > std::numeric_limits<std::uint64_t>::max() / mult) return std::nullopt;
-  return n * mult;
 }
 
 std::optional<NameRef> read_name(SchemaWalker& w, const ConfigNode& value,

@@ -1,5 +1,5 @@
 // Readers of single configuration values that several sections share: file
-// paths, byte sizes, and the names of destinations and routes with what the
+// paths, and the names of destinations and routes with what the
 // cross-reference checks need of them.
 //
 // Pure functions over one SchemaWalker, plus reads of the file system; no
@@ -25,10 +25,6 @@ namespace ocirelay::config::detail {
 // certificate).
 void read_file(SchemaWalker& w, const ConfigNode& value, const std::string& path,
                std::string& out, std::string_view what, bool required);
-
-// "1048576", "512KiB", "100MiB", "1GiB" (also K/M/G and KB/MB/GB as binary
-// units), in bytes; nullopt when malformed or too large.
-std::optional<std::uint64_t> parse_size(std::string_view text);
 
 // HTTP Basic credentials: `username` and `password`, both required (the
 // ingress's `server.auth.basic` items, a destination's `auth:` of type basic).

@@ -33,7 +33,7 @@ bool is_json_content_type(std::optional<std::string_view> type) {
 }  // namespace
 
 IngressHandler::IngressHandler(IngressContext context)
-    : ctx_(std::move(context)), auth_(ctx_.config.server.auth), readiness_(ctx_.shutting_down) {
+    : ctx_(std::move(context)), auth_(ctx_.config.server.auth), readiness_(ctx_.shutting_down, ctx_.storage) {
   // management.listen is bound at start (a reload keeps it).
   if (!ctx_.config.management.listen) {
     management_ = std::make_unique<ManagementHandler>(ManagementContext{
@@ -174,11 +174,18 @@ asio::awaitable<Response> IngressHandler::post_event(Request& request) {
   record.body = ev.take_body();
   auto stored = co_await ctx_.storage.async_insert(std::move(record), asio::use_awaitable);
   if (!stored) {
-    readiness_.commit_failed();
-    ctx_.metrics.event_rejected("storage_unavailable");
-    ctx_.log->error("{}: event {} not accepted: storage cannot commit: {}", request.request_id, id,
-                    stored.error().message);
-    Response r = error_response(503, "storage unavailable; retry later");
+    const storage::StoreError& error = stored.error();
+    if (error.space_refused) {
+      // Storage said so once, with its figures; one line per event here.
+      ctx_.log->info("{}: event {} not accepted: storage full", request.request_id, id);
+    } else {
+      readiness_.commit_failed();
+      ctx_.log->error("{}: event {} not accepted: storage cannot commit: {}", request.request_id,
+                      id, error.message);
+    }
+    ctx_.metrics.event_rejected(error.disk_full ? "storage_full" : "storage_unavailable");
+    Response r = error_response(
+        503, error.disk_full ? "storage full; retry later" : "storage unavailable; retry later");
     r.headers.set("Retry-After", "30");
     co_return r;
   }

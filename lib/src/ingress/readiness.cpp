@@ -4,8 +4,8 @@
 
 namespace ocirelay::ingress {
 
-Readiness::Readiness(std::function<bool()> shutting_down)
-    : shutting_down_(std::move(shutting_down)) {}
+Readiness::Readiness(std::function<bool()> shutting_down, const storage::StorageWorker& storage)
+    : shutting_down_(std::move(shutting_down)), storage_(storage) {}
 
 void Readiness::commit_failed() { storage_failed_at_ = std::chrono::steady_clock::now(); }
 
@@ -13,6 +13,7 @@ void Readiness::commit_succeeded() { storage_failed_at_.reset(); }
 
 std::optional<std::string_view> Readiness::not_ready_reason() const {
   if (shutting_down_ && shutting_down_()) return "shutting down";
+  if (!storage_.space().accepting) return "storage full";
   if (storage_failed_at_ &&
       std::chrono::steady_clock::now() - *storage_failed_at_ < kStorageFailureHold) {
     return "storage cannot commit";

@@ -30,7 +30,20 @@ RelayMetrics::RelayMetrics(Registry& registry, const std::string& version)
           "ocirelay_storage_commit_seconds", "Time to commit a group of storage writes (fsync)",
           {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5})),
       commit_failures_(registry.counter("ocirelay_storage_commit_failures_total",
-                                        "Storage commits that failed")) {
+                                        "Storage commits that failed")),
+      storage_free_(registry.gauge("ocirelay_storage_free_bytes",
+                                   "Free space on the storage file system, as last measured")),
+      storage_database_(registry.gauge("ocirelay_storage_database_bytes",
+                                       "Size of the storage database: main file and WAL")),
+      storage_reusable_(
+          registry.gauge("ocirelay_storage_reusable_bytes",
+                         "Free pages inside the storage database, which new events reuse first")),
+      storage_reserve_(
+          registry.gauge("ocirelay_storage_reserve_bytes",
+                         "Free space kept for delivery bookkeeping (storage.reserve)")),
+      storage_full_(registry.gauge(
+          "ocirelay_storage_full",
+          "1 while new events are refused for lack of space (storage.reserve or max_size)")) {
   registry.gauge("ocirelay_build_info", "Build information; always 1", {{"version", version}})
       .set(1);
 }
@@ -101,6 +114,14 @@ void RelayMetrics::set_queue(const std::string& destination, double pending, dou
       .gauge("ocirelay_oldest_queued_age_seconds",
              "Age of the oldest event waiting for delivery, per destination", l)
       .set(oldest_age_seconds);
+}
+
+void RelayMetrics::on_space(const StorageSpace& space) {
+  storage_free_.set(static_cast<double>(space.free));
+  storage_database_.set(static_cast<double>(space.database));
+  storage_reusable_.set(static_cast<double>(space.reusable));
+  storage_reserve_.set(static_cast<double>(space.reserve));
+  storage_full_.set(space.full ? 1 : 0);
 }
 
 void RelayMetrics::on_commit([[maybe_unused]] std::size_t events, double seconds, bool ok) {

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "ocirelay/common/directories.hpp"
@@ -27,9 +28,9 @@ constexpr int kBusyTimeoutMs = 5000;
 
 // Applied to every connection: durable commits, referential checks, an 8 MiB
 // page cache, the WAL file truncated back to 64 MiB after a checkpoint that
-// let it grow beyond, and statement journals in memory (version 1's counting
-// triggers gave every INSERT one, and in a temporary file it cost 8 writes
-// per event).
+// let it grow beyond (StorageWorker lowers it with limit_wal(), after the
+// reserve), and statement journals in memory (version 1's counting triggers
+// gave every INSERT one, and in a temporary file it cost 8 writes per event).
 constexpr const char* kConnectionPragmas =
     "PRAGMA synchronous = FULL;"
     "PRAGMA foreign_keys = ON;"
@@ -137,6 +138,13 @@ Result<std::unique_ptr<Store>, StoreError> open_sqlite_store(const SqliteOptions
   return std::unique_ptr<Store>(std::move(store).value());
 }
 
+SqliteStore::SqliteStore(std::string path) : path_(std::move(path)), wal_path_(path_ + "-wal") {
+  directory_ = std::filesystem::path(path_).parent_path().string();
+  if (directory_.empty()) {
+    directory_ = ".";
+  }
+}
+
 Result<std::unique_ptr<SqliteStore>, StoreError> SqliteStore::open(const SqliteOptions& options) {
   if (options.path.empty()) {
     return fail(StoreError{"storage path is empty", false});
@@ -196,6 +204,12 @@ StoreResult<Unit> SqliteStore::configure() {
   if (sqlite3_db_readonly(db_.handle(), "main") == 1) {
     return fail(path_error(path_, "opened read-only (permission denied?)"));
   }
+  std::int64_t page_size = 0;
+  rc = db_.query_int("PRAGMA page_size", page_size);
+  if (rc != SQLITE_OK) {
+    return fail(path_error(path_, "cannot read the page size: " + db_.describe(rc)));
+  }
+  page_size_ = page_size > 0 ? static_cast<std::uint64_t>(page_size) : page_size_;
   return Unit{};
 }
 
@@ -221,6 +235,8 @@ StoreResult<Unit> SqliteStore::prepare_statements() {
       {&count_states_, kSqlCountStates},
       {&oldest_received_, kSqlOldestReceived},
       {&dead_list_, kSqlDeadList},
+      {&page_count_, "PRAGMA page_count"},
+      {&freelist_count_, "PRAGMA freelist_count"},
   };
   for (const Entry& entry : entries) {
     const int rc = db_.prepare(*entry.statement, entry.sql);
@@ -670,6 +686,53 @@ StoreResult<std::int64_t> SqliteStore::purge_dead_letters(const DeadLetterSelect
     return fail(db_.error(rc, "purge_dead_letters"));
   }
   return dead_letter_ops_.purge(selection);
+}
+
+StoreResult<SpaceSample> SqliteStore::measure_space() {
+  SpaceSample sample;
+  sample.page_size = page_size_;
+  sample.writes = static_cast<std::uint64_t>(sqlite3_total_changes64(db_.handle()));
+  struct statvfs fs {};
+  if (::statvfs(directory_.c_str(), &fs) != 0) {
+    return fail(path_error(
+        path_, "cannot measure the free space of " + directory_ + ": " + os_error_text(errno)));
+  }
+  sample.fs_size = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
+  sample.fs_free = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+  struct stat wal {};
+  if (::stat(wal_path_.c_str(), &wal) == 0) {
+    sample.wal_bytes = static_cast<std::uint64_t>(wal.st_size);
+  } else if (errno != ENOENT) {
+    return fail(path_error(path_, "cannot measure " + wal_path_ + ": " + os_error_text(errno)));
+  }
+  for (auto [statement, out] : {std::pair{&page_count_, &sample.database_bytes},
+                                std::pair{&freelist_count_, &sample.reusable_bytes}}) {
+    SqliteStatement::Scope scope(*statement);
+    const int rc = statement->step();
+    if (rc != SQLITE_ROW) {
+      return fail(db_.error(rc, "measure_space"));
+    }
+    *out = static_cast<std::uint64_t>(std::max<std::int64_t>(0, statement->column_int64(0))) *
+           page_size_;
+  }
+  return sample;
+}
+
+void SqliteStore::limit_wal(std::uint64_t pages) {
+  const auto n = static_cast<int>(std::min<std::uint64_t>(pages, 1u << 30));
+  sqlite3_wal_autocheckpoint(db_.handle(), n);
+  const std::string limit =
+      "PRAGMA journal_size_limit = " + std::to_string(2 * pages * page_size_);
+  db_.exec(limit.c_str());  // best effort: the WAL only stays larger
+}
+
+StoreResult<Unit> SqliteStore::shrink_wal() {
+  const int rc =
+      sqlite3_wal_checkpoint_v2(db_.handle(), "main", SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    return fail(db_.error(rc, "checkpoint"));
+  }
+  return Unit{};
 }
 
 StoreResult<Unit> SqliteStore::execute(const std::string& sql) {

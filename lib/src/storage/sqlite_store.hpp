@@ -49,6 +49,12 @@ class SqliteStore final : public Store {
   StoreResult<ReplayOutcome> replay_dead_letters(const DeadLetterSelection& selection,
                                                  Millis now) override;
   StoreResult<std::int64_t> purge_dead_letters(const DeadLetterSelection& selection) override;
+  // Space: statvfs on the database's directory, stat of the -wal file,
+  // PRAGMA page_count and freelist_count.
+  bool measures_space() const noexcept override { return true; }
+  StoreResult<SpaceSample> measure_space() override;
+  void limit_wal(std::uint64_t pages) override;
+  StoreResult<Unit> shrink_wal() override;
 
   // Runs SQL outside the cached statements, with no transaction of its own:
   // maintenance, and tests that need to provoke errors.
@@ -61,7 +67,7 @@ class SqliteStore final : public Store {
   // SQLITE_DONE after every row, `on_row` called for each.
   template <class OnRow>
   static int each_row(SqliteStatement& statement, OnRow&& on_row);
-  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+  explicit SqliteStore(std::string path);
 
   StoreResult<Unit> configure();
   StoreResult<Unit> prepare_statements();
@@ -75,6 +81,9 @@ class SqliteStore final : public Store {
   int apply(const AttemptResult& result, Millis now);
 
   std::string path_;
+  std::string directory_;  // of path_, for statvfs
+  std::string wal_path_;   // path_ + "-wal"
+  std::uint64_t page_size_ = 4096;
   SqliteConnection db_;  // declared before the statements: closed after them
   bool durable_ = true;
 
@@ -94,6 +103,8 @@ class SqliteStore final : public Store {
   SqliteStatement count_states_;
   SqliteStatement oldest_received_;
   SqliteStatement dead_list_;
+  SqliteStatement page_count_;
+  SqliteStatement freelist_count_;
   DeliveryCounts counts_{db_};
   SqliteDeadLetters dead_letter_ops_{db_, counts_};
 };

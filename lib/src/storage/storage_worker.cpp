@@ -6,9 +6,23 @@
 
 #include <spdlog/logger.h>
 
+#include "ocirelay/common/size.hpp"
+
 namespace ocirelay::storage {
 
 namespace {
+
+constexpr auto kMeasurePeriod = std::chrono::seconds(1);
+
+// A generous estimate of what an insert batch adds to the database: the
+// bodies, the event ID in three places, and rows and index entries.
+std::uint64_t estimate_bytes(const std::vector<NewEvent>& events) {
+  std::uint64_t bytes = 0;
+  for (const NewEvent& e : events) {
+    bytes += e.body.size() + 3 * e.event_id.size() + 128 * (e.destinations.size() + 2);
+  }
+  return bytes;
+}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -28,8 +42,12 @@ auto guarded(Fn fn) -> decltype(fn()) {
 }  // namespace
 
 StorageWorker::StorageWorker(std::unique_ptr<Store> store, std::shared_ptr<spdlog::logger> log,
-                             metrics::CommitObserver* observer)
-    : store_(std::move(store)), log_(std::move(log)), observer_(observer) {
+                             metrics::StorageObserver* observer, SpaceLimits limits)
+    : store_(std::move(store)), log_(std::move(log)), observer_(observer), guard_(limits) {
+  measures_space_ = store_ && store_->measures_space();
+  if (measures_space_) {
+    measure_space(false);  // before the thread starts: the store is still ours
+  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -70,23 +88,146 @@ void StorageWorker::submit(Op op) {
       op);
 }
 
+SpaceStatus StorageWorker::space() const {
+  std::lock_guard lock(space_mutex_);
+  return space_;
+}
+
 void StorageWorker::run() {
   std::vector<Op> ops;
   for (;;) {
+    bool tick = false;  // nothing to do until the next measurement
     {
       std::unique_lock lock(mutex_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) {
-        return;  // stopping, and everything submitted before is done
+      const auto ready = [this] { return stopping_ || !queue_.empty(); };
+      if (measures_space_) {
+        tick = !cv_.wait_until(lock, next_measure_, ready);
+      } else {
+        cv_.wait(lock, ready);
       }
-      ops.reserve(queue_.size());
-      for (Op& op : queue_) {
-        ops.push_back(std::move(op));
+      if (!tick) {
+        if (queue_.empty()) {
+          return;  // stopping, and everything submitted before is done
+        }
+        ops.reserve(queue_.size());
+        for (Op& op : queue_) {
+          ops.push_back(std::move(op));
+        }
+        queue_.clear();
       }
-      queue_.clear();
+    }
+    if (tick) {
+      measure_space(true);
+      continue;
     }
     process(ops);
     ops.clear();
+    if (measures_space_ && std::chrono::steady_clock::now() >= next_measure_) {
+      measure_space(false);
+    }
+  }
+}
+
+void StorageWorker::measure_space(bool tick) {
+  next_measure_ = std::chrono::steady_clock::now() + kMeasurePeriod;
+  auto sample = guarded([&] { return store_->measure_space(); });
+  if (!sample) {
+    if (!measure_failed_ && log_) {
+      log_->warn("storage: cannot measure free space: {}", sample.error().message);
+    }
+    measure_failed_ = true;
+    return;
+  }
+  measure_failed_ = false;
+  const bool first = !space_.measured;  // written by this thread only
+  // Idle: nothing written since the measurement a period ago.
+  const bool idle = tick && !first && sample->writes == writes_at_measure_;
+  writes_at_measure_ = sample->writes;
+  const SpaceGuard::Change change = guard_.update(*sample);
+  if (guard_.wal_pages() != wal_pages_) {
+    wal_pages_ = guard_.wal_pages();
+    store_->limit_wal(wal_pages_);
+  }
+  const SpaceLimits& limits = guard_.limits();
+  if (log_ && first && limits.reserve && *limits.reserve >= sample->fs_size) {
+    log_->warn("storage: storage.reserve ({}) is not smaller than the file system ({}): every new "
+               "event will be refused",
+               format_size(*limits.reserve), format_size(sample->fs_size));
+  }
+  if (log_ && change == SpaceGuard::Change::closed) {
+    log_->warn("storage: refusing new events (503) for lack of space: {}; deliveries go on, and "
+               "each one delivered frees space",
+               guard_.explain());
+  } else if (log_ && change == SpaceGuard::Change::reopened) {
+    log_->info("storage: accepting new events again: {}", guard_.explain());
+  }
+  if (!guard_.accepting() || (idle && sample->wal_bytes > 0)) {
+    auto shrunk = guarded([&] { return store_->shrink_wal(); });
+    if (!shrunk && log_) {
+      log_->debug("storage: cannot truncate the write-ahead log: {}", shrunk.error().message);
+    }
+  }
+  insert_budget_ = guard_.room() / 2;
+  SpaceStatus status;
+  status.measured = true;
+  status.accepting = guard_.accepting();
+  status.limit = guard_.limit();
+  status.sample = guard_.sample();
+  status.reserve = guard_.reserve();
+  status.max_size = limits.max_size;
+  {
+    std::lock_guard lock(space_mutex_);
+    space_ = status;
+  }
+  if (observer_ != nullptr) {
+    observer_->on_space(metrics::StorageSpace{
+        .free = status.sample.fs_free,
+        .database = status.sample.database_bytes + status.sample.wal_bytes,
+        .reusable = status.sample.reusable_bytes,
+        .reserve = status.reserve,
+        .full = !status.accepting});
+  }
+}
+
+void StorageWorker::insert(std::vector<NewEvent>& events,
+                           std::vector<std::function<void(StoreResult<InsertOutcome>)>>& inserted) {
+  if (measures_space_) {
+    const std::uint64_t need = estimate_bytes(events);
+    if (guard_.accepting() && need > insert_budget_) {
+      measure_space(false);  // near the limit: look again before writing
+    }
+    if (!guard_.accepting()) {
+      const StoreError refused{
+          "storage is full: new events are refused until deliveries free space", true, true};
+      for (auto& done : inserted) {
+        done(fail(refused));
+      }
+      return;
+    }
+    insert_budget_ = insert_budget_ > need ? insert_budget_ - need : 0;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto outcome = guarded([&] { return store_->insert_batch(events); });
+  if (outcome && outcome->size() != events.size()) {
+    outcome = fail(StoreError{"internal error: insert_batch returned a wrong count", false});
+  }
+  if (observer_ != nullptr) {
+    observer_->on_commit(events.size(), seconds_since(start), outcome.ok());
+  }
+  if (outcome) {
+    for (std::size_t i = 0; i < inserted.size(); ++i) {
+      inserted[i]((*outcome)[i]);
+    }
+    return;
+  }
+  if (log_) {
+    log_->error("storage: storing {} events failed: {}", events.size(), outcome.error().message);
+  }
+  for (auto& done : inserted) {
+    done(fail(outcome.error()));
+  }
+  if (outcome.error().disk_full && measures_space_) {
+    measure_space(false);  // the guard should close now
   }
 }
 
@@ -109,27 +250,7 @@ void StorageWorker::process(std::vector<Op>& ops) {
   }
 
   if (!events.empty()) {
-    const auto start = std::chrono::steady_clock::now();
-    auto outcome = guarded([&] { return store_->insert_batch(events); });
-    if (outcome && outcome->size() != events.size()) {
-      outcome = fail(StoreError{"internal error: insert_batch returned a wrong count", false});
-    }
-    if (observer_ != nullptr) {
-      observer_->on_commit(events.size(), seconds_since(start), outcome.ok());
-    }
-    if (outcome) {
-      for (std::size_t i = 0; i < inserted.size(); ++i) {
-        inserted[i]((*outcome)[i]);
-      }
-    } else {
-      if (log_) {
-        log_->error("storage: storing {} events failed: {}", events.size(),
-                    outcome.error().message);
-      }
-      for (auto& done : inserted) {
-        done(fail(outcome.error()));
-      }
-    }
+    insert(events, inserted);
   }
 
   if (!results.empty()) {
@@ -141,6 +262,9 @@ void StorageWorker::process(std::vector<Op>& ops) {
     if (!outcome && log_) {
       log_->error("storage: recording {} delivery results failed: {}", results.size(),
                   outcome.error().message);
+    }
+    if (!outcome && outcome.error().disk_full && measures_space_) {
+      measure_space(false);
     }
     for (auto& done : completed) {
       done(outcome);

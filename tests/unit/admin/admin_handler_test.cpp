@@ -157,6 +157,13 @@ TEST_CASE("admin: queue stats per destination, configured ones first", "[admin][
   CHECK(std::string(list[2]["destination"].GetString()) == "gone");
   CHECK(std::string(list[2]["state"].GetString()) == "not configured");
   CHECK(list[2]["dead"].GetInt64() == 1);
+  // The storage space as last measured (the test's file system is not full).
+  REQUIRE(doc.HasMember("storage"));
+  CHECK(doc["storage"]["accepting"].GetBool());
+  CHECK(doc["storage"]["free_bytes"].GetUint64() > 0);
+  CHECK(doc["storage"]["database_bytes"].GetUint64() > 0);
+  CHECK(doc["storage"]["reserve_bytes"].GetUint64() > 0);
+  CHECK(doc["storage"]["max_size_bytes"].GetUint64() == 0);
   f.json("GET", "/v1/queue/stats?x=1", 400);
 }
 

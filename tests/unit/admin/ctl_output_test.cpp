@@ -34,6 +34,19 @@ TEST_CASE("queue stats as a table", "[admin][output]") {
         "DESTINATION  STATE           QUEUED  IN FLIGHT  DEAD  OLDEST\n"
         "oic          paused          12      1          3     2m05s\n"
         "old          not configured  0       0          1     -\n");
+
+  auto with_storage = render_text(
+      CtlCommand::queue_stats,
+      R"({"destinations":[{"destination":"oic","state":"healthy","queued":0,"in_flight":0,)"
+      R"("dead":0,"oldest_age_seconds":null}],"storage":{"accepting":false,"free_bytes":419000,)"
+      R"("reusable_bytes":0,"database_bytes":3565158,"reserve_bytes":419430,)"
+      R"("max_size_bytes":0}})");
+  REQUIRE(with_storage.ok());
+  CHECK(with_storage.value() ==
+        "DESTINATION  STATE    QUEUED  IN FLIGHT  DEAD  OLDEST\n"
+        "oic          healthy  0       0          0     -\n"
+        "storage: FULL, new events refused; 409.1KiB free, 0B reusable in the database "
+        "(3.3MiB), reserve 409.5KiB\n");
 }
 
 TEST_CASE("dead letters as a table, with how many there are", "[admin][output]") {

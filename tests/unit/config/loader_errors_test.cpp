@@ -102,7 +102,7 @@ TEST_CASE("every mapping lists all of its allowed keys", "[config][errors]") {
           "username, password");
   allowed("server: { ons: { zzz: 1 } }", "server.ons.zzz",
           "auto_confirm, confirm_url_hosts, ca_file, confirm_timeout");
-  allowed("storage: { zzz: 1 }", "storage.zzz", "path, dedupe_window");
+  allowed("storage: { zzz: 1 }", "storage.zzz", "path, dedupe_window, reserve, max_size");
   allowed("log: { zzz: 1 }", "log.zzz",
           "level, file, format, max_size, max_files, flush_interval");
   allowed("admin: { zzz: 1 }", "admin.zzz", "socket");
@@ -184,6 +184,31 @@ TEST_CASE("bad durations quote the text as written", "[config][errors]") {
   only_error("server: { header_timeout: [1s] }", "server.header_timeout", "expected a duration");
   only_error(R"({"storage": {"dedupe_window": 30}})", "storage.dedupe_window", "bad duration '30'",
              "c.json");
+}
+
+TEST_CASE("bad sizes quote the text as written and name the key", "[config][errors]") {
+  for (const char* bad : {"64 MiB", "64mb", "-1", "1.5GiB", "MiB", "64MiBs", "20000000TiB"}) {
+    INFO(bad);
+    for (const char* key : {"storage.reserve", "storage.max_size", "log.max_size"}) {
+      const std::string section(key, std::string_view(key).find('.'));
+      const std::string field(std::string_view(key).substr(section.size() + 1));
+      const auto e = only_error(section + ": { " + field + ": \"" + bad + "\" }", key,
+                                std::string("bad size '") + bad + "'");
+      CHECK_THAT(e.message, Catch::Contains("KiB, MiB, GiB or TiB"));
+    }
+  }
+  only_error("storage: { reserve: [64MiB] }", "storage.reserve", "expected a size such as 64MiB");
+  only_error(R"({"storage": {"max_size": true}})", "storage.max_size", "bad size 'true'", "c.json");
+}
+
+TEST_CASE("storage.max_size below 1MiB is refused, 0 means no quota", "[config][errors]") {
+  for (const char* small : {"1", "512KiB", "1048575", "1023KiB"}) {
+    INFO(small);
+    const auto e = only_error(std::string("storage:\n  max_size: ") + small + "\n",
+                              "storage.max_size", std::string("bad size '") + small + "'");
+    CHECK_THAT(e.message, Catch::Contains("at least 1MiB") && Catch::Contains("0 for no quota"));
+    CHECK(e.line == 2);
+  }
 }
 
 TEST_CASE("bad listen addresses", "[config][errors]") {

@@ -364,6 +364,29 @@ destinations:
   CHECK(c.destinations[0].auth.type == DestinationAuth::Type::none);
 }
 
+TEST_CASE("storage.reserve and storage.max_size are sizes, with defaults when unset", "[config]") {
+  CHECK_FALSE(Storage{}.reserve.has_value());  // 64 MiB, at most a tenth of the file system
+  CHECK(Storage{}.max_size == 0u);             // no quota
+  const Config unset = parse_ok("storage:\n  path: /tmp/q.db\n");
+  CHECK_FALSE(unset.storage.reserve.has_value());
+  CHECK(unset.storage.max_size == 0u);
+
+  const Config c = parse_ok("storage:\n  reserve: 64MiB\n  max_size: 2GiB\n");
+  CHECK(c.storage.reserve == std::optional<std::uint64_t>(64ull << 20));
+  CHECK(c.storage.max_size == 2ull << 30);
+  CHECK(parse_ok("storage: { reserve: 500MB }").storage.reserve == 500ull << 20);  // binary
+  CHECK(parse_ok("storage: { reserve: 1048576 }").storage.reserve == 1048576u);
+  CHECK(parse_ok("storage: { reserve: 0 }").storage.reserve == 0u);  // set: no reserve
+  CHECK(parse_ok("storage: { max_size: 0 }").storage.max_size == 0u);
+  CHECK(parse_ok("storage: { max_size: 1MiB }").storage.max_size == 1u << 20);
+  CHECK(parse_ok("log: { max_size: 10MiB }").log.max_size == 10u << 20);
+
+  const Config j =
+      parse_ok(R"({"storage": {"reserve": "128MiB", "max_size": 4294967296}})", "c.json");
+  CHECK(j.storage.reserve == 128ull << 20);
+  CHECK(j.storage.max_size == 4ull << 30);
+}
+
 TEST_CASE("durations are read in every unit", "[config]") {
   for (const auto& [text, expected] : std::vector<std::pair<std::string, Duration>>{
            {"250ms", 250ms}, {"30s", 30s}, {"5m", 5min}, {"72h", 72h}, {"2d", 48h}}) {
@@ -557,6 +580,8 @@ TEST_CASE("config/production.yaml: valid once its files and secrets exist", "[co
     CHECK(c.server.auth->bearer_tokens == std::vector<std::string>{"t1", "t0"});
     CHECK(c.server.ons.ca_file == root + "tls/oci-ca.pem");
     CHECK(c.log.file == "/var/log/ocirelay/ocirelay.log");
+    CHECK(c.storage.reserve == 64ull << 20);
+    CHECK(c.storage.max_size == 0u);
     REQUIRE(c.destinations.size() == 2);
     CHECK(c.destinations[0].auth.password == "p1");
     CHECK(c.destinations[1].auth.password == "p2");
@@ -566,8 +591,9 @@ TEST_CASE("config/production.yaml: valid once its files and secrets exist", "[co
     // Every key is spelled out in the example, so the known extra keys appear.
     for (const char* key :
          {"max_header_bytes:", "max_connections:", "header_timeout:", "body_timeout:",
-          "idle_timeout:", "write_timeout:", "shutdown_timeout:", "confirm_timeout:", "concurrency:", "compartment:",
-          "bucket:", "event_types:", "dedupe_window:", "bearer_tokens:"}) {
+          "idle_timeout:", "write_timeout:", "shutdown_timeout:", "confirm_timeout:",
+          "concurrency:", "compartment:", "bucket:", "event_types:", "dedupe_window:", "reserve:",
+          "max_size:", "bearer_tokens:"}) {
       CHECK_THAT(original, Catch::Contains(key));
     }
   }

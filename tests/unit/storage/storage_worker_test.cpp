@@ -41,7 +41,7 @@ using ocirelay::storage::Store;
 using ocirelay::storage::StoreError;
 using ocirelay::storage::StoreResult;
 using ocirelay::storage::Unit;
-using ocirelay::metrics::CommitObserver;
+using ocirelay::metrics::StorageObserver;
 using ocirelay::storage::test::kT0;
 using ocirelay::storage::test::make_event;
 using ocirelay::storage::test::numbered_id;
@@ -49,7 +49,7 @@ using ocirelay::test::TempDir;
 
 namespace {
 
-class CountingObserver : public CommitObserver {
+class CountingObserver : public StorageObserver {
  public:
   void on_commit(std::size_t count, double seconds, bool ok) override {
     ++commits;
@@ -61,6 +61,7 @@ class CountingObserver : public CommitObserver {
       ++negative_times;
     }
   }
+  void on_space(const ocirelay::metrics::StorageSpace&) override {}
 
   std::atomic<int> commits{0};
   std::atomic<std::size_t> events{0};

@@ -76,6 +76,13 @@ struct Server {
 struct Storage {
   std::string path = "/var/lib/ocirelay/queue.db";
   Duration dedupe_window = 24h;
+  // Free space (bytes) kept on the database's file system for delivery
+  // bookkeeping: below it new events get 503 while deliveries go on.
+  // nullopt: 64 MiB, at most a tenth of the file system
+  // (storage::SpaceGuard::default_reserve); 0: none.
+  std::optional<std::uint64_t> reserve;
+  // Quota on the database (main file + WAL), bytes; 0: none.
+  std::uint64_t max_size = 0;
 
   bool operator==(const Storage&) const = default;
 };

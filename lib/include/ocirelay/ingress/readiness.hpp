@@ -1,17 +1,22 @@
 // Whether the relay accepts events, as GET /ready (management) and the
-// minimal ingress GET /health report it: not once shutdown has begun, and not
+// minimal ingress GET /health report it: not once shutdown has begun, not while
+// storage refuses new events for lack of space (storage.reserve, max_size;
+// that ends by itself once deliveries free space), and not
 // for kStorageFailureHold after a commit failed, unless one succeeded since;
 // after the hold, traffic may try again, so a relay that recovered is not kept
 // out of rotation forever.
 //
 // Thread and lifetime contract: used on the servers' single-threaded
-// executor only; the shutting_down function's target outlives it.
+// executor only; the shutting_down function's target and the storage worker
+// outlive it.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <string_view>
+
+#include "ocirelay/storage/storage_worker.hpp"
 
 namespace ocirelay::ingress {
 
@@ -21,17 +26,18 @@ class Readiness {
   static constexpr std::chrono::seconds kStorageFailureHold{30};
 
   // shutting_down: true once shutdown has begun (may be empty: never).
-  explicit Readiness(std::function<bool()> shutting_down);
+  Readiness(std::function<bool()> shutting_down, const storage::StorageWorker& storage);
 
   void commit_failed();
   void commit_succeeded();
 
-  // nullopt when ready; otherwise why not: "shutting down", "storage cannot
-  // commit" (no names of destinations, routes or files).
+  // nullopt when ready; otherwise why not: "shutting down", "storage full",
+  // "storage cannot commit" (no names of destinations, routes or files).
   std::optional<std::string_view> not_ready_reason() const;
 
  private:
   std::function<bool()> shutting_down_;
+  const storage::StorageWorker& storage_;
   std::optional<std::chrono::steady_clock::time_point> storage_failed_at_;
 };
 

@@ -8,12 +8,12 @@
 #include <string>
 #include <string_view>
 
-#include "ocirelay/metrics/commit_observer.hpp"
 #include "ocirelay/metrics/registry.hpp"
+#include "ocirelay/metrics/storage_observer.hpp"
 
 namespace ocirelay::metrics {
 
-class RelayMetrics : public CommitObserver {
+class RelayMetrics : public StorageObserver {
  public:
   RelayMetrics(Registry& registry, const std::string& version);
 
@@ -37,8 +37,9 @@ class RelayMetrics : public CommitObserver {
   void set_queue(const std::string& destination, double pending, double inflight, double dead,
                  double oldest_age_seconds);
 
-  // CommitObserver
+  // StorageObserver
   void on_commit(std::size_t events, double seconds, bool ok) override;
+  void on_space(const StorageSpace& space) override;
 
  private:
   Registry& registry_;
@@ -47,6 +48,11 @@ class RelayMetrics : public CommitObserver {
   Counter& duplicate_;
   Histogram& commit_seconds_;
   Counter& commit_failures_;
+  Gauge& storage_free_;
+  Gauge& storage_database_;
+  Gauge& storage_reusable_;
+  Gauge& storage_reserve_;
+  Gauge& storage_full_;
 };
 
 }  // namespace ocirelay::metrics

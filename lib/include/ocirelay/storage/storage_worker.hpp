@@ -10,8 +10,21 @@
 // operation already submitted, then joins; operations submitted after stop()
 // complete at once with a "storage stopped" error. The worker must outlive the
 // executors it posts to or be stopped before they are destroyed.
+//
+// Space (storage.reserve, storage.max_size): the worker measures the store's
+// space (Store::measure_space) once at construction, then on the storage
+// thread every second, after a write failed for lack of space, and before an
+// insert batch that may use up the room the last measurement left; never once
+// per event. A SpaceGuard decides from it: while it refuses, inserts complete
+// with a space_refused error without touching the store, everything else
+// (fetch_due, complete, dead letters, stats) goes on, and the write-ahead log
+// is checkpointed and truncated every second so its space goes back to the
+// file system; the same happens once after a second without writes. The
+// worker logs once when it starts refusing and once when it takes new events
+// again. space() may be read from any thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -27,7 +40,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
-#include "ocirelay/metrics/commit_observer.hpp"
+#include "ocirelay/metrics/storage_observer.hpp"
+#include "ocirelay/storage/space_guard.hpp"
 #include "ocirelay/storage/store.hpp"
 
 namespace spdlog {
@@ -36,15 +50,28 @@ class logger;
 
 namespace ocirelay::storage {
 
+// What the last measurement of storage space found.
+struct SpaceStatus {
+  bool measured = false;   // false: the store does not measure (never refusing)
+  bool accepting = true;   // new events are taken
+  SpaceGuard::Limit limit = SpaceGuard::Limit::none;  // what refuses them
+  SpaceSample sample;
+  std::uint64_t reserve = 0;   // effective storage.reserve
+  std::uint64_t max_size = 0;  // storage.max_size; 0: none
+};
+
 class StorageWorker {
  public:
   StorageWorker(std::unique_ptr<Store> store, std::shared_ptr<spdlog::logger> log,
-                metrics::CommitObserver* observer = nullptr);
+                metrics::StorageObserver* observer = nullptr, SpaceLimits limits = {});
   ~StorageWorker();
   StorageWorker(const StorageWorker&) = delete;
   StorageWorker& operator=(const StorageWorker&) = delete;
 
   void stop();
+
+  // The last space measurement (any thread).
+  SpaceStatus space() const;
 
   // void(StoreResult<InsertOutcome>)
   template <class Token>
@@ -160,10 +187,27 @@ class StorageWorker {
   void submit(Op op);
   void run();
   void process(std::vector<Op>& ops);
+  void insert(std::vector<NewEvent>& events,
+              std::vector<std::function<void(StoreResult<InsertOutcome>)>>& inserted);
+  // Measures, lets the guard decide, logs a change, publishes the status and
+  // gives WAL space back when refusing, or on a periodic `tick` when nothing
+  // was written for a period. Storage thread (or the constructor, before it
+  // starts).
+  void measure_space(bool tick);
 
   std::unique_ptr<Store> store_;
   std::shared_ptr<spdlog::logger> log_;
-  metrics::CommitObserver* observer_;
+  metrics::StorageObserver* observer_;
+  // Space: storage thread only, but for space_ (under space_mutex_).
+  SpaceGuard guard_;
+  bool measures_space_ = false;
+  std::uint64_t writes_at_measure_ = 0;  // SpaceSample::writes then
+  bool measure_failed_ = false;  // warned once until a measurement succeeds
+  std::uint64_t insert_budget_ = 0;  // bytes inserts may take before measuring again
+  std::uint64_t wal_pages_ = 0;      // as last given to limit_wal()
+  std::chrono::steady_clock::time_point next_measure_;
+  mutable std::mutex space_mutex_;
+  SpaceStatus space_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Op> queue_;

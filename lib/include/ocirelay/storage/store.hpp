@@ -15,12 +15,16 @@
 
 #include "ocirelay/common/result.hpp"
 #include "ocirelay/storage/records.hpp"
+#include "ocirelay/storage/space_guard.hpp"
 
 namespace ocirelay::storage {
 
 struct StoreError {
   std::string message;
   bool disk_full = false;
+  // Not attempted: storage is at its reserve or quota (StorageWorker refuses
+  // new events until deliveries free space). disk_full is set too.
+  bool space_refused = false;
 };
 
 template <class T>
@@ -100,6 +104,24 @@ class Store {
       [[maybe_unused]] const DeadLetterSelection& selection) {
     return fail(unsupported());
   }
+
+  // --- space, for storage.reserve and storage.max_size (StorageWorker) -----
+  // The defaults measure nothing: a backend without them is never refused
+  // new events for lack of space. None of these may be called inside
+  // another operation; each costs a few system calls, not one per event.
+
+  virtual bool measures_space() const noexcept { return false; }
+  // The file system's size and free space, the database's size, its free
+  // pages and its write-ahead log.
+  virtual StoreResult<SpaceSample> measure_space() {
+    return fail(StoreError{"this store does not measure its space", false});
+  }
+  // Checkpoints the write-ahead log whenever it reaches `pages` pages, and
+  // trims its file back to twice that after a checkpoint.
+  virtual void limit_wal([[maybe_unused]] std::uint64_t pages) {}
+  // Checkpoints the write-ahead log and truncates its file, giving its space
+  // back to the file system.
+  virtual StoreResult<Unit> shrink_wal() { return Unit{}; }
 
  protected:
   static StoreError unsupported() {
