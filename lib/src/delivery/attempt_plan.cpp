@@ -20,7 +20,8 @@ AttemptPlan plan_attempt(const config::Retry& retry, const AttemptOutcome& outco
   }
   plan.destination_failure = is_destination_failure(outcome.status);
   Duration delay = backoff_delay(retry, outcome.attempt, unit_random);
-  if (outcome.retry_after) delay = std::max(delay, std::min(*outcome.retry_after, retry.max_backoff));
+  if (outcome.retry_after)
+    delay = std::max(delay, std::min(*outcome.retry_after, retry.max_backoff));
   const Duration age(now + delay.count() - outcome.received_at);
   if (retry.max_attempts > 0 && outcome.attempt >= static_cast<int>(retry.max_attempts)) {
     plan.verdict = Verdict::dead;

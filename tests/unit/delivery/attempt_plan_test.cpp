@@ -43,8 +43,7 @@ TEST_CASE("a 2xx is delivered", "[plan]") {
   }
 }
 
-TEST_CASE("a retryable failure comes back after the backoff, doubling to max_backoff",
-          "[plan]") {
+TEST_CASE("a retryable failure comes back after the backoff, doubling to max_backoff", "[plan]") {
   const storage::Millis now = kQueued + 10'000;
   std::vector<Duration> delays;
   for (int attempt = 1; attempt <= 8; ++attempt) {

@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/logger.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/logger.h>
 
 #include "ocirelay/delivery/dispatcher.hpp"
 #include "ocirelay/metrics/registry.hpp"
@@ -53,8 +53,7 @@ struct SimClock {
     system += d;
   }
   storage::Millis millis() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(system.time_since_epoch())
-        .count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(system.time_since_epoch()).count();
   }
   DeliveryClock delivery_clock() {
     return DeliveryClock{[this] { return steady; }, [this] { return system; }};
@@ -233,7 +232,8 @@ struct Bench {
   void begin_drain(Steady::time_point deadline) {
     draining = true;
     asio::co_spawn(
-        io, [this, deadline]() -> asio::awaitable<void> {
+        io,
+        [this, deadline]() -> asio::awaitable<void> {
           drained = co_await dispatcher->drain(deadline);
         },
         asio::detached);

@@ -23,9 +23,9 @@ namespace ocirelay::delivery {
 
 // One attempt's outcome, as the dispatcher saw it.
 struct AttemptOutcome {
-  int attempt = 1;                  // this attempt's number, from 1
-  storage::Millis received_at = 0;  // when the event was queued
-  std::optional<int> status;        // nullopt: no response (connection error, timeout)
+  int attempt = 1;                      // this attempt's number, from 1
+  storage::Millis received_at = 0;      // when the event was queued
+  std::optional<int> status;            // nullopt: no response (connection error, timeout)
   std::optional<Duration> retry_after;  // asked for by a 429 or 503
 };
 
@@ -39,7 +39,7 @@ struct AttemptPlan {
   };
   Verdict verdict = Verdict::delivered;
   Why why = Why::success;
-  Duration delay{0};                   // retry: until the next attempt
+  Duration delay{0};                    // retry: until the next attempt
   storage::Millis next_attempt_at = 0;  // retry: now + delay
   // The failure says the destination itself is unwell (a retryable status
   // by classify() that is_destination_failure()): the destination pauses,
