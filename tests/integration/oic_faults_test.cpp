@@ -15,9 +15,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <optional>
 #include <set>
-#include <thread>
 
 #include "support/fake_http_server.hpp"
 #include "support/fixtures.hpp"

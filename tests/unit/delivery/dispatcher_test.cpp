@@ -6,10 +6,12 @@
 // max_attempts, max_age, oldest-first draining, and drain()'s abort.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
