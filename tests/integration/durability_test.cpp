@@ -4,11 +4,11 @@
 
 #include <csignal>
 #include <set>
-#include <thread>
 
 #include "support/fake_http_server.hpp"
 #include "support/fixtures.hpp"
 #include "support/relay_harness.hpp"
+#include "support/relay_metrics.hpp"
 #include "support/test_client.hpp"
 
 using namespace ocirelay::test;
@@ -54,7 +54,7 @@ TEST_CASE("events queued while OIC is down survive kill -9 and are delivered aft
   relay.rewrite(routes_to(up));
   relay.start();
   REQUIRE(up.wait_for_requests(kEvents, 30s));
-  std::this_thread::sleep_for(500ms);
+  REQUIRE(wait_until_settled(relay, "oic", 10s));  // nothing more can come
   CHECK(delivered_ids(up) == accepted);
   CHECK(up.request_count() == kEvents);  // each once after the restart
   auto health = TestClient(relay.management_port()).request("GET", "/health");

@@ -11,8 +11,12 @@
 #include <spdlog/spdlog.h>
 
 #include "ocirelay/common/task_group.hpp"
+#include "ocirelay/delivery/attempt_plan.hpp"
 #include "ocirelay/delivery/backoff.hpp"
+#include "ocirelay/delivery/destination_health.hpp"
 #include "ocirelay/delivery/event_sender.hpp"
+#include "ocirelay/delivery/rate_limiter.hpp"
+#include "ocirelay/delivery/storage_delivery_queue.hpp"
 #include "ocirelay/http/client.hpp"
 
 namespace ocirelay::delivery {
@@ -25,21 +29,18 @@ namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 using Clock = std::chrono::steady_clock;
 
-enum class Health { healthy, paused, probing };
-const char* health_name(Health h) {
-  switch (h) {
-    case Health::healthy: return "healthy";
-    case Health::paused: return "paused";
-    case Health::probing: return "probing";
-  }
-  return "?";
-}
+using Health = DestinationHealth::State;
 // With nothing known to be due, look again this often anyway.
 constexpr Duration kIdlePoll = 60s;
 constexpr Duration kStorageRetry = 1s;
 // After an abort, how long the aborted tasks may take to end: they only wait
 // for storage answers by then.
 constexpr Duration kAbortGrace = 2s;
+
+// How long from `now` until `at`, in whole milliseconds rounded up.
+Duration until(Clock::time_point at, Clock::time_point now) {
+  return std::chrono::ceil<Duration>(at - now);
+}
 
 // A short, printable excerpt of a response body for the last-error column.
 std::string excerpt(std::string_view body) {
@@ -56,29 +57,36 @@ std::string excerpt(std::string_view body) {
 class Dispatcher::Impl {
  public:
   Impl(asio::any_io_executor ex, const config::Destination& destination,
-       storage::StorageWorker& storage, metrics::RelayMetrics& metrics,
-       std::shared_ptr<spdlog::logger> log, std::unique_ptr<EventSender> client)
+       Collaborators parts, metrics::RelayMetrics& metrics, std::shared_ptr<spdlog::logger> log)
       : ex_(std::move(ex)),
         dest_(destination),
-        storage_(storage),
+        queue_(std::move(parts.queue)),
+        sender_(std::move(parts.sender)),
+        clock_(std::move(parts.clock)),
+        unit_random_(std::move(parts.unit_random)),
         metrics_(metrics),
         log_(std::move(log)),
-        client_(std::move(client)),
         wake_timer_(ex_),
         tasks_(ex_,
                [log = log_, name = dest_.name](std::exception_ptr, const std::string& task) {
                  log->critical("{}: {} ended by an exception", name, task);
                }),
-        rng_(std::random_device{}()) {
+        health_(dest_.retry),
+        rate_(dest_.rate_limit, clock_.steady_now()) {
+    if (!unit_random_) {
+      unit_random_ = [rng = std::mt19937_64(std::random_device{}())]() mutable {
+        return std::uniform_real_distribution<double>(0, 1)(rng);
+      };
+    }
     concurrency_ = std::max(1u, dest_.concurrency);
     // Room for a few storage round trips' worth of deliveries, so that the
     // next fetch is under way before the buffer runs dry.
     capacity_ = std::max<std::size_t>(128, 8 * concurrency_);
-    metrics_.destination_state(dest_.name, health_name(health_));
+    publish_health();
   }
 
   const std::string& name() const { return dest_.name; }
-  const char* state() const { return health_name(health_); }
+  const char* state() const { return health_.name(); }
   std::size_t in_flight() const { return in_flight_; }
 
   void start() {
@@ -124,7 +132,7 @@ class Dispatcher::Impl {
                  "stay queued",
                  dest_.name, in_flight_);
     }
-    client_->cancel();
+    sender_->cancel();
     tasks_.cancel(asio::cancellation_type::terminal);
   }
 
@@ -135,19 +143,17 @@ class Dispatcher::Impl {
 
   asio::awaitable<void> run() {
     while (!stopping_) {
-      const auto now = Clock::now();
-      if (health_ == Health::paused && now >= paused_until_) {
-        set_health(Health::probing);
+      const auto now = clock_.steady_now();
+      if (health_.update(now)) {
+        publish_health();
         log_->info("destination {}: pause over; probing with one request", dest_.name);
       }
       // Healthy: full concurrency. Probing: one request at a time. Paused: none.
-      const std::size_t limit = health_ == Health::healthy   ? concurrency_
-                                : health_ == Health::probing ? 1
-                                                             : 0;
+      const std::size_t limit = health_.limit(concurrency_);
       std::optional<Clock::time_point> next_token;
       while (in_flight_ < limit && !buffer_.empty()) {
-        if (!take_rate_token(now)) {
-          next_token = now + token_wait();
+        if (!rate_.try_take(now)) {
+          next_token = rate_.next_token_at(now);
           break;
         }
         start_delivery(std::move(buffer_.front()));
@@ -156,8 +162,7 @@ class Dispatcher::Impl {
       if (new_work_ && buffer_.size() < capacity_ / 2) {
         new_work_ = false;
         const std::size_t want = capacity_ - buffer_.size();
-        auto fetched = co_await storage_.async_fetch_due(dest_.name, storage::now_millis(), want,
-                                                         asio::use_awaitable);
+        auto fetched = co_await queue_->fetch_due(clock_.millis(), want);
         if (!fetched) {
           log_->error("{}: cannot read the queue: {}", dest_.name, fetched.error().message);
           new_work_ = true;
@@ -175,16 +180,13 @@ class Dispatcher::Impl {
       }
       Duration wait = kIdlePoll;
       if (next_due_) {
-        const auto until = Duration(*next_due_ - storage::now_millis());
-        wait = std::clamp<Duration>(until, 10ms, kIdlePoll);
+        wait = std::clamp<Duration>(Duration(*next_due_ - clock_.millis()), 10ms, kIdlePoll);
       }
-      if (health_ == Health::paused && !buffer_.empty()) {
-        wait = std::clamp<Duration>(
-            std::chrono::duration_cast<Duration>(paused_until_ - Clock::now()), 1ms, wait);
+      if (health_.state() == Health::paused && !buffer_.empty()) {
+        wait = std::clamp<Duration>(until(health_.paused_until(), clock_.steady_now()), 1ms, wait);
       }
       if (next_token) {
-        wait = std::clamp<Duration>(
-            std::chrono::duration_cast<Duration>(*next_token - Clock::now()), 1ms, wait);
+        wait = std::clamp<Duration>(until(*next_token, clock_.steady_now()), 1ms, wait);
       }
       wake_timer_.expires_after(wait);
       auto [ec] = co_await wake_timer_.async_wait(nothrow);
@@ -193,54 +195,7 @@ class Dispatcher::Impl {
     }
   }
 
-  // Token bucket of one: deliveries start at most rate_limit per second.
-  bool take_rate_token(Clock::time_point now) {
-    if (dest_.rate_limit <= 0) return true;
-    const double elapsed = std::chrono::duration<double>(now - refilled_at_).count();
-    tokens_ = std::min(1.0, tokens_ + elapsed * dest_.rate_limit);
-    refilled_at_ = now;
-    if (tokens_ < 1.0) return false;
-    tokens_ -= 1.0;
-    return true;
-  }
-  Duration token_wait() const {
-    const double seconds = (1.0 - tokens_) / dest_.rate_limit;
-    return std::max<Duration>(Duration(1), Duration(static_cast<Duration::rep>(seconds * 1000.0) + 1));
-  }
-
-  void set_health(Health h) {
-    health_ = h;
-    metrics_.destination_state(dest_.name, health_name(h));
-  }
-
-  // An attempt that started in pause epoch `started_epoch` failed in a way
-  // that says the destination is unwell: pause the whole destination, longer
-  // each time, at least for Retry-After. Failures of attempts that started
-  // before the current pause add nothing.
-  void destination_failed(std::uint64_t started_epoch, std::optional<Duration> retry_after,
-                          const std::string& why) {
-    if (started_epoch != epoch_) return;
-    ++epoch_;
-    ++failure_streak_;
-    Duration pause = backoff_delay(dest_.retry, failure_streak_, unit_random());
-    if (retry_after) pause = std::max(pause, std::min(*retry_after, dest_.retry.max_backoff));
-    paused_until_ = Clock::now() + pause;
-    set_health(Health::paused);
-    log_->warn("destination {} failing ({}); pausing deliveries for {} (failure {} in a row)",
-               dest_.name, why, format_duration(pause), failure_streak_);
-  }
-
-  void destination_succeeded() {
-    if (health_ != Health::healthy) {
-      log_->info("destination {} recovered after {} failure(s); resuming at concurrency {}",
-                 dest_.name, failure_streak_, concurrency_);
-    }
-    failure_streak_ = 0;
-    if (health_ != Health::healthy) ++epoch_;
-    set_health(Health::healthy);
-  }
-
-  double unit_random() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
+  void publish_health() { metrics_.destination_state(dest_.name, health_.name()); }
 
   asio::awaitable<void> sleep(Duration d) {
     asio::steady_timer t(ex_);
@@ -256,10 +211,10 @@ class Dispatcher::Impl {
 
   asio::awaitable<void> deliver(storage::Delivery d) {
     const int attempt = d.attempts + 1;
-    const auto started = std::chrono::steady_clock::now();
-    const std::uint64_t started_epoch = epoch_;
+    const auto started = clock_.steady_now();
+    const std::uint64_t started_epoch = health_.epoch();
     // Payload, headers, auth (and the one resend after a 401 with OAuth2).
-    auto response = co_await client_->send(d.event_id, d.body);
+    auto response = co_await sender_->send(d.event_id, d.body);
     if (aborted_) {
       log_->info("event {} to {}: attempt {} aborted by shutdown; stays queued", d.event_id,
                  dest_.name, attempt);
@@ -267,45 +222,54 @@ class Dispatcher::Impl {
       co_return;
     }
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - started);
+        clock_.steady_now() - started);
 
-    std::optional<int> status;
+    AttemptOutcome outcome;
+    outcome.attempt = attempt;
+    outcome.received_at = d.received_at;
     std::string error;
-    std::optional<Duration> retry_after;
     if (response) {
-      status = response->status;
-      if (*status == 429 || *status == 503) {
+      const int status = response->status;
+      outcome.status = status;
+      if (status == 429 || status == 503) {
         if (auto header = response->headers.get("Retry-After")) {
-          retry_after = parse_retry_after(*header, std::chrono::system_clock::now());
+          outcome.retry_after = parse_retry_after(*header, clock_.system_now());
         }
       }
-      if (*status < 200 || *status > 299) {
-        error = "HTTP " + std::to_string(*status);
+      if (status < 200 || status > 299) {
+        error = "HTTP " + std::to_string(status);
         if (!response->body.empty()) error += ": " + excerpt(response->body);
       }
     } else {
       error = response.error().message;
     }
+    const storage::Millis now = clock_.millis();
+    const AttemptPlan plan = plan_attempt(dest_.retry, outcome, now, unit_random_());
+    const std::string status_text =
+        outcome.status ? "HTTP " + std::to_string(*outcome.status) : error;
+
+    // A failure the configuration calls permanent (dead_letter_on) is about
+    // the event, not the destination: it does not pause the destination.
+    if (plan.destination_failure) {
+      if (const auto pause = health_.failed(started_epoch, clock_.steady_now(),
+                                            outcome.retry_after, unit_random_())) {
+        publish_health();
+        log_->warn("destination {} failing ({}); pausing deliveries for {} (failure {} in a row)",
+                   dest_.name, status_text, format_duration(*pause), health_.failure_streak());
+      }
+    } else if (const int failures = health_.succeeded(); failures > 0) {
+      publish_health();
+      log_->info("destination {} recovered after {} failure(s); resuming at concurrency {}",
+                 dest_.name, failures, concurrency_);
+    }
 
     storage::AttemptResult result;
     result.id = d.id;
     result.attempts = attempt;
-    result.last_status = status.value_or(0);
+    result.last_status = outcome.status.value_or(0);
     result.last_error = error;
-    const storage::Millis now = storage::now_millis();
-    const std::string status_text = status ? "HTTP " + std::to_string(*status) : error;
-
-    // A failure the configuration calls permanent (dead_letter_on) is about
-    // the event, not the destination: it does not pause the destination.
-    const Verdict verdict = classify(status, dest_.retry);
-    if (verdict == Verdict::retry && is_destination_failure(status)) {
-      destination_failed(started_epoch, retry_after, status_text);
-    } else {
-      destination_succeeded();
-    }
-
-    switch (verdict) {
-      case Verdict::delivered:
+    switch (plan.why) {
+      case AttemptPlan::Why::success:
         result.kind = storage::AttemptResult::Kind::delivered;
         metrics_.delivery(dest_.name, "delivered", result.last_status);
         metrics_.delivered_latency(dest_.name, static_cast<double>(now - d.received_at) / 1000.0,
@@ -313,35 +277,30 @@ class Dispatcher::Impl {
         log_->info("event {} delivered to {} (attempt {}, {}, {} ms)", d.event_id, dest_.name,
                    attempt, status_text, took.count());
         break;
-      case Verdict::retry: {
-        Duration delay = backoff_delay(dest_.retry, attempt, unit_random());
-        if (retry_after) delay = std::max(delay, std::min(*retry_after, dest_.retry.max_backoff));
-        const Duration age(now + delay.count() - d.received_at);
-        if (dest_.retry.max_attempts > 0 &&
-            attempt >= static_cast<int>(dest_.retry.max_attempts)) {
-          result.kind = storage::AttemptResult::Kind::dead;
-          result.last_error += " (gave up: max_attempts " +
-                               std::to_string(dest_.retry.max_attempts) + " reached)";
-          metrics_.delivery(dest_.name, "dead", result.last_status);
-          log_->error("event {} to {} dead-lettered after attempt {}: {}; max_attempts reached",
-                      d.event_id, dest_.name, attempt, error);
-        } else if (age > dest_.retry.max_age) {
-          result.kind = storage::AttemptResult::Kind::dead;
-          result.last_error += " (gave up: older than max_age " +
-                               format_duration(dest_.retry.max_age) + ")";
-          metrics_.delivery(dest_.name, "dead", result.last_status);
-          log_->error("event {} to {} dead-lettered after attempt {}: {}; max_age {} reached",
-                      d.event_id, dest_.name, attempt, error, format_duration(dest_.retry.max_age));
-        } else {
-          result.kind = storage::AttemptResult::Kind::retry;
-          result.next_attempt_at = now + delay.count();
-          metrics_.delivery(dest_.name, "retry", result.last_status);
-          log_->warn("event {} to {}: attempt {} failed: {}; retrying in {}", d.event_id,
-                     dest_.name, attempt, error, format_duration(delay));
-        }
+      case AttemptPlan::Why::retryable:
+        result.kind = storage::AttemptResult::Kind::retry;
+        result.next_attempt_at = plan.next_attempt_at;
+        metrics_.delivery(dest_.name, "retry", result.last_status);
+        log_->warn("event {} to {}: attempt {} failed: {}; retrying in {}", d.event_id,
+                   dest_.name, attempt, error, format_duration(plan.delay));
         break;
-      }
-      case Verdict::dead:
+      case AttemptPlan::Why::max_attempts:
+        result.kind = storage::AttemptResult::Kind::dead;
+        result.last_error += " (gave up: max_attempts " +
+                             std::to_string(dest_.retry.max_attempts) + " reached)";
+        metrics_.delivery(dest_.name, "dead", result.last_status);
+        log_->error("event {} to {} dead-lettered after attempt {}: {}; max_attempts reached",
+                    d.event_id, dest_.name, attempt, error);
+        break;
+      case AttemptPlan::Why::max_age:
+        result.kind = storage::AttemptResult::Kind::dead;
+        result.last_error +=
+            " (gave up: older than max_age " + format_duration(dest_.retry.max_age) + ")";
+        metrics_.delivery(dest_.name, "dead", result.last_status);
+        log_->error("event {} to {} dead-lettered after attempt {}: {}; max_age {} reached",
+                    d.event_id, dest_.name, attempt, error, format_duration(dest_.retry.max_age));
+        break;
+      case AttemptPlan::Why::not_retryable:
         result.kind = storage::AttemptResult::Kind::dead;
         metrics_.delivery(dest_.name, "dead", result.last_status);
         log_->error("event {} to {} dead-lettered after attempt {}: {} is not retryable",
@@ -354,7 +313,7 @@ class Dispatcher::Impl {
     // then, so it cannot be fetched again meanwhile.
     finish_delivery();
     for (;;) {
-      auto recorded = co_await storage_.async_complete(result, asio::use_awaitable);
+      auto recorded = co_await queue_->complete(result);
       if (recorded) break;
       log_->error("event {} to {}: cannot record the attempt: {}", d.event_id, dest_.name,
                   recorded.error().message);
@@ -374,13 +333,14 @@ class Dispatcher::Impl {
 
   asio::any_io_executor ex_;
   config::Destination dest_;
-  storage::StorageWorker& storage_;
+  std::unique_ptr<DeliveryQueue> queue_;  // the destination's rows in storage
+  std::unique_ptr<Sender> sender_;        // the destination's HTTP client, auth and shaping
+  DeliveryClock clock_;
+  std::function<double()> unit_random_;  // backoff jitter
   metrics::RelayMetrics& metrics_;
   std::shared_ptr<spdlog::logger> log_;
-  std::unique_ptr<EventSender> client_;  // the destination's HTTP client, auth and shaping
   asio::steady_timer wake_timer_;
   TaskGroup tasks_;  // the queue loop and the deliveries; drain() joins them
-  std::mt19937_64 rng_;
   unsigned concurrency_ = 1;
   std::size_t capacity_ = 32;
   std::deque<storage::Delivery> buffer_;
@@ -390,13 +350,8 @@ class Dispatcher::Impl {
   bool woken_ = false;
   bool stopping_ = false;
   bool aborted_ = false;  // shutdown deadline passed: results are not recorded
-  // Destination health: see destination_failed().
-  Health health_ = Health::healthy;
-  int failure_streak_ = 0;
-  std::uint64_t epoch_ = 0;  // grows with every pause and recovery
-  Clock::time_point paused_until_{};
-  double tokens_ = 1.0;  // rate limit bucket
-  Clock::time_point refilled_at_ = Clock::now();
+  DestinationHealth health_;  // pause and probe
+  RateLimiter rate_;          // rate_limit
 };
 
 Result<std::unique_ptr<Dispatcher>> Dispatcher::create(asio::any_io_executor executor,
@@ -404,10 +359,21 @@ Result<std::unique_ptr<Dispatcher>> Dispatcher::create(asio::any_io_executor exe
                                                        storage::StorageWorker& storage,
                                                        metrics::RelayMetrics& metrics,
                                                        std::shared_ptr<spdlog::logger> log) {
-  auto client = EventSender::create(executor, destination, log);
-  if (!client) return fail(std::move(client).error());
-  auto impl = std::make_unique<Impl>(std::move(executor), destination, storage, metrics,
-                                     std::move(log), std::move(client).value());
+  auto sender = EventSender::create(executor, destination, log);
+  if (!sender) return fail(std::move(sender).error());
+  Collaborators parts;
+  parts.queue = std::make_unique<StorageDeliveryQueue>(storage, destination.name);
+  parts.sender = std::move(sender).value();
+  return assemble(std::move(executor), destination, std::move(parts), metrics, std::move(log));
+}
+
+std::unique_ptr<Dispatcher> Dispatcher::assemble(asio::any_io_executor executor,
+                                                 const config::Destination& destination,
+                                                 Collaborators collaborators,
+                                                 metrics::RelayMetrics& metrics,
+                                                 std::shared_ptr<spdlog::logger> log) {
+  auto impl = std::make_unique<Impl>(std::move(executor), destination, std::move(collaborators),
+                                     metrics, std::move(log));
   return std::unique_ptr<Dispatcher>(new Dispatcher(std::move(impl)));
 }
 

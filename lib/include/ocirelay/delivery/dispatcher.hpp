@@ -14,6 +14,12 @@
 // request per pause interval however many events wait, and the backlog then
 // drains oldest first at `concurrency` and `rate_limit`.
 //
+// The decisions are made by value types that take time as an argument
+// (DestinationHealth, RateLimiter, plan_attempt); the Dispatcher feeds them
+// its clock's readings and carries them out through its DeliveryQueue and
+// Sender. assemble() takes those collaborators, so that tests can run it on
+// an io_context with a queue, a sender and a clock of their own.
+//
 // Thread and lifetime contract: runs on one single-threaded executor; every
 // member is called on it. The StorageWorker, metrics and logger outlive it.
 // Every coroutine it starts belongs to its task group: drain() joins them, and
@@ -24,6 +30,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,6 +40,9 @@
 #include "ocirelay/common/duration.hpp"
 #include "ocirelay/common/result.hpp"
 #include "ocirelay/config/config.hpp"
+#include "ocirelay/delivery/delivery_clock.hpp"
+#include "ocirelay/delivery/delivery_queue.hpp"
+#include "ocirelay/delivery/sender.hpp"
 #include "ocirelay/metrics/relay_metrics.hpp"
 #include "ocirelay/storage/storage_worker.hpp"
 
@@ -50,6 +60,25 @@ class Dispatcher {
                                                     storage::StorageWorker& storage,
                                                     metrics::RelayMetrics& metrics,
                                                     std::shared_ptr<spdlog::logger> log);
+
+  // What create() builds from the destination and the storage.
+  struct Collaborators {
+    std::unique_ptr<DeliveryQueue> queue;  // the destination's queue
+    std::unique_ptr<Sender> sender;        // sends one attempt
+    DeliveryClock clock;                   // default: the real clocks
+    // Backoff jitter, in [0, 1); empty: a randomly seeded generator.
+    std::function<double()> unit_random;
+  };
+  // A dispatcher over the given queue and sender (both required). `clock` is
+  // what pauses, the rate limit, retry times and ages are decided by; the
+  // timer between looks at the queue runs in real time (for as long as
+  // `clock` says to wait), and so does the drain deadline. After moving a
+  // simulated clock, notify() makes the dispatcher look again.
+  static std::unique_ptr<Dispatcher> assemble(boost::asio::any_io_executor executor,
+                                              const config::Destination& destination,
+                                              Collaborators collaborators,
+                                              metrics::RelayMetrics& metrics,
+                                              std::shared_ptr<spdlog::logger> log);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;

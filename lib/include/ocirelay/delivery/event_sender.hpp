@@ -28,6 +28,7 @@
 #include "ocirelay/common/result.hpp"
 #include "ocirelay/config/config.hpp"
 #include "ocirelay/delivery/payload.hpp"
+#include "ocirelay/delivery/sender.hpp"
 #include "ocirelay/delivery/token_provider.hpp"
 #include "ocirelay/http/client.hpp"
 
@@ -37,22 +38,22 @@ class logger;
 
 namespace ocirelay::delivery {
 
-class EventSender {
+class EventSender final : public Sender {
  public:
   // Fails when the URL, the TLS files or the payload setting are unusable.
   // Logs a warning when the destination has tls.verify off.
   static Result<std::unique_ptr<EventSender>> create(boost::asio::any_io_executor executor,
                                                      const config::Destination& destination,
                                                      std::shared_ptr<spdlog::logger> log);
-  ~EventSender();
+  ~EventSender() override;
   EventSender(const EventSender&) = delete;
   EventSender& operator=(const EventSender&) = delete;
 
   boost::asio::awaitable<Result<http::ClientResponse, http::ClientError>> send(
-      const std::string& event_id, std::string_view event);
+      const std::string& event_id, std::string_view event) override;
 
   // Aborts requests in flight, token requests included.
-  void cancel();
+  void cancel() override;
 
  private:
   EventSender() = default;

@@ -1,0 +1,33 @@
+// The queue of one destination as its Dispatcher sees it: take the due
+// deliveries, record an attempt's result. StorageDeliveryQueue implements it
+// over the StorageWorker; tests implement it over a Store of their own.
+//
+// Thread and lifetime contract: called on the dispatcher's executor, one
+// coroutine per call, several calls may be in flight at once; the queue
+// outlives them.
+#pragma once
+
+#include <cstddef>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "ocirelay/storage/records.hpp"
+#include "ocirelay/storage/store.hpp"
+
+namespace ocirelay::delivery {
+
+class DeliveryQueue {
+ public:
+  virtual ~DeliveryQueue() = default;
+
+  // Up to `limit` deliveries due at `now`, oldest first, now marked inflight;
+  // and when the next one not yet due will be (Store::fetch_due).
+  virtual boost::asio::awaitable<storage::StoreResult<storage::FetchResult>> fetch_due(
+      storage::Millis now, std::size_t limit) = 0;
+
+  // Records the result of one attempt (Store::complete).
+  virtual boost::asio::awaitable<storage::StoreResult<storage::Unit>> complete(
+      storage::AttemptResult result) = 0;
+};
+
+}  // namespace ocirelay::delivery

@@ -1,0 +1,30 @@
+// One destination's DeliveryQueue in the relay's storage: each call is an
+// operation of the StorageWorker (run on its thread, answered on the
+// caller's executor).
+//
+// Thread and lifetime contract: as DeliveryQueue; the StorageWorker outlives
+// the queue.
+#pragma once
+
+#include <string>
+
+#include "ocirelay/delivery/delivery_queue.hpp"
+#include "ocirelay/storage/storage_worker.hpp"
+
+namespace ocirelay::delivery {
+
+class StorageDeliveryQueue final : public DeliveryQueue {
+ public:
+  StorageDeliveryQueue(storage::StorageWorker& storage, std::string destination);
+
+  boost::asio::awaitable<storage::StoreResult<storage::FetchResult>> fetch_due(
+      storage::Millis now, std::size_t limit) override;
+  boost::asio::awaitable<storage::StoreResult<storage::Unit>> complete(
+      storage::AttemptResult result) override;
+
+ private:
+  storage::StorageWorker& storage_;
+  std::string destination_;
+};
+
+}  // namespace ocirelay::delivery

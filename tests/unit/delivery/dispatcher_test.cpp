@@ -1,0 +1,593 @@
+// The Dispatcher on an io_context of the test's own, in simulated time: a
+// clock the test advances, a scripted sender standing in for the destination
+// (answers at once, or holds a request until the test answers it), and the
+// destination's queue in a real SQLite store, called on the test's thread.
+// Covers concurrency, pause and probe, Retry-After, rate_limit, retries,
+// max_attempts, max_age, oldest-first draining, and drain()'s abort.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "ocirelay/delivery/dispatcher.hpp"
+#include "ocirelay/metrics/registry.hpp"
+#include "ocirelay/metrics/relay_metrics.hpp"
+#include "ocirelay/storage/store.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace ocirelay;
+using namespace ocirelay::delivery;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using Answer = Result<http::ClientResponse, http::ClientError>;
+using Steady = std::chrono::steady_clock;
+
+namespace {
+
+// Wall-clock start of the simulated time: a whole second, so that HTTP dates
+// (whole seconds) are exact.
+constexpr storage::Millis kT0 = 1'700'000'000'000;
+// The jitter draw: (almost) the full backoff, so pauses are exact.
+constexpr double kFull = 0.999999;
+
+// Steady and wall-clock time that move only when the test says.
+struct SimClock {
+  Steady::time_point steady = Steady::time_point{} + 1000h;
+  std::chrono::system_clock::time_point system{std::chrono::milliseconds(kT0)};
+
+  void advance(Duration d) {
+    steady += d;
+    system += d;
+  }
+  storage::Millis millis() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(system.time_since_epoch()).count();
+  }
+  DeliveryClock delivery_clock() {
+    return DeliveryClock{[this] { return steady; }, [this] { return system; }};
+  }
+};
+
+Answer status(int code, std::vector<std::pair<std::string, std::string>> headers = {}) {
+  http::ClientResponse r;
+  r.status = code;
+  for (auto& [name, value] : headers) r.headers.add(name, value);
+  return r;
+}
+
+Answer no_response() {
+  return fail(http::ClientError{http::ClientError::Kind::connect, "cannot connect"});
+}
+
+// The destination. A send is answered at once by `script` when it returns
+// an answer, else held until the test answers it (oldest first).
+class ScriptedSender final : public Sender {
+ public:
+  struct Call {
+    std::string event_id;
+    Steady::time_point at;  // simulated
+  };
+  using Script = std::function<std::optional<Answer>(std::size_t index, const std::string& id)>;
+
+  ScriptedSender(asio::io_context& io, const SimClock& clock) : io_(io), clock_(clock) {}
+
+  Script script = [](std::size_t, const std::string&) { return std::optional<Answer>(); };
+
+  asio::awaitable<Answer> send(const std::string& event_id, std::string_view) override {
+    const std::size_t index = calls.size();
+    calls.push_back({event_id, clock_.steady});
+    if (auto answer = script(index, event_id)) co_return std::move(*answer);
+    auto hold = std::make_shared<Hold>(io_);
+    held_.push_back(hold);
+    max_held = std::max(max_held, held_.size());
+    hold->timer.expires_at(asio::steady_timer::time_point::max());
+    co_await hold->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (hold->answer) co_return std::move(*hold->answer);
+    co_return fail(http::ClientError{http::ClientError::Kind::io, "aborted"});
+  }
+
+  void cancel() override {
+    ++cancels;
+    for (auto& hold : held_) hold->timer.cancel();
+    held_.clear();
+  }
+
+  std::size_t held() const { return held_.size(); }
+  // Answers the oldest request held.
+  void answer(Answer a) {
+    REQUIRE_FALSE(held_.empty());
+    auto hold = held_.front();
+    held_.pop_front();
+    hold->answer.emplace(std::move(a));
+    hold->timer.cancel();
+  }
+  std::vector<std::string> ids() const {
+    std::vector<std::string> out;
+    for (const auto& c : calls) out.push_back(c.event_id);
+    return out;
+  }
+
+  std::vector<Call> calls;
+  std::size_t max_held = 0;
+  int cancels = 0;
+
+ private:
+  struct Hold {
+    explicit Hold(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    std::optional<Answer> answer;
+  };
+  asio::io_context& io_;
+  const SimClock& clock_;
+  std::deque<std::shared_ptr<Hold>> held_;
+};
+
+// The destination's queue in a real SQLite store, called on the test thread.
+class StoreQueue final : public DeliveryQueue {
+ public:
+  StoreQueue(storage::Store& store, std::string destination)
+      : store_(store), destination_(std::move(destination)) {}
+
+  asio::awaitable<storage::StoreResult<storage::FetchResult>> fetch_due(
+      storage::Millis now, std::size_t limit) override {
+    co_return store_.fetch_due(destination_, now, limit);
+  }
+  asio::awaitable<storage::StoreResult<storage::Unit>> complete(
+      storage::AttemptResult result) override {
+    co_return store_.complete(std::span<const storage::AttemptResult>(&result, 1));
+  }
+
+ private:
+  storage::Store& store_;
+  std::string destination_;
+};
+
+config::Destination destination(unsigned concurrency = 4) {
+  config::Destination d;
+  d.name = "oic";
+  d.url = "http://127.0.0.1:9/flow";
+  d.concurrency = concurrency;
+  d.retry.initial_backoff = 10s;
+  d.retry.max_backoff = 80s;
+  d.retry.max_age = 24h;
+  return d;
+}
+
+std::string id_of(int i) { return "event-" + std::to_string(1000 + i); }
+
+// One dispatcher, its destination, its store and the simulated clock.
+struct Bench {
+  explicit Bench(config::Destination d = destination()) : dest(std::move(d)) {
+    auto opened = storage::open_sqlite_store(storage::SqliteOptions{dir.file("queue.db")});
+    if (!opened) FAIL("cannot open the store: " << opened.error().message);
+    store = std::move(opened).value();
+    auto s = std::make_unique<ScriptedSender>(io, clock);
+    sender = s.get();
+    Dispatcher::Collaborators parts;
+    parts.queue = std::make_unique<StoreQueue>(*store, dest.name);
+    parts.sender = std::move(s);
+    parts.clock = clock.delivery_clock();
+    parts.unit_random = [] { return kFull; };
+    dispatcher = Dispatcher::assemble(io.get_executor(), dest, std::move(parts), metrics,
+                                      std::make_shared<spdlog::logger>("dispatcher-test"));
+  }
+  ~Bench() {
+    if (started && !draining) {
+      begin_drain(Steady::now());
+      end_drain();
+    }
+  }
+
+  // Queues events 0..n-1 (one millisecond apart, the oldest first).
+  void queue_events(int n) {
+    std::vector<storage::NewEvent> events;
+    for (int i = 0; i < n; ++i) {
+      storage::NewEvent e;
+      e.event_id = id_of(queued_ + i);
+      e.body = "{\"eventID\":\"" + e.event_id + "\"}";
+      e.destinations = {dest.name};
+      e.received_at = clock.millis() - n + i;
+      events.push_back(std::move(e));
+    }
+    queued_ += n;
+    auto inserted = store->insert_batch(events);
+    if (!inserted) FAIL("insert failed: " << inserted.error().message);
+  }
+
+  void start() {
+    dispatcher->start();
+    started = true;
+    settle();
+  }
+  // Runs what is ready; only timers (in real time) are left.
+  void settle() {
+    io.restart();
+    while (io.poll() > 0) {
+    }
+  }
+  // Simulated time passes; the dispatcher is told to look again.
+  void advance(Duration d) {
+    clock.advance(d);
+    dispatcher->notify();
+    settle();
+  }
+  void answer(Answer a) {
+    sender->answer(std::move(a));
+    settle();
+  }
+
+  // Starts drain(deadline) (the deadline in real time) and lets it begin.
+  void begin_drain(Steady::time_point deadline) {
+    draining = true;
+    asio::co_spawn(
+        io,
+        [this, deadline]() -> asio::awaitable<void> {
+          drained = co_await dispatcher->drain(deadline);
+        },
+        asio::detached);
+    settle();
+  }
+  // Runs until the drain has ended; its result (nullopt: still running after 10 s).
+  std::optional<bool> end_drain() {
+    io.restart();
+    const auto limit = Steady::now() + 10s;
+    while (!drained && Steady::now() < limit) io.run_one_for(100ms);
+    return drained;
+  }
+
+  storage::DestinationStats stats() {
+    auto all = store->stats();
+    REQUIRE(all);
+    for (const auto& s : all.value())
+      if (s.destination == dest.name) return s;
+    storage::DestinationStats none;
+    none.destination = dest.name;
+    return none;
+  }
+  std::vector<storage::DeadLetter> dead_letters() {
+    auto letters = store->dead_letters(100);
+    REQUIRE(letters);
+    return letters.value();
+  }
+
+  // A series of the /metrics text; 0 when absent.
+  double metric(const std::string& series) const {
+    std::istringstream in(registry.render());
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+    }
+    return 0;
+  }
+  double attempts(const std::string& outcome, const std::string& status_class) const {
+    return metric("ocirelay_delivery_attempts_total{destination=\"oic\",outcome=\"" + outcome +
+                  "\",status_class=\"" + status_class + "\"}");
+  }
+  double in_state(const std::string& state) const {
+    return metric("ocirelay_destination_state{destination=\"oic\",state=\"" + state + "\"}");
+  }
+  std::string state() const { return dispatcher->state(); }
+
+  config::Destination dest;
+  test::TempDir dir;
+  SimClock clock;
+  asio::io_context io;
+  metrics::Registry registry;
+  metrics::RelayMetrics metrics{registry, "test"};
+  std::unique_ptr<storage::Store> store;
+  ScriptedSender* sender = nullptr;
+  std::unique_ptr<Dispatcher> dispatcher;
+  bool started = false;
+  bool draining = false;
+  std::optional<bool> drained;  // drain()'s result once it has ended
+
+ private:
+  int queued_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("dispatcher: at most `concurrency` attempts in flight, oldest first", "[dispatcher]") {
+  Bench bench(destination(3));
+  bench.queue_events(12);
+  bench.start();
+  CHECK(bench.sender->held() == 3);
+  for (int delivered = 0; delivered < 12; ++delivered) {
+    bench.answer(status(202));
+    CHECK(bench.sender->held() == static_cast<std::size_t>(std::min(3, 11 - delivered)));
+  }
+  CHECK(bench.sender->max_held == 3);
+  std::vector<std::string> expected;
+  for (int i = 0; i < 12; ++i) expected.push_back(id_of(i));
+  CHECK(bench.sender->ids() == expected);
+  CHECK(bench.attempts("delivered", "2xx") == 12);
+  const auto left = bench.stats();
+  CHECK(left.pending + left.inflight + left.dead == 0);  // delivered rows are removed
+  CHECK(bench.state() == "healthy");
+}
+
+TEST_CASE("dispatcher: a backlog larger than its buffer drains oldest first", "[dispatcher]") {
+  Bench bench(destination(8));
+  bench.sender->script = [](std::size_t, const std::string&) { return status(202); };
+  bench.queue_events(700);  // several fetches' worth
+  bench.start();
+  // Every answer comes at once; the dispatcher fetches again as its buffer
+  // runs low.
+  for (int i = 0; i < 50 && bench.sender->calls.size() < 700; ++i) bench.advance(0ms);
+  std::vector<std::string> expected;
+  for (int i = 0; i < 700; ++i) expected.push_back(id_of(i));
+  CHECK(bench.sender->ids() == expected);
+  const auto left = bench.stats();
+  CHECK(left.pending + left.inflight == 0);
+}
+
+TEST_CASE("dispatcher: a failing destination pauses, probes once, and resumes", "[dispatcher]") {
+  Bench bench(destination(4));  // initial_backoff 10s
+  bench.queue_events(10);
+  bench.start();
+  REQUIRE(bench.sender->held() == 4);
+
+  // All four fail; only the first failure counts: one pause of 10 s.
+  bench.answer(status(503));
+  CHECK(bench.state() == "paused");
+  CHECK(bench.in_state("paused") == 1);
+  CHECK(bench.in_state("healthy") == 0);
+  for (int i = 0; i < 3; ++i) bench.answer(status(503));
+  CHECK(bench.attempts("retry", "5xx") == 4);
+  CHECK(bench.sender->calls.size() == 4);
+
+  // Nothing is sent while the pause lasts.
+  bench.advance(9999ms);
+  CHECK(bench.state() == "paused");
+  CHECK(bench.sender->calls.size() == 4);
+
+  // Then one probe, and only one.
+  bench.advance(1ms);
+  CHECK(bench.state() == "probing");
+  CHECK(bench.in_state("probing") == 1);
+  CHECK(bench.sender->calls.size() == 5);
+  CHECK(bench.sender->held() == 1);
+
+  // The probe fails: a pause twice as long.
+  bench.answer(status(503));
+  CHECK(bench.state() == "paused");
+  bench.advance(19'999ms);
+  CHECK(bench.sender->calls.size() == 5);
+  bench.advance(1ms);
+  CHECK(bench.state() == "probing");
+  CHECK(bench.sender->calls.size() == 6);
+
+  // The probe succeeds: full concurrency again.
+  bench.answer(status(202));
+  CHECK(bench.state() == "healthy");
+  CHECK(bench.in_state("healthy") == 1);
+  CHECK(bench.sender->held() == 4);
+  while (bench.sender->held() > 0) bench.answer(status(202));
+  // Every event delivered once after the outage: the five that failed were
+  // retried, none was lost or sent twice.
+  CHECK(bench.attempts("delivered", "2xx") == 10);
+  CHECK(bench.sender->calls.size() == 15);
+  const auto left = bench.stats();
+  CHECK(left.pending + left.inflight + left.dead == 0);
+}
+
+TEST_CASE("dispatcher: a connection error pauses the destination like a 5xx", "[dispatcher]") {
+  Bench bench(destination(2));
+  bench.queue_events(3);
+  bench.start();
+  bench.answer(no_response());
+  CHECK(bench.state() == "paused");
+  CHECK(bench.attempts("retry", "error") == 1);
+  bench.answer(status(202));  // one that was already in flight: the destination works
+  CHECK(bench.state() == "healthy");
+}
+
+TEST_CASE("dispatcher: Retry-After holds a destination as long as it asks", "[dispatcher]") {
+  auto d = destination(1);
+  d.retry.initial_backoff = 1s;
+  d.retry.max_backoff = 1min;
+  Bench bench(d);
+  bench.queue_events(3);
+  bench.start();
+
+  SECTION("in seconds") {
+    bench.answer(status(429, {{"Retry-After", "30"}}));
+    bench.advance(29'999ms);
+    CHECK(bench.sender->calls.size() == 1);
+    bench.advance(1ms);
+    CHECK(bench.sender->calls.size() == 2);
+  }
+  SECTION("as an HTTP date, by the injected wall clock") {
+    // kT0 + 45 s.
+    bench.answer(status(503, {{"Retry-After", "Tue, 14 Nov 2023 22:14:05 GMT"}}));
+    bench.advance(44'999ms);
+    CHECK(bench.sender->calls.size() == 1);
+    bench.advance(1ms);
+    CHECK(bench.sender->calls.size() == 2);
+  }
+  SECTION("an hour: max_backoff") {
+    bench.answer(status(503, {{"Retry-After", "3600"}}));
+    bench.advance(59'999ms);
+    CHECK(bench.sender->calls.size() == 1);
+    bench.advance(1ms);
+    CHECK(bench.sender->calls.size() == 2);
+  }
+  CHECK(bench.state() == "probing");
+  bench.answer(status(202));
+  CHECK(bench.state() == "healthy");
+}
+
+TEST_CASE("dispatcher: rate_limit spaces the starts in simulated time", "[dispatcher]") {
+  auto d = destination(8);
+  d.rate_limit = 4;  // one start every 250 ms
+  Bench bench(d);
+  bench.sender->script = [](std::size_t, const std::string&) { return status(202); };
+  bench.queue_events(6);
+  bench.start();
+  CHECK(bench.sender->calls.size() == 1);
+  for (std::size_t sent = 1; sent < 6; ++sent) {
+    bench.advance(249ms);
+    CHECK(bench.sender->calls.size() == sent);
+    bench.advance(1ms);
+    CHECK(bench.sender->calls.size() == sent + 1);
+  }
+  const auto& calls = bench.sender->calls;
+  for (std::size_t i = 1; i < calls.size(); ++i) CHECK(calls[i].at - calls[i - 1].at == 250ms);
+}
+
+TEST_CASE("dispatcher: a retry is not sent before its time", "[dispatcher]") {
+  // 400 retried (retry_on) says nothing about the destination: no pause, the
+  // event's own next attempt time is what holds it back.
+  auto d = destination(4);
+  d.retry.retry_on = {400};
+  Bench bench(d);
+  bench.sender->script = [](std::size_t i, const std::string&) {
+    return i == 0 ? status(400) : status(202);
+  };
+  bench.queue_events(2);
+  bench.start();
+  CHECK(bench.state() == "healthy");
+  CHECK(bench.sender->ids() == std::vector<std::string>{id_of(0), id_of(1)});
+  bench.advance(9999ms);
+  CHECK(bench.sender->calls.size() == 2);
+  bench.advance(1ms);
+  CHECK(bench.sender->ids() == std::vector<std::string>{id_of(0), id_of(1), id_of(0)});
+  CHECK(bench.attempts("retry", "4xx") == 1);
+  CHECK(bench.attempts("delivered", "2xx") == 2);
+}
+
+TEST_CASE("dispatcher: a status that cannot succeed is dead-lettered at once", "[dispatcher]") {
+  Bench bench(destination(1));
+  bench.sender->script = [](std::size_t i, const std::string&) {
+    return i == 0 ? status(400) : status(202);
+  };
+  bench.queue_events(3);
+  bench.start();
+  bench.advance(24h);
+  CHECK(bench.sender->calls.size() == 3);  // never sent again
+  CHECK(bench.state() == "healthy");       // and the destination is fine
+  const auto letters = bench.dead_letters();
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].event_id == id_of(0));
+  CHECK(letters[0].last_status == 400);
+  CHECK(letters[0].attempts == 1);
+  CHECK(bench.attempts("dead", "4xx") == 1);
+}
+
+TEST_CASE("dispatcher: max_attempts dead-letters after the last attempt", "[dispatcher]") {
+  auto d = destination(1);
+  d.retry.max_attempts = 3;
+  Bench bench(d);
+  bench.sender->script = [](std::size_t, const std::string&) { return status(500); };
+  bench.queue_events(1);
+  bench.start();
+  for (int i = 0; i < 10; ++i) bench.advance(1min);
+  CHECK(bench.sender->calls.size() == 3);
+  const auto letters = bench.dead_letters();
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].attempts == 3);
+  CHECK(letters[0].last_status == 500);
+  CHECK(letters[0].last_error == "HTTP 500 (gave up: max_attempts 3 reached)");
+  CHECK(bench.attempts("retry", "5xx") == 2);
+  CHECK(bench.attempts("dead", "5xx") == 1);
+}
+
+TEST_CASE("dispatcher: a retry that would pass max_age is dead-lettered", "[dispatcher]") {
+  auto d = destination(1);
+  d.retry.initial_backoff = 10s;
+  d.retry.max_backoff = 10s;
+  d.retry.max_age = 30s;
+  Bench bench(d);
+  bench.sender->script = [](std::size_t, const std::string&) { return status(500); };
+  bench.queue_events(1);  // queued 1 ms before the start
+  bench.start();
+  // Attempts at 0, 10 and 20 s; the one after 20 s would come at 30 s + 1 ms.
+  for (int i = 0; i < 10; ++i) bench.advance(10s);
+  CHECK(bench.sender->calls.size() == 3);
+  const auto letters = bench.dead_letters();
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].last_error == "HTTP 500 (gave up: older than max_age 30s)");
+}
+
+TEST_CASE("dispatcher: drain lets attempts finish until the deadline, then aborts them",
+          "[dispatcher]") {
+  Bench bench(destination(2));
+  bench.queue_events(3);
+  bench.start();
+  REQUIRE(bench.sender->held() == 2);
+  bench.begin_drain(Steady::now() + 200ms);
+  CHECK(bench.dispatcher->in_flight() == 2);
+  CHECK(bench.sender->cancels == 0);
+  // One answer comes in before the deadline: recorded. The other never does.
+  bench.answer(status(202));
+  CHECK(bench.attempts("delivered", "2xx") == 1);
+  CHECK(bench.end_drain() == true);
+  CHECK(bench.sender->cancels == 1);
+  CHECK(bench.sender->calls.size() == 2);  // nothing new started once draining
+  CHECK(bench.attempts("delivered", "2xx") == 1);
+  CHECK(bench.attempts("retry", "error") == 0);  // the aborted one is not recorded
+  // It stays inflight in storage (released at shutdown), with the one the
+  // dispatcher had taken but not started.
+  const auto left = bench.stats();
+  CHECK(left.inflight == 2);
+  CHECK(left.pending == 0);
+  CHECK(left.dead == 0);
+  CHECK(bench.dispatcher->in_flight() == 0);
+}
+
+TEST_CASE("dispatcher: in real time, a retry comes back when due without a notify",
+          "[dispatcher]") {
+  // The one test on the real clock: the dispatcher's own timer must wake it
+  // for a retry. Backoffs of milliseconds keep it short.
+  auto d = destination(1);
+  d.retry.initial_backoff = 20ms;
+  d.retry.max_backoff = 40ms;
+  test::TempDir dir;
+  auto store = storage::open_sqlite_store(storage::SqliteOptions{dir.file("queue.db")});
+  REQUIRE(store);
+  asio::io_context io;
+  SimClock unused;
+  auto sender = std::make_unique<ScriptedSender>(io, unused);
+  auto* calls = &sender->calls;
+  sender->script = [](std::size_t i, const std::string&) {
+    return i < 2 ? status(503) : status(202);
+  };
+  metrics::Registry registry;
+  metrics::RelayMetrics metrics(registry, "test");
+  Dispatcher::Collaborators parts;
+  parts.queue = std::make_unique<StoreQueue>(*store.value(), d.name);
+  parts.sender = std::move(sender);
+  auto dispatcher = Dispatcher::assemble(io.get_executor(), d, std::move(parts), metrics,
+                                         std::make_shared<spdlog::logger>("dispatcher-test"));
+  storage::NewEvent e;
+  e.event_id = "event-1";
+  e.body = "{}";
+  e.destinations = {d.name};
+  e.received_at = storage::now_millis();
+  REQUIRE(store.value()->insert_batch(std::span<const storage::NewEvent>(&e, 1)));
+  dispatcher->start();
+  const auto limit = Steady::now() + 10s;
+  while (calls->size() < 3 && Steady::now() < limit) io.run_one_for(50ms);
+  CHECK(calls->size() == 3);
+  std::optional<bool> joined;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { joined = co_await dispatcher->drain(Steady::now()); },
+      asio::detached);
+  while (!joined && Steady::now() < limit) io.run_one_for(50ms);
+  CHECK(joined == true);
+  CHECK(dispatcher->state() == std::string("healthy"));
+}
