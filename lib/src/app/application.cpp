@@ -108,6 +108,7 @@ class Application::Impl {
   bool shutdown_forced = false;  // a second SIGTERM or SIGINT: no more waiting
   bool shutdown_done = false;
   bool shutdown_clean = true;    // every component joined and storage saved
+  bool tasks_abandoned = false;  // the loop was stopped with tasks still suspended
   std::int64_t queued_at_start = 0;
 
   void report_exception(std::exception_ptr e, const std::string& task) {
@@ -118,9 +119,11 @@ class Application::Impl {
     } catch (...) {
       log->critical("{} ended by an exception", task);
     }
-    if (task == "shutdown") {
+    if (task == "shutdown") {  // the components may not be joined: as in shutdown()
       shutdown_clean = false;
       end_own_tasks();
+      tasks_abandoned = true;
+      io.stop();
     }
   }
 
@@ -467,6 +470,13 @@ class Application::Impl {
                     : std::string());
     }
     end_own_tasks();
+    if (!joined) {
+      // A task did not end after its abort (a bug): io.run() would never
+      // return. Stop the loop; the components stay allocated (see
+      // ~Application), since the abandoned coroutines still refer to them.
+      tasks_abandoned = true;
+      io.stop();
+    }
   }
 };
 
@@ -584,7 +594,12 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
 }
 
 Application::Application(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Application::~Application() = default;
+Application::~Application() {
+  // Coroutines abandoned by an unclean shutdown refer to the components; the
+  // process is about to exit, so leave them all allocated rather than let
+  // the io_context destroy those coroutines after the components.
+  if (impl_ && impl_->tasks_abandoned) static_cast<void>(impl_.release());
+}
 
 int Application::run() {
   Impl& a = *impl_;
