@@ -38,8 +38,8 @@ StoreResult<storage::FetchResult> MemoryStore::fetch_due(const std::string&, sto
   return storage::FetchResult{};
 }
 
-StoreResult<storage::Unit> MemoryStore::complete(std::span<const storage::AttemptResult>) {
-  return storage::Unit{};
+StoreResult<Unit> MemoryStore::complete(std::span<const storage::AttemptResult>) {
+  return Unit{};
 }
 
 StoreResult<std::int64_t> MemoryStore::release_inflight() { return std::int64_t{0}; }

@@ -29,7 +29,7 @@ class MemoryStore final : public storage::Store {
   storage::StoreResult<storage::FetchResult> fetch_due(const std::string& destination,
                                                        storage::Millis now,
                                                        std::size_t limit) override;
-  storage::StoreResult<storage::Unit> complete(
+  storage::StoreResult<Unit> complete(
       std::span<const storage::AttemptResult> results) override;
   storage::StoreResult<std::int64_t> release_inflight() override;
   storage::StoreResult<std::int64_t> release_inflight(const std::string& destination) override;

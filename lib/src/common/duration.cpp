@@ -10,13 +10,13 @@ namespace ocirelay {
 
 namespace {
 
-struct Unit {
+struct Suffix {
   std::string_view suffix;
   std::int64_t millis;
 };
 
 // Longest suffix first, so "ms" is not read as "m" followed by garbage.
-constexpr std::array<Unit, 5> kUnits{{
+constexpr std::array<Suffix, 5> kUnits{{
     {"ms", 1},
     {"s", 1000},
     {"m", 60 * 1000},

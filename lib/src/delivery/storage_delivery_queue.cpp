@@ -14,7 +14,7 @@ boost::asio::awaitable<storage::StoreResult<storage::FetchResult>> StorageDelive
   co_return co_await storage_.async_fetch_due(destination_, now, limit, boost::asio::use_awaitable);
 }
 
-boost::asio::awaitable<storage::StoreResult<storage::Unit>> StorageDeliveryQueue::complete(
+boost::asio::awaitable<storage::StoreResult<Unit>> StorageDeliveryQueue::complete(
     storage::AttemptResult result) {
   co_return co_await storage_.async_complete(std::move(result), boost::asio::use_awaitable);
 }

@@ -36,9 +36,9 @@ Result<TlsContextPtr> base_context(ssl::context::method method) {
 
 }  // namespace
 
-Result<bool> check_private_key_permissions(const std::string& key_file) {
+Result<Unit> check_private_key_permissions(const std::string& key_file) {
   struct stat st {};
-  if (::stat(key_file.c_str(), &st) != 0) return true;  // loading it reports why
+  if (::stat(key_file.c_str(), &st) != 0) return Unit{};  // loading it reports why
   const unsigned mode = st.st_mode & 07777;
   if ((mode & S_IRWXO) != 0) {
     char octal[8];
@@ -46,7 +46,7 @@ Result<bool> check_private_key_permissions(const std::string& key_file) {
     return fail("private key " + key_file + " is accessible by other users (mode " + octal +
                 "); allow the owner and the service's group only, e.g. chmod 0640 " + key_file);
   }
-  return true;
+  return Unit{};
 }
 
 std::string last_openssl_error() {

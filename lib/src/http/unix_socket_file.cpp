@@ -37,7 +37,7 @@ bool someone_listens(const std::string& path) {
 
 UnixSocketFile::~UnixSocketFile() { remove(); }
 
-Result<bool> UnixSocketFile::prepare(const std::string& path) {
+Result<Unit> UnixSocketFile::prepare(const std::string& path) {
   path_ = path;
   if (path.empty() || path.size() >= sizeof(sockaddr_un::sun_path)) {
     return fail("Unix socket path \"" + path + "\" is empty or longer than " +
@@ -53,7 +53,7 @@ Result<bool> UnixSocketFile::prepare(const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) {
-      return true;
+      return Unit{};
     }
     return fail("cannot access " + path + ": " + os_error_text(errno));
   }
@@ -66,10 +66,10 @@ Result<bool> UnixSocketFile::prepare(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return fail("cannot remove the stale socket " + path + ": " + os_error_text(errno));
   }
-  return true;
+  return Unit{};
 }
 
-Result<bool> UnixSocketFile::claim() {
+Result<Unit> UnixSocketFile::claim() {
   if (::chmod(path_.c_str(), 0660) != 0) {
     return fail("cannot set mode 0660 on " + path_ + ": " + os_error_text(errno));
   }
@@ -80,7 +80,7 @@ Result<bool> UnixSocketFile::claim() {
   dev_ = st.st_dev;
   ino_ = st.st_ino;
   owned_ = true;
-  return true;
+  return Unit{};
 }
 
 void UnixSocketFile::remove() noexcept {

@@ -26,8 +26,8 @@ class UnixSocketFile {
   UnixSocketFile& operator=(const UnixSocketFile&) = delete;
 
   // Errors name the path and the cause.
-  Result<bool> prepare(const std::string& path);
-  Result<bool> claim();
+  Result<Unit> prepare(const std::string& path);
+  Result<Unit> claim();
   void remove() noexcept;
 
   const std::string& path() const noexcept { return path_; }

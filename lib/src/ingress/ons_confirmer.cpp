@@ -59,7 +59,7 @@ OnsConfirmer::OnsConfirmer(asio::any_io_executor executor, const config::Ons& op
                            http::TlsContextPtr tls, std::shared_ptr<spdlog::logger> log)
     : executor_(std::move(executor)), options_(options), tls_(std::move(tls)), log_(std::move(log)) {}
 
-Result<bool> OnsConfirmer::reconfigure(const config::Ons& options) {
+Result<Unit> OnsConfirmer::reconfigure(const config::Ons& options) {
   http::TlsContextPtr tls;
   if (options.auto_confirm) {
     auto made = http::make_client_tls_context(http::ClientTlsOptions{options.ca_file, true, {}, {}});
@@ -68,7 +68,7 @@ Result<bool> OnsConfirmer::reconfigure(const config::Ons& options) {
   }
   options_ = options;
   tls_ = std::move(tls);
-  return true;
+  return Unit{};
 }
 
 bool OnsConfirmer::host_allowed(const std::string& host) const {

@@ -86,12 +86,12 @@ std::shared_ptr<spdlog::logger> Logging::get(const std::string& component) {
   return logger;
 }
 
-Result<bool> Logging::set_level(const std::string& level) {
+Result<Unit> Logging::set_level(const std::string& level) {
   auto parsed = parse_level(level);
   if (!parsed) return fail("unknown log level \"" + level + "\"");
   level_ = static_cast<int>(*parsed);
   for (const auto& l : loggers_) l->set_level(*parsed);
-  return true;
+  return Unit{};
 }
 
 void Logging::reopen() {

@@ -146,7 +146,7 @@ class StoreQueue final : public DeliveryQueue {
       storage::Millis now, std::size_t limit) override {
     co_return store_.fetch_due(destination_, now, limit);
   }
-  asio::awaitable<storage::StoreResult<storage::Unit>> complete(
+  asio::awaitable<storage::StoreResult<Unit>> complete(
       storage::AttemptResult result) override {
     co_return store_.complete(std::span<const storage::AttemptResult>(&result, 1));
   }

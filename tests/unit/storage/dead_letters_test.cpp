@@ -387,9 +387,9 @@ TEST_CASE("a Store without dead-letter support says so", "[storage][dlq]") {
                                                                              std::size_t) override {
       return ocirelay::storage::FetchResult{};
     }
-    ocirelay::storage::StoreResult<ocirelay::storage::Unit> complete(
+    ocirelay::storage::StoreResult<ocirelay::Unit> complete(
         std::span<const AttemptResult>) override {
-      return ocirelay::storage::Unit{};
+      return ocirelay::Unit{};
     }
     ocirelay::storage::StoreResult<std::int64_t> release_inflight() override { return 0; }
     ocirelay::storage::StoreResult<std::int64_t> release_inflight(const std::string&) override {

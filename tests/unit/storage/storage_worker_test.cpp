@@ -40,7 +40,7 @@ using ocirelay::storage::StorageWorker;
 using ocirelay::storage::Store;
 using ocirelay::storage::StoreError;
 using ocirelay::storage::StoreResult;
-using ocirelay::storage::Unit;
+using ocirelay::Unit;
 using ocirelay::metrics::StorageObserver;
 using ocirelay::storage::test::kT0;
 using ocirelay::storage::test::make_event;

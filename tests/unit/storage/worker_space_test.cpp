@@ -34,7 +34,7 @@ using ocirelay::storage::SpaceStatus;
 using ocirelay::storage::SqliteOptions;
 using ocirelay::storage::StorageWorker;
 using ocirelay::storage::StoreResult;
-using ocirelay::storage::Unit;
+using ocirelay::Unit;
 using ocirelay::storage::test::delivered;
 using ocirelay::storage::test::kT0;
 using ocirelay::storage::test::make_event;

@@ -1,5 +1,8 @@
 // Result<T, E>: the value of a fallible operation, or the reason it failed.
-// Used by factories and parsers at startup instead of half-built objects.
+// Used by factories and parsers at startup instead of half-built objects, and
+// by storage for each operation. Result<Unit> is a success that carries
+// nothing (the one way to say so). [[nodiscard]]: a Result that is dropped
+// unread is a warning (an error with OCIRELAY_WERROR).
 // A plain value type; no thread affinity.
 #pragma once
 
@@ -10,6 +13,11 @@
 #include <variant>
 
 namespace ocirelay {
+
+// The value of a success that carries nothing: Result<Unit>; return Unit{}.
+struct Unit {
+  friend bool operator==(Unit, Unit) noexcept { return true; }
+};
 
 template <class E>
 struct Failure {
@@ -24,7 +32,7 @@ Failure<std::decay_t<E>> fail(E&& e) {
 inline Failure<std::string> fail(const char* e) { return Failure<std::string>{e}; }
 
 template <class T, class E = std::string>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(implicit)
   template <class F>

@@ -26,7 +26,7 @@ class DeliveryQueue {
       storage::Millis now, std::size_t limit) = 0;
 
   // Records the result of one attempt (Store::complete).
-  virtual boost::asio::awaitable<storage::StoreResult<storage::Unit>> complete(
+  virtual boost::asio::awaitable<storage::StoreResult<Unit>> complete(
       storage::AttemptResult result) = 0;
 };
 

@@ -19,7 +19,7 @@ class StorageDeliveryQueue final : public DeliveryQueue {
 
   boost::asio::awaitable<storage::StoreResult<storage::FetchResult>> fetch_due(
       storage::Millis now, std::size_t limit) override;
-  boost::asio::awaitable<storage::StoreResult<storage::Unit>> complete(
+  boost::asio::awaitable<storage::StoreResult<Unit>> complete(
       storage::AttemptResult result) override;
 
  private:

@@ -33,7 +33,7 @@ Result<TlsContextPtr> make_client_tls_context(const ClientTlsOptions& options);
 // the file and its mode, when any permission bit for "other" is set. Group
 // access is allowed (root:ocirelay 0640 is the recommended setup). Both
 // factories above check their key files with it before loading them.
-Result<bool> check_private_key_permissions(const std::string& key_file);
+Result<Unit> check_private_key_permissions(const std::string& key_file);
 
 // OpenSSL's most recent error, as text, and the error queue cleared.
 std::string last_openssl_error();

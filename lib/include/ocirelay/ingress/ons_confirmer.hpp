@@ -51,7 +51,7 @@ class OnsConfirmer {
 
   // New settings (configuration reload); confirmations under way finish with
   // the old ones. Fails, changing nothing, when the CA file cannot be loaded.
-  Result<bool> reconfigure(const config::Ons& options);
+  Result<Unit> reconfigure(const config::Ons& options);
 
   // The policy, exposed for tests.
   bool host_allowed(const std::string& host) const;

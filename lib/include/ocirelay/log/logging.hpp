@@ -51,7 +51,7 @@ class Logging {
   static Result<std::unique_ptr<Logging>> create(const LogOptions& options);
 
   std::shared_ptr<spdlog::logger> get(const std::string& component);
-  Result<bool> set_level(const std::string& level);
+  Result<Unit> set_level(const std::string& level);
   // Writes out what the sinks buffered. Thread-safe.
   void flush();
   // How often the owner should call flush(); zero when lines are not buffered.

@@ -30,8 +30,6 @@ struct StoreError {
 template <class T>
 using StoreResult = Result<T, StoreError>;
 
-struct Unit {};
-
 class Store {
  public:
   virtual ~Store() = default;
