@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "ocirelay/app/application.hpp"
+#include "ocirelay/app/daemon_main.hpp"
 
 int main(int argc, char** argv) {
   try {

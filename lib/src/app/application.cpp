@@ -4,21 +4,20 @@
 #include <sys/resource.h>
 
 #include <csignal>
-#include <cstdio>
-#include <cstdlib>
 #include <list>
 #include <optional>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
+#include "app/config_reload.hpp"
 #include "ocirelay/admin/admin_handler.hpp"
-#include "ocirelay/app/command_line.hpp"
 #include "ocirelay/app/service_notifier.hpp"
+#include "ocirelay/common/exception_text.hpp"
 #include "ocirelay/common/task_group.hpp"
 #include "ocirelay/config/loader.hpp"
 #include "ocirelay/delivery/dispatcher.hpp"
@@ -32,7 +31,6 @@
 #include "ocirelay/log/logging.hpp"
 #include "ocirelay/metrics/registry.hpp"
 #include "ocirelay/metrics/relay_metrics.hpp"
-#include "ocirelay/storage/storage_check.hpp"
 #include "ocirelay/storage/storage_worker.hpp"
 #include "ocirelay/storage/store.hpp"
 #include "ocirelay_version.hpp"
@@ -46,7 +44,6 @@ namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr Duration kDedupePruneInterval = 10min;
-
 
 // Raises the soft open-file limit to the hard one: every ingress connection
 // holds a descriptor (the server fits max_connections to the limit).
@@ -112,13 +109,7 @@ class Application::Impl {
   std::int64_t queued_at_start = 0;
 
   void report_exception(std::exception_ptr e, const std::string& task) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      log->critical("{} ended by an exception: {}", task, ex.what());
-    } catch (...) {
-      log->critical("{} ended by an exception", task);
-    }
+    log->critical("{} ended by an exception: {}", task, exception_text(e));
     if (task == "shutdown") {  // the components may not be joined: as in shutdown()
       shutdown_clean = false;
       end_own_tasks();
@@ -156,8 +147,7 @@ class Application::Impl {
   asio::awaitable<void> prune_dedupe_periodically() {
     asio::steady_timer& timer = prune_timer;
     while (!shutting_down) {
-      const storage::Millis cutoff =
-          storage::now_millis() - config.storage.dedupe_window.count();
+      const storage::Millis cutoff = storage::now_millis() - config.storage.dedupe_window.count();
       auto pruned = co_await storage->async_prune_dedupe(cutoff, asio::use_awaitable);
       if (!pruned) {
         log->warn("cannot forget old event IDs: {}", pruned.error().message);
@@ -215,9 +205,10 @@ class Application::Impl {
         shutting_down = true;
         stopping.spawn(shutdown(), "shutdown");
       } else if (!shutdown_forced) {
-        log->warn("{} received again: forcing the shutdown; deliveries in flight are aborted "
-                  "and stay queued",
-                  name);
+        log->warn(
+            "{} received again: forcing the shutdown; deliveries in flight are aborted "
+            "and stay queued",
+            name);
         logging->flush();
         shutdown_forced = true;
         stopping.cancel(asio::cancellation_type::terminal);
@@ -225,17 +216,18 @@ class Application::Impl {
     }
   }
 
+  ConfigReload reloader() {
+    return ConfigReload(ReloadTargets{config, io.get_executor(), *logging, *log, *storage, *metrics,
+                                      *router, *confirmer, *handler, *server,
+                                      management_server.get(), admin_handler.get(), dispatchers,
+                                      retired, shutting_down});
+  }
+
   // SIGHUP: reads the configuration file again and applies what can change
-  // while running (routes, destinations, ingress auth, ONS settings, limits,
-  // log level). An invalid file is refused with its errors and the running
-  // configuration kept. The server and management certificates and keys are
-  // read again for new connections. Settings bound at start (listen
-  // addresses, plain HTTP or HTTPS, storage, admin socket, log file) keep
-  // their running values, with a warning. A destination that is removed or
-  // changed stops taking work; its deliveries in flight finish (within
-  // shutdown_timeout), the rows it held go back to the queue, and a changed
-  // one starts again with the new settings. Queued events of a removed
-  // destination stay in storage.
+  // while running (ConfigReload); an invalid file, or one whose destinations
+  // or certificates cannot be set up, is refused with its errors and the
+  // running configuration kept. systemd hears RELOADING=1, then READY=1
+  // however the reload ends.
   asio::awaitable<void> reload() {
     struct Done {  // however the reload ends
       Impl& a;
@@ -264,173 +256,13 @@ class Application::Impl {
                  loaded.error().size());
       co_return;
     }
-    config::Config next = std::move(loaded).value();
-    keep_start_time_settings(next);
-
-    // Everything that can fail is prepared before anything changes.
-    std::vector<const config::Destination*> changed;  // in `next`: new or different
-    std::vector<std::string> removed;
-    for (const auto& d : next.destinations) {
-      auto old = std::find_if(config.destinations.begin(), config.destinations.end(),
-                              [&](const config::Destination& o) { return o.name == d.name; });
-      if (old == config.destinations.end() || !(*old == d)) changed.push_back(&d);
-    }
-    for (const auto& o : config.destinations) {
-      if (std::none_of(next.destinations.begin(), next.destinations.end(),
-                       [&](const config::Destination& d) { return d.name == o.name; })) {
-        removed.push_back(o.name);
-      }
-    }
-    std::vector<std::unique_ptr<delivery::Dispatcher>> fresh;
-    for (const auto* d : changed) {
-      auto made = delivery::Dispatcher::create(io.get_executor(), *d, *storage, *metrics,
-                                               logging->get("delivery"));
-      if (!made) {
-        log->error("reload refused: {}; keeping the running configuration", made.error());
-        co_return;
-      }
-      fresh.push_back(std::move(made).value());
-    }
-    // The server certificate and key are read again: a renewed certificate
-    // at the same paths, or new paths. Plain HTTP to HTTPS or back needs a
-    // restart (keep_start_time_settings).
-    http::TlsContextPtr server_tls;
-    if (next.server.tls) {
-      auto made =
-          http::make_server_tls_context(next.server.tls->cert_file, next.server.tls->key_file);
-      if (!made) {
-        log->error("reload refused: server.tls: {}; keeping the running configuration",
-                   made.error());
-        co_return;
-      }
-      server_tls = std::move(made).value();
-    }
-    // Likewise the management listener's (adding or removing management.tls
-    // needs a restart).
-    http::TlsContextPtr management_tls;
-    if (next.management.tls && management_server) {
-      auto made = http::make_server_tls_context(next.management.tls->cert_file,
-                                                next.management.tls->key_file);
-      if (!made) {
-        log->error("reload refused: management.tls: {}; keeping the running configuration",
-                   made.error());
-        co_return;
-      }
-      management_tls = std::move(made).value();
-    }
-    // Last of the steps that can fail: reconfigure() applies at once.
-    if (auto ons = confirmer->reconfigure(next.server.ons); !ons) {
-      log->error("reload refused: {}; keeping the running configuration", ons.error());
+    ConfigReload reload = reloader();
+    auto plan = reload.prepare(std::move(loaded).value());
+    if (!plan) {
+      log->error("reload refused: {}; keeping the running configuration", plan.error());
       co_return;
     }
-
-    // Apply: from here on nothing fails.
-    std::vector<filter::Route> routes;
-    for (const auto& r : next.routes) routes.emplace_back(r);
-    config = std::move(next);
-    *router = filter::Router(std::move(routes));
-    handler->reconfigure();
-    server->set_limits(server_limits(config));
-    if (server_tls) {
-      server->set_tls_context(std::move(server_tls));
-      log->info("reload: server certificate {} loaded for new connections",
-                config.server.tls->cert_file);
-    }
-    if (management_tls) {
-      management_server->set_tls_context(std::move(management_tls));
-      log->info("reload: management certificate {} loaded for new connections",
-                config.management.tls->cert_file);
-    }
-    std::vector<std::string> names;
-    for (const auto& d : config.destinations) names.push_back(d.name);
-    if (admin_handler) admin_handler->set_destinations(names);
-
-    // Retire the dispatchers of removed and changed destinations.
-    std::vector<delivery::Dispatcher*> retiring;
-    for (auto it = dispatchers.begin(); it != dispatchers.end();) {
-      const bool goes = std::find(removed.begin(), removed.end(), (*it)->name()) != removed.end() ||
-                        std::any_of(fresh.begin(), fresh.end(),
-                                    [&](const auto& f) { return f->name() == (*it)->name(); });
-      if (goes) {
-        (*it)->stop();
-        retiring.push_back(it->get());
-        retired.push_back(std::move(*it));
-        it = dispatchers.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    std::vector<delivery::Dispatcher*> starting;
-    for (auto& f : fresh) {
-      starting.push_back(f.get());
-      dispatchers.push_back(std::move(f));
-    }
-    log->info("configuration reloaded: {} route(s), {} destination(s) ({} new or changed, {} "
-              "removed); log level {}",
-              config.routes.size(), config.destinations.size(), starting.size(), removed.size(),
-              config.log.level);
-    if (auto level = logging->set_level(config.log.level); !level) {
-      log->warn("reload: {}", level.error());
-    }
-
-    for (auto* old : retiring) {
-      co_await old->drain(std::chrono::steady_clock::now() + config.server.shutdown_timeout);
-      const std::string name = old->name();
-      auto op = storage->async_call<std::int64_t>(
-          asio::use_awaitable, [name](storage::Store& s) { return s.release_inflight(name); });
-      auto released = co_await std::move(op);
-      if (!released) {
-        log->error("reload: cannot return {}'s deliveries to the queue: {}", name,
-                   released.error().message);
-      }
-    }
-    if (!shutting_down) {
-      for (auto* d : starting) d->start();
-    }
-    if (!removed.empty()) {
-      auto stats = co_await storage->async_stats(asio::use_awaitable);
-      for (const auto& name : removed) {
-        std::int64_t queued = 0;
-        if (stats) {
-          for (const auto& s : stats.value()) {
-            if (s.destination == name) queued = s.pending + s.inflight + s.dead;
-          }
-        }
-        log->warn("destination {} was removed from the configuration; {} of its deliveries stay "
-                  "in storage (add it back to deliver them)",
-                  name, queued);
-      }
-    }
-  }
-
-  // Settings bound at start keep their running values; says which changed.
-  void keep_start_time_settings(config::Config& next) {
-    auto keep = [&](auto& field, const auto& running, const char* key) {
-      if (!(field == running)) {
-        log->warn("reload: {} changed; it takes effect only after a restart", key);
-        field = running;
-      }
-    };
-    keep(next.server.listen, config.server.listen, "server.listen");
-    if (next.server.tls.has_value() != config.server.tls.has_value()) {
-      log->warn("reload: server.tls {}; it takes effect only after a restart",
-                next.server.tls ? "added" : "removed");
-      next.server.tls = config.server.tls;
-    }
-    keep(next.management.listen, config.management.listen, "management.listen");
-    if (next.management.tls.has_value() != config.management.tls.has_value()) {
-      log->warn("reload: management.tls {}; it takes effect only after a restart",
-                next.management.tls ? "added" : "removed");
-      next.management.tls = config.management.tls;
-    }
-    keep(next.server.shutdown_timeout, config.server.shutdown_timeout, "server.shutdown_timeout");
-    keep(next.storage, config.storage, "storage");
-    keep(next.admin, config.admin, "admin");
-    keep(next.log.file, config.log.file, "log.file");
-    keep(next.log.format, config.log.format, "log.format");
-    keep(next.log.max_size, config.log.max_size, "log.max_size");
-    keep(next.log.max_files, config.log.max_files, "log.max_files");
-    keep(next.log.flush_interval, config.log.flush_interval, "log.flush_interval");
+    co_await reload.apply(std::move(plan).value());
   }
 
   // Stops accepting, lets requests and deliveries in flight finish until
@@ -455,9 +287,10 @@ class Application::Impl {
     if (!joined) shutdown_clean = false;
     auto released = co_await storage->async_release_inflight(asio::use_awaitable);
     if (!released) {
-      log->error("cannot return the aborted deliveries to the queue: {} (they are at the next "
-                 "start)",
-                 released.error().message);
+      log->error(
+          "cannot return the aborted deliveries to the queue: {} (they are at the next "
+          "start)",
+          released.error().message);
       shutdown_clean = false;
     }
     auto stats = co_await storage->async_stats(asio::use_awaitable);
@@ -489,10 +322,9 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
 
   const auto flush_interval =
       std::chrono::duration_cast<std::chrono::milliseconds>(c.log.flush_interval);
-  auto logging = log::Logging::create(log::LogOptions{c.log.level, c.log.file,
-                                                      c.log.format == config::Log::Format::json,
-                                                      c.log.max_size, c.log.max_files,
-                                                      flush_interval});
+  auto logging = log::Logging::create(
+      log::LogOptions{c.log.level, c.log.file, c.log.format == config::Log::Format::json,
+                      c.log.max_size, c.log.max_files, flush_interval});
   if (!logging) return fail(logging.error());
   impl->logging = std::move(logging).value();
   impl->log = impl->logging->get("main");
@@ -518,8 +350,8 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
   for (const auto& r : c.routes) routes.emplace_back(r);
   impl->router = std::make_unique<filter::Router>(std::move(routes));
 
-  auto confirmer =
-      ingress::OnsConfirmer::create(impl->io.get_executor(), c.server.ons, impl->logging->get("ons"));
+  auto confirmer = ingress::OnsConfirmer::create(impl->io.get_executor(), c.server.ons,
+                                                 impl->logging->get("ons"));
   if (!confirmer) return fail(confirmer.error());
   impl->confirmer = std::move(confirmer).value();
 
@@ -672,116 +504,6 @@ int Application::run() {
   a.log->info("ocirelay stopped");
   a.logging->flush();
   return kExitOk;
-}
-
-namespace {
-
-// Loads every TLS file the configuration names the way start-up will, so
-// --check-config catches a key that does not match its certificate or a file
-// that is not PEM. One message per problem, naming the file and key path.
-std::vector<std::string> check_tls_files(const config::Config& c) {
-  std::vector<std::string> problems;
-  const std::string file = c.source_file.empty() ? "(embedded)" : c.source_file;
-  if (c.server.tls) {
-    auto ctx = http::make_server_tls_context(c.server.tls->cert_file, c.server.tls->key_file);
-    if (!ctx) problems.push_back(file + ": server.tls: " + ctx.error());
-  }
-  if (c.management.tls) {
-    auto ctx =
-        http::make_server_tls_context(c.management.tls->cert_file, c.management.tls->key_file);
-    if (!ctx) problems.push_back(file + ": management.tls: " + ctx.error());
-  }
-  // Outbound TLS without a ca_file needs the system CA bundle
-  // (http/system_trust.hpp): a machine without one fails here, not at start.
-  if (c.server.ons.auto_confirm) {
-    auto ctx = http::make_client_tls_context(http::ClientTlsOptions{c.server.ons.ca_file, true, {}, {}});
-    if (!ctx) problems.push_back(file + ": server.ons: " + ctx.error());
-  }
-  for (std::size_t i = 0; i < c.destinations.size(); ++i) {
-    const auto& t = c.destinations[i].tls;
-    const auto url = http::parse_url(c.destinations[i].url);
-    if (!url || !url->tls) continue;
-    auto ctx = http::make_client_tls_context(
-        http::ClientTlsOptions{t.ca_file, t.verify, t.cert_file, t.key_file});
-    if (!ctx) {
-      problems.push_back(file + ": destinations[" + std::to_string(i) + "].tls: " + ctx.error());
-    }
-  }
-  return problems;
-}
-
-// `storage check`: the storage file named by --storage, or by storage.path of
-// the --config file, checked read-only. The report goes to stdout.
-int storage_check(const CommandLine& cl, const std::string& program) {
-  std::string path = cl.storage_path;
-  if (path.empty()) {
-    auto loaded = config::load_config(cl.config_path);
-    if (!loaded) {
-      for (const auto& e : loaded.error()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-      std::fprintf(stderr,
-                   "%s: configuration invalid (%zu error%s); name the file with --storage PATH "
-                   "instead\n",
-                   program.c_str(), loaded.error().size(), loaded.error().size() == 1 ? "" : "s");
-      return kExitUsage;
-    }
-    path = loaded.value().storage.path;
-  }
-  const auto report = storage::check_sqlite_storage(path);
-  std::fputs(storage::format_storage_check(report).c_str(), stdout);
-  std::fflush(stdout);
-  return storage::storage_check_exit_code(report);
-}
-
-}  // namespace
-
-int daemon_main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  const std::string program = argc > 0 ? argv[0] : "ocirelayd";
-  auto cl = parse_command_line(args);
-  if (!cl) {
-    std::fprintf(stderr, "%s: %s\n%s", program.c_str(), cl.error().c_str(),
-                 usage(program).c_str());
-    return 2;
-  }
-  if (cl->help) {
-    std::fputs(usage(program).c_str(), stdout);
-    return 0;
-  }
-  if (cl->version) {
-    std::printf("ocirelayd %s\n", kVersion);
-    return 0;
-  }
-  if (cl->command == CommandLine::Command::storage_check) return storage_check(*cl, program);
-  auto loaded = cl->config_path.empty()
-                    ? config::parse_config(config::embedded_default_config(), "(embedded dev.yaml)")
-                    : config::load_config(cl->config_path);
-  if (!loaded) {
-    for (const auto& e : loaded.error()) {
-      std::fprintf(stderr, "%s\n", e.to_string().c_str());
-    }
-    std::fprintf(stderr, "%s: configuration invalid (%zu error%s)\n", program.c_str(),
-                 loaded.error().size(), loaded.error().size() == 1 ? "" : "s");
-    return 2;
-  }
-  if (cl->check_config) {
-    // Beyond the schema: the TLS files must load as certificates and keys.
-    const auto problems = check_tls_files(loaded.value());
-    for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
-    if (!problems.empty()) {
-      std::fprintf(stderr, "%s: configuration invalid (%zu error%s)\n", program.c_str(),
-                   problems.size(), problems.size() == 1 ? "" : "s");
-      return 2;
-    }
-    std::printf("%s: configuration OK\n",
-                cl->config_path.empty() ? "(embedded dev.yaml)" : cl->config_path.c_str());
-    return 0;
-  }
-  auto app = Application::create(std::move(loaded).value());
-  if (!app) {
-    std::fprintf(stderr, "%s: cannot start: %s\n", program.c_str(), app.error().message.c_str());
-    return app.error().exit_code;
-  }
-  return app.value()->run();
 }
 
 }  // namespace ocirelay::app

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "ocirelay/common/exception_text.hpp"
 #include "ocirelay/common/task_group.hpp"
 #include "ocirelay/delivery/attempt_plan.hpp"
 #include "ocirelay/delivery/backoff.hpp"
@@ -68,8 +69,8 @@ class Dispatcher::Impl {
         log_(std::move(log)),
         wake_timer_(ex_),
         tasks_(ex_,
-               [log = log_, name = dest_.name](std::exception_ptr, const std::string& task) {
-                 log->critical("{}: {} ended by an exception", name, task);
+               [log = log_, name = dest_.name](std::exception_ptr e, const std::string& task) {
+                 log->critical("{}: {} ended by an exception: {}", name, task, exception_text(e));
                }),
         health_(dest_.retry),
         rate_(dest_.rate_limit, clock_.steady_now()) {

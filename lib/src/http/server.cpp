@@ -22,6 +22,7 @@
 #include <boost/beast/ssl.hpp>
 #include <spdlog/spdlog.h>
 
+#include "ocirelay/common/exception_text.hpp"
 #include "ocirelay/common/task_group.hpp"
 
 #include "http/beast_convert.hpp"
@@ -107,13 +108,7 @@ class BasicServer final : public Server::Impl {
         log_(std::move(log)),
         acceptor_(ex_),
         tasks_(ex_, [log = log_](std::exception_ptr e, const std::string& task) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& err) {
-            log->error("{} ended by an exception: {}", task, err.what());
-          } catch (...) {
-            log->error("{} ended by an exception", task);
-          }
+          log->error("{} ended by an exception: {}", task, exception_text(e));
         }) {}
 
   ~BasicServer() override { socket_file_.remove(); }
@@ -134,7 +129,7 @@ class BasicServer final : public Server::Impl {
     }
   }
 
-  Result<bool> listen() {
+  Result<Unit> listen() {
     if constexpr (kUnix) {
       return listen_unix();
     } else {
@@ -142,7 +137,7 @@ class BasicServer final : public Server::Impl {
     }
   }
 
-  Result<bool> listen_unix() {
+  Result<Unit> listen_unix() {
     const std::string& path = options_.unix_path;
     if (options_.tls) {
       return fail("cannot listen on unix:" + path + ": TLS is not supported on a Unix socket");
@@ -171,10 +166,10 @@ class BasicServer final : public Server::Impl {
       socket_file_.remove();
       return fail("cannot listen on unix:" + path + ": " + ec.message());
     }
-    return true;
+    return Unit{};
   }
 
-  Result<bool> listen_tcp() {
+  Result<Unit> listen_tcp() {
     boost::system::error_code ec;
     tcp::endpoint ep;
     if (auto address = asio::ip::make_address(options_.host, ec); !ec) {
@@ -200,7 +195,7 @@ class BasicServer final : public Server::Impl {
       acceptor_.close(ignored);
       return fail("cannot listen on " + where + ": " + ec.message());
     }
-    return true;
+    return Unit{};
   }
 
   void start() override { tasks_.spawn(accept_loop(), "accept loop"); }

@@ -12,21 +12,11 @@
 #include <memory>
 #include <string>
 
+#include "ocirelay/app/exit_codes.hpp"
 #include "ocirelay/common/result.hpp"
 #include "ocirelay/config/config.hpp"
 
 namespace ocirelay::app {
-
-// Exit codes of ocirelayd.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;  // a runtime failure
-inline constexpr int kExitUsage = 2;    // command line or configuration invalid
-inline constexpr int kExitStorage = 3;  // storage cannot be opened (or checked)
-// SIGTERM or SIGINT: the shutdown could not complete cleanly (a component did
-// not stop after being aborted, or the queue state could not be saved). A
-// clean shutdown exits kExitOk, even when deliveries were aborted: they stay
-// queued.
-inline constexpr int kExitShutdownIncomplete = 4;
 
 // Why the daemon cannot start, and the exit code that says so.
 struct StartError {
@@ -55,9 +45,5 @@ class Application {
   explicit Application(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// The whole daemon: parses arguments, loads the configuration, runs. Returns
-// the exit code. Writes usage and configuration errors to stderr.
-int daemon_main(int argc, char** argv);
 
 }  // namespace ocirelay::app

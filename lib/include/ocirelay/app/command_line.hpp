@@ -14,7 +14,7 @@ struct CommandLine {
     storage_check,  // `storage check`: check the storage file offline, exit
   };
   Command command = Command::run;
-  std::string config_path;  // empty: the embedded default configuration
+  std::string config_path;   // empty: the embedded default configuration
   std::string storage_path;  // `storage check --storage PATH`
   bool check_config = false;
   bool version = false;
