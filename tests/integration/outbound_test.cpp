@@ -14,6 +14,7 @@
 #include "support/fake_http_server.hpp"
 #include "support/fixtures.hpp"
 #include "support/relay_harness.hpp"
+#include "support/relay_metrics.hpp"
 #include "support/test_client.hpp"
 #include "support/test_pki.hpp"
 
@@ -105,7 +106,7 @@ TEST_CASE("outbound: one token request serves a burst of 500 events", "[outbound
   start(relay);
   for (int s : post_events(relay.port(), bodies(0, 500))) REQUIRE(s == 202);
   REQUIRE(p.oic.wait_for_requests(500, 120s));
-  std::this_thread::sleep_for(300ms);
+  REQUIRE(wait_until_settled(relay, "oic", 30s));
 
   // Exactly one token request, exactly as PROTOCOLS.md describes it.
   const auto token_requests = p.idp.requests();
@@ -154,7 +155,7 @@ TEST_CASE("outbound: an expired token is replaced", "[outbound][oauth2]") {
   REQUIRE(p.oic.wait_for_requests(3, 10s));
   CHECK(p.idp.request_count() == 2);
   CHECK(authorization(p.oic.requests()[2]) == "Bearer " + token_n(1));
-  std::this_thread::sleep_for(300ms);
+  REQUIRE(wait_until_settled(relay, "oic", 10s));
   CHECK(p.oic.request_count() == 3);
 }
 
@@ -171,8 +172,7 @@ TEST_CASE("outbound: a 401 drops the token and the event goes with a new one",
   TestClient client(relay.port());
   REQUIRE(client.post_event(fixture("events/createobject.json")).status == 202);
   REQUIRE(p.oic.wait_for_requests(2, 10s));
-  REQUIRE(relay.daemon().wait_for_log("delivered to oic", 5s));
-  std::this_thread::sleep_for(500ms);
+  REQUIRE(wait_until_settled(relay, "oic", 10s));
 
   const auto r = p.oic.requests();
   REQUIRE(r.size() == 2);
@@ -209,7 +209,7 @@ TEST_CASE("outbound: token endpoint down, then up: few token requests, nothing l
   CHECK(p.oic.request_count() == 0);
 
   REQUIRE(p.oic.wait_for_requests(200, 60s));
-  std::this_thread::sleep_for(500ms);
+  REQUIRE(wait_until_settled(relay, "oic", 30s));
   const auto delivered = p.oic.requests();
   std::set<std::string> expected;
   for (long i = 1000; i < 1200; ++i) expected.insert(event_id_for(i));
@@ -252,8 +252,7 @@ TEST_CASE("outbound: mTLS to an OIC that requires a client certificate", "[outbo
   REQUIRE(oic.wait_for_requests(1, 10s));
   REQUIRE(relay.daemon().wait_for_log(
       "event 3e47d127-19de-6eb8-eb67-0c1ab961fcbc to without-cert: attempt 1 failed", 10s));
-  REQUIRE(relay.daemon().wait_for_log("delivered to with-cert", 5s));
-  std::this_thread::sleep_for(1s);
+  REQUIRE(wait_until_settled(relay, "with-cert", 10s));
   const auto r = oic.requests();
   INFO(relay.log());
   for (const auto& req : r) CHECK(req.target == "/with");
