@@ -108,6 +108,7 @@ constexpr auto kServerFields = fields<Server>({
     {"listen", member_field<&Server::listen, read_listen>},
     {"tls", member_field<&Server::tls, read_server_tls>},
     {"max_body_bytes", integer_field<&Server::max_body_bytes, 1, kMaxSize>},
+    {"max_batch_events", integer_field<&Server::max_batch_events, 1, kMaxSize>},
     {"max_header_bytes", integer_field<&Server::max_header_bytes, 1, kMaxSize>},
     {"max_connections", integer_field<&Server::max_connections, 1, kMaxSize>},
     {"header_timeout", duration_field<&Server::header_timeout, 1>},

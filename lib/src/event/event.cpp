@@ -6,116 +6,13 @@
 #include <string_view>
 #include <utility>
 
-#include <rapidjson/encodedstream.h>
-#include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
-#include <rapidjson/reader.h>
+#include "ocirelay/common/base64.hpp"
+
+#include "event/json_text.hpp"
 
 namespace ocirelay::event {
 
 namespace {
-
-// RapidJSON SAX handler that forwards every event to a document under
-// construction and stops the parse once containers nest deeper than a limit.
-// The parse runs with kParseIterativeFlag, so RapidJSON itself never recurses;
-// the limit protects every later recursive walk of the document.
-class DepthLimitedHandler {
- public:
-  DepthLimitedHandler(rapidjson::Document& doc, unsigned max_depth)
-      : doc_(doc), max_depth_(max_depth) {}
-
-  bool depth_exceeded() const noexcept { return depth_exceeded_; }
-
-  bool Null() { return doc_.Null(); }
-  bool Bool(bool b) { return doc_.Bool(b); }
-  bool Int(int i) { return doc_.Int(i); }
-  bool Uint(unsigned i) { return doc_.Uint(i); }
-  bool Int64(std::int64_t i) { return doc_.Int64(i); }
-  bool Uint64(std::uint64_t i) { return doc_.Uint64(i); }
-  bool Double(double d) { return doc_.Double(d); }
-  bool RawNumber(const char* str, rapidjson::SizeType length, bool copy) {
-    return doc_.RawNumber(str, length, copy);
-  }
-  bool String(const char* str, rapidjson::SizeType length, bool copy) {
-    return doc_.String(str, length, copy);
-  }
-  bool Key(const char* str, rapidjson::SizeType length, bool copy) {
-    return doc_.Key(str, length, copy);
-  }
-  bool StartObject() { return enter() && doc_.StartObject(); }
-  bool EndObject(rapidjson::SizeType count) {
-    --depth_;
-    return doc_.EndObject(count);
-  }
-  bool StartArray() { return enter() && doc_.StartArray(); }
-  bool EndArray(rapidjson::SizeType count) {
-    --depth_;
-    return doc_.EndArray(count);
-  }
-
- private:
-  bool enter() {
-    if (depth_ >= max_depth_) {
-      depth_exceeded_ = true;
-      return false;
-    }
-    ++depth_;
-    return true;
-  }
-
-  rapidjson::Document& doc_;
-  unsigned max_depth_;
-  unsigned depth_ = 0;
-  bool depth_exceeded_ = false;
-};
-
-constexpr unsigned kParseFlags =
-    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-
-std::string json_error(std::size_t offset, std::string_view what) {
-  std::string reason = "body is not valid JSON at offset ";
-  reason += std::to_string(offset);
-  reason += ": ";
-  reason += what;
-  return reason;
-}
-
-// Parses `body` into `doc`. Returns an empty string on success, else the reason.
-std::string parse_json(const std::string& body, unsigned max_depth, rapidjson::Document& doc) {
-  // RapidJSON reads '\0' as the end of its input, so a NUL byte would silently
-  // cut the body short. A NUL is never valid in JSON text (not even in strings).
-  if (const auto nul = body.find('\0'); nul != std::string::npos) {
-    return json_error(nul, "NUL byte.");
-  }
-
-  rapidjson::ParseResult result;
-  bool depth_exceeded = false;
-  auto generate = [&](rapidjson::Document& target) {
-    DepthLimitedHandler handler(target, max_depth);
-    // Bounded by the body's size, not by its terminating NUL: with
-    // kParseValidateEncodingFlag, RapidJSON 1.1 takes every continuation byte
-    // a UTF-8 lead byte announces before it checks them, so a body ending in
-    // a truncated sequence (say a lone 0xF0) made a NUL-terminated
-    // StringStream read up to two bytes past the end of the string.
-    // MemoryStream answers '\0' at its end instead of reading on.
-    rapidjson::MemoryStream bytes(body.data(), body.size());
-    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(bytes);
-    rapidjson::Reader reader;
-    result = reader.Parse<kParseFlags>(stream, handler);
-    depth_exceeded = handler.depth_exceeded();
-    return !result.IsError();
-  };
-  doc.Populate(generate);
-
-  if (depth_exceeded) {
-    return "body nests JSON deeper than " + std::to_string(max_depth) + " levels (at offset " +
-           std::to_string(result.Offset()) + ")";
-  }
-  if (result.IsError()) {
-    return json_error(result.Offset(), rapidjson::GetParseError_En(result.Code()));
-  }
-  return {};
-}
 
 bool is_control(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -173,6 +70,36 @@ std::string check_event_id(const char* name, std::string_view id, const ParseLim
   return {};
 }
 
+// An OCI Events envelope always carries an object `data`.
+std::string check_oci_data(const rapidjson::Value& event) {
+  const auto data = event.FindMember("data");
+  if (data == event.MemberEnd()) {
+    return "missing data";
+  }
+  if (!data->value.IsObject()) {
+    return "data must be an object";
+  }
+  return {};
+}
+
+// CloudEvents 1.0 (JSON format): `data` is optional and any JSON value, or
+// the data is binary and given as `data_base64`; never both.
+std::string check_cloudevents_data(const rapidjson::Value& event) {
+  const auto base64 = event.FindMember("data_base64");
+  if (base64 == event.MemberEnd()) {
+    return {};
+  }
+  if (event.HasMember("data")) {
+    return "data and data_base64 must not both be present";
+  }
+  if (!base64->value.IsString() ||
+      !base64_decode(
+          std::string_view(base64->value.GetString(), base64->value.GetStringLength()))) {
+    return "data_base64 must be a base64 string";
+  }
+  return {};
+}
+
 }  // namespace
 
 Event::Event(std::string body, std::unique_ptr<rapidjson::Document> doc, Format format,
@@ -184,8 +111,8 @@ Event::Event(std::string body, std::unique_ptr<rapidjson::Document> doc, Format 
       event_id_(std::move(event_id)) {}
 
 const rapidjson::Value& Event::data() const noexcept {
-  // parse_event guarantees an object; an Event built by hand without one
-  // reads as an empty value rather than crashing.
+  // An event without data (a CloudEvent may have none, or data_base64)
+  // reads as a null value.
   static const rapidjson::Value kNoData;
   if (doc_ && doc_->IsObject()) {
     const auto it = doc_->FindMember("data");
@@ -198,7 +125,7 @@ const rapidjson::Value& Event::data() const noexcept {
 
 Result<Event> parse_event(std::string body, const ParseLimits& limits) {
   auto doc = std::make_unique<rapidjson::Document>();
-  if (std::string error = parse_json(body, limits.max_depth, *doc); !error.empty()) {
+  if (std::string error = detail::parse_json(body, limits.max_depth, *doc); !error.empty()) {
     return fail(std::move(error));
   }
   if (!doc->IsObject()) {
@@ -234,12 +161,9 @@ Result<Event> parse_event(std::string body, const ParseLimits& limits) {
     return fail(std::move(error));
   }
 
-  const auto data = doc->FindMember("data");
-  if (data == doc->MemberEnd()) {
-    return fail("missing data");
-  }
-  if (!data->value.IsObject()) {
-    return fail("data must be an object");
+  if (std::string error = cloudevents ? check_cloudevents_data(*doc) : check_oci_data(*doc);
+      !error.empty()) {
+    return fail(std::move(error));
   }
 
   std::string event_type(type);

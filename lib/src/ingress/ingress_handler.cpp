@@ -1,11 +1,15 @@
 #include "ocirelay/ingress/ingress_handler.hpp"
 
-#include <boost/asio/use_awaitable.hpp>
 #include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
 
 #include "ocirelay/common/json_escape.hpp"
+#include "ocirelay/event/binary_cloudevent.hpp"
 #include "ocirelay/event/event.hpp"
+#include "ocirelay/event/event_batch.hpp"
 
 namespace ocirelay::ingress {
 
@@ -20,20 +24,56 @@ namespace {
 
 constexpr std::string_view kEventsPath = "/v1/events";
 
-bool is_json_content_type(std::optional<std::string_view> type) {
-  if (!type) return true;
-  std::string_view t = *type;
-  t = t.substr(0, t.find(';'));
-  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
-  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
-  return t.empty() || http::iequals(t, "application/json") ||
-         http::iequals(t, "application/cloudevents+json");
+constexpr std::string_view kStructuredMedia = "application/cloudevents+json";
+constexpr std::string_view kBatchMedia = "application/cloudevents-batch+json";
+
+// The media type of a Content-Type, without parameters, lowered; empty when
+// there is none.
+std::string media_type(std::optional<std::string_view> content_type) {
+  if (!content_type) return {};
+  std::string_view t = content_type->substr(0, content_type->find(';'));
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  std::string lowered(t);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  return lowered;
+}
+
+// CloudEvents HTTP binding: a cloudevents media type is structured (or batch)
+// mode whatever headers come with it; otherwise ce-specversion marks binary
+// mode, whose Content-Type is the data's and may be anything.
+bool is_binary_mode(const Request& request, std::string_view media) {
+  return !media.starts_with("application/cloudevents") &&
+         request.headers.get("ce-specversion").has_value();
+}
+
+bool is_accepted_media(std::string_view media) {
+  return media.empty() || media == "application/json" || media == kStructuredMedia ||
+         media == kBatchMedia;
+}
+
+std::vector<event::CeHeader> ce_headers(const Request& request) {
+  std::vector<event::CeHeader> out;
+  for (const auto& [name, value] : request.headers.fields()) {
+    if (name.size() > 3 && http::iequals(std::string_view(name).substr(0, 3), "ce-")) {
+      out.push_back(event::CeHeader{std::string_view(name).substr(3), value});
+    }
+  }
+  return out;
+}
+
+std::string_view status_text(storage::InsertOutcome outcome) {
+  return outcome == storage::InsertOutcome::queued ? "queued" : "duplicate";
 }
 
 }  // namespace
 
 IngressHandler::IngressHandler(IngressContext context)
-    : ctx_(std::move(context)), auth_(ctx_.config.server.auth), readiness_(ctx_.shutting_down, ctx_.storage) {
+    : ctx_(std::move(context)),
+      auth_(ctx_.config.server.auth),
+      readiness_(ctx_.shutting_down, ctx_.storage) {
   // management.listen is bound at start (a reload keeps it).
   if (!ctx_.config.management.listen) {
     management_ = std::make_unique<ManagementHandler>(ManagementContext{
@@ -65,9 +105,12 @@ std::optional<Response> IngressHandler::precheck(const Request& request) {
     if (!auth_.allows(request.headers.get("Authorization"))) {
       return reject(401, "unauthorized", "authentication required", request);
     }
-    if (!is_json_content_type(request.headers.get("Content-Type"))) {
+    const std::string media = media_type(request.headers.get("Content-Type"));
+    if (!is_accepted_media(media) && !is_binary_mode(request, media)) {
       return reject(415, "unsupported_media_type",
-                    "content type must be application/json or application/cloudevents+json",
+                    "content type must be application/json, application/cloudevents+json or "
+                    "application/cloudevents-batch+json (or any, with ce-* headers: CloudEvents "
+                    "binary mode)",
                     request);
     }
     return std::nullopt;
@@ -121,8 +164,8 @@ asio::awaitable<Response> IngressHandler::confirm_subscription(Request& request)
   }
   if (url.empty()) {
     ctx_.metrics.confirmation("invalid");
-    co_return reject(400, "invalid_confirmation", "subscription confirmation without a ConfirmationURL",
-                     request);
+    co_return reject(400, "invalid_confirmation",
+                     "subscription confirmation without a ConfirmationURL", request);
   }
   const auto subscription = request.headers.get("X-OCI-NS-SubscriptionId").value_or("?");
   const auto topic = request.headers.get("X-OCI-NS-TopicName").value_or("?");
@@ -146,55 +189,135 @@ asio::awaitable<Response> IngressHandler::confirm_subscription(Request& request)
       break;
   }
   ctx_.metrics.confirmation("failed");
-  ctx_.log->warn("{}: confirming ONS subscription {} to topic {} failed: {}; to confirm by hand, "
-                 "open {}",
-                 request.request_id, subscription, topic, result.detail, url);
+  ctx_.log->warn(
+      "{}: confirming ONS subscription {} to topic {} failed: {}; to confirm by hand, "
+      "open {}",
+      request.request_id, subscription, topic, result.detail, url);
   co_return error_response(502, "confirmation failed: " + result.detail);
 }
 
 asio::awaitable<Response> IngressHandler::post_event(Request& request) {
-  auto parsed = event::parse_event(std::move(request.body));
+  const std::string media = media_type(request.headers.get("Content-Type"));
+  if (media == kBatchMedia) {
+    co_return co_await post_batch(request, event::BatchForm::cloudevents);
+  }
+  Result<event::Event> parsed = fail("no event");
+  if (is_binary_mode(request, media)) {
+    const auto headers = ce_headers(request);
+    parsed =
+        event::parse_binary_cloudevent(headers, request.headers.get("Content-Type"), request.body);
+  } else if (event::is_json_array(request.body)) {
+    co_return co_await post_batch(request, event::BatchForm::events);
+  } else {
+    parsed = event::parse_event(std::move(request.body));
+  }
   if (!parsed) {
     co_return reject(400, "invalid_event", parsed.error(), request);
   }
   event::Event ev = std::move(parsed).value();
-  const std::string& id = ev.event_id();
   auto decision = ctx_.router.route(ev);
   if (decision.destinations.empty()) {
-    ctx_.metrics.event_filtered();
-    ctx_.log->info("{}: event {} type {} filtered: no route matches", request.request_id, id,
-                   ev.event_type());
+    account(ev, decision, std::nullopt, request);
     co_return json_response(200, R"({"status":"filtered"})");
   }
 
   storage::NewEvent record;
-  record.event_id = id;
+  record.event_id = ev.event_id();
   record.destinations = decision.destinations;
   record.received_at = storage::now_millis();
   record.body = ev.take_body();
   auto stored = co_await ctx_.storage.async_insert(std::move(record), asio::use_awaitable);
   if (!stored) {
-    const storage::StoreError& error = stored.error();
-    if (error.space_refused) {
-      // Storage said so once, with its figures; one line per event here.
-      ctx_.log->info("{}: event {} not accepted: storage full", request.request_id, id);
-    } else {
-      readiness_.commit_failed();
-      ctx_.log->error("{}: event {} not accepted: storage cannot commit: {}", request.request_id,
-                      id, error.message);
-    }
-    ctx_.metrics.event_rejected(error.disk_full ? "storage_full" : "storage_unavailable");
-    Response r = error_response(
-        503, error.disk_full ? "storage full; retry later" : "storage unavailable; retry later");
-    r.headers.set("Retry-After", "30");
-    co_return r;
+    co_return storage_refused(stored.error(), request, "event " + ev.event_id());
   }
   readiness_.commit_succeeded();
-  const std::string body_id = "\"eventID\":\"" + json_escape(id) + "\"";
-  if (stored.value() == storage::InsertOutcome::duplicate) {
+  account(ev, decision, stored.value(), request);
+  if (stored.value() == storage::InsertOutcome::queued && ctx_.on_queued) {
+    ctx_.on_queued(decision.destinations);
+  }
+  co_return json_response(stored.value() == storage::InsertOutcome::queued ? 202 : 200,
+                          "{\"status\":\"" + std::string(status_text(stored.value())) +
+                              "\",\"eventID\":\"" + json_escape(ev.event_id()) + "\"}");
+}
+
+asio::awaitable<Response> IngressHandler::post_batch(Request& request, event::BatchForm form) {
+  auto parsed = event::parse_event_batch(request.body, form, ctx_.config.server.max_batch_events);
+  if (!parsed) {
+    if (parsed.error().too_many) {
+      co_return reject(413, "too_many_events", parsed.error().reason, request);
+    }
+    co_return reject(400, "invalid_event", parsed.error().reason, request);
+  }
+  std::vector<event::Event> events = std::move(parsed).value();
+
+  // Each event is routed on its own; those some route takes are stored
+  // together, in one transaction.
+  std::vector<filter::RouteDecision> decisions;
+  decisions.reserve(events.size());
+  std::vector<storage::NewEvent> records;
+  const storage::Millis now = storage::now_millis();
+  for (event::Event& ev : events) {
+    decisions.push_back(ctx_.router.route(ev));
+    if (!decisions.back().destinations.empty()) {
+      storage::NewEvent record;
+      record.event_id = ev.event_id();
+      record.destinations = decisions.back().destinations;
+      record.received_at = now;
+      record.body = ev.take_body();
+      records.push_back(std::move(record));
+    }
+  }
+  std::vector<storage::InsertOutcome> outcomes;
+  if (!records.empty()) {
+    const std::size_t count = records.size();
+    auto stored = co_await ctx_.storage.async_insert_many(std::move(records), asio::use_awaitable);
+    if (!stored) {
+      co_return storage_refused(stored.error(), request,
+                                "batch of " + std::to_string(events.size()) + " events (" +
+                                    std::to_string(count) + " to store)");
+    }
+    readiness_.commit_succeeded();
+    outcomes = std::move(stored).value();
+  }
+
+  std::string body = R"({"results":[)";
+  std::vector<std::string> woken;  // destinations with new work, each once
+  bool any_queued = false;
+  auto outcome = outcomes.begin();
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const event::Event& ev = events[i];
+    const filter::RouteDecision& decision = decisions[i];
+    std::optional<storage::InsertOutcome> stored;
+    if (!decision.destinations.empty()) stored = *outcome++;
+    account(ev, decision, stored, request);
+    if (stored == storage::InsertOutcome::queued) {
+      any_queued = true;
+      for (const auto& d : decision.destinations) {
+        if (std::find(woken.begin(), woken.end(), d) == woken.end()) woken.push_back(d);
+      }
+    }
+    if (i > 0) body += ',';
+    body += R"({"eventID":")" + json_escape(ev.event_id()) + R"(","status":")" +
+            std::string(stored ? status_text(*stored) : "filtered") + "\"}";
+  }
+  body += "]}";
+  if (!woken.empty() && ctx_.on_queued) ctx_.on_queued(woken);
+  co_return json_response(any_queued ? 202 : 200, std::move(body));
+}
+
+void IngressHandler::account(const event::Event& ev, const filter::RouteDecision& decision,
+                             std::optional<storage::InsertOutcome> stored, const Request& request) {
+  const std::string& id = ev.event_id();
+  if (!stored) {
+    ctx_.metrics.event_filtered();
+    ctx_.log->info("{}: event {} type {} filtered: no route matches", request.request_id, id,
+                   ev.event_type());
+    return;
+  }
+  if (*stored == storage::InsertOutcome::duplicate) {
     ctx_.metrics.event_duplicate();
     ctx_.log->info("{}: event {} is a duplicate; not queued again", request.request_id, id);
-    co_return json_response(200, "{\"status\":\"duplicate\"," + body_id + "}");
+    return;
   }
   ctx_.metrics.event_queued();
   std::string routes;
@@ -204,10 +327,25 @@ asio::awaitable<Response> IngressHandler::post_event(Request& request) {
   }
   std::string destinations;
   for (const auto& d : decision.destinations) destinations += destinations.empty() ? d : "," + d;
-  ctx_.log->info("{}: event {} type {} accepted: routes [{}] destinations [{}]",
-                 request.request_id, id, ev.event_type(), routes, destinations);
-  if (ctx_.on_queued) ctx_.on_queued(decision.destinations);
-  co_return json_response(202, "{\"status\":\"queued\"," + body_id + "}");
+  ctx_.log->info("{}: event {} type {} accepted: routes [{}] destinations [{}]", request.request_id,
+                 id, ev.event_type(), routes, destinations);
+}
+
+Response IngressHandler::storage_refused(const storage::StoreError& error, const Request& request,
+                                         const std::string& what) {
+  if (error.space_refused) {
+    // Storage said so once, with its figures; one line per request here.
+    ctx_.log->info("{}: {} not accepted: storage full", request.request_id, what);
+  } else {
+    readiness_.commit_failed();
+    ctx_.log->error("{}: {} not accepted: storage cannot commit: {}", request.request_id, what,
+                    error.message);
+  }
+  ctx_.metrics.event_rejected(error.disk_full ? "storage_full" : "storage_unavailable");
+  Response r = error_response(
+      503, error.disk_full ? "storage full; retry later" : "storage unavailable; retry later");
+  r.headers.set("Retry-After", "30");
+  return r;
 }
 
 Response IngressHandler::minimal_health() const {

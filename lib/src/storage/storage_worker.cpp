@@ -150,14 +150,16 @@ void StorageWorker::measure_space(bool tick) {
   }
   const SpaceLimits& limits = guard_.limits();
   if (log_ && first && limits.reserve && *limits.reserve >= sample->fs_size) {
-    log_->warn("storage: storage.reserve ({}) is not smaller than the file system ({}): every new "
-               "event will be refused",
-               format_size(*limits.reserve), format_size(sample->fs_size));
+    log_->warn(
+        "storage: storage.reserve ({}) is not smaller than the file system ({}): every new "
+        "event will be refused",
+        format_size(*limits.reserve), format_size(sample->fs_size));
   }
   if (log_ && change == SpaceGuard::Change::closed) {
-    log_->warn("storage: refusing new events (503) for lack of space: {}; deliveries go on, and "
-               "each one delivered frees space",
-               guard_.explain());
+    log_->warn(
+        "storage: refusing new events (503) for lack of space: {}; deliveries go on, and "
+        "each one delivered frees space",
+        guard_.explain());
   } else if (log_ && change == SpaceGuard::Change::reopened) {
     log_->info("storage: accepting new events again: {}", guard_.explain());
   }
@@ -180,28 +182,29 @@ void StorageWorker::measure_space(bool tick) {
     space_ = status;
   }
   if (observer_ != nullptr) {
-    observer_->on_space(metrics::StorageSpace{
-        .free = status.sample.fs_free,
-        .database = status.sample.database_bytes + status.sample.wal_bytes,
-        .reusable = status.sample.reusable_bytes,
-        .reserve = status.reserve,
-        .full = !status.accepting});
+    observer_->on_space(
+        metrics::StorageSpace{.free = status.sample.fs_free,
+                              .database = status.sample.database_bytes + status.sample.wal_bytes,
+                              .reusable = status.sample.reusable_bytes,
+                              .reserve = status.reserve,
+                              .full = !status.accepting});
   }
 }
 
-void StorageWorker::insert(std::vector<NewEvent>& events,
-                           std::vector<std::function<void(StoreResult<InsertOutcome>)>>& inserted) {
+void StorageWorker::insert(std::vector<NewEvent>& events, std::vector<InsertOp*>& inserted) {
+  const auto complete_all = [&](const StoreError& error) {
+    for (InsertOp* op : inserted) {
+      op->done(fail(error));
+    }
+  };
   if (measures_space_) {
     const std::uint64_t need = estimate_bytes(events);
     if (guard_.accepting() && need > insert_budget_) {
       measure_space(false);  // near the limit: look again before writing
     }
     if (!guard_.accepting()) {
-      const StoreError refused{
-          "storage is full: new events are refused until deliveries free space", true, true};
-      for (auto& done : inserted) {
-        done(fail(refused));
-      }
+      complete_all(StoreError{"storage is full: new events are refused until deliveries free space",
+                              true, true});
       return;
     }
     insert_budget_ = insert_budget_ > need ? insert_budget_ - need : 0;
@@ -215,17 +218,19 @@ void StorageWorker::insert(std::vector<NewEvent>& events,
     observer_->on_commit(events.size(), seconds_since(start), outcome.ok());
   }
   if (outcome) {
-    for (std::size_t i = 0; i < inserted.size(); ++i) {
-      inserted[i]((*outcome)[i]);
+    // Each submission gets its own slice of the outcomes, in order.
+    auto next = outcome->begin();
+    for (InsertOp* op : inserted) {
+      const auto end = next + static_cast<std::ptrdiff_t>(op->events.size());
+      op->done(std::vector<InsertOutcome>(next, end));
+      next = end;
     }
     return;
   }
   if (log_) {
     log_->error("storage: storing {} events failed: {}", events.size(), outcome.error().message);
   }
-  for (auto& done : inserted) {
-    done(fail(outcome.error()));
-  }
+  complete_all(outcome.error());
   if (outcome.error().disk_full && measures_space_) {
     measure_space(false);  // the guard should close now
   }
@@ -233,14 +238,16 @@ void StorageWorker::insert(std::vector<NewEvent>& events,
 
 void StorageWorker::process(std::vector<Op>& ops) {
   std::vector<NewEvent> events;
-  std::vector<std::function<void(StoreResult<InsertOutcome>)>> inserted;
+  std::vector<InsertOp*> inserted;
   std::vector<AttemptResult> results;
   std::vector<std::function<void(StoreResult<Unit>)>> completed;
   std::vector<CallOp*> calls;
   for (Op& op : ops) {
     if (auto* insert = std::get_if<InsertOp>(&op)) {
-      events.push_back(std::move(insert->event));
-      inserted.push_back(std::move(insert->done));
+      for (NewEvent& event : insert->events) {
+        events.push_back(std::move(event));
+      }
+      inserted.push_back(insert);
     } else if (auto* complete = std::get_if<CompleteOp>(&op)) {
       results.push_back(std::move(complete->result));
       completed.push_back(std::move(complete->done));

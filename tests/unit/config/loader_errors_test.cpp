@@ -94,7 +94,8 @@ TEST_CASE("every mapping lists all of its allowed keys", "[config][errors]") {
   allowed("zzz: 1", "zzz", "server, storage, log, destinations, routes, admin, management");
   allowed("management: { zzz: 1 }", "management.zzz", "listen, tls");
   allowed("server: { zzz: 1 }", "server.zzz",
-          "listen, tls, max_body_bytes, max_header_bytes, max_connections, header_timeout, "
+          "listen, tls, max_body_bytes, max_batch_events, max_header_bytes, max_connections, "
+          "header_timeout, "
           "body_timeout, idle_timeout, write_timeout, shutdown_timeout, auth, ons");
   allowed("server: { tls: { zzz: 1 } }", "server.tls.zzz", "cert_file, key_file");
   allowed("server: { auth: { zzz: 1 } }", "server.auth.zzz", "basic, bearer_tokens");
@@ -396,6 +397,8 @@ TEST_CASE("counts must be positive and in range", "[config][errors]") {
     INFO(bad);
     only_error(std::string("server: { max_body_bytes: ") + bad + " }", "server.max_body_bytes",
                "positive whole number");
+    only_error(std::string("server: { max_batch_events: ") + bad + " }",
+               "server.max_batch_events", "positive whole number");
   }
   for (const char* bad : {"0", "1025", "-4"}) {
     INFO(bad);

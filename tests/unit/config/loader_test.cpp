@@ -314,6 +314,7 @@ TEST_CASE("every extra key is read", "[config]") {
 server:
   listen: "[::1]:0"
   max_body_bytes: 65536
+  max_batch_events: 50
   max_header_bytes: 8192
   max_connections: 100
   header_timeout: 5s
@@ -340,6 +341,7 @@ destinations:
   CHECK(c.server.listen.host == "::1");
   CHECK(c.server.listen.port == 0);
   CHECK(c.server.max_body_bytes == 65536);
+  CHECK(c.server.max_batch_events == 50);
   CHECK(c.server.max_header_bytes == 8192);
   CHECK(c.server.max_connections == 100);
   CHECK(c.server.header_timeout == 5s);

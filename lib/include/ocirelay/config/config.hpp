@@ -60,6 +60,7 @@ struct Server {
   ListenAddress listen;
   std::optional<ServerTls> tls;
   std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_batch_events = 1000;  // events in one batch request (a JSON array)
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_connections = 4096;
   Duration header_timeout = 10s;  // from connect (or last response) to a full header

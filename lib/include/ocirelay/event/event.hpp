@@ -5,7 +5,10 @@
 //  - an OCI Events envelope (cloudEventsVersion 0.1): requires a string
 //    `eventType`, a string `eventID` and an object `data`;
 //  - a CloudEvents 1.0 structured event (has `specversion`): requires a string
-//    `type`, a string `id` and an object `data`.
+//    `type` and a string `id`; `data` is optional and any JSON value, or the
+//    data is binary as a base64 string `data_base64` (not both).
+// Binary-mode CloudEvents (binary_cloudevent.hpp) and batches (event_batch.hpp)
+// become events of these shapes.
 // An ONS notification carries the raw event as its body, so both ingress
 // paths parse the same way.
 //
@@ -40,7 +43,8 @@ class Event {
   std::string take_body() noexcept { return std::move(body_); }
   // The whole parsed event (an object).
   const rapidjson::Value& json() const noexcept { return *doc_; }
-  // The event's `data` object.
+  // The event's `data`: an object for OCI Events; any value for a CloudEvent,
+  // null when it has none.
   const rapidjson::Value& data() const noexcept;
   Format format() const noexcept { return format_; }
   const std::string& event_type() const noexcept { return event_type_; }

@@ -1,6 +1,8 @@
 // The relay's ingress endpoints, reachable by senders:
 //   POST /v1/events  ONS notifications and confirmations, Functions-style raw
-//                    events; answered 202 only once the event is committed.
+//                    events, CloudEvents (structured, binary or batch mode),
+//                    JSON arrays of events (Service Connector Hub batches);
+//                    answered 202 only once the events are committed.
 //   GET  /health     for a load balancer's health check (no auth): 200
 //                    {"status":"ok"} when the relay accepts events, else 503
 //                    {"status":"unavailable"}; nothing more.
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "ocirelay/config/config.hpp"
+#include "ocirelay/event/event_batch.hpp"
 #include "ocirelay/filter/route.hpp"
 #include "ocirelay/http/handler.hpp"
 #include "ocirelay/ingress/authenticator.hpp"
@@ -64,7 +67,17 @@ class IngressHandler final : public http::Handler {
 
  private:
   boost::asio::awaitable<http::Response> post_event(http::Request& request);
+  // A JSON array of events: each routed on its own, all stored in one
+  // transaction, answered with one result per event in input order.
+  boost::asio::awaitable<http::Response> post_batch(http::Request& request, event::BatchForm form);
   boost::asio::awaitable<http::Response> confirm_subscription(http::Request& request);
+  // Metrics and the log line for one event once its fate is known: filtered
+  // (no `stored`), queued or duplicate.
+  void account(const event::Event& ev, const filter::RouteDecision& decision,
+               std::optional<storage::InsertOutcome> stored, const http::Request& request);
+  // The 503 answer when storage did not take `what`.
+  http::Response storage_refused(const storage::StoreError& error, const http::Request& request,
+                                 const std::string& what);
   http::Response minimal_health() const;
   http::Response reject(int status, std::string_view reason_label, std::string_view message,
                         const http::Request& request);

@@ -10,6 +10,8 @@
 // operation already submitted, then joins; operations submitted after stop()
 // complete at once with a "storage stopped" error. The worker must outlive the
 // executors it posts to or be stopped before they are destroyed.
+// The events of one async_insert_many() go into the same insert_batch() call,
+// so a batch request is one transaction, never split.
 //
 // Space (storage.reserve, storage.max_size): the worker measures the store's
 // space (Store::measure_space) once at construction, then on the storage
@@ -52,8 +54,8 @@ namespace ocirelay::storage {
 
 // What the last measurement of storage space found.
 struct SpaceStatus {
-  bool measured = false;   // false: the store does not measure (never refusing)
-  bool accepting = true;   // new events are taken
+  bool measured = false;  // false: the store does not measure (never refusing)
+  bool accepting = true;  // new events are taken
   SpaceGuard::Limit limit = SpaceGuard::Limit::none;  // what refuses them
   SpaceSample sample;
   std::uint64_t reserve = 0;   // effective storage.reserve
@@ -76,20 +78,37 @@ class StorageWorker {
   // void(StoreResult<InsertOutcome>)
   template <class Token>
   auto async_insert(NewEvent event, Token&& token) {
-    return async_op<StoreResult<InsertOutcome>>(std::forward<Token>(token),
-                                               [ev = std::move(event)](auto done) mutable {
-                                                 return Op{InsertOp{std::move(ev), std::move(done)}};
-                                               });
+    return async_op<StoreResult<InsertOutcome>>(
+        std::forward<Token>(token), [ev = std::move(event)](auto done) mutable {
+          std::vector<NewEvent> events;
+          events.push_back(std::move(ev));
+          return Op{InsertOp{std::move(events), [done](StoreResult<std::vector<InsertOutcome>> r) {
+                               done(r ? StoreResult<InsertOutcome>(r->front())
+                                      : StoreResult<InsertOutcome>(fail(std::move(r).error())));
+                             }}};
+        });
+  }
+
+  // Several events of one request, atomically: they go into one transaction
+  // (with whatever else is waiting), so either all of them are stored or none.
+  // The outcomes are in input order; an event_id repeated within `events` is
+  // a duplicate the second time, as across transactions. `events` must not be
+  // empty. void(StoreResult<std::vector<InsertOutcome>>)
+  template <class Token>
+  auto async_insert_many(std::vector<NewEvent> events, Token&& token) {
+    return async_op<StoreResult<std::vector<InsertOutcome>>>(
+        std::forward<Token>(token), [evs = std::move(events)](auto done) mutable {
+          return Op{InsertOp{std::move(evs), std::move(done)}};
+        });
   }
 
   // void(StoreResult<FetchResult>)
   template <class Token>
   auto async_fetch_due(std::string destination, Millis now, std::size_t limit, Token&& token) {
-    return async_call<FetchResult>(
-        std::forward<Token>(token),
-        [destination = std::move(destination), now, limit](Store& s) {
-          return s.fetch_due(destination, now, limit);
-        });
+    return async_call<FetchResult>(std::forward<Token>(token),
+                                   [destination = std::move(destination), now, limit](Store& s) {
+                                     return s.fetch_due(destination, now, limit);
+                                   });
   }
 
   // void(StoreResult<Unit>)
@@ -125,21 +144,18 @@ class StorageWorker {
   // Runs `fn(store)` on the storage thread. void(StoreResult<T>)
   template <class T, class Token, class Fn>
   auto async_call(Token&& token, Fn fn) {
-    return async_op<StoreResult<T>>(std::forward<Token>(token),
-                                    [fn = std::move(fn)](auto done) mutable {
-                                      return Op{CallOp{[fn = std::move(fn), done](Store& s) mutable {
-                                                         done(fn(s));
-                                                       },
-                                                       [done]() mutable {
-                                                         done(StoreResult<T>(fail(stopped_error())));
-                                                       }}};
-                                    });
+    return async_op<StoreResult<T>>(
+        std::forward<Token>(token), [fn = std::move(fn)](auto done) mutable {
+          return Op{CallOp{[fn = std::move(fn), done](Store& s) mutable { done(fn(s)); },
+                           [done]() mutable { done(StoreResult<T>(fail(stopped_error()))); }}};
+        });
   }
 
  private:
+  // One submission: a single event, or the events of one batch request.
   struct InsertOp {
-    NewEvent event;
-    std::function<void(StoreResult<InsertOutcome>)> done;
+    std::vector<NewEvent> events;
+    std::function<void(StoreResult<std::vector<InsertOutcome>>)> done;
   };
   struct CompleteOp {
     AttemptResult result;
@@ -178,17 +194,14 @@ class StorageWorker {
   template <class R, class Token, class MakeOp>
   auto async_op(Token&& token, MakeOp make_op) {
     return boost::asio::async_initiate<Token, void(R)>(
-        [this](auto handler, MakeOp make) {
-          submit(make(to_poster<R>(std::move(handler))));
-        },
+        [this](auto handler, MakeOp make) { submit(make(to_poster<R>(std::move(handler)))); },
         token, std::move(make_op));
   }
 
   void submit(Op op);
   void run();
   void process(std::vector<Op>& ops);
-  void insert(std::vector<NewEvent>& events,
-              std::vector<std::function<void(StoreResult<InsertOutcome>)>>& inserted);
+  void insert(std::vector<NewEvent>& events, std::vector<InsertOp*>& inserted);
   // Measures, lets the guard decide, logs a change, publishes the status and
   // gives WAL space back when refusing, or on a periodic `tick` when nothing
   // was written for a period. Storage thread (or the constructor, before it
@@ -202,9 +215,9 @@ class StorageWorker {
   SpaceGuard guard_;
   bool measures_space_ = false;
   std::uint64_t writes_at_measure_ = 0;  // SpaceSample::writes then
-  bool measure_failed_ = false;  // warned once until a measurement succeeds
-  std::uint64_t insert_budget_ = 0;  // bytes inserts may take before measuring again
-  std::uint64_t wal_pages_ = 0;      // as last given to limit_wal()
+  bool measure_failed_ = false;          // warned once until a measurement succeeds
+  std::uint64_t insert_budget_ = 0;      // bytes inserts may take before measuring again
+  std::uint64_t wal_pages_ = 0;          // as last given to limit_wal()
   std::chrono::steady_clock::time_point next_measure_;
   mutable std::mutex space_mutex_;
   SpaceStatus space_;
