@@ -1,11 +1,19 @@
-// libFuzzer target: the event parser and validator (event::parse_event).
+// libFuzzer target: the event parsers and validators of every input form of
+// POST /v1/events: a single event (event::parse_event), a batch
+// (event::parse_event_batch, both forms) and a CloudEvents binary-mode request
+// (event::parse_binary_cloudevent).
 //
-// Every input is parsed as a request body twice: with the ingress defaults
-// and with tight limits (depth 3, eventID at most 8 bytes), so the limit
-// paths are reached too. Besides ASan/UBSan, the target checks what the
-// parser promises: an accepted event is an object whose identity fields are
-// the strings the relay needs, within the limits, its body kept byte for
-// byte, nested no deeper than max_depth; a rejected one has a reason.
+// Every input is parsed as a request body, and as a batch, twice: with the
+// ingress defaults and with tight limits (depth 3, eventID at most 8 bytes, at
+// most 3 batch members), so the limit paths are reached too. It is also read
+// as a binary-mode request: "name: value" lines up to the first blank line
+// are the ce-* headers (a line "content-type: ..." the Content-Type), the
+// rest the body. Besides ASan/UBSan, the target checks what the parsers
+// promise: an accepted event is an object whose identity fields are the
+// strings the relay needs, within the limits, nested no deeper than
+// max_depth; a single event keeps its body byte for byte, a batch member its
+// own bytes of the array, a binary-mode event is a structured CloudEvent that
+// parses again to the same document; a rejected input has a reason.
 //
 // Single-threaded; libFuzzer calls LLVMFuzzerTestOneInput sequentially.
 
@@ -13,6 +21,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,7 +29,9 @@
 
 #include <rapidjson/document.h>
 
+#include "ocirelay/event/binary_cloudevent.hpp"
 #include "ocirelay/event/event.hpp"
+#include "ocirelay/event/event_batch.hpp"
 
 namespace {
 
@@ -63,16 +74,12 @@ std::string_view member_text(const rapidjson::Value& object, const char* name) {
   return {it->value.GetString(), it->value.GetStringLength()};
 }
 
-void parse_and_check(const std::string& input, const ParseLimits& limits) {
-  auto parsed = ocirelay::event::parse_event(input, limits);
-  if (!parsed) {
-    check(!parsed.error().empty(), "rejection without a reason");
-    return;
-  }
-  const auto& ev = parsed.value();
-  check(ev.body() == input, "body not kept byte for byte");
+void check_accepted(const ocirelay::event::Event& ev, const ParseLimits& limits) {
   check(ev.json().IsObject(), "accepted event is not an object");
-  check(ev.data().IsObject(), "accepted event's data is not an object");
+  const bool cloudevents = ev.json().HasMember("specversion");
+  check(cloudevents || ev.data().IsObject(), "accepted OCI event's data is not an object");
+  check(!(ev.json().HasMember("data") && ev.json().HasMember("data_base64")),
+        "accepted event has both data and data_base64");
   check(depth_of(ev.json()) <= limits.max_depth, "accepted event nests deeper than max_depth");
   check(!ev.event_type().empty(), "empty event type accepted");
   check(!ev.event_id().empty(), "empty event ID accepted");
@@ -81,13 +88,78 @@ void parse_and_check(const std::string& input, const ParseLimits& limits) {
     const auto u = static_cast<unsigned char>(c);
     check(u >= 0x20 && u != 0x7F, "control character in an accepted event ID");
   }
-  const bool cloudevents = ev.json().HasMember("specversion");
   check(ev.format() == (cloudevents ? Format::cloudevents_1_0 : Format::oci_events),
         "format does not follow specversion");
   check(member_text(ev.json(), cloudevents ? "type" : "eventType") == ev.event_type(),
         "event_type() differs from the document");
   check(member_text(ev.json(), cloudevents ? "id" : "eventID") == ev.event_id(),
         "event_id() differs from the document");
+}
+
+void parse_and_check(const std::string& input, const ParseLimits& limits) {
+  auto parsed = ocirelay::event::parse_event(input, limits);
+  if (!parsed) {
+    check(!parsed.error().empty(), "rejection without a reason");
+    return;
+  }
+  check(parsed->body() == input, "body not kept byte for byte");
+  check_accepted(parsed.value(), limits);
+}
+
+void batch_and_check(const std::string& input, ocirelay::event::BatchForm form,
+                     std::size_t max_events, const ParseLimits& limits) {
+  auto batch = ocirelay::event::parse_event_batch(input, form, max_events, limits);
+  if (!batch) {
+    check(!batch.error().reason.empty(), "batch rejection without a reason");
+    return;
+  }
+  check(!batch->empty(), "empty batch accepted");
+  check(batch->size() <= max_events, "batch over max_events accepted");
+  check(ocirelay::event::is_json_array(input), "accepted batch does not start with '['");
+  std::size_t from = 0;
+  for (const auto& ev : *batch) {
+    // Members are the array's own bytes, in order, never overlapping.
+    const auto at = input.find(ev.body(), from);
+    check(at != std::string::npos, "batch member body is not the array's text");
+    from = at + ev.body().size();
+    check_accepted(ev, limits);
+    check(form == ocirelay::event::BatchForm::events || ev.format() == Format::cloudevents_1_0,
+          "non-CloudEvent in a CloudEvents batch");
+  }
+}
+
+void binary_and_check(const std::string& input) {
+  std::vector<std::pair<std::string, std::string>> lines;
+  std::size_t at = 0;
+  while (at < input.size()) {
+    const auto end = input.find('\n', at);
+    if (end == std::string::npos || end == at) break;
+    const std::string line = input.substr(at, end - at);
+    const auto colon = line.find(':');
+    if (colon != std::string::npos)
+      lines.emplace_back(line.substr(0, colon), line.substr(colon + 1));
+    at = end + 1;
+  }
+  const std::string body = at < input.size() ? input.substr(at + 1) : std::string();
+  std::vector<ocirelay::event::CeHeader> headers;
+  std::optional<std::string_view> content_type;
+  for (const auto& [name, value] : lines) {
+    if (name == "content-type") {
+      content_type = value;
+    } else {
+      headers.push_back({name, value});
+    }
+  }
+  auto ev = ocirelay::event::parse_binary_cloudevent(headers, content_type, body);
+  if (!ev) {
+    check(!ev.error().empty(), "binary-mode rejection without a reason");
+    return;
+  }
+  check(ev->format() == Format::cloudevents_1_0, "binary-mode event is not a CloudEvent");
+  check(member_text(ev->json(), "specversion") == "1.0", "binary-mode specversion is not 1.0");
+  check_accepted(ev.value(), ParseLimits{});
+  auto again = ocirelay::event::parse_event(ev->body());
+  check(again.ok() && again->json() == ev->json(), "structured form does not parse the same");
 }
 
 }  // namespace
@@ -99,5 +171,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   tight.max_depth = 3;
   tight.max_event_id_bytes = 8;
   parse_and_check(input, tight);
+  using ocirelay::event::BatchForm;
+  batch_and_check(input, BatchForm::events, 1000, ParseLimits{});
+  batch_and_check(input, BatchForm::cloudevents, 3, tight);
+  binary_and_check(input);
   return 0;
 }

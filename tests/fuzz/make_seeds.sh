@@ -69,6 +69,14 @@ printf 'POST /v1/events HTTP/1.1\r\nHost: r\r\n%s\r\nContent-Length: %s\r\n\r\n%
   "$auth" "${#event}" "$event" "$auth" "${#event}" "$event" > "$out/http/pipelined-duplicate.http"
 printf 'POST /v1/events HTTP/1.1\r\nHost: r\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}' \
   > "$out/http/unauthenticated.http"
+# The other input forms: CloudEvents binary mode (ce-* headers, any
+# Content-Type) and batch mode, and an array of OCI events.
+data='{"orderId": 42}'
+printf 'POST /v1/events HTTP/1.1\r\nHost: r\r\n%s\r\nContent-Type: application/json\r\nce-specversion: 1.0\r\nce-id: b-1\r\nce-source: /s\r\nce-type: com.example.x\r\nce-subject: a%%20b\r\nContent-Length: %s\r\n\r\n%s' \
+  "$auth" "${#data}" "$data" > "$out/http/cloudevents-binary.http"
+batch="[$event,$event]"
+printf 'POST /v1/events HTTP/1.1\r\nHost: r\r\n%s\r\nContent-Type: application/cloudevents-batch+json\r\nContent-Length: %s\r\n\r\n%s' \
+  "$auth" "${#batch}" "$batch" > "$out/http/cloudevents-batch.http"
 # RFC 9112 framing: Transfer-Encoding variants, pipelined; HTTP/1.0 with
 # Expect; no Host; HEAD then GET on one connection.
 printf 'POST /v1/events HTTP/1.1\r\nHost: r\r\n%s\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: r\r\n\r\n' \
