@@ -1,10 +1,10 @@
 #include "ocirelay/ingress/ingress_handler.hpp"
 
+#include <algorithm>
+
+#include <boost/asio/use_awaitable.hpp>
 #include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
-#include <boost/asio/use_awaitable.hpp>
-
-#include <algorithm>
 
 #include "ocirelay/common/json_escape.hpp"
 #include "ocirelay/event/binary_cloudevent.hpp"
@@ -71,9 +71,7 @@ std::string_view status_text(storage::InsertOutcome outcome) {
 }  // namespace
 
 IngressHandler::IngressHandler(IngressContext context)
-    : ctx_(std::move(context)),
-      auth_(ctx_.config.server.auth),
-      readiness_(ctx_.shutting_down, ctx_.storage) {
+    : ctx_(std::move(context)), auth_(ctx_.config.server.auth), readiness_(ctx_.shutting_down, ctx_.storage) {
   // management.listen is bound at start (a reload keeps it).
   if (!ctx_.config.management.listen) {
     management_ = std::make_unique<ManagementHandler>(ManagementContext{
@@ -164,8 +162,8 @@ asio::awaitable<Response> IngressHandler::confirm_subscription(Request& request)
   }
   if (url.empty()) {
     ctx_.metrics.confirmation("invalid");
-    co_return reject(400, "invalid_confirmation",
-                     "subscription confirmation without a ConfirmationURL", request);
+    co_return reject(400, "invalid_confirmation", "subscription confirmation without a ConfirmationURL",
+                     request);
   }
   const auto subscription = request.headers.get("X-OCI-NS-SubscriptionId").value_or("?");
   const auto topic = request.headers.get("X-OCI-NS-TopicName").value_or("?");
@@ -189,10 +187,9 @@ asio::awaitable<Response> IngressHandler::confirm_subscription(Request& request)
       break;
   }
   ctx_.metrics.confirmation("failed");
-  ctx_.log->warn(
-      "{}: confirming ONS subscription {} to topic {} failed: {}; to confirm by hand, "
-      "open {}",
-      request.request_id, subscription, topic, result.detail, url);
+  ctx_.log->warn("{}: confirming ONS subscription {} to topic {} failed: {}; to confirm by hand, "
+                 "open {}",
+                 request.request_id, subscription, topic, result.detail, url);
   co_return error_response(502, "confirmation failed: " + result.detail);
 }
 

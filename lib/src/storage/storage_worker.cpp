@@ -150,16 +150,14 @@ void StorageWorker::measure_space(bool tick) {
   }
   const SpaceLimits& limits = guard_.limits();
   if (log_ && first && limits.reserve && *limits.reserve >= sample->fs_size) {
-    log_->warn(
-        "storage: storage.reserve ({}) is not smaller than the file system ({}): every new "
-        "event will be refused",
-        format_size(*limits.reserve), format_size(sample->fs_size));
+    log_->warn("storage: storage.reserve ({}) is not smaller than the file system ({}): every new "
+               "event will be refused",
+               format_size(*limits.reserve), format_size(sample->fs_size));
   }
   if (log_ && change == SpaceGuard::Change::closed) {
-    log_->warn(
-        "storage: refusing new events (503) for lack of space: {}; deliveries go on, and "
-        "each one delivered frees space",
-        guard_.explain());
+    log_->warn("storage: refusing new events (503) for lack of space: {}; deliveries go on, and "
+               "each one delivered frees space",
+               guard_.explain());
   } else if (log_ && change == SpaceGuard::Change::reopened) {
     log_->info("storage: accepting new events again: {}", guard_.explain());
   }
@@ -182,12 +180,12 @@ void StorageWorker::measure_space(bool tick) {
     space_ = status;
   }
   if (observer_ != nullptr) {
-    observer_->on_space(
-        metrics::StorageSpace{.free = status.sample.fs_free,
-                              .database = status.sample.database_bytes + status.sample.wal_bytes,
-                              .reusable = status.sample.reusable_bytes,
-                              .reserve = status.reserve,
-                              .full = !status.accepting});
+    observer_->on_space(metrics::StorageSpace{
+        .free = status.sample.fs_free,
+        .database = status.sample.database_bytes + status.sample.wal_bytes,
+        .reusable = status.sample.reusable_bytes,
+        .reserve = status.reserve,
+        .full = !status.accepting});
   }
 }
 

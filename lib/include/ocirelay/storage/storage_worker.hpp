@@ -54,8 +54,8 @@ namespace ocirelay::storage {
 
 // What the last measurement of storage space found.
 struct SpaceStatus {
-  bool measured = false;  // false: the store does not measure (never refusing)
-  bool accepting = true;  // new events are taken
+  bool measured = false;   // false: the store does not measure (never refusing)
+  bool accepting = true;   // new events are taken
   SpaceGuard::Limit limit = SpaceGuard::Limit::none;  // what refuses them
   SpaceSample sample;
   std::uint64_t reserve = 0;   // effective storage.reserve
@@ -105,10 +105,11 @@ class StorageWorker {
   // void(StoreResult<FetchResult>)
   template <class Token>
   auto async_fetch_due(std::string destination, Millis now, std::size_t limit, Token&& token) {
-    return async_call<FetchResult>(std::forward<Token>(token),
-                                   [destination = std::move(destination), now, limit](Store& s) {
-                                     return s.fetch_due(destination, now, limit);
-                                   });
+    return async_call<FetchResult>(
+        std::forward<Token>(token),
+        [destination = std::move(destination), now, limit](Store& s) {
+          return s.fetch_due(destination, now, limit);
+        });
   }
 
   // void(StoreResult<Unit>)
@@ -144,11 +145,15 @@ class StorageWorker {
   // Runs `fn(store)` on the storage thread. void(StoreResult<T>)
   template <class T, class Token, class Fn>
   auto async_call(Token&& token, Fn fn) {
-    return async_op<StoreResult<T>>(
-        std::forward<Token>(token), [fn = std::move(fn)](auto done) mutable {
-          return Op{CallOp{[fn = std::move(fn), done](Store& s) mutable { done(fn(s)); },
-                           [done]() mutable { done(StoreResult<T>(fail(stopped_error()))); }}};
-        });
+    return async_op<StoreResult<T>>(std::forward<Token>(token),
+                                    [fn = std::move(fn)](auto done) mutable {
+                                      return Op{CallOp{[fn = std::move(fn), done](Store& s) mutable {
+                                                         done(fn(s));
+                                                       },
+                                                       [done]() mutable {
+                                                         done(StoreResult<T>(fail(stopped_error())));
+                                                       }}};
+                                    });
   }
 
  private:
@@ -194,7 +199,9 @@ class StorageWorker {
   template <class R, class Token, class MakeOp>
   auto async_op(Token&& token, MakeOp make_op) {
     return boost::asio::async_initiate<Token, void(R)>(
-        [this](auto handler, MakeOp make) { submit(make(to_poster<R>(std::move(handler)))); },
+        [this](auto handler, MakeOp make) {
+          submit(make(to_poster<R>(std::move(handler))));
+        },
         token, std::move(make_op));
   }
 
@@ -215,9 +222,9 @@ class StorageWorker {
   SpaceGuard guard_;
   bool measures_space_ = false;
   std::uint64_t writes_at_measure_ = 0;  // SpaceSample::writes then
-  bool measure_failed_ = false;          // warned once until a measurement succeeds
-  std::uint64_t insert_budget_ = 0;      // bytes inserts may take before measuring again
-  std::uint64_t wal_pages_ = 0;          // as last given to limit_wal()
+  bool measure_failed_ = false;  // warned once until a measurement succeeds
+  std::uint64_t insert_budget_ = 0;  // bytes inserts may take before measuring again
+  std::uint64_t wal_pages_ = 0;      // as last given to limit_wal()
   std::chrono::steady_clock::time_point next_measure_;
   mutable std::mutex space_mutex_;
   SpaceStatus space_;
