@@ -389,3 +389,67 @@ TEST_CASE("a failed batch fails each of its operations and is logged", "[storage
   CHECK_THAT(log_text.str(), Catch::Contains("storing 5 events failed") &&
                                  Catch::Contains("database or disk is full"));
 }
+
+TEST_CASE("insert_many: one request's events in one commit, with per-event outcomes in order",
+          "[storage][worker]") {
+  TempDir dir;
+  CountingObserver observer;
+  StorageWorker worker(open_store(dir), nullptr, &observer);
+  boost::asio::io_context io;
+  std::optional<InsertOutcome> single;
+  std::vector<InsertOutcome> first;
+  std::vector<InsertOutcome> second;
+
+  // A single insert and two batches queue up together: one commit, and each
+  // submission gets its own outcomes.
+  Gate gate;
+  gate.hold(worker, io);
+  worker.async_insert(make_event("s", kT0),
+                      boost::asio::bind_executor(io, [&](StoreResult<InsertOutcome> r) {
+                        REQUIRE(r.ok());
+                        single = *r;
+                      }));
+  std::vector<NewEvent> batch;
+  batch.push_back(make_event("a", kT0));
+  batch.push_back(make_event("s", kT0));  // the single insert's, just before
+  batch.push_back(make_event("b", kT0));
+  batch.push_back(make_event("a", kT0));  // twice in the same batch
+  worker.async_insert_many(std::move(batch),
+                           boost::asio::bind_executor(io, [&](auto r) {
+                             REQUIRE(r.ok());
+                             first = *r;
+                           }));
+  std::vector<NewEvent> later;
+  later.push_back(make_event("b", kT0));
+  later.push_back(make_event("c", kT0));
+  worker.async_insert_many(std::move(later),
+                           boost::asio::bind_executor(io, [&](auto r) {
+                             REQUIRE(r.ok());
+                             second = *r;
+                           }));
+  boost::asio::post(io, [&] { gate.open(); });
+  io.run();
+
+  using enum InsertOutcome;
+  CHECK(single == queued);
+  CHECK(first == std::vector<InsertOutcome>{queued, duplicate, queued, duplicate});
+  CHECK(second == std::vector<InsertOutcome>{duplicate, queued});
+  CHECK(observer.commits == 1);
+  CHECK(observer.events == 7);
+}
+
+TEST_CASE("insert_many: a failed commit fails the whole batch", "[storage][worker]") {
+  boost::asio::io_context io;
+  StorageWorker worker(std::make_unique<FullDiskStore>(), nullptr);
+  std::optional<StoreError> error;
+  std::vector<NewEvent> batch;
+  batch.push_back(make_event("a", kT0));
+  batch.push_back(make_event("b", kT0));
+  worker.async_insert_many(std::move(batch), boost::asio::bind_executor(io, [&](auto r) {
+                             REQUIRE_FALSE(r.ok());
+                             error = r.error();
+                           }));
+  io.run();
+  REQUIRE(error);
+  CHECK(error->disk_full);
+}
