@@ -95,17 +95,19 @@ TEST_CASE("a bad member fails the whole batch, naming its index", "[event][batch
   CHECK(batch_error(" [ ] ") == "batch is empty: the array has no events");
   CHECK(batch_error(oci("a")) == "body is not a JSON array of events");
   CHECK(batch_error("42") == "body is not a JSON array of events");
-  CHECK(batch_error("[" + oci("a") + ",7]") == "events[1]: not a JSON object");
-  CHECK(batch_error("[" + oci("a") + ",[]]") == "events[1]: not a JSON object");
-  CHECK(batch_error("[" + oci("a") + "," + oci("b") + R"(,{"eventType":"t","data":{}}])") ==
-        "events[2]: missing eventID");
-  CHECK(batch_error("[" + oci("a") + R"(,{"specversion":"1.0","type":"t"}])",
+  CHECK(batch_error(std::string("[") + oci("a") + ",7]") == "events[1]: not a JSON object");
+  CHECK(batch_error(std::string("[") + oci("a") + ",[]]") == "events[1]: not a JSON object");
+  CHECK(batch_error(std::string("[") + oci("a") + "," + oci("b") +
+                    R"(,{"eventType":"t","data":{}}])") == "events[2]: missing eventID");
+  CHECK(batch_error(std::string("[") + oci("a") + R"(,{"specversion":"1.0","type":"t"}])",
                     BatchForm::cloudevents) == "events[0]: not a CloudEvent (missing specversion)");
   CHECK(
       batch_error(R"([{"specversion":"1.0","type":"t","id":"x"},{"specversion":"1.0","type":"t"}])",
                   BatchForm::cloudevents) == "events[1]: missing id");
-  CHECK(batch_error("[" + oci("a") + ",").starts_with("body is not valid JSON at offset"));
-  CHECK(batch_error("[" + oci("a") + "] x").starts_with("body is not valid JSON at offset"));
+  CHECK(batch_error(std::string("[") + oci("a") + ",")
+            .starts_with("body is not valid JSON at offset"));
+  CHECK(batch_error(std::string("[") + oci("a") + "] x")
+            .starts_with("body is not valid JSON at offset"));
   CHECK(batch_error(std::string("[\0]", 3)) == "body is not valid JSON at offset 1: NUL byte.");
 
   ParseLimits shallow;
@@ -120,7 +122,7 @@ TEST_CASE("a bad member fails the whole batch, naming its index", "[event][batch
 }
 
 TEST_CASE("a batch over max_events is refused as too large", "[event][batch][errors]") {
-  const std::string three = "[" + oci("a") + "," + oci("b") + "," + oci("c") + "]";
+  const std::string three = std::string("[") + oci("a") + "," + oci("b") + "," + oci("c") + "]";
   CHECK(parse_event_batch(three, BatchForm::events, 3).ok());
   auto over = parse_event_batch(three, BatchForm::events, 2);
   REQUIRE_FALSE(over.ok());

@@ -189,7 +189,7 @@ TEST_CASE("bodies that are not event objects are rejected", "[event][errors]") {
 
 TEST_CASE("a CloudEvent's data is optional and any JSON value, or base64", "[event]") {
   const std::string head = R"({"specversion":"1.0","type":"t","id":"i")";
-  for (const std::string tail :
+  for (const std::string& tail :
        {std::string("}"), std::string(R"(,"data":"text"})"), std::string(R"(,"data":[1,2]})"),
         std::string(R"(,"data":null})"), std::string(R"(,"data_base64":"b3JkZXIgNDI="})")}) {
     INFO(tail);
