@@ -20,8 +20,10 @@ namespace {
 
 constexpr std::array<std::string_view, 4> kRequired{"specversion", "id", "source", "type"};
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
-                                 rapidjson::CrtAllocator, rapidjson::kWriteValidateEncodingFlag>;
+// Without kWriteValidateEncodingFlag: RapidJSON's validating writer reads past
+// the end of a string that ends in a truncated UTF-8 sequence. Every string
+// written here is checked with is_utf8() first instead.
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -215,6 +217,9 @@ Result<Event> parse_binary_cloudevent(std::span<const CeHeader> headers,
 
   if (content_type && trimmed(*content_type).empty()) {
     content_type.reset();
+  }
+  if (content_type && !is_utf8(*content_type)) {
+    return fail("header Content-Type: not UTF-8");
   }
   rapidjson::StringBuffer buffer;
   Writer writer(buffer);

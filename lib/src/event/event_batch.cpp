@@ -98,7 +98,11 @@ BatchError bad(std::string reason) { return BatchError{std::move(reason), false}
 }  // namespace
 
 bool is_json_array(std::string_view body) noexcept {
-  if (body.starts_with("\xEF\xBB\xBF")) body.remove_prefix(3);  // as the parser skips it
+  // The parser skips a UTF-8 byte order mark, each of its three bytes on its
+  // own when present (RapidJSON's EncodedInputStream); so does this.
+  for (const char bom : {'\xEF', '\xBB', '\xBF'}) {
+    if (!body.empty() && body.front() == bom) body.remove_prefix(1);
+  }
   const auto first = body.find_first_not_of(" \t\r\n");
   return first != std::string_view::npos && body[first] == '[';
 }

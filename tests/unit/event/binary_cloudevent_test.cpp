@@ -179,6 +179,11 @@ TEST_CASE("bad binary-mode requests are refused with the header at fault",
   CHECK(error_of(required_plus({{"subject", "%C3"}}), "text/plain", "x") ==
         "header ce-subject: not UTF-8 once percent-decoded");
 
+  // A Content-Type ending in a truncated UTF-8 sequence (found by fuzz_event:
+  // RapidJSON's validating writer read past its end).
+  CHECK(error_of(required_plus(), std::string_view("application/json\xF0"), "{}") ==
+        "header Content-Type: not UTF-8");
+
   // JSON data must be one JSON value: nothing can be smuggled into the event.
   CHECK(error_of(required_plus(), "application/json", R"(1,"id":"other")")
             .starts_with("body (the event's application/json data) is not valid JSON at offset 1"));
