@@ -138,10 +138,6 @@ Result<std::vector<Event>, BatchError> parse_event_batch(std::string_view body, 
     return fail(bad(
         detail::json_error("body", result.Offset(), rapidjson::GetParseError_En(result.Code()))));
   }
-  if (handler.spans().empty()) {
-    return fail(bad("batch is empty: the array has no events"));
-  }
-
   std::vector<Event> events;
   events.reserve(handler.spans().size());
   for (std::size_t i = 0; i < handler.spans().size(); ++i) {

@@ -26,7 +26,8 @@ struct BatchError {
 };
 
 // Parses and validates every member; one bad member fails the whole batch.
-// An empty array fails too.
+// An empty array is a batch of no events (the CloudEvents batch format allows
+// it).
 Result<std::vector<Event>, BatchError> parse_event_batch(std::string_view body, BatchForm form,
                                                          std::size_t max_events,
                                                          const ParseLimits& limits = {});
