@@ -1,7 +1,6 @@
 #include "ocirelay/common/oci_private_key.hpp"
 
 #include <array>
-#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -122,17 +121,6 @@ std::string OciPrivateKey::fingerprint() const {
     out += kHex[md[i] & 0x0f];
   }
   return out;
-}
-
-std::string OciPrivateKey::public_key_pem() const {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PUBKEY(bio.get(), impl_->key) != 1) {
-    ERR_clear_error();
-    return {};
-  }
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  return len > 0 ? std::string(data, static_cast<std::size_t>(len)) : std::string();
 }
 
 Result<std::string> OciPrivateKey::sign_sha256(std::string_view data) const {

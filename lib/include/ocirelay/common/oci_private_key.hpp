@@ -27,8 +27,6 @@ class OciPrivateKey {
 
   // "73:61:a2:...": what the OCI console shows for the uploaded public key.
   std::string fingerprint() const;
-  // The public key in PEM ("BEGIN PUBLIC KEY"), for verifiers and tests.
-  std::string public_key_pem() const;
   // The base64 RSA-SHA256 signature of `data`.
   Result<std::string> sign_sha256(std::string_view data) const;
 
