@@ -442,9 +442,10 @@ int Application::run() {
     auto url = http::parse_url(d.url);
     a.log->info("destination {}: {} (auth {}, concurrency {}, timeout {}, max_age {})", d.name,
                 url ? url->redacted() : std::string("?"),
-                d.auth.type == config::DestinationAuth::Type::basic    ? "basic"
-                : d.auth.type == config::DestinationAuth::Type::oauth2 ? "oauth2"
-                                                                       : "none",
+                d.auth.type == config::DestinationAuth::Type::basic           ? "basic"
+                : d.auth.type == config::DestinationAuth::Type::oauth2        ? "oauth2"
+                : d.auth.type == config::DestinationAuth::Type::oci_signature ? "oci_signature"
+                                                                              : "none",
                 d.concurrency, format_duration(d.timeout), format_duration(d.retry.max_age));
   }
   for (const auto& r : c.routes) {

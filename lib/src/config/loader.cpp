@@ -62,6 +62,8 @@ constexpr auto kTopFields = detail::fields<Document>({
     // Read by build_config once `server:` is known: the management listener
     // is checked against server.listen, also when the section is absent.
     {"management", [](auto&, auto&, auto&, Document&) {}},
+    // Its destinations are resolved by build_config once both are read.
+    {"oci", detail::member_field<&Config::oci, detail::read_oci>},
 });
 
 Config build_config(SchemaWalker& w, const ConfigNode& root, const std::string& name) {
@@ -77,6 +79,7 @@ Config build_config(SchemaWalker& w, const ConfigNode& root, const std::string& 
   detail::check_unique(w, doc.destination_names, "destination");
   detail::check_unique(w, doc.route_names, "route");
   detail::check_route_destinations(w, doc.destination_names, doc.route_destinations);
+  detail::resolve_oci_destinations(w, root, doc.oci, doc.destinations);
   return Config(std::move(doc));
 }
 

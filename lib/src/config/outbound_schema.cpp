@@ -86,9 +86,12 @@ constexpr auto kAuthTypeFields = fields<AuthType>({
          out.type = DestinationAuth::Type::basic;
        } else if (*text == "oauth2") {
          out.type = DestinationAuth::Type::oauth2;
+       } else if (*text == "oci_signature") {
+         out.type = DestinationAuth::Type::oci_signature;
        } else {
          w.error(value, path,
-                 "bad auth type " + quote(value.text) + "; expected none, basic or oauth2");
+                 "bad auth type " + quote(value.text) +
+                     "; expected none, basic, oauth2 or oci_signature");
          out.known = false;
        }
      }},
@@ -141,8 +144,16 @@ constexpr auto kOAuth2Fields = fields<DestinationAuth>({
      Presence::required},
 });
 
-constexpr auto kAuthKeys =
-    concat_keys(kAuthTypeFields.keys(), kCredentialFields.keys(), kOAuth2Fields.keys());
+// type: oci_signature, signed by an OCI principal (the `oci:` section).
+constexpr auto kOciSignatureFields = fields<DestinationAuth>({
+    {"principal",
+     [](auto& w, auto& value, auto& path, DestinationAuth& out) {
+       read_oci_principal(w, value, path, out.principal, false);
+     }},
+});
+
+constexpr auto kAuthKeys = concat_keys(kAuthTypeFields.keys(), kCredentialFields.keys(),
+                                       kOAuth2Fields.keys(), kOciSignatureFields.keys());
 
 // Reports each of `keys` present in an `auth:` of type `this_type`, as only
 // used with type `owner`.
@@ -258,9 +269,16 @@ void read_destination_auth(SchemaWalker& w, const ConfigNode& node, const std::s
     case DestinationAuth::Type::oauth2:
       kOAuth2Fields.read_fields(w, node, path, out);
       reject_keys(w, node, path, kCredentialFields.keys(), "basic", "oauth2");
+      reject_keys(w, node, path, kOciSignatureFields.keys(), "oci_signature", "oauth2");
+      return;
+    case DestinationAuth::Type::oci_signature:
+      kOciSignatureFields.read_fields(w, node, path, out);
+      reject_keys(w, node, path, kCredentialFields.keys(), "basic", "oci_signature");
+      reject_keys(w, node, path, kOAuth2Fields.keys(), "oauth2", "oci_signature");
       return;
     case DestinationAuth::Type::basic: {
       reject_keys(w, node, path, kOAuth2Fields.keys(), "oauth2", "basic");
+      reject_keys(w, node, path, kOciSignatureFields.keys(), "oci_signature", "basic");
       BasicCredential credential;
       kCredentialFields.read_fields(w, node, path, credential);
       out.username = std::move(credential.username);
@@ -270,6 +288,7 @@ void read_destination_auth(SchemaWalker& w, const ConfigNode& node, const std::s
     case DestinationAuth::Type::none:
       reject_keys(w, node, path, kOAuth2Fields.keys(), "oauth2", "none");
       reject_keys(w, node, path, kCredentialFields.keys(), "basic", "none");
+      reject_keys(w, node, path, kOciSignatureFields.keys(), "oci_signature", "none");
       return;
   }
 }

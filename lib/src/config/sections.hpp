@@ -8,6 +8,7 @@
 //                  outbound_schema.cpp)
 //   routes:        routes_section.cpp
 //   admin:         admin_schema.cpp
+//   oci:           oci_section.cpp
 //
 // loader.cpp's table of top-level keys calls these. Each takes the section's
 // value and key path and fills the section's struct, reporting every problem
@@ -53,5 +54,15 @@ void read_routes(SchemaWalker& w, const ConfigNode& value, const std::string& pa
 // Reports each destination a route sends to that is not configured.
 void check_route_destinations(SchemaWalker& w, const std::vector<NameRef>& destinations,
                               const std::vector<NameRef>& refs);
+
+// `oci:` (the principal and its API key; the key file is read and checked).
+void read_oci(SchemaWalker& w, const ConfigNode& value, const std::string& path, Oci& out);
+
+// Gives each destination with `auth: {type: oci_signature}` its principal
+// (oci.principal when it names none) and that principal's key, reporting a
+// destination whose principal is none or not configured. `root` is the whole
+// document (for positions), `destinations` what was read from it.
+void resolve_oci_destinations(SchemaWalker& w, const ConfigNode& root, const Oci& oci,
+                              std::vector<Destination>& destinations);
 
 }  // namespace ocirelay::config::detail

@@ -51,6 +51,24 @@ std::optional<NameRef> read_name(SchemaWalker& w, const ConfigNode& value,
   return NameRef{std::move(*name), &value, path};
 }
 
+void read_oci_principal(SchemaWalker& w, const ConfigNode& value, const std::string& path,
+                        OciPrincipal& out, bool none_ok) {
+  auto text = w.text(value, path);
+  if (!text) return;
+  if (*text == "api_key") {
+    out = OciPrincipal::api_key;
+  } else if (*text == "none" && none_ok) {
+    out = OciPrincipal::none;
+  } else if (*text == "instance") {
+    w.error(value, path,
+            "the instance principal is not supported yet; use api_key (with oci.api_key)");
+  } else {
+    w.error(value, path,
+            "bad principal " + quote(value.text) + "; expected " +
+                (none_ok ? "api_key or none" : "api_key"));
+  }
+}
+
 void check_unique(SchemaWalker& w, const std::vector<NameRef>& names, std::string_view what) {
   std::unordered_map<std::string, const NameRef*> seen;
   for (const NameRef& ref : names) {

@@ -1,11 +1,13 @@
 #include "ocirelay/delivery/event_sender.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
 #include "ocirelay/common/base64.hpp"
+#include "ocirelay/common/oci_private_key.hpp"
 #include "ocirelay/http/tls_context.hpp"
 #include "ocirelay/http/url.hpp"
 
@@ -50,6 +52,15 @@ Result<std::unique_ptr<EventSender>> EventSender::create(asio::any_io_executor e
   } else if (destination.auth.type == config::DestinationAuth::Type::basic) {
     sender->basic_authorization_ =
         "Basic " + base64_encode(destination.auth.username + ":" + destination.auth.password);
+  } else if (destination.auth.type == config::DestinationAuth::Type::oci_signature) {
+    // The configuration checked the key at load; it is parsed again here
+    // from the text read then, never from the file a second time.
+    const config::OciApiKey& api_key = destination.auth.api_key;
+    auto key = OciPrivateKey::from_pem(api_key.key_pem, api_key.passphrase);
+    if (!key) return fail("destination " + name + ": the OCI API key: " + key.error());
+    sender->signer_.emplace(api_key.tenancy + "/" + api_key.user + "/" + api_key.fingerprint,
+                            std::move(key).value());
+    sender->host_header_ = url->host_header();
   }
   sender->name_ = name;
   sender->log_ = std::move(log);
@@ -78,6 +89,15 @@ http::ClientRequest EventSender::make_request(const std::string& event_id, const
   return request;
 }
 
+Result<Unit> EventSender::sign(http::ClientRequest& request) const {
+  const OciRequest signed_part{request.method, client_->url().target, host_header_,
+                               request.headers.fields(), request.body};
+  auto added = signer_->sign(signed_part, std::chrono::system_clock::now());
+  if (!added) return fail(std::move(added).error());
+  for (auto& [name, value] : added.value()) request.headers.add(std::move(name), std::move(value));
+  return Unit{};
+}
+
 asio::awaitable<Result<http::ClientResponse, http::ClientError>> EventSender::send(
     const std::string& event_id, std::string_view event) {
   const std::string body = payload_.shape(event);
@@ -90,7 +110,15 @@ asio::awaitable<Result<http::ClientResponse, http::ClientError>> EventSender::se
     }
     bearer = std::move(token).value();
   }
-  auto response = co_await client_->send(make_request(event_id, body, bearer));
+  http::ClientRequest request = make_request(event_id, body, bearer);
+  if (signer_) {
+    // Signed afresh for every attempt: the signature covers the date.
+    if (auto signed_ok = sign(request); !signed_ok) {
+      co_return fail(http::ClientError{http::ClientError::Kind::io,
+                                       "cannot sign the request: " + signed_ok.error()});
+    }
+  }
+  auto response = co_await client_->send(std::move(request));
   if (!tokens_ || !response || response->status != 401) co_return response;
 
   // The token may have been revoked or expired early: one new token, one

@@ -60,8 +60,7 @@ class HttpClient::Impl {
  public:
   Impl(asio::any_io_executor ex, Url url, ClientOptions options)
       : ex_(std::move(ex)), url_(std::move(url)), options_(std::move(options)) {
-    host_header_ = url_.host.find(':') != std::string::npos ? "[" + url_.host + "]" : url_.host;
-    if (url_.port != (url_.tls ? 443 : 80)) host_header_ += ":" + std::to_string(url_.port);
+    host_header_ = url_.host_header();
   }
 
   const Url& url() const { return url_; }

@@ -31,10 +31,10 @@ bool is_ip_literal(std::string_view host) {
   return ::inet_pton(AF_INET, h.c_str(), buf) == 1 || ::inet_pton(AF_INET6, h.c_str(), buf) == 1;
 }
 
-std::string Url::origin() const {
+std::string Url::host_header() const {
   // Appended piece by piece: GCC 12 at -O3 misreads a temporary
   // concatenation here as an out-of-bounds copy (-Wstringop-overflow).
-  std::string out = tls ? "https://" : "http://";
+  std::string out;
   const bool ipv6 = host.find(':') != std::string::npos;
   if (ipv6) out += '[';
   out += host;
@@ -43,6 +43,12 @@ std::string Url::origin() const {
     out += ':';
     out += std::to_string(port);
   }
+  return out;
+}
+
+std::string Url::origin() const {
+  std::string out = tls ? "https://" : "http://";
+  out += host_header();
   return out;
 }
 

@@ -91,7 +91,10 @@ TEST_CASE("every mapping lists all of its allowed keys", "[config][errors]") {
                               Catch::EndsWith("; allowed keys: " + keys));
   };
   const std::string d = "destinations: [{ name: d, url: \"http://h/\", ";
-  allowed("zzz: 1", "zzz", "server, storage, log, destinations, routes, admin, management");
+  allowed("zzz: 1", "zzz", "server, storage, log, destinations, routes, admin, management, oci");
+  allowed("oci: { zzz: 1 }", "oci.zzz", "principal, api_key");
+  allowed("oci: { api_key: { zzz: 1 } }", "oci.api_key.zzz",
+          "tenancy, user, fingerprint, key_file, passphrase");
   allowed("management: { zzz: 1 }", "management.zzz", "listen, tls");
   allowed("server: { zzz: 1 }", "server.zzz",
           "listen, tls, max_body_bytes, max_batch_events, max_header_bytes, max_connections, "
@@ -109,9 +112,9 @@ TEST_CASE("every mapping lists all of its allowed keys", "[config][errors]") {
   allowed("admin: { zzz: 1 }", "admin.zzz", "socket");
   allowed(d + "zzz: 1 }]", "destinations[0].zzz",
           "name, url, auth, timeout, retry, tls, concurrency, rate_limit, headers, payload");
-  for (const std::string type : {"none", "basic", "oauth2"}) {
+  for (const std::string type : {"none", "basic", "oauth2", "oci_signature"}) {
     allowed(d + "auth: { type: " + type + ", zzz: 1 } }]", "destinations[0].auth.zzz",
-            "type, username, password, token_url, client_id, client_secret, scope");
+            "type, username, password, token_url, client_id, client_secret, scope, principal");
   }
   allowed(d + "retry: { zzz: 1 } }]", "destinations[0].retry.zzz",
           "initial_backoff, max_backoff, max_age, max_attempts, retry_on, dead_letter_on");
@@ -364,7 +367,8 @@ TEST_CASE("log levels and auth types are checked", "[config][errors]") {
   only_error("log: { level: INFO }", "log.level", "bad log level 'INFO'");
   only_error("log: { flush_interval: soon }", "log.flush_interval", "bad duration 'soon'");
   only_error("destinations: [{ name: d, url: \"http://h/\", auth: { type: oauth } }]",
-             "destinations[0].auth.type", "bad auth type 'oauth'; expected none, basic or oauth2");
+             "destinations[0].auth.type",
+             "bad auth type 'oauth'; expected none, basic, oauth2 or oci_signature");
 }
 
 TEST_CASE("basic auth needs a username and a password", "[config][errors]") {

@@ -100,8 +100,31 @@ struct Log {
   bool operator==(const Log&) const = default;
 };
 
+// Who signs OCI requests (`oci.principal`, a destination's `auth.principal`).
+enum class OciPrincipal { none, api_key };
+
+// An OCI API signing key (`oci.api_key`): keyId is tenancy/user/fingerprint.
+struct OciApiKey {
+  std::string tenancy;      // OCID
+  std::string user;         // OCID
+  std::string fingerprint;  // "aa:bb:...", 16 lowercase hex pairs; matches the key
+  std::string key_file;     // PEM, RSA
+  std::string passphrase;   // secret; empty: the key is not encrypted
+  std::string key_pem;      // secret: key_file's content, read (and checked) at load
+
+  bool operator==(const OciApiKey&) const = default;
+};
+
+// The top-level `oci:` section: the OCI identity the relay signs requests with.
+struct Oci {
+  OciPrincipal principal = OciPrincipal::none;  // the default of auth.principal
+  std::optional<OciApiKey> api_key;
+
+  bool operator==(const Oci&) const = default;
+};
+
 struct DestinationAuth {
-  enum class Type { none, basic, oauth2 };
+  enum class Type { none, basic, oauth2, oci_signature };
   Type type = Type::none;
   // basic
   std::string username;
@@ -111,6 +134,11 @@ struct DestinationAuth {
   std::string client_id;
   std::string client_secret;  // secret
   std::string scope;          // e.g. "https://<host>:443urn:opc:resource:consumer::all"
+  // oci_signature: the principal that signs (after loading never none: the
+  // `oci.principal` when not given), and its key, copied from `oci.api_key`
+  // at load (so that a changed key changes the destination at reload)
+  OciPrincipal principal = OciPrincipal::none;
+  OciApiKey api_key;  // secrets inside
 
   bool operator==(const DestinationAuth&) const = default;
 };
@@ -205,6 +233,7 @@ struct Config {
   Management management;
   Storage storage;
   Log log;
+  Oci oci;
   std::vector<Destination> destinations;
   std::vector<Route> routes;
   std::optional<Admin> admin;  // absent: no admin endpoint

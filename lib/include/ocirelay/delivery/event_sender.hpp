@@ -3,7 +3,9 @@
 // (`Content-Type: application/json`, `Idempotency-Key: <eventID>`), its auth
 // (Basic, or an OAuth2 bearer token from its TokenProvider) and then its extra
 // `headers:`, over its own HTTP client (keep-alive pool, TLS with the
-// destination's CA, client certificate and verify settings).
+// destination's CA, client certificate and verify settings). With
+// oci_signature the finished request is signed last (OCI Signature Version 1:
+// `date`, `x-content-sha256` and `Authorization` added), at each attempt.
 //
 // With oauth2, a 401 answer drops the token, fetches a new one and sends once
 // more; only that second answer is returned. When no token can be had, send()
@@ -18,6 +20,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +28,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include "ocirelay/common/oci_request_signer.hpp"
 #include "ocirelay/common/result.hpp"
 #include "ocirelay/config/config.hpp"
 #include "ocirelay/delivery/payload.hpp"
@@ -59,13 +63,17 @@ class EventSender final : public Sender {
   EventSender() = default;
   http::ClientRequest make_request(const std::string& event_id, const std::string& body,
                                    const std::string& bearer) const;
+  // Adds the OCI signature headers to a finished request (oci_signature only).
+  Result<Unit> sign(http::ClientRequest& request) const;
 
   std::string name_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<http::HttpClient> client_;
   std::unique_ptr<TokenProvider> tokens_;  // oauth2 only
   Payload payload_;
-  std::string basic_authorization_;  // secret; basic only
+  std::string basic_authorization_;         // secret; basic only
+  std::optional<OciRequestSigner> signer_;  // oci_signature only
+  std::string host_header_;                 // oci_signature only: the Host header signed
   std::vector<config::DestinationHeader> headers_;
 };
 

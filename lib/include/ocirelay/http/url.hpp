@@ -16,6 +16,9 @@ struct Url {
   std::string target;      // path and query, at least "/"
   bool has_userinfo = false;
 
+  // host[:port] as the Host header carries it: IPv6 in brackets, the port
+  // only when it is not the scheme's default.
+  std::string host_header() const;
   // scheme://host[:port] with no credentials, for logs.
   std::string origin() const;
   // origin() + target, with any query string replaced by "?...", for logs.

@@ -1,0 +1,180 @@
+// The `oci:` section (principal, api_key) and destinations with
+// `auth: { type: oci_signature }`: what loads, and every error with its key
+// path; the passphrase and the key never appear in a message.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "ocirelay/config/loader.hpp"
+#include "support/fixtures.hpp"
+#include "support/temp_dir.hpp"
+#include "unit/config/config_test_support.hpp"
+#include "unit/config/fake_secrets.hpp"
+
+using namespace ocirelay;
+using namespace ocirelay::config;
+using ocirelay::test::dump;
+using ocirelay::test::fake_secrets;
+using ocirelay::test::fixture_path;
+
+namespace {
+
+const std::string kTenancy =
+    "ocid1.tenancy.oc1..aaaaaaaaba3pv6wkcr4jqae5f15p2b2m2yt2j6rx32uzr4h25vqstifsfdsq";
+const std::string kUser =
+    "ocid1.user.oc1..aaaaaaaat5nvwcna5j6aqzjcaty5eqbb6qt2jvpkanghtgdaqedqw3rynjq";
+// The sample key's real fingerprint (the documentation signs with another).
+const std::string kFingerprint = "73:61:a2:21:67:e0:df:be:7e:4b:93:1e:15:98:a5:b7";
+const std::string kPassphrase = "test passphrase";
+
+const SecretSources& secrets() {
+  static const SecretSources s =
+      fake_secrets({{"KEY_PASSPHRASE", kPassphrase}, {"WRONG", "n0t-1t"}});
+  return s;
+}
+
+Result<Config, ConfigErrors> parse(const std::string& text) {
+  return parse_config(text, "test.yaml", secrets());
+}
+
+std::string api_key(const std::string& key_file = fixture_path("oci/doc_sample_key.pem"),
+                    const std::string& extra = "", const std::string& fingerprint = kFingerprint) {
+  return "  api_key:\n    tenancy: " + kTenancy + "\n    user: " + kUser + "\n    fingerprint: \"" +
+         fingerprint + "\"\n    key_file: " + key_file + "\n" + extra;
+}
+
+std::string destination(const std::string& auth) {
+  return "destinations:\n  - name: oic\n    url: https://oic.example.com:8443/ic/api/flow\n"
+         "    auth: " +
+         auth + "\n";
+}
+
+// The one error of `text`, at `path`, containing `message`.
+ConfigError only_error(const std::string& text, const std::string& path,
+                       const std::string& message) {
+  auto result = parse(text);
+  INFO(text);
+  REQUIRE_FALSE(result.ok());
+  INFO(dump(result.error()));
+  REQUIRE(result.error().size() == 1);
+  const ConfigError e = result.error()[0];
+  CHECK(e.path == path);
+  CHECK_THAT(e.message, Catch::Contains(message));
+  CHECK(e.file == "test.yaml");
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("no oci section: principal none and no key", "[config][oci]") {
+  const Config c = test::parse_ok("log: { level: info }\n", "test.yaml", secrets());
+  CHECK(c.oci.principal == OciPrincipal::none);
+  CHECK_FALSE(c.oci.api_key);
+}
+
+TEST_CASE("an api_key principal loads, and its destinations get the key", "[config][oci]") {
+  const Config c = test::parse_ok(
+      "oci:\n  principal: api_key\n" + api_key() + destination("{ type: oci_signature }"),
+      "test.yaml", secrets());
+  CHECK(c.oci.principal == OciPrincipal::api_key);
+  REQUIRE(c.oci.api_key);
+  CHECK(c.oci.api_key->tenancy == kTenancy);
+  CHECK(c.oci.api_key->user == kUser);
+  CHECK(c.oci.api_key->fingerprint == kFingerprint);
+  CHECK(c.oci.api_key->key_pem == test::fixture("oci/doc_sample_key.pem"));
+  REQUIRE(c.destinations.size() == 1);
+  const DestinationAuth& auth = c.destinations[0].auth;
+  CHECK(auth.type == DestinationAuth::Type::oci_signature);
+  CHECK(auth.principal == OciPrincipal::api_key);
+  CHECK(auth.api_key == *c.oci.api_key);
+}
+
+TEST_CASE("a passphrase-protected key loads with its passphrase from a secret reference",
+          "[config][oci]") {
+  const Config c = test::parse_ok(
+      "oci:\n  principal: api_key\n" + api_key(fixture_path("oci/doc_sample_key_encrypted.pem"),
+                                               "    passphrase: \"${env:KEY_PASSPHRASE}\"\n"),
+      "test.yaml", secrets());
+  REQUIRE(c.oci.api_key);
+  CHECK(c.oci.api_key->passphrase == kPassphrase);
+}
+
+TEST_CASE("a destination may name the principal while oci.principal is none", "[config][oci]") {
+  const Config c = test::parse_ok(
+      "oci:\n" + api_key() + destination("{ type: oci_signature, principal: api_key }"),
+      "test.yaml", secrets());
+  CHECK(c.oci.principal == OciPrincipal::none);
+  CHECK(c.destinations[0].auth.principal == OciPrincipal::api_key);
+}
+
+TEST_CASE("oci_signature without a principal names both keys", "[config][oci]") {
+  const auto e = only_error(destination("{ type: oci_signature }"), "destinations[0].auth.type",
+                            "oci.principal is none");
+  CHECK_THAT(e.message, Catch::Contains("auth.principal"));
+  only_error("oci: { principal: none }\n" + destination("{ type: oci_signature }"),
+             "destinations[0].auth.type", "oci.principal");
+  only_error(destination("{ type: oci_signature, principal: api_key }"),
+             "destinations[0].auth.principal", "needs the oci.api_key section");
+}
+
+TEST_CASE("principals are checked; instance is not supported yet", "[config][oci]") {
+  only_error("oci: { principal: instance }", "oci.principal",
+             "the instance principal is not supported yet");
+  only_error("oci: { principal: root }", "oci.principal",
+             "bad principal 'root'; expected api_key or none");
+  only_error("oci: { principal: api_key }", "oci.principal", "needs the oci.api_key section");
+  only_error("oci:\n" + api_key() + destination("{ type: oci_signature, principal: none }"),
+             "destinations[0].auth.principal", "expected api_key");
+  only_error("oci:\n" + api_key() + destination("{ type: oci_signature, principal: instance }"),
+             "destinations[0].auth.principal", "not supported yet");
+  only_error("oci:\n  principal: api_key\n" + api_key() +
+                 destination("{ type: basic, username: u, password: p, principal: api_key }"),
+             "destinations[0].auth.principal", "only used with type: oci_signature");
+  only_error("oci:\n  principal: api_key\n" + api_key() +
+                 destination("{ type: oci_signature, username: u }"),
+             "destinations[0].auth.username", "only used with type: basic");
+}
+
+TEST_CASE("api_key values are checked", "[config][oci]") {
+  const std::string head = "oci:\n  principal: api_key\n";
+  only_error(head + api_key(fixture_path("oci/doc_sample_key.pem"), "", "73:61:a2"),
+             "oci.api_key.fingerprint", "expected 16 colon-separated hex bytes");
+  const auto mismatch =
+      only_error(head + api_key(fixture_path("oci/doc_sample_key.pem"), "",
+                                "20:3b:97:13:55:1c:5b:0d:d3:37:d8:50:4e:c5:3a:34"),
+                 "oci.api_key.fingerprint", "is not the key's");
+  CHECK_THAT(mismatch.message, Catch::Contains(kFingerprint));
+  only_error(head + api_key("/nonexistent/key.pem"), "oci.api_key.key_file",
+             "cannot read OCI API private key file '/nonexistent/key.pem'");
+  only_error(head + api_key(fixture_path("oci/ec_key.pem")), "oci.api_key.key_file",
+             "not an RSA key");
+  only_error(head + api_key(fixture_path("oci/doc_post_body.json")), "oci.api_key.key_file",
+             "not a PEM private key");
+  only_error(head + api_key(fixture_path("oci/doc_sample_key_encrypted.pem")),
+             "oci.api_key.key_file", "the key is encrypted and no passphrase is given");
+  const auto wrong =
+      only_error(head + api_key(fixture_path("oci/doc_sample_key_encrypted.pem"),
+                                "    passphrase: \"${env:WRONG}\"\n"),
+                 "oci.api_key.key_file", "cannot decrypt the key with the passphrase given");
+  CHECK_THAT(wrong.message, !Catch::Contains("n0t-1t"));
+  CHECK_THAT(wrong.message, !Catch::Contains("ENCRYPTED"));
+
+  auto missing = parse("oci:\n  api_key: { key_file: x }\n");
+  REQUIRE_FALSE(missing.ok());
+  const std::string all = dump(missing.error());
+  for (const std::string key : {"tenancy", "user", "fingerprint"}) {
+    CHECK_THAT(all, Catch::Contains("oci.api_key." + key + ": required key '" + key + "' is missing"));
+  }
+  const std::string bad_ocid =
+      "oci:\n  api_key:\n    tenancy: ocid1.user.oc1..aaa\n    user: " + kUser +
+      "\n    fingerprint: \"" + kFingerprint +
+      "\"\n    key_file: " + fixture_path("oci/doc_sample_key.pem") + "\n";
+  only_error(bad_ocid, "oci.api_key.tenancy", "bad tenancy OCID 'ocid1.user.oc1..aaa'");
+}
+
+TEST_CASE("a destination signed by OCI cannot set the headers the signature sets",
+          "[config][oci]") {
+  only_error("oci:\n  principal: api_key\n" + api_key() + destination("{ type: oci_signature }") +
+                 "    headers: { Date: x }\n",
+             "destinations[0].headers.Date", "set by the OCI signature");
+}
