@@ -78,8 +78,10 @@ void check_accepted(const ocirelay::event::Event& ev, const ParseLimits& limits)
   check(ev.json().IsObject(), "accepted event is not an object");
   const bool cloudevents = ev.json().HasMember("specversion");
   check(cloudevents || ev.data().IsObject(), "accepted OCI event's data is not an object");
-  check(!(ev.json().HasMember("data") && ev.json().HasMember("data_base64")),
-        "accepted event has both data and data_base64");
+  // CloudEvents 1.0 forbids both; an OCI Events envelope has no data_base64,
+  // so there it is just another member.
+  check(!cloudevents || !(ev.json().HasMember("data") && ev.json().HasMember("data_base64")),
+        "accepted CloudEvent has both data and data_base64");
   check(depth_of(ev.json()) <= limits.max_depth, "accepted event nests deeper than max_depth");
   check(!ev.event_type().empty(), "empty event type accepted");
   check(!ev.event_id().empty(), "empty event ID accepted");
