@@ -204,8 +204,7 @@ void PgCluster::stop() noexcept {
   if (!running_) return;
   running_ = false;
   try {
-    run({bin("pg_ctl"), "-D", data_dir_.string(), "-m", "fast", "-w", "stop"}, true, root_,
-        root_);
+    run({bin("pg_ctl"), "-D", data_dir_.string(), "-m", "fast", "-w", "stop"}, true, root_, root_);
   } catch (...) {
   }
 }
@@ -221,10 +220,10 @@ std::string PgCluster::url(const std::string& database) const {
 }
 
 std::string PgCluster::psql(const std::string& database, const std::string& sql) const {
-  auto result = run({bin("psql"), "-h", socket_dir_.string(), "-p", std::to_string(port_), "-U",
-                     "postgres", "-d", check_name(database), "-X", "-q", "-A", "-t", "-v",
-                     "ON_ERROR_STOP=1", "-c", sql},
-                    false, root_, root_);
+  auto result =
+      run({bin("psql"), "-h", socket_dir_.string(), "-p", std::to_string(port_), "-U", "postgres",
+           "-d", check_name(database), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql},
+          false, root_, root_);
   if (result.exit_code != 0) {
     throw std::runtime_error("psql on " + database + " failed: " + result.output);
   }

@@ -38,8 +38,7 @@ StoreResult<PgConnection> PgConnection::connect(const PgConnectOptions& options)
   PQconninfoOption* parsed = pq->conninfo_parse(options.url.c_str(), &parse_error);
   if (parse_error != nullptr) pq->freemem(parse_error);
   if (parsed == nullptr) {
-    return fail(connect_error(
-        "not a valid libpq URI or conninfo string (the value is not shown)"));
+    return fail(connect_error("not a valid libpq URI or conninfo string (the value is not shown)"));
   }
   pq->conninfo_free(parsed);
 
@@ -63,7 +62,8 @@ StoreResult<PgConnection> PgConnection::connect(const PgConnectOptions& options)
     return fail(connect_error("cannot connect: out of memory"));
   }
   if (pq->status(connection.conn_) != CONNECTION_OK) {
-    return fail(connect_error("cannot connect: " + first_line(pq->error_message(connection.conn_))));
+    return fail(
+        connect_error("cannot connect: " + first_line(pq->error_message(connection.conn_))));
   }
   pq->set_notice_processor(connection.conn_, ignore_notice, nullptr);
   return connection;

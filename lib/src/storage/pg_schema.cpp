@@ -103,8 +103,8 @@ StoreResult<std::int64_t> migrate_pg_schema(PgConnection& db, const std::string&
     return fail(PgConnection::error(r, "schema: begin"));
   }
   // Held until the transaction ends: one relay migrates, the others wait.
-  if (PgResult r = db.exec("SELECT pg_advisory_xact_lock($1::bigint)",
-                           PgParams{}.int64(kPgMigrationLock));
+  if (PgResult r =
+          db.exec("SELECT pg_advisory_xact_lock($1::bigint)", PgParams{}.int64(kPgMigrationLock));
       !r.ok()) {
     return fail(PgConnection::error(r, "schema: advisory lock"));
   }
@@ -115,11 +115,11 @@ StoreResult<std::int64_t> migrate_pg_schema(PgConnection& db, const std::string&
   if (!found) return fail(std::move(found).error());
   const std::int64_t version = found.value();
   if (version > kPgSchemaVersion) {
-    return fail(StoreError{
-        "postgresql: the database's schema version " + std::to_string(version) +
-            " is newer than this ocirelay supports (" + std::to_string(kPgSchemaVersion) +
-            "); upgrade this relay to the version the other relays run",
-        false});
+    return fail(StoreError{"postgresql: the database's schema version " + std::to_string(version) +
+                               " is newer than this ocirelay supports (" +
+                               std::to_string(kPgSchemaVersion) +
+                               "); upgrade this relay to the version the other relays run",
+                           false});
   }
   for (std::int64_t next = version + 1; next <= kPgSchemaVersion; ++next) {
     const std::string context = "schema: migration " + std::to_string(next);

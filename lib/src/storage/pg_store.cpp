@@ -221,10 +221,9 @@ std::optional<StoreError> PgStore::insert_all(std::span<const NewEvent> events,
   for (std::size_t i = 0; i < events.size(); ++i) {
     const NewEvent& event = events[i];
     if (outcomes[i] != InsertOutcome::queued || event.destinations.empty()) continue;
-    PgResult row = db_.exec(kSqlEventInsert, PgParams{}
-                                                 .text(event.event_id)
-                                                 .bytes(event.body)
-                                                 .int64(event.received_at));
+    PgResult row =
+        db_.exec(kSqlEventInsert,
+                 PgParams{}.text(event.event_id).bytes(event.body).int64(event.received_at));
     if (!row.ok() || row.rows() != 1) return PgConnection::error(row, "insert_batch");
     const std::int64_t id = row.int64(0, 0);
     const auto& destinations = event.destinations;

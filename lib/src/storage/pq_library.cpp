@@ -1,6 +1,5 @@
 #include "storage/pq_library.hpp"
 
-
 #include <dlfcn.h>
 
 namespace ocirelay::storage {
@@ -37,28 +36,26 @@ Loaded open_library() {
   }
   PqLibrary& l = loaded.library;
   std::string& e = loaded.error;
-  const bool ok = resolve(handle, "PQconnectdbParams", l.connectdb_params, e) &&
-                  resolve(handle, "PQstatus", l.status, e) &&
-                  resolve(handle, "PQerrorMessage", l.error_message, e) &&
-                  resolve(handle, "PQfinish", l.finish, e) &&
-                  resolve(handle, "PQexec", l.exec, e) &&
-                  resolve(handle, "PQexecParams", l.exec_params, e) &&
-                  resolve(handle, "PQresultStatus", l.result_status, e) &&
-                  resolve(handle, "PQresultErrorField", l.result_error_field, e) &&
-                  resolve(handle, "PQresultErrorMessage", l.result_error_message, e) &&
-                  resolve(handle, "PQclear", l.clear, e) &&
-                  resolve(handle, "PQntuples", l.ntuples, e) &&
-                  resolve(handle, "PQgetvalue", l.getvalue, e) &&
-                  resolve(handle, "PQgetlength", l.getlength, e) &&
-                  resolve(handle, "PQgetisnull", l.getisnull, e) &&
-                  resolve(handle, "PQcmdTuples", l.cmd_tuples, e) &&
-                  resolve(handle, "PQserverVersion", l.server_version, e) &&
-                  resolve(handle, "PQtransactionStatus", l.transaction_status, e) &&
-                  resolve(handle, "PQsetNoticeProcessor", l.set_notice_processor, e) &&
-                  resolve(handle, "PQconninfoParse", l.conninfo_parse, e) &&
-                  resolve(handle, "PQconninfoFree", l.conninfo_free, e) &&
-                  resolve(handle, "PQfreemem", l.freemem, e) &&
-                  resolve(handle, "PQfformat", l.fformat, e);
+  const bool ok =
+      resolve(handle, "PQconnectdbParams", l.connectdb_params, e) &&
+      resolve(handle, "PQstatus", l.status, e) &&
+      resolve(handle, "PQerrorMessage", l.error_message, e) &&
+      resolve(handle, "PQfinish", l.finish, e) && resolve(handle, "PQexec", l.exec, e) &&
+      resolve(handle, "PQexecParams", l.exec_params, e) &&
+      resolve(handle, "PQresultStatus", l.result_status, e) &&
+      resolve(handle, "PQresultErrorField", l.result_error_field, e) &&
+      resolve(handle, "PQresultErrorMessage", l.result_error_message, e) &&
+      resolve(handle, "PQclear", l.clear, e) && resolve(handle, "PQntuples", l.ntuples, e) &&
+      resolve(handle, "PQgetvalue", l.getvalue, e) &&
+      resolve(handle, "PQgetlength", l.getlength, e) &&
+      resolve(handle, "PQgetisnull", l.getisnull, e) &&
+      resolve(handle, "PQcmdTuples", l.cmd_tuples, e) &&
+      resolve(handle, "PQserverVersion", l.server_version, e) &&
+      resolve(handle, "PQtransactionStatus", l.transaction_status, e) &&
+      resolve(handle, "PQsetNoticeProcessor", l.set_notice_processor, e) &&
+      resolve(handle, "PQconninfoParse", l.conninfo_parse, e) &&
+      resolve(handle, "PQconninfoFree", l.conninfo_free, e) &&
+      resolve(handle, "PQfreemem", l.freemem, e) && resolve(handle, "PQfformat", l.fformat, e);
   if (!ok) {
     ::dlclose(handle);
   }

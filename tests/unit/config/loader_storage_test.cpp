@@ -80,8 +80,8 @@ TEST_CASE("storage.backend is sqlite unless postgresql is chosen", "[config]") {
 
 TEST_CASE("storage.postgresql takes its values, with the documented defaults", "[config]") {
   SECTION("only the url: every default") {
-    const Config c = parse_ok(
-        "storage:\n  backend: postgresql\n  postgresql: { url: \"${env:PG_URL}\" }\n");
+    const Config c =
+        parse_ok("storage:\n  backend: postgresql\n  postgresql: { url: \"${env:PG_URL}\" }\n");
     CHECK(c.storage.backend == Storage::Backend::postgresql);
     const PostgresqlStorage& pg = c.storage.postgresql;
     CHECK(pg.url == "postgresql://relay:" + kPassword + "@db.example:5432/relay");
@@ -94,11 +94,12 @@ TEST_CASE("storage.postgresql takes its values, with the documented defaults", "
   SECTION("every key") {
     TempDir dir;
     const std::string ca = dir.write("pg-ca.pem", "-----BEGIN CERTIFICATE-----\n");
-    const Config c = parse_ok("storage:\n  backend: postgresql\n  dedupe_window: 1h\n"
-                              "  postgresql:\n    url: \"${file:/run/secrets/pg-url}\"\n"
-                              "    node_id: relay-a\n    lease: 45s\n    pool_size: 8\n"
-                              "    connect_timeout: 2s\n    ca_file: " +
-                              ca + "\n");
+    const Config c = parse_ok(
+        "storage:\n  backend: postgresql\n  dedupe_window: 1h\n"
+        "  postgresql:\n    url: \"${file:/run/secrets/pg-url}\"\n"
+        "    node_id: relay-a\n    lease: 45s\n    pool_size: 8\n"
+        "    connect_timeout: 2s\n    ca_file: " +
+        ca + "\n");
     const PostgresqlStorage& pg = c.storage.postgresql;
     CHECK(pg.url == "host=db.example password=" + kPassword);
     CHECK(pg.node_id == "relay-a");
@@ -111,9 +112,10 @@ TEST_CASE("storage.postgresql takes its values, with the documented defaults", "
 }
 
 TEST_CASE("one storage backend at a time, and the error names both keys", "[config]") {
-  only_error("storage:\n  backend: postgresql\n  path: /tmp/q.db\n"
-             "  postgresql: { url: \"${env:PG_URL}\" }\n",
-             "storage.path", {"storage.backend", "postgresql", "storage.postgresql.url"});
+  only_error(
+      "storage:\n  backend: postgresql\n  path: /tmp/q.db\n"
+      "  postgresql: { url: \"${env:PG_URL}\" }\n",
+      "storage.path", {"storage.backend", "postgresql", "storage.postgresql.url"});
   for (const char* key : {"reserve", "max_size"}) {
     only_error(std::string("storage:\n  backend: postgresql\n  ") + key +
                    ": 64MiB\n  postgresql: { url: \"${env:PG_URL}\" }\n",
@@ -142,8 +144,7 @@ TEST_CASE("storage.postgresql values are checked, and the url is never quoted", 
   only_error(head + url + "    lease: 0s\n", "storage.postgresql.lease", {});
   only_error(head + url + "    pool_size: 0\n", "storage.postgresql.pool_size", {});
   only_error(head + url + "    pool_size: 65\n", "storage.postgresql.pool_size", {});
-  only_error(head + url + "    connect_timeout: 500ms\n", "storage.postgresql.connect_timeout",
-             {});
+  only_error(head + url + "    connect_timeout: 500ms\n", "storage.postgresql.connect_timeout", {});
   only_error(head + url + "    ca_file: /nonexistent/pg-ca.pem\n", "storage.postgresql.ca_file",
              {"/nonexistent/pg-ca.pem"});
   only_error(head + url + "    sslmode: require\n", "storage.postgresql.sslmode",

@@ -11,8 +11,7 @@
 
 using ocirelay::test::PgCluster;
 
-TEST_CASE("the PostgreSQL harness gives each test its own database on a durable server",
-          "[pg]") {
+TEST_CASE("the PostgreSQL harness gives each test its own database on a durable server", "[pg]") {
   PgCluster* pg = PgCluster::shared();
   if (pg == nullptr) return;
 

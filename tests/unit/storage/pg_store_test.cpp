@@ -132,9 +132,8 @@ TEST_CASE("both backends: inserts queue new events and flag duplicates", "[stora
   CHECK(insert(*store, {make_event("b", kT0 + 2), make_event("c", kT0 + 3)}) ==
         std::vector{InsertOutcome::duplicate, InsertOutcome::queued});
   // Inside one batch the first wins, whatever the order of the IDs.
-  CHECK(insert(*store, {make_event("z", kT0 + 4, {"oic"}, "first"),
-                        make_event("d", kT0 + 5), make_event("z", kT0 + 6, {"oic"}, "second"),
-                        make_event("a", kT0 + 7)}) ==
+  CHECK(insert(*store, {make_event("z", kT0 + 4, {"oic"}, "first"), make_event("d", kT0 + 5),
+                        make_event("z", kT0 + 6, {"oic"}, "second"), make_event("a", kT0 + 7)}) ==
         std::vector{InsertOutcome::queued, InsertOutcome::queued, InsertOutcome::duplicate,
                     InsertOutcome::duplicate});
   CHECK(insert(*store, {}).empty());
@@ -144,8 +143,7 @@ TEST_CASE("both backends: inserts queue new events and flag duplicates", "[stora
   CHECK(due[3].body == "first");
 }
 
-TEST_CASE("both backends: each destination gets its own delivery, due at once",
-          "[storage][pg]") {
+TEST_CASE("both backends: each destination gets its own delivery, due at once", "[storage][pg]") {
   const Backend backend(GENERATE(from_range(backends())));
   INFO(backend.name);
   auto store = backend.open();
@@ -185,8 +183,7 @@ TEST_CASE("both backends: fetch_due returns the oldest due first, up to the limi
   CHECK(ok(store->fetch_due("oic", kT0 + 1000, 10)).due.empty());
 }
 
-TEST_CASE("both backends: complete applies delivered, retry and dead results",
-          "[storage][pg]") {
+TEST_CASE("both backends: complete applies delivered, retry and dead results", "[storage][pg]") {
   const Backend backend(GENERATE(from_range(backends())));
   INFO(backend.name);
   auto store = backend.open();
@@ -262,8 +259,9 @@ TEST_CASE("both backends: release_inflight, prune_dedupe and stats", "[storage][
   const Backend backend(GENERATE(from_range(backends())));
   INFO(backend.name);
   auto store = backend.open();
-  insert(*store, {make_event("a", kT0, {"oic", "other"}), make_event("b", kT0 + 1, {"oic", "other"}),
-                  make_event("old", kT0 - 1000, {"oic"})});
+  insert(*store,
+         {make_event("a", kT0, {"oic", "other"}), make_event("b", kT0 + 1, {"oic", "other"}),
+          make_event("old", kT0 - 1000, {"oic"})});
   REQUIRE(ok(store->fetch_due("oic", kT0 + 10, 10)).due.size() == 3);
   REQUIRE(ok(store->fetch_due("other", kT0 + 10, 10)).due.size() == 2);
   auto stats = ok(store->stats());
@@ -384,8 +382,10 @@ TEST_CASE("postgresql: a claim whose lease ran out is taken by another node", "[
   insert(*a, {make_event("e1", kT0), make_event("e2", kT0 + 1)});
   auto claimed = ok(a->fetch_due("oic", kT0 + 10, 1)).due;
   REQUIRE(claimed.size() == 1);
-  CHECK(sql_count(url, "SELECT count(*) FROM deliveries WHERE claimed_by = 'node-a'"
-                       " AND lease_until = " + std::to_string(kT0 + 10 + kLease)) == 1);
+  CHECK(sql_count(url,
+                  "SELECT count(*) FROM deliveries WHERE claimed_by = 'node-a'"
+                  " AND lease_until = " +
+                      std::to_string(kT0 + 10 + kLease)) == 1);
 
   // Within the lease, b gets only the other one, and waits for the lease.
   auto other = ok(b->fetch_due("oic", kT0 + 10, 10));
@@ -459,25 +459,25 @@ TEST_CASE("postgresql: connection errors never show the URL", "[storage][pg]") {
   if (pg == nullptr) return;
   const std::string secret = "s3cret-pa55";
   SECTION("a database that does not exist") {
-    auto store = open_postgresql_store(pg_options(
-        "postgresql://postgres:" + secret + "@127.0.0.1:" + std::to_string(pg->port()) +
-            "/no_such_database",
-        "node-a"));
+    auto store = open_postgresql_store(pg_options("postgresql://postgres:" + secret +
+                                                      "@127.0.0.1:" + std::to_string(pg->port()) +
+                                                      "/no_such_database",
+                                                  "node-a"));
     REQUIRE_FALSE(store.ok());
     CHECK_THAT(store.error().message, Catch::Contains("cannot connect"));
     CHECK_THAT(store.error().message, Catch::Contains("no_such_database"));
     CHECK_THAT(store.error().message, !Catch::Contains(secret));
   }
   SECTION("a malformed URL") {
-    auto store = open_postgresql_store(
-        pg_options("host=127.0.0.1 password=" + secret + " bogus", "node-a"));
+    auto store =
+        open_postgresql_store(pg_options("host=127.0.0.1 password=" + secret + " bogus", "node-a"));
     REQUIRE_FALSE(store.ok());
     CHECK_THAT(store.error().message, Catch::Contains("not a valid libpq URI"));
     CHECK_THAT(store.error().message, !Catch::Contains(secret));
   }
   SECTION("nothing listening") {
-    auto store = open_postgresql_store(
-        pg_options("postgresql://u:" + secret + "@127.0.0.1:1/db", "node-a"));
+    auto store =
+        open_postgresql_store(pg_options("postgresql://u:" + secret + "@127.0.0.1:1/db", "node-a"));
     REQUIRE_FALSE(store.ok());
     CHECK_THAT(store.error().message, Catch::Contains("storage.postgresql.url: cannot connect"));
     CHECK_THAT(store.error().message, !Catch::Contains(secret));
