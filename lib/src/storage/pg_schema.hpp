@@ -15,7 +15,7 @@ namespace ocirelay::storage {
 // The schema version this build writes (the highest migration it knows).
 inline constexpr std::int64_t kPgSchemaVersion = 1;
 
-// The key of the session-independent advisory lock taken while migrating
+// The key of the transaction-level advisory lock taken while migrating
 // (pg_advisory_xact_lock): "ocirelay" in ASCII.
 inline constexpr std::int64_t kPgMigrationLock = 0x6f63697265'6c6179;
 
