@@ -3,6 +3,10 @@
 #
 #   OpenSSL::SSL, OpenSSL::Crypto   OpenSSL 3
 #   ocirelay::sqlite3               SQLite 3
+#   ocirelay::pq                    libpq's headers (libpq-fe.h) and libdl:
+#                                   storage loads libpq.so.5 at run time
+#                                   (lib/src/storage/pq_library.cpp), only
+#                                   when storage.backend is postgresql
 #   ocirelay::yaml-cpp              yaml-cpp
 #   ocirelay::spdlog                spdlog with fmt
 #   Boost::headers, RapidJSON::RapidJSON, Threads::Threads
@@ -13,6 +17,11 @@
 # as shared libraries, are compiled in from their headers (header-only
 # mode). Without it the shared libraries are used, as a distribution's own
 # package of ocirelay would.
+#
+# libpq is never linked: Debian ships no static libpq that links without
+# Kerberos and LDAP, and a relay on SQLite should not need libpq5 at all. The
+# storage library opens libpq.so.5 (Debian package libpq5) when a PostgreSQL
+# store is opened and says so clearly when it is missing.
 #
 # Cross-compiling (cmake/toolchains/aarch64-linux-gnu.cmake) finds the
 # target architecture's libraries in Debian's multiarch directories.
@@ -74,3 +83,10 @@ else()
   add_library(ocirelay::spdlog INTERFACE IMPORTED GLOBAL)
   set_target_properties(ocirelay::spdlog PROPERTIES INTERFACE_LINK_LIBRARIES spdlog::spdlog)
 endif()
+
+find_path(OCIRELAY_PQ_INCLUDE libpq-fe.h PATH_SUFFIXES postgresql REQUIRED
+  DOC "libpq-fe.h (Debian package libpq-dev)")
+add_library(ocirelay::pq INTERFACE IMPORTED GLOBAL)
+set_target_properties(ocirelay::pq PROPERTIES
+  INTERFACE_INCLUDE_DIRECTORIES "${OCIRELAY_PQ_INCLUDE}"
+  INTERFACE_LINK_LIBRARIES "${CMAKE_DL_LIBS}")

@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ccache pkg-config
   libboost1.81-dev rapidjson-dev libssl-dev libspdlog-dev catch2
   libyaml-cpp-dev libsqlite3-dev
+  libpq-dev postgresql-15  # storage.backend postgresql; the tests start a throwaway server
   openssl curl ca-certificates systemd
   dpkg-dev file  # cpack -G DEB: dpkg-shlibdeps computes Depends, file finds the ELF files
   "$@"

@@ -8,7 +8,7 @@
 #   symbols   every symbol the library's objects use that another ocirelay
 #             library defines must come from the library itself or from one
 #             it uses, directly or through the libraries it uses; SQLite,
-#             yaml-cpp and OpenSSL functions only from libraries linked to
+#             libpq, yaml-cpp and OpenSSL functions only from libraries linked to
 #             them (the library's own deps, and the public deps of the
 #             libraries it uses).
 #   includes  the sources and public headers of an area (lib/src/<area>,
@@ -83,11 +83,13 @@ done
 # their headers: "<imported target regex> <symbol or header regex>".
 symbol_rules=(
   'ocirelay::sqlite3 ^sqlite3_'
+  'ocirelay::pq ^(PQ|pg_encoding|lo_)'
   'ocirelay::yaml-cpp 4YAML'
   'OpenSSL::(SSL|Crypto) ^(SSL|SSL_CTX|TLS|EVP|CRYPTO|OPENSSL|ERR|X509|PEM|BIO|RAND|OBJ|ASN1|BN)_'
 )
 header_rules=(
   'ocirelay::sqlite3 ^sqlite3\.h$'
+  'ocirelay::pq ^(libpq-fe|libpq/|postgres_ext|pg_config)'
   'ocirelay::yaml-cpp ^yaml-cpp/'
   'ocirelay::spdlog ^(spdlog|fmt)/'
   'OpenSSL::(SSL|Crypto) ^openssl/'

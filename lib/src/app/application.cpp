@@ -329,6 +329,12 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
   impl->logging = std::move(logging).value();
   impl->log = impl->logging->get("main");
 
+  if (c.storage.backend == config::Storage::Backend::postgresql) {
+    // The PostgreSQL store exists (storage/pg_store.hpp) but the daemon does
+    // not run on it yet (issue 12).
+    return fail(
+        StartError("storage.backend postgresql: not available in this build yet", kExitStorage));
+  }
   auto store = storage::open_sqlite_store(storage::SqliteOptions{c.storage.path, true});
   if (!store) return fail(StartError("storage: " + store.error().message, kExitStorage));
   if (auto released = store.value()->release_inflight(); !released) {

@@ -54,6 +54,11 @@ int storage_check(const CommandLine& cl, const std::string& program) {
                    program.c_str(), loaded.error().size(), loaded.error().size() == 1 ? "" : "s");
       return kExitUsage;
     }
+    if (loaded.value().storage.backend == config::Storage::Backend::postgresql) {
+      std::fprintf(stderr, "%s: storage check: storage.backend postgresql: not available yet\n",
+                   program.c_str());
+      return kExitStorage;
+    }
     path = loaded.value().storage.path;
   }
   const auto report = storage::check_sqlite_storage(path);

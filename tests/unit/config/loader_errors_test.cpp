@@ -106,7 +106,8 @@ TEST_CASE("every mapping lists all of its allowed keys", "[config][errors]") {
           "username, password");
   allowed("server: { ons: { zzz: 1 } }", "server.ons.zzz",
           "auto_confirm, confirm_url_hosts, ca_file, confirm_timeout");
-  allowed("storage: { zzz: 1 }", "storage.zzz", "path, dedupe_window, reserve, max_size");
+  allowed("storage: { zzz: 1 }", "storage.zzz",
+          "backend, path, dedupe_window, reserve, max_size, postgresql");
   allowed("log: { zzz: 1 }", "log.zzz",
           "level, file, format, max_size, max_files, flush_interval");
   allowed("admin: { zzz: 1 }", "admin.zzz", "socket");

@@ -74,8 +74,26 @@ struct Server {
   bool operator==(const Server&) const = default;
 };
 
+// `storage.postgresql`: the shared database of several relays (issue 12).
+struct PostgresqlStorage {
+  // libpq URI or conninfo, secret references resolved. A secret: never in a
+  // log, an error or a metric (messages name the key path only).
+  std::string url;
+  // This process in the cluster (claims, stats); empty in the file: the
+  // host name, filled in by the loader.
+  std::string node_id;
+  Duration lease = 30s;  // a claimed delivery stays with its node this long
+  unsigned pool_size = 4;  // connections per node
+  Duration connect_timeout = 5s;
+  std::string ca_file;  // empty: libpq's default (sslrootcert in the URL)
+
+  bool operator==(const PostgresqlStorage&) const = default;
+};
+
 struct Storage {
-  std::string path = "/var/lib/ocirelay/queue.db";
+  enum class Backend { sqlite, postgresql };
+  Backend backend = Backend::sqlite;
+  std::string path = "/var/lib/ocirelay/queue.db";  // sqlite only
   Duration dedupe_window = 24h;
   // Free space (bytes) kept on the database's file system for delivery
   // bookkeeping: below it new events get 503 while deliveries go on.
@@ -84,6 +102,7 @@ struct Storage {
   std::optional<std::uint64_t> reserve;
   // Quota on the database (main file + WAL), bytes; 0: none.
   std::uint64_t max_size = 0;
+  PostgresqlStorage postgresql;  // postgresql only
 
   bool operator==(const Storage&) const = default;
 };

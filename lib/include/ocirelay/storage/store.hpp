@@ -7,6 +7,7 @@
 // a StoreError, never thrown.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <span>
@@ -137,5 +138,24 @@ struct SqliteOptions {
 // synchronous=FULL, and checks its schema. The error names the path and the
 // cause (unreadable, not a database, newer schema version, ...).
 Result<std::unique_ptr<Store>, StoreError> open_sqlite_store(const SqliteOptions& options);
+
+// A PostgreSQL database shared by several relays (storage.postgresql).
+struct PostgresqlOptions {
+  std::string url;  // libpq URI or conninfo; a secret, never in any message
+  // This relay's name in the cluster: its claims carry it, and
+  // release_inflight() returns only those.
+  std::string node_id;
+  // How long a delivery taken by fetch_due() stays this relay's; after that
+  // any relay's fetch_due() takes it again.
+  std::chrono::milliseconds lease{30000};
+  std::chrono::milliseconds connect_timeout{5000};
+  std::string ca_file;  // sslrootcert; empty: libpq's default
+};
+
+// Connects (loading libpq.so.5), and creates or upgrades the schema under an
+// advisory lock, so relays starting at once apply each migration once. A
+// database whose schema is newer than this build's is refused. The error
+// never contains the URL.
+Result<std::unique_ptr<Store>, StoreError> open_postgresql_store(const PostgresqlOptions& options);
 
 }  // namespace ocirelay::storage

@@ -1,0 +1,396 @@
+#include "storage/pg_store.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+#include <utility>
+
+#include "storage/pg_schema.hpp"
+#include "storage/pg_transaction.hpp"
+
+namespace ocirelay::storage {
+
+namespace {
+
+constexpr int kTransactionTries = 3;
+
+// --- SQL (schema version 1, pg_schema.cpp) ----------------------------------
+
+// $1 event_id, $2 first seen at. One row changed: new; none: a duplicate
+// (committed by this or another relay, or waited for until it committed).
+constexpr const char* kSqlSeenInsert =
+    "INSERT INTO seen (event_id, first_seen_at) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+
+constexpr const char* kSqlEventInsert =
+    "INSERT INTO events (event_id, body, received_at) VALUES ($1, $2, $3) RETURNING id";
+
+// $1 event row, $2 destination, $3 received_at (also due and updated then).
+constexpr const char* kSqlDeliveryInsert =
+    "INSERT INTO deliveries (event, destination, state, attempts, next_attempt_at, received_at,"
+    " updated_at) VALUES ($1, $2, 'pending', 0, $3, $3, $3)";
+
+// $1 destination, $2 now, $3 limit, $4 node_id, $5 lease end. Due pending
+// rows and claims whose lease ran out, oldest first; rows another relay is
+// claiming at this moment are skipped, not waited for.
+constexpr const char* kSqlClaim =
+    "WITH due AS ("
+    " SELECT id FROM deliveries"
+    " WHERE destination = $1 AND ((state = 'pending' AND next_attempt_at <= $2)"
+    " OR (state = 'inflight' AND lease_until <= $2))"
+    " ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
+    " UPDATE deliveries AS d SET state = 'inflight', claimed_by = $4, lease_until = $5,"
+    " updated_at = $2"
+    " FROM due, events AS e WHERE d.id = due.id AND e.id = d.event"
+    " RETURNING d.id, e.event_id, e.body, d.attempts, d.received_at, d.next_attempt_at";
+
+// $1 destination, $2 now, $3 node_id: when something not yet due will be: a
+// pending row's next attempt, or the end of another relay's claim.
+constexpr const char* kSqlNextDue =
+    "SELECT least("
+    "(SELECT min(next_attempt_at) FROM deliveries"
+    " WHERE state = 'pending' AND destination = $1 AND next_attempt_at > $2),"
+    "(SELECT min(lease_until) FROM deliveries"
+    " WHERE state = 'inflight' AND destination = $1 AND lease_until > $2"
+    " AND claimed_by <> $3))";
+
+// $1 delivery ids: locks their event rows in id order, so that two relays
+// finishing two deliveries of one event take turns and the second sees the
+// first's delete (the body goes with the last delivery), without deadlocks.
+constexpr const char* kSqlLockEvents =
+    "SELECT id FROM events WHERE id IN"
+    " (SELECT event FROM deliveries WHERE id = ANY($1::bigint[])) ORDER BY id FOR UPDATE";
+
+// Whatever the row's state and claim: the destination has it.
+constexpr const char* kSqlDelivered = "DELETE FROM deliveries WHERE id = $1 RETURNING event";
+
+constexpr const char* kSqlEventRelease =
+    "DELETE FROM events WHERE id = $1"
+    " AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event = $1)";
+
+// Retry and dead apply to this relay's claim only: a row released meanwhile,
+// or claimed by another relay after the lease ran out, is left alone.
+constexpr const char* kSqlRetry =
+    "UPDATE deliveries SET state = 'pending', attempts = $2, next_attempt_at = $3,"
+    " last_status = $4, last_error = $5, updated_at = $6, claimed_by = NULL,"
+    " lease_until = NULL WHERE id = $1 AND state = 'inflight' AND claimed_by = $7";
+
+constexpr const char* kSqlDead =
+    "UPDATE deliveries SET state = 'dead', attempts = $2, last_status = $3, last_error = $4,"
+    " updated_at = $5, claimed_by = NULL, lease_until = NULL"
+    " WHERE id = $1 AND state = 'inflight' AND claimed_by = $6";
+
+// $1 now, $2 node_id, $3 destination (NULL: every one).
+constexpr const char* kSqlRelease =
+    "UPDATE deliveries SET state = 'pending', claimed_by = NULL, lease_until = NULL,"
+    " updated_at = $1 WHERE state = 'inflight' AND claimed_by = $2"
+    " AND ($3::text IS NULL OR destination = $3)";
+
+constexpr const char* kSqlPruneSeen = "DELETE FROM seen WHERE first_seen_at < $1";
+
+constexpr const char* kSqlStats =
+    "SELECT destination,"
+    " count(*) FILTER (WHERE state = 'pending'),"
+    " count(*) FILTER (WHERE state = 'inflight'),"
+    " count(*) FILTER (WHERE state = 'dead'),"
+    " min(received_at) FILTER (WHERE state <> 'dead')"
+    " FROM deliveries GROUP BY destination ORDER BY destination";
+
+constexpr const char* kSqlDeadList =
+    "SELECT d.id, e.event_id, d.destination, d.attempts, d.last_status, d.last_error,"
+    " d.received_at, d.updated_at"
+    " FROM deliveries AS d JOIN events AS e ON e.id = d.event"
+    " WHERE d.state = 'dead' ORDER BY d.id LIMIT $1";
+
+std::int64_t clamp_limit(std::size_t limit) {
+  constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(std::min(limit, kMax));
+}
+
+bool retryable(const std::string& sqlstate) {
+  return sqlstate == "40P01" || sqlstate == "40001";  // deadlock, serialization failure
+}
+
+// '{1,2,3}': a bigint[] parameter.
+std::string id_array(const std::vector<std::int64_t>& ids) {
+  std::string text = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) text += ',';
+    text += std::to_string(ids[i]);
+  }
+  text += '}';
+  return text;
+}
+
+// A failure inside a transaction, with its SQLSTATE kept for the retry.
+struct Failed {
+  StoreError error;
+  std::string sqlstate;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>, StoreError> open_postgresql_store(const PostgresqlOptions& options) {
+  auto store = PgStore::open(options);
+  if (!store) {
+    return fail(std::move(store).error());
+  }
+  return std::unique_ptr<Store>(std::move(store).value());
+}
+
+Result<std::unique_ptr<PgStore>, StoreError> PgStore::open(const PostgresqlOptions& options) {
+  if (options.node_id.empty()) {
+    return fail(StoreError{"postgresql: storage.postgresql.node_id is empty", false});
+  }
+  if (options.lease.count() <= 0) {
+    return fail(StoreError{"postgresql: storage.postgresql.lease must be positive", false});
+  }
+  std::unique_ptr<PgStore> store(new PgStore(options));
+  if (auto c = store->connected(); !c) {
+    return fail(std::move(c).error());
+  }
+  if (auto migrated = migrate_pg_schema(store->db_, options.node_id); !migrated) {
+    return fail(std::move(migrated).error());
+  }
+  return store;
+}
+
+StoreResult<Unit> PgStore::connected() {
+  if (!db_.broken()) return Unit{};
+  PgConnectOptions connect;
+  connect.url = options_.url;
+  connect.ca_file = options_.ca_file;
+  connect.connect_timeout = options_.connect_timeout;
+  connect.application_name = "ocirelay " + options_.node_id;
+  auto connection = PgConnection::connect(connect);
+  if (!connection) return fail(std::move(connection).error());
+  db_ = std::move(connection).value();
+  return Unit{};
+}
+
+StoreResult<Unit> PgStore::in_transaction(const char* context, bool durable,
+                                          const std::function<std::optional<StoreError>()>& body) {
+  for (int attempt = 1;; ++attempt) {
+    if (auto c = connected(); !c) return fail(std::move(c).error());
+    std::optional<Failed> failed;
+    {
+      PgTransaction transaction(db_);
+      PgResult r = transaction.begin();
+      if (r.ok() && !durable) r = db_.exec("SET LOCAL synchronous_commit = off");
+      if (!r.ok()) {
+        failed = Failed{PgConnection::error(r, context), r.sqlstate()};
+      } else if (auto error = body()) {
+        // The SQLSTATE is at the end of the message ("(SQLSTATE 40P01)").
+        const auto at = error->message.rfind("(SQLSTATE ");
+        failed = Failed{*error, at == std::string::npos ? "" : error->message.substr(at + 10, 5)};
+      } else if (PgResult committed = transaction.commit(); !committed.ok()) {
+        failed = Failed{PgConnection::error(committed, std::string(context) + ": commit"),
+                        committed.sqlstate()};
+      }
+    }
+    if (!failed) return Unit{};
+    if (attempt >= kTransactionTries || !retryable(failed->sqlstate)) {
+      return fail(std::move(failed->error));
+    }
+  }
+}
+
+StoreResult<std::vector<InsertOutcome>> PgStore::insert_batch(std::span<const NewEvent> events) {
+  std::vector<InsertOutcome> outcomes;
+  if (events.empty()) return outcomes;
+  auto done = in_transaction("insert_batch", true, [&] { return insert_all(events, outcomes); });
+  if (!done) return fail(std::move(done).error());
+  return outcomes;
+}
+
+std::optional<StoreError> PgStore::insert_all(std::span<const NewEvent> events,
+                                              std::vector<InsertOutcome>& outcomes) {
+  outcomes.assign(events.size(), InsertOutcome::duplicate);
+  // Seen rows in eventID order, so concurrent batches lock them in the same
+  // order; stable, so the first of a batch's repeats is the one queued.
+  std::vector<std::size_t> order(events.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return events[a].event_id < events[b].event_id;
+  });
+  for (const std::size_t i : order) {
+    PgResult r =
+        db_.exec(kSqlSeenInsert, PgParams{}.text(events[i].event_id).int64(events[i].received_at));
+    if (!r.ok()) return PgConnection::error(r, "insert_batch");
+    if (r.changed() == 1) outcomes[i] = InsertOutcome::queued;
+  }
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const NewEvent& event = events[i];
+    if (outcomes[i] != InsertOutcome::queued || event.destinations.empty()) continue;
+    PgResult row =
+        db_.exec(kSqlEventInsert,
+                 PgParams{}.text(event.event_id).bytes(event.body).int64(event.received_at));
+    if (!row.ok() || row.rows() != 1) return PgConnection::error(row, "insert_batch");
+    const std::int64_t id = row.int64(0, 0);
+    const auto& destinations = event.destinations;
+    for (auto it = destinations.begin(); it != destinations.end(); ++it) {
+      if (std::find(destinations.begin(), it, *it) != it) continue;  // named twice
+      PgResult r =
+          db_.exec(kSqlDeliveryInsert, PgParams{}.int64(id).text(*it).int64(event.received_at));
+      if (!r.ok()) return PgConnection::error(r, "insert_batch");
+    }
+  }
+  return std::nullopt;
+}
+
+StoreResult<FetchResult> PgStore::fetch_due(const std::string& destination, Millis now,
+                                            std::size_t limit) {
+  FetchResult out;
+  auto done = in_transaction("fetch_due", false, [&]() -> std::optional<StoreError> {
+    out = FetchResult{};
+    const Millis lease_until = now + options_.lease.count();
+    PgResult claimed = db_.exec(kSqlClaim, PgParams{}
+                                               .text(destination)
+                                               .int64(now)
+                                               .int64(clamp_limit(limit))
+                                               .text(options_.node_id)
+                                               .int64(lease_until));
+    if (!claimed.ok()) return PgConnection::error(claimed, "fetch_due");
+    std::vector<std::pair<Millis, Delivery>> rows;
+    for (int row = 0; row < claimed.rows(); ++row) {
+      Delivery delivery;
+      delivery.id = claimed.int64(row, 0);
+      delivery.event_id = claimed.bytes(row, 1);
+      delivery.destination = destination;
+      delivery.body = claimed.bytes(row, 2);
+      delivery.attempts = static_cast<int>(claimed.int64(row, 3));
+      delivery.received_at = claimed.int64(row, 4);
+      rows.emplace_back(claimed.int64(row, 5), std::move(delivery));
+    }
+    // RETURNING has no order: oldest first, as claimed.
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first < b.first : a.second.id < b.second.id;
+    });
+    for (auto& row : rows) out.due.push_back(std::move(row.second));
+    PgResult next =
+        db_.exec(kSqlNextDue, PgParams{}.text(destination).int64(now).text(options_.node_id));
+    if (!next.ok() || next.rows() != 1) return PgConnection::error(next, "fetch_due");
+    if (!next.is_null(0, 0)) out.next_due = next.int64(0, 0);
+    return std::nullopt;
+  });
+  if (!done) return fail(std::move(done).error());
+  return out;
+}
+
+StoreResult<Unit> PgStore::complete(std::span<const AttemptResult> results) {
+  if (results.empty()) return Unit{};
+  const Millis now = now_millis();
+  return in_transaction("complete", false, [&] { return apply_all(results, now); });
+}
+
+std::optional<StoreError> PgStore::apply_all(std::span<const AttemptResult> results, Millis now) {
+  std::vector<std::int64_t> delivered;
+  for (const AttemptResult& result : results) {
+    if (result.kind == AttemptResult::Kind::delivered) delivered.push_back(result.id);
+  }
+  if (!delivered.empty()) {
+    PgResult locked = db_.exec(kSqlLockEvents, PgParams{}.text(id_array(delivered)));
+    if (!locked.ok()) return PgConnection::error(locked, "complete");
+  }
+  for (const AttemptResult& result : results) {
+    switch (result.kind) {
+      case AttemptResult::Kind::delivered: {
+        PgResult removed = db_.exec(kSqlDelivered, PgParams{}.int64(result.id));
+        if (!removed.ok()) return PgConnection::error(removed, "complete");
+        if (removed.rows() == 0) break;  // already gone
+        PgResult released = db_.exec(kSqlEventRelease, PgParams{}.int64(removed.int64(0, 0)));
+        if (!released.ok()) return PgConnection::error(released, "complete");
+        break;
+      }
+      case AttemptResult::Kind::retry: {
+        PgResult r = db_.exec(kSqlRetry, PgParams{}
+                                             .int64(result.id)
+                                             .int64(result.attempts)
+                                             .int64(result.next_attempt_at)
+                                             .int64(result.last_status)
+                                             .text(result.last_error)
+                                             .int64(now)
+                                             .text(options_.node_id));
+        if (!r.ok()) return PgConnection::error(r, "complete");
+        break;
+      }
+      case AttemptResult::Kind::dead: {
+        PgResult r = db_.exec(kSqlDead, PgParams{}
+                                            .int64(result.id)
+                                            .int64(result.attempts)
+                                            .int64(result.last_status)
+                                            .text(result.last_error)
+                                            .int64(now)
+                                            .text(options_.node_id));
+        if (!r.ok()) return PgConnection::error(r, "complete");
+        break;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+StoreResult<std::int64_t> PgStore::release_inflight() { return release(nullptr); }
+
+StoreResult<std::int64_t> PgStore::release_inflight(const std::string& destination) {
+  return release(&destination);
+}
+
+StoreResult<std::int64_t> PgStore::release(const std::string* destination) {
+  if (auto c = connected(); !c) return fail(std::move(c).error());
+  PgParams params;
+  params.int64(now_millis()).text(options_.node_id);
+  if (destination != nullptr) {
+    params.text(*destination);
+  } else {
+    params.null();
+  }
+  PgResult r = db_.exec(kSqlRelease, params);
+  if (!r.ok()) return fail(PgConnection::error(r, "release_inflight"));
+  return r.changed();
+}
+
+StoreResult<std::int64_t> PgStore::prune_dedupe(Millis cutoff) {
+  if (auto c = connected(); !c) return fail(std::move(c).error());
+  PgResult r = db_.exec(kSqlPruneSeen, PgParams{}.int64(cutoff));
+  if (!r.ok()) return fail(PgConnection::error(r, "prune_dedupe"));
+  return r.changed();
+}
+
+StoreResult<std::vector<DestinationStats>> PgStore::stats() {
+  if (auto c = connected(); !c) return fail(std::move(c).error());
+  PgResult r = db_.exec(kSqlStats);
+  if (!r.ok()) return fail(PgConnection::error(r, "stats"));
+  std::vector<DestinationStats> out;
+  for (int row = 0; row < r.rows(); ++row) {
+    DestinationStats s;
+    s.destination = r.bytes(row, 0);
+    s.pending = r.int64(row, 1);
+    s.inflight = r.int64(row, 2);
+    s.dead = r.int64(row, 3);
+    if (!r.is_null(row, 4)) s.oldest_received_at = r.int64(row, 4);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+StoreResult<std::vector<DeadLetter>> PgStore::dead_letters(std::size_t limit) {
+  if (auto c = connected(); !c) return fail(std::move(c).error());
+  PgResult r = db_.exec(kSqlDeadList, PgParams{}.int64(clamp_limit(limit)));
+  if (!r.ok()) return fail(PgConnection::error(r, "dead_letters"));
+  std::vector<DeadLetter> out;
+  for (int row = 0; row < r.rows(); ++row) {
+    DeadLetter letter;
+    letter.id = r.int64(row, 0);
+    letter.event_id = r.bytes(row, 1);
+    letter.destination = r.bytes(row, 2);
+    letter.attempts = static_cast<int>(r.int64(row, 3));
+    letter.last_status = static_cast<int>(r.int64(row, 4));
+    letter.last_error = r.bytes(row, 5);
+    letter.received_at = r.int64(row, 6);
+    letter.updated_at = r.int64(row, 7);
+    out.push_back(std::move(letter));
+  }
+  return out;
+}
+
+}  // namespace ocirelay::storage

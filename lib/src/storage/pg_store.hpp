@@ -1,0 +1,84 @@
+// PgStore: the Store on a PostgreSQL database that several relays share
+// (storage.backend postgresql). Private to the library; others get it
+// through open_postgresql_store().
+//
+// What differs from SqliteStore, for several relays on one database:
+// - dedupe is cluster-wide (seen's primary key): of two relays inserting the
+//   same eventID at once, one commits it and the other waits for that commit
+//   and finds a duplicate;
+// - fetch_due() claims rows with FOR UPDATE SKIP LOCKED, marking them
+//   inflight with claimed_by = node_id and lease_until = now + lease, and
+//   also takes rows whose lease ran out (their relay died or lost the
+//   database); a delivery is claimed by one relay at a time;
+// - retry and dead results apply only to this relay's own claims, and
+//   release_inflight() returns only this relay's claims;
+// - rows are locked in a fixed order (seen by eventID, event bodies by id),
+//   and a transaction that still meets a deadlock or serialization failure
+//   is run again (up to 3 times).
+//
+// Durability: inserts, release_inflight() and prune_dedupe() commit with
+// synchronous_commit on, so they return only once the WAL is flushed on the
+// server. fetch_due() and complete() commit with synchronous_commit off
+// (SET LOCAL), as SqliteStore commits them without fsync: a server crash can
+// lose only their last effects, which makes a delivery happen again.
+//
+// The connection: one, opened by open(); a lost connection is opened again
+// at the next call (that call fails if the database is still unreachable).
+//
+// Thread contract: one thread at a time (see Store).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ocirelay/storage/store.hpp"
+#include "storage/pg_connection.hpp"
+
+namespace ocirelay::storage {
+
+class PgStore final : public Store {
+ public:
+  static Result<std::unique_ptr<PgStore>, StoreError> open(const PostgresqlOptions& options);
+
+  ~PgStore() override = default;
+  PgStore(const PgStore&) = delete;
+  PgStore& operator=(const PgStore&) = delete;
+
+  StoreResult<std::vector<InsertOutcome>> insert_batch(std::span<const NewEvent> events) override;
+  StoreResult<FetchResult> fetch_due(const std::string& destination, Millis now,
+                                     std::size_t limit) override;
+  StoreResult<Unit> complete(std::span<const AttemptResult> results) override;
+  StoreResult<std::int64_t> release_inflight() override;
+  StoreResult<std::int64_t> release_inflight(const std::string& destination) override;
+  StoreResult<std::int64_t> prune_dedupe(Millis cutoff) override;
+  StoreResult<std::vector<DestinationStats>> stats() override;
+  StoreResult<std::vector<DeadLetter>> dead_letters(std::size_t limit) override;
+
+  const std::string& node_id() const noexcept { return options_.node_id; }
+  int server_version() const { return db_.server_version(); }
+
+ private:
+  explicit PgStore(PostgresqlOptions options) : options_(std::move(options)) {}
+
+  // Opens the connection again when it was lost.
+  StoreResult<Unit> connected();
+  // Runs `body` in a transaction (with synchronous_commit off unless
+  // `durable`), again when it failed with a deadlock or serialization
+  // failure. `body` returns an error, or nullopt to commit.
+  StoreResult<Unit> in_transaction(const char* context, bool durable,
+                                   const std::function<std::optional<StoreError>()>& body);
+  std::optional<StoreError> insert_all(std::span<const NewEvent> events,
+                                       std::vector<InsertOutcome>& outcomes);
+  std::optional<StoreError> apply_all(std::span<const AttemptResult> results, Millis now);
+  StoreResult<std::int64_t> release(const std::string* destination);
+
+  PostgresqlOptions options_;
+  PgConnection db_;
+};
+
+}  // namespace ocirelay::storage

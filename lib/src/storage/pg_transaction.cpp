@@ -1,0 +1,23 @@
+#include "storage/pg_transaction.hpp"
+
+namespace ocirelay::storage {
+
+PgTransaction::~PgTransaction() {
+  if (open_ && !connection_.broken()) connection_.exec("ROLLBACK");
+}
+
+PgResult PgTransaction::begin() {
+  PgResult result = connection_.exec("BEGIN");
+  open_ = result.ok();
+  return result;
+}
+
+PgResult PgTransaction::commit() {
+  PgResult result = connection_.exec("COMMIT");
+  // After COMMIT the transaction is over whatever the outcome (a failed
+  // COMMIT rolls back).
+  open_ = false;
+  return result;
+}
+
+}  // namespace ocirelay::storage

@@ -1,0 +1,485 @@
+// PgStore against a real PostgreSQL server (tests/support/pg_cluster): the
+// Store's behaviour, checked on both backends alike, then what several relays
+// on one database need (cluster-wide dedupe, one claim at a time, leases,
+// migrations under the advisory lock).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ocirelay/storage/store.hpp"
+#include "storage/pg_schema.hpp"
+#include "storage/pg_store.hpp"
+#include "support/pg_cluster.hpp"
+#include "support/temp_dir.hpp"
+#include "unit/storage/store_test_support.hpp"
+
+using namespace std::chrono_literals;
+using ocirelay::storage::AttemptResult;
+using ocirelay::storage::DestinationStats;
+using ocirelay::storage::InsertOutcome;
+using ocirelay::storage::kPgSchemaVersion;
+using ocirelay::storage::Millis;
+using ocirelay::storage::NewEvent;
+using ocirelay::storage::open_postgresql_store;
+using ocirelay::storage::open_sqlite_store;
+using ocirelay::storage::PostgresqlOptions;
+using ocirelay::storage::SqliteOptions;
+using ocirelay::storage::Store;
+using ocirelay::storage::test::dead;
+using ocirelay::storage::test::delivered;
+using ocirelay::storage::test::kT0;
+using ocirelay::storage::test::make_event;
+using ocirelay::storage::test::numbered_id;
+using ocirelay::storage::test::ok;
+using ocirelay::storage::test::retry;
+using ocirelay::test::PgCluster;
+using ocirelay::test::TempDir;
+
+namespace {
+
+constexpr Millis kLease = 30'000;
+
+PostgresqlOptions pg_options(const std::string& url, const std::string& node) {
+  PostgresqlOptions options;
+  options.url = url;
+  options.node_id = node;
+  options.lease = std::chrono::milliseconds(kLease);
+  return options;
+}
+
+std::unique_ptr<Store> open_pg(const std::string& url, const std::string& node = "node-a") {
+  auto store = open_postgresql_store(pg_options(url, node));
+  if (!store) FAIL("open failed: " << store.error().message);
+  return std::move(store).value();
+}
+
+// The same behaviour on both backends: a fresh store of the backend named.
+struct Backend {
+  std::string name;
+  TempDir dir;
+  std::string url;  // postgresql: the test's database
+
+  explicit Backend(std::string backend) : name(std::move(backend)) {
+    if (name == "postgresql") url = PgCluster::shared()->create_database("store");
+  }
+  std::unique_ptr<Store> open(const std::string& node = "node-a") const {
+    if (name == "postgresql") return open_pg(url, node);
+    auto store = open_sqlite_store(SqliteOptions{dir.file("relay.db")});
+    if (!store) FAIL("open failed: " << store.error().message);
+    return std::move(store).value();
+  }
+};
+
+// "sqlite" and, when PostgreSQL is installed, "postgresql".
+std::vector<std::string> backends() {
+  if (PgCluster::shared() == nullptr) return {"sqlite"};
+  return {"sqlite", "postgresql"};
+}
+
+std::vector<InsertOutcome> insert(Store& store, std::vector<NewEvent> events) {
+  return ok(store.insert_batch(events));
+}
+
+void complete(Store& store, std::vector<AttemptResult> results) { ok(store.complete(results)); }
+
+// "ce<i>", "node-<i>" (appended: GCC 12 warns with a false -Wrestrict on
+// "literal" + std::string).
+std::string shared_id(int i) {
+  std::string id = "c";
+  id += numbered_id(i);
+  return id;
+}
+std::string node_name(int i) {
+  std::string name = "node-";
+  name += std::to_string(i);
+  return name;
+}
+
+// Runs `body` on a thread of its own; what it throws ends up in `error`.
+template <class Body>
+std::thread guarded(std::string& error, Body body) {
+  return std::thread([&error, body]() mutable {
+    try {
+      body();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  });
+}
+
+std::int64_t sql_count(const std::string& url, const std::string& sql) {
+  const std::string database = url.substr(url.rfind('/') + 1);
+  return std::stoll(PgCluster::shared()->psql(database, sql));
+}
+
+}  // namespace
+
+TEST_CASE("both backends: inserts queue new events and flag duplicates", "[storage][pg]") {
+  const Backend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
+  CHECK(insert(*store, {make_event("a", kT0), make_event("b", kT0 + 1)}) ==
+        std::vector{InsertOutcome::queued, InsertOutcome::queued});
+  CHECK(insert(*store, {make_event("b", kT0 + 2), make_event("c", kT0 + 3)}) ==
+        std::vector{InsertOutcome::duplicate, InsertOutcome::queued});
+  // Inside one batch the first wins, whatever the order of the IDs.
+  CHECK(insert(*store, {make_event("z", kT0 + 4, {"oic"}, "first"), make_event("d", kT0 + 5),
+                        make_event("z", kT0 + 6, {"oic"}, "second"), make_event("a", kT0 + 7)}) ==
+        std::vector{InsertOutcome::queued, InsertOutcome::queued, InsertOutcome::duplicate,
+                    InsertOutcome::duplicate});
+  CHECK(insert(*store, {}).empty());
+  auto due = ok(store->fetch_due("oic", kT0 + 100, 10)).due;
+  REQUIRE(due.size() == 5);
+  CHECK(due[3].event_id == "z");
+  CHECK(due[3].body == "first");
+}
+
+TEST_CASE("both backends: each destination gets its own delivery, due at once", "[storage][pg]") {
+  const Backend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
+  insert(*store, {make_event("a", kT0, {"oic", "audit", "oic"})});
+  auto oic = ok(store->fetch_due("oic", kT0, 10));
+  auto audit = ok(store->fetch_due("audit", kT0, 10));
+  REQUIRE(oic.due.size() == 1);
+  REQUIRE(audit.due.size() == 1);
+  CHECK(oic.due[0].id != audit.due[0].id);
+  CHECK(oic.due[0].destination == "oic");
+  CHECK(oic.due[0].attempts == 0);
+  CHECK(oic.due[0].received_at == kT0);
+  CHECK(ok(store->fetch_due("other", kT0, 10)).due.empty());
+}
+
+TEST_CASE("both backends: fetch_due returns the oldest due first, up to the limit",
+          "[storage][pg]") {
+  const Backend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
+  insert(*store, {make_event("a", kT0 + 20), make_event("b", kT0 + 20), make_event("c", kT0 + 10),
+                  make_event("x", kT0 + 500), make_event("y", kT0 + 400)});
+  CHECK(ok(store->fetch_due("oic", kT0 + 100, 0)).due.empty());
+  auto first = ok(store->fetch_due("oic", kT0 + 100, 2));
+  REQUIRE(first.due.size() == 2);
+  CHECK(first.due[0].event_id == "c");
+  CHECK(first.due[1].event_id == "a");
+  CHECK(first.next_due == kT0 + 400);
+  auto second = ok(store->fetch_due("oic", kT0 + 100, 10));
+  REQUIRE(second.due.size() == 1);
+  CHECK(second.due[0].event_id == "b");
+  auto third = ok(store->fetch_due("oic", kT0 + 1000, 10));
+  REQUIRE(third.due.size() == 2);
+  CHECK(third.due[0].event_id == "y");
+  CHECK(third.due[1].event_id == "x");
+  CHECK_FALSE(third.next_due.has_value());
+  CHECK(ok(store->fetch_due("oic", kT0 + 1000, 10)).due.empty());
+}
+
+TEST_CASE("both backends: complete applies delivered, retry and dead results", "[storage][pg]") {
+  const Backend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
+  insert(*store, {make_event("a", kT0), make_event("b", kT0 + 1), make_event("c", kT0 + 2)});
+  auto due = ok(store->fetch_due("oic", kT0 + 10, 10)).due;
+  REQUIRE(due.size() == 3);
+  complete(*store, {delivered(due[0].id), retry(due[1].id, 1, kT0 + 5000, 503, "HTTP 503"),
+                    dead(due[2].id, 1, 400, "HTTP 400: bad request")});
+
+  auto stats = ok(store->stats());
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].pending == 1);
+  CHECK(stats[0].inflight == 0);
+  CHECK(stats[0].dead == 1);
+  CHECK(stats[0].oldest_received_at == kT0 + 1);
+
+  auto early = ok(store->fetch_due("oic", kT0 + 4999, 10));
+  CHECK(early.due.empty());
+  CHECK(early.next_due == kT0 + 5000);
+  auto again = ok(store->fetch_due("oic", kT0 + 5000, 10)).due;
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].id == due[1].id);
+  CHECK(again[0].attempts == 1);
+
+  auto letters = ok(store->dead_letters(10));
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].id == due[2].id);
+  CHECK(letters[0].event_id == "c");
+  CHECK(letters[0].attempts == 1);
+  CHECK(letters[0].last_status == 400);
+  CHECK(letters[0].last_error == "HTTP 400: bad request");
+  CHECK(letters[0].received_at == kT0 + 2);
+  CHECK(letters[0].updated_at > 0);
+
+  // Unknown or finished deliveries are ignored; an empty batch is fine.
+  complete(*store, {delivered(due[0].id), retry(9999, 2, kT0, 0, "timeout")});
+  complete(*store, {});
+  CHECK(ok(store->stats())[0].dead == 1);
+}
+
+TEST_CASE("both backends: bodies come back byte for byte, and go with the last delivery",
+          "[storage][pg]") {
+  const Backend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
+  std::string binary("nul\0inside", 10);
+  binary += "\xff\xfe\x80\xc3\x28 not utf-8 \x00\x01\x02";
+  std::string large(1 << 20, '\0');
+  for (std::size_t i = 0; i < large.size(); ++i) large[i] = static_cast<char>(i * 131 % 256);
+  NewEvent empty = make_event("empty", kT0 + 2, {"one", "two"});
+  empty.body.clear();
+  insert(*store, {make_event("binary", kT0, {"one", "two"}, binary),
+                  make_event("large", kT0 + 1, {"one"}, large), empty});
+  auto one = ok(store->fetch_due("one", kT0 + 10, 10)).due;
+  REQUIRE(one.size() == 3);
+  CHECK(one[0].body == binary);
+  CHECK(one[1].body == large);
+  CHECK(one[2].body.empty());
+  complete(*store, {delivered(one[0].id), delivered(one[1].id), delivered(one[2].id)});
+  // "two" still needs two of the bodies.
+  auto two = ok(store->fetch_due("two", kT0 + 10, 10)).due;
+  REQUIRE(two.size() == 2);
+  CHECK(two[0].body == binary);
+  complete(*store, {delivered(two[0].id), delivered(two[1].id)});
+  CHECK(ok(store->stats()).empty());
+  if (backend.name == "postgresql") {
+    CHECK(sql_count(backend.url, "SELECT count(*) FROM events") == 0);
+    CHECK(sql_count(backend.url, "SELECT count(*) FROM seen") == 3);
+  }
+}
+
+TEST_CASE("both backends: release_inflight, prune_dedupe and stats", "[storage][pg]") {
+  const Backend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
+  insert(*store,
+         {make_event("a", kT0, {"oic", "other"}), make_event("b", kT0 + 1, {"oic", "other"}),
+          make_event("old", kT0 - 1000, {"oic"})});
+  REQUIRE(ok(store->fetch_due("oic", kT0 + 10, 10)).due.size() == 3);
+  REQUIRE(ok(store->fetch_due("other", kT0 + 10, 10)).due.size() == 2);
+  auto stats = ok(store->stats());
+  REQUIRE(stats.size() == 2);
+  CHECK(stats[0].destination == "oic");
+  CHECK(stats[0].inflight == 3);
+  CHECK(stats[0].oldest_received_at == kT0 - 1000);
+
+  CHECK(ok(store->release_inflight("oic")) == 3);
+  CHECK(ok(store->fetch_due("other", kT0 + 10, 10)).due.empty());  // still inflight
+  CHECK(ok(store->release_inflight()) == 2);
+  CHECK(ok(store->release_inflight()) == 0);
+  CHECK(ok(store->fetch_due("other", kT0 + 10, 10)).due.size() == 2);
+
+  CHECK(ok(store->prune_dedupe(kT0 - 500)) == 1);
+  CHECK(ok(store->prune_dedupe(kT0 - 500)) == 0);
+  CHECK(insert(*store, {make_event("old", kT0 + 5), make_event("a", kT0 + 5)}) ==
+        std::vector{InsertOutcome::queued, InsertOutcome::duplicate});
+}
+
+// --- PostgreSQL only: several relays on one database -------------------------
+
+TEST_CASE("postgresql: dedupe is cluster-wide", "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("dedupe");
+  auto a = open_pg(url, "node-a");
+  auto b = open_pg(url, "node-b");
+  CHECK(insert(*a, {make_event("e1", kT0)}) == std::vector{InsertOutcome::queued});
+  CHECK(insert(*b, {make_event("e1", kT0 + 1)}) == std::vector{InsertOutcome::duplicate});
+
+  // At once from two threads, many times: each eventID queued exactly once.
+  constexpr int kEvents = 200;
+  std::vector<InsertOutcome> from_a(kEvents), from_b(kEvents);
+  // Opposite orders in the two threads, and within their batches: the row
+  // locks must not deadlock.
+  std::string error_a, error_b;
+  std::thread ta = guarded(error_a, [&] {
+    for (int i = 0; i < kEvents; i += 4) {
+      std::vector<NewEvent> batch;
+      for (int j = 0; j < 4; ++j) batch.push_back(make_event(shared_id(i + j), kT0));
+      auto outcomes = a->insert_batch(batch);
+      if (!outcomes) throw std::runtime_error(outcomes.error().message);
+      for (int j = 0; j < 4; ++j) from_a[static_cast<std::size_t>(i + j)] = (*outcomes)[j];
+    }
+  });
+  std::thread tb = guarded(error_b, [&] {
+    for (int i = kEvents - 4; i >= 0; i -= 4) {
+      std::vector<NewEvent> batch;
+      for (int j = 3; j >= 0; --j) batch.push_back(make_event(shared_id(i + j), kT0));
+      auto outcomes = b->insert_batch(batch);
+      if (!outcomes) throw std::runtime_error(outcomes.error().message);
+      for (int j = 0; j < 4; ++j) from_b[static_cast<std::size_t>(i + 3 - j)] = (*outcomes)[j];
+    }
+  });
+  ta.join();
+  tb.join();
+  REQUIRE(error_a.empty());
+  REQUIRE(error_b.empty());
+  for (int i = 0; i < kEvents; ++i) {
+    INFO(i);
+    CHECK((from_a[i] == InsertOutcome::queued) != (from_b[i] == InsertOutcome::queued));
+  }
+  CHECK(sql_count(url, "SELECT count(*) FROM events") == kEvents + 1);
+}
+
+TEST_CASE("postgresql: two nodes never claim the same delivery", "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("claims");
+  auto a = open_pg(url, "node-a");
+  auto b = open_pg(url, "node-b");
+  constexpr int kEvents = 400;
+  std::vector<NewEvent> events;
+  for (int i = 0; i < kEvents; ++i) events.push_back(make_event(numbered_id(i), kT0 + i));
+  ok(a->insert_batch(events));
+
+  // Both take, deliver and finish in a loop until nothing is left.
+  auto worker = [](Store* store, std::vector<std::int64_t>* taken) {
+    for (;;) {
+      auto fetched = store->fetch_due("oic", kT0 + kEvents, 7);
+      if (!fetched) throw std::runtime_error(fetched.error().message);
+      if (fetched->due.empty()) return;
+      std::vector<AttemptResult> results;
+      for (const auto& d : fetched->due) {
+        taken->push_back(d.id);
+        results.push_back(delivered(d.id));
+      }
+      if (auto done = store->complete(results); !done) {
+        throw std::runtime_error(done.error().message);
+      }
+    }
+  };
+  std::vector<std::int64_t> by_a, by_b;
+  std::string error_a, error_b;
+  std::thread ta = guarded(error_a, [&] { worker(a.get(), &by_a); });
+  std::thread tb = guarded(error_b, [&] { worker(b.get(), &by_b); });
+  ta.join();
+  tb.join();
+  REQUIRE(error_a.empty());
+  REQUIRE(error_b.empty());
+  std::set<std::int64_t> all(by_a.begin(), by_a.end());
+  all.insert(by_b.begin(), by_b.end());
+  CHECK(by_a.size() + by_b.size() == kEvents);  // nothing twice
+  CHECK(all.size() == kEvents);                 // nothing missed
+  CHECK(!by_a.empty());
+  CHECK(!by_b.empty());
+  CHECK(ok(a->stats()).empty());
+  CHECK(sql_count(url, "SELECT count(*) FROM events") == 0);
+}
+
+TEST_CASE("postgresql: a claim whose lease ran out is taken by another node", "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("lease");
+  auto a = open_pg(url, "node-a");
+  auto b = open_pg(url, "node-b");
+  insert(*a, {make_event("e1", kT0), make_event("e2", kT0 + 1)});
+  auto claimed = ok(a->fetch_due("oic", kT0 + 10, 1)).due;
+  REQUIRE(claimed.size() == 1);
+  CHECK(sql_count(url,
+                  "SELECT count(*) FROM deliveries WHERE claimed_by = 'node-a'"
+                  " AND lease_until = " +
+                      std::to_string(kT0 + 10 + kLease)) == 1);
+
+  // Within the lease, b gets only the other one, and waits for the lease.
+  auto other = ok(b->fetch_due("oic", kT0 + 10, 10));
+  REQUIRE(other.due.size() == 1);
+  CHECK(other.due[0].event_id == "e2");
+  auto none = ok(b->fetch_due("oic", kT0 + 10 + kLease - 1, 10));
+  CHECK(none.due.empty());
+  CHECK(none.next_due == kT0 + 10 + kLease);
+
+  // a's release does not touch b's claim, and b's does not touch a's.
+  CHECK(ok(b->release_inflight()) == 1);
+  REQUIRE(ok(b->fetch_due("oic", kT0 + 20, 10)).due.size() == 1);
+
+  // Once the lease ran out, b takes a's claim, attempts unchanged.
+  auto taken = ok(b->fetch_due("oic", kT0 + 10 + kLease, 10)).due;
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].id == claimed[0].id);
+  CHECK(taken[0].attempts == 0);
+  // a's late results no longer apply: retry and dead only to its own claims.
+  complete(*a, {retry(claimed[0].id, 1, kT0 + 99'000, 503, "HTTP 503"),
+                dead(claimed[0].id, 1, 400, "HTTP 400")});
+  CHECK(ok(a->release_inflight()) == 0);
+  CHECK(ok(b->stats())[0].inflight == 2);
+  // A delivery is final whoever reports it.
+  complete(*a, {delivered(claimed[0].id)});
+  CHECK(ok(b->stats())[0].inflight == 1);
+}
+
+TEST_CASE("postgresql: nodes opening a new database at once migrate it once", "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("migrate");
+  constexpr int kNodes = 6;
+  std::vector<std::string> errors(kNodes);
+  std::vector<std::thread> threads;
+  std::atomic<int> ready{0};
+  for (int i = 0; i < kNodes; ++i) {
+    threads.emplace_back([&, i] {
+      ++ready;
+      while (ready < kNodes) std::this_thread::yield();
+      auto store = open_postgresql_store(pg_options(url, node_name(i)));
+      if (!store) errors[i] = store.error().message;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) CHECK(e.empty());
+  CHECK(sql_count(url, "SELECT count(*) FROM ocirelay_schema") == kPgSchemaVersion);
+  CHECK(sql_count(url, "SELECT max(version) FROM ocirelay_schema") == kPgSchemaVersion);
+  // And a store opened later finds nothing to do.
+  open_pg(url, "late");
+  CHECK(sql_count(url, "SELECT count(*) FROM ocirelay_schema") == kPgSchemaVersion);
+}
+
+TEST_CASE("postgresql: a database from a newer ocirelay is refused", "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("newer");
+  open_pg(url);
+  const std::string database = url.substr(url.rfind('/') + 1);
+  pg->psql(database, "INSERT INTO ocirelay_schema (version, applied_by) VALUES (" +
+                         std::to_string(kPgSchemaVersion + 1) + ", 'future')");
+  auto store = open_postgresql_store(pg_options(url, "node-a"));
+  REQUIRE_FALSE(store.ok());
+  CHECK_THAT(store.error().message,
+             Catch::Contains("schema version " + std::to_string(kPgSchemaVersion + 1) +
+                             " is newer than this ocirelay supports"));
+}
+
+TEST_CASE("postgresql: connection errors never show the URL", "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string secret = "s3cret-pa55";
+  SECTION("a database that does not exist") {
+    auto store = open_postgresql_store(pg_options("postgresql://postgres:" + secret +
+                                                      "@127.0.0.1:" + std::to_string(pg->port()) +
+                                                      "/no_such_database",
+                                                  "node-a"));
+    REQUIRE_FALSE(store.ok());
+    CHECK_THAT(store.error().message, Catch::Contains("cannot connect"));
+    CHECK_THAT(store.error().message, Catch::Contains("no_such_database"));
+    CHECK_THAT(store.error().message, !Catch::Contains(secret));
+  }
+  SECTION("a malformed URL") {
+    auto store =
+        open_postgresql_store(pg_options("host=127.0.0.1 password=" + secret + " bogus", "node-a"));
+    REQUIRE_FALSE(store.ok());
+    CHECK_THAT(store.error().message, Catch::Contains("not a valid libpq URI"));
+    CHECK_THAT(store.error().message, !Catch::Contains(secret));
+  }
+  SECTION("nothing listening") {
+    auto store =
+        open_postgresql_store(pg_options("postgresql://u:" + secret + "@127.0.0.1:1/db", "node-a"));
+    REQUIRE_FALSE(store.ok());
+    CHECK_THAT(store.error().message, Catch::Contains("storage.postgresql.url: cannot connect"));
+    CHECK_THAT(store.error().message, !Catch::Contains(secret));
+  }
+}
