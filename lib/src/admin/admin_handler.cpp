@@ -287,6 +287,13 @@ asio::awaitable<Response> AdminHandler::queue_stats(const Request& request) {
     } else {
       w.Null();
     }
+    if (ctx_.destination_billing && configured(name)) {
+      const AdminContext::Billing billing = ctx_.destination_billing(name);
+      w.Key("delivered_events");
+      w.Uint64(billing.events);
+      w.Key("billed_messages");
+      w.Uint64(billing.messages);
+    }
     w.EndObject();
   }
   w.EndArray();

@@ -396,7 +396,11 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
     impl->admin_handler = std::make_unique<admin::AdminHandler>(admin::AdminContext{
         *impl->storage, std::move(names),
         [raw](const std::string& name) { return raw->destination_state(name); },
-        [raw](const std::vector<std::string>& d) { raw->notify(d); }, impl->logging->get("admin")});
+        [raw](const std::vector<std::string>& d) { raw->notify(d); }, impl->logging->get("admin"),
+        [raw](const std::string& name) {
+          const auto billing = raw->metrics->billing(name);
+          return admin::AdminContext::Billing{billing.events, billing.messages};
+        }});
     http::ServerOptions ao;
     ao.unix_path = c.admin->socket;
     ao.max_body_bytes = 64 * 1024;

@@ -12,6 +12,7 @@
 #include "config/outbound_schema.hpp"
 #include "config/sections.hpp"
 #include "config/value_readers.hpp"
+#include "ocirelay/common/size.hpp"
 
 namespace ocirelay::config::detail {
 
@@ -82,6 +83,59 @@ void read_retry(SchemaWalker& w, const ConfigNode& node, const std::string& path
   }
 }
 
+// `batch:` limits. A request of more than this many events gains nothing on
+// billing (50 KiB holds about 40 typical events) and makes one failure cost
+// many; a body under 1 KiB cannot hold two typical events; 16 MiB is beyond
+// what Oracle Integration's REST trigger takes in a request.
+constexpr std::uint64_t kMaxBatchEvents = 1000;
+constexpr std::uint64_t kMinBatchBytes = 1024;
+constexpr std::uint64_t kMaxBatchBytes = 16ull * 1024 * 1024;
+constexpr std::size_t kMaxEnvelopeLength = 64;
+
+// The member that holds the array: a name OIC's REST trigger can map to an
+// element of its schema (a letter or '_', then letters, digits, '_' or '-');
+// empty for a bare array.
+bool envelope_ok(const std::string& name) {
+  if (name.empty()) return true;
+  if (name.size() > kMaxEnvelopeLength) return false;
+  const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  if (!letter(name[0]) && name[0] != '_') return false;
+  return std::all_of(name.begin(), name.end(), [&](char c) {
+    return letter(c) || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+constexpr auto kBatchFields = fields<DestinationBatch>({
+    {"max_events", integer_field<&DestinationBatch::max_events, 1, kMaxBatchEvents>},
+    {"max_bytes",
+     [](auto& w, auto& value, auto& path, DestinationBatch& out) {
+       const auto bytes = w.size(value, path);
+       if (!bytes) return;
+       if (*bytes < kMinBatchBytes || *bytes > kMaxBatchBytes) {
+         w.error(value, path,
+                 "max_bytes " + quote(value.text) + " is out of range; expected " +
+                     format_size(kMinBatchBytes) + " to " + format_size(kMaxBatchBytes) +
+                     " (50KiB is one Oracle Integration message)");
+         return;
+       }
+       out.max_bytes = *bytes;
+     }},
+    {"max_wait", duration_field<&DestinationBatch::max_wait, 1>},
+    {"envelope",
+     [](auto& w, auto& value, auto& path, DestinationBatch& out) {
+       auto name = w.text(value, path);
+       if (!name) return;
+       if (!envelope_ok(*name)) {
+         w.error(value, path,
+                 "bad envelope " + quote(value.text) +
+                     "; expected a member name of up to 64 letters, digits, '_' or '-', "
+                     "starting with a letter or '_' (or \"\" for a bare JSON array)");
+         return;
+       }
+       out.envelope = std::move(*name);
+     }},
+});
+
 // A destination with its name as written, for the cross-reference checks.
 struct DestinationEntry : Destination {
   std::optional<NameRef> name_ref;
@@ -126,6 +180,7 @@ constexpr auto kDestinationFields = fields<DestinationEntry>({
      }},
     {"headers", member_field<&Destination::headers, read_destination_headers>},
     {"payload", member_field<&Destination::payload, read_destination_payload>},
+    {"batch", mapping_field<&Destination::batch, kBatchFields>},
 });
 
 }  // namespace

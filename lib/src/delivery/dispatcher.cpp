@@ -13,6 +13,8 @@
 #include "ocirelay/common/exception_text.hpp"
 #include "ocirelay/common/task_group.hpp"
 #include "ocirelay/delivery/attempt_plan.hpp"
+#include "ocirelay/delivery/batch_body.hpp"
+#include "ocirelay/delivery/batch_plan.hpp"
 #include "ocirelay/delivery/backoff.hpp"
 #include "ocirelay/delivery/destination_health.hpp"
 #include "ocirelay/delivery/event_sender.hpp"
@@ -53,6 +55,56 @@ std::string excerpt(std::string_view body) {
   return out;
 }
 
+// What an attempt's answer says: its status (none when there was no
+// answer), the Retry-After asked for, and an error text unless it is 2xx.
+struct Answered {
+  std::optional<int> status;
+  std::optional<Duration> retry_after;
+  std::string error;
+  // "HTTP 503", or the error when there was no answer.
+  std::string status_text() const {
+    return status ? "HTTP " + std::to_string(*status) : error;
+  }
+};
+
+Answered read_answer(const Result<http::ClientResponse, http::ClientError>& response,
+                     std::chrono::system_clock::time_point now) {
+  Answered a;
+  if (!response) {
+    a.error = response.error().message;
+    return a;
+  }
+  const int status = response->status;
+  a.status = status;
+  if (status == 429 || status == 503) {
+    if (auto header = response->headers.get("Retry-After")) {
+      a.retry_after = parse_retry_after(*header, now);
+    }
+  }
+  if (status < 200 || status > 299) {
+    a.error = "HTTP " + std::to_string(status);
+    if (!response->body.empty()) a.error += ": " + excerpt(response->body);
+  }
+  return a;
+}
+
+// A delivery taken from storage, its body shaped, waiting to be sent.
+struct Waiting {
+  storage::Delivery d;     // d.body: as the destination receives it alone
+  Clock::time_point since;  // when the dispatcher took it (steady)
+};
+
+// Several deliveries sent as one request, and retried as one.
+struct Batch {
+  std::vector<storage::Delivery> deliveries;  // bodies shaped; attempts made so far
+  std::string key;                            // batch_key() of their event IDs
+  std::string body;                           // BatchBody
+  // While held for a retry: when it is due (wall clock), and the last result.
+  storage::Millis due_at = 0;
+  int last_status = 0;
+  std::string last_error;
+};
+
 }  // namespace
 
 class Dispatcher::Impl {
@@ -81,8 +133,10 @@ class Dispatcher::Impl {
     }
     concurrency_ = std::max(1u, dest_.concurrency);
     // Room for a few storage round trips' worth of deliveries, so that the
-    // next fetch is under way before the buffer runs dry.
+    // next fetch is under way before the buffer runs dry; when batching, for
+    // a few whole batches.
     capacity_ = std::max<std::size_t>(128, 8 * concurrency_);
+    if (batching()) capacity_ = std::max<std::size_t>(capacity_, 4 * dest_.batch.max_events);
     publish_health();
   }
 
@@ -150,15 +204,22 @@ class Dispatcher::Impl {
         log_->info("destination {}: pause over; probing with one request", dest_.name);
       }
       // Healthy: full concurrency. Probing: one request at a time. Paused: none.
-      const std::size_t limit = health_.limit(concurrency_);
+      // (Read again after each start: an attempt that is answered at once may
+      // already have paused the destination.)
       std::optional<Clock::time_point> next_token;
-      while (in_flight_ < limit && !buffer_.empty()) {
+      std::optional<Clock::time_point> ripe_at;  // batching: a batch waits until then
+      while (in_flight_ < health_.limit(concurrency_)) {
+        if (batching() ? !batch_ready(now, ripe_at) : buffer_.empty()) break;
         if (!rate_.try_take(now)) {
           next_token = rate_.next_token_at(now);
           break;
         }
-        start_delivery(std::move(buffer_.front()));
-        buffer_.pop_front();
+        if (batching()) {
+          start_batch(take_batch(now));
+        } else {
+          start_delivery(std::move(buffer_.front().d));
+          buffer_.pop_front();
+        }
       }
       if (new_work_ && buffer_.size() < capacity_ / 2) {
         new_work_ = false;
@@ -172,7 +233,11 @@ class Dispatcher::Impl {
         }
         next_due_ = fetched->next_due;
         if (fetched->due.size() == want) new_work_ = true;  // there may be more
-        for (auto& d : fetched->due) buffer_.push_back(std::move(d));
+        const auto taken = clock_.steady_now();
+        for (auto& d : fetched->due) {
+          d.body = sender_->shape(d.body);
+          buffer_.push_back(Waiting{std::move(d), taken});
+        }
         continue;
       }
       if (woken_) {
@@ -183,16 +248,110 @@ class Dispatcher::Impl {
       if (next_due_) {
         wait = std::clamp<Duration>(Duration(*next_due_ - clock_.millis()), 10ms, kIdlePoll);
       }
-      if (health_.state() == Health::paused && !buffer_.empty()) {
+      if (health_.state() == Health::paused && (!buffer_.empty() || !held_.empty())) {
         wait = std::clamp<Duration>(until(health_.paused_until(), clock_.steady_now()), 1ms, wait);
       }
       if (next_token) {
         wait = std::clamp<Duration>(until(*next_token, clock_.steady_now()), 1ms, wait);
       }
+      if (ripe_at) {
+        wait = std::clamp<Duration>(until(*ripe_at, clock_.steady_now()), 1ms, wait);
+      }
+      for (const Batch& b : held_) {
+        wait = std::clamp<Duration>(Duration(b.due_at - clock_.millis()), 1ms, wait);
+      }
       wake_timer_.expires_after(wait);
       auto [ec] = co_await wake_timer_.async_wait(nothrow);
       woken_ = false;
       if (!ec) new_work_ = true;  // the wait ran out: something may be due now
+    }
+    co_await record_held();
+  }
+
+  bool batching() const { return dest_.batch.enabled(); }
+
+  // Batching: whether a batch may start now: a held batch whose retry is
+  // due, or a batch of waiting events that is full or whose oldest event has
+  // waited max_wait. Otherwise `ripe_at` says when the waiting ones will be.
+  bool batch_ready(Clock::time_point now, std::optional<Clock::time_point>& ripe_at) {
+    const storage::Millis wall = clock_.millis();
+    for (const Batch& b : held_) {
+      if (b.due_at <= wall) return true;
+    }
+    if (buffer_.empty()) return false;
+    const Clock::time_point ripe = buffer_.front().since + dest_.batch.max_wait;
+    if (now >= ripe || cut_next().full) return true;
+    ripe_at = ripe;
+    return false;
+  }
+
+  BatchCut cut_next() const {
+    const std::size_t n = std::min<std::size_t>(buffer_.size(), dest_.batch.max_events + 1);
+    std::vector<std::size_t> sizes;
+    sizes.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) sizes.push_back(buffer_[i].d.body.size());
+    return cut_batch(dest_.batch, sizes, BatchBody(dest_.batch.envelope).size());
+  }
+
+  // The batch batch_ready() found: a held one that is due, else the next cut
+  // of the waiting events.
+  Batch take_batch([[maybe_unused]] Clock::time_point now) {
+    const storage::Millis wall = clock_.millis();
+    for (auto it = held_.begin(); it != held_.end(); ++it) {
+      if (it->due_at <= wall) {
+        Batch b = std::move(*it);
+        held_.erase(it);
+        return b;
+      }
+    }
+    const BatchCut cut = cut_next();
+    std::vector<storage::Delivery> deliveries;
+    deliveries.reserve(cut.count);
+    for (std::size_t i = 0; i < cut.count; ++i) {
+      deliveries.push_back(std::move(buffer_.front().d));
+      buffer_.pop_front();
+    }
+    Batch b = make_batch(std::move(deliveries));
+    if (cut.oversized) {
+      metrics_.batch_oversized(dest_.name);
+      log_->warn("event {} to {}: {} bytes, more than batch max_bytes {}; sent alone",
+                 b.deliveries.front().event_id, dest_.name, b.deliveries.front().body.size(),
+                 dest_.batch.max_bytes);
+    }
+    return b;
+  }
+
+  Batch make_batch(std::vector<storage::Delivery> deliveries) const {
+    Batch b;
+    BatchBody body(dest_.batch.envelope);
+    std::vector<std::string> ids;
+    ids.reserve(deliveries.size());
+    for (const auto& d : deliveries) {
+      body.add(d.body);
+      ids.push_back(d.event_id);
+    }
+    b.body = body.take();
+    b.key = batch_key(std::move(ids));
+    b.deliveries = std::move(deliveries);
+    return b;
+  }
+
+  // At stop: the batches held for a retry go back to storage as retries, due
+  // when they would have been sent, with the attempts they have had.
+  asio::awaitable<void> record_held() {
+    std::vector<Batch> held = std::move(held_);
+    held_.clear();
+    for (const Batch& b : held) {
+      for (const auto& d : b.deliveries) {
+        storage::AttemptResult result;
+        result.id = d.id;
+        result.kind = storage::AttemptResult::Kind::retry;
+        result.attempts = d.attempts;
+        result.next_attempt_at = b.due_at;
+        result.last_status = b.last_status;
+        result.last_error = b.last_error;
+        co_await record(result, d.event_id);
+      }
     }
   }
 
@@ -210,12 +369,115 @@ class Dispatcher::Impl {
     tasks_.spawn(deliver(std::move(d)), std::move(name));
   }
 
+  void start_batch(Batch b) {
+    ++in_flight_;
+    std::string name = "delivery of " + b.key;
+    tasks_.spawn(deliver_batch(std::move(b)), std::move(name));
+  }
+
+  // An attempt's outcome for the destination's health: a destination failure
+  // may pause it, any other answer ends a pause.
+  void note_health(bool destination_failure, std::uint64_t started_epoch, const Answered& a) {
+    // A failure the configuration calls permanent (dead_letter_on) is about
+    // the event, not the destination: it does not pause the destination.
+    if (destination_failure) {
+      if (const auto pause = health_.failed(started_epoch, clock_.steady_now(), a.retry_after,
+                                            unit_random_())) {
+        publish_health();
+        log_->warn("destination {} failing ({}); pausing deliveries for {} (failure {} in a row)",
+                   dest_.name, a.status_text(), format_duration(*pause),
+                   health_.failure_streak());
+      }
+    } else if (const int failures = health_.succeeded(); failures > 0) {
+      publish_health();
+      log_->info("destination {} recovered after {} failure(s); resuming at concurrency {}",
+                 dest_.name, failures, concurrency_);
+    }
+  }
+
+  // What to record for one delivery after an attempt `plan`ned so; counts it
+  // and logs it (`batch`: the key of the batch it went in, or empty).
+  storage::AttemptResult settle(const storage::Delivery& d, const AttemptPlan& plan,
+                                const Answered& a, storage::Millis now,
+                                std::chrono::milliseconds took, const std::string& batch) {
+    const int attempt = d.attempts + 1;
+    const std::string in = batch.empty() ? std::string() : " in " + batch;
+    storage::AttemptResult result;
+    result.id = d.id;
+    result.attempts = attempt;
+    result.last_status = a.status.value_or(0);
+    result.last_error = a.error;
+    switch (plan.why) {
+      case AttemptPlan::Why::success:
+        result.kind = storage::AttemptResult::Kind::delivered;
+        metrics_.delivery(dest_.name, "delivered", result.last_status);
+        metrics_.delivered_latency(dest_.name, static_cast<double>(now - d.received_at) / 1000.0,
+                                   attempt);
+        if (batch.empty()) {
+          log_->info("event {} delivered to {} (attempt {}, {}, {} ms)", d.event_id, dest_.name,
+                     attempt, a.status_text(), took.count());
+        } else {
+          log_->debug("event {} delivered to {}{}", d.event_id, dest_.name, in);
+        }
+        break;
+      case AttemptPlan::Why::retryable:
+        result.kind = storage::AttemptResult::Kind::retry;
+        result.next_attempt_at = plan.next_attempt_at;
+        metrics_.delivery(dest_.name, "retry", result.last_status);
+        if (batch.empty()) {
+          log_->warn("event {} to {}: attempt {} failed: {}; retrying in {}", d.event_id,
+                     dest_.name, attempt, a.error, format_duration(plan.delay));
+        }
+        break;
+      case AttemptPlan::Why::max_attempts:
+        result.kind = storage::AttemptResult::Kind::dead;
+        result.last_error += " (gave up: max_attempts " +
+                             std::to_string(dest_.retry.max_attempts) + " reached)";
+        metrics_.delivery(dest_.name, "dead", result.last_status);
+        log_->error("event {} to {}{} dead-lettered after attempt {}: {}; max_attempts reached",
+                    d.event_id, dest_.name, in, attempt, a.error);
+        break;
+      case AttemptPlan::Why::max_age:
+        result.kind = storage::AttemptResult::Kind::dead;
+        result.last_error +=
+            " (gave up: older than max_age " + format_duration(dest_.retry.max_age) + ")";
+        metrics_.delivery(dest_.name, "dead", result.last_status);
+        log_->error("event {} to {}{} dead-lettered after attempt {}: {}; max_age {} reached",
+                    d.event_id, dest_.name, in, attempt, a.error,
+                    format_duration(dest_.retry.max_age));
+        break;
+      case AttemptPlan::Why::not_retryable:
+        result.kind = storage::AttemptResult::Kind::dead;
+        metrics_.delivery(dest_.name, "dead", result.last_status);
+        log_->error("event {} to {}{} dead-lettered after attempt {}: {} is not retryable",
+                    d.event_id, dest_.name, in, attempt, a.error);
+        break;
+    }
+    return result;
+  }
+
+  // Records one result, trying again while storage fails (unless stopping:
+  // the row then stays inflight, released before storage closes).
+  asio::awaitable<void> record(const storage::AttemptResult& result, const std::string& event_id) {
+    for (;;) {
+      auto recorded = co_await queue_->complete(result);
+      if (recorded) break;
+      log_->error("event {} to {}: cannot record the attempt: {}", event_id, dest_.name,
+                  recorded.error().message);
+      if (stopping_) break;  // stays inflight; released before storage closes
+      co_await sleep(kStorageRetry);
+    }
+    if (result.kind == storage::AttemptResult::Kind::retry) {
+      next_due_ = next_due_ ? std::min(*next_due_, result.next_attempt_at) : result.next_attempt_at;
+    }
+  }
+
   asio::awaitable<void> deliver(storage::Delivery d) {
     const int attempt = d.attempts + 1;
     const auto started = clock_.steady_now();
     const std::uint64_t started_epoch = health_.epoch();
-    // Payload, headers, auth (and the one resend after a 401 with OAuth2).
-    auto response = co_await sender_->send(d.event_id, d.body);
+    // Headers, auth (and the one resend after a 401 with OAuth2).
+    auto response = co_await sender_->send(d.event_id, d.body, std::nullopt);
     if (aborted_) {
       log_->info("event {} to {}: attempt {} aborted by shutdown; stays queued", d.event_id,
                  dest_.name, attempt);
@@ -224,105 +486,102 @@ class Dispatcher::Impl {
     }
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         clock_.steady_now() - started);
+    const Answered a = read_answer(response, clock_.system_now());
+    metrics_.delivery_request(dest_.name, a.status.value_or(0), 1, d.body.size());
 
     AttemptOutcome outcome;
     outcome.attempt = attempt;
     outcome.received_at = d.received_at;
-    std::string error;
-    if (response) {
-      const int status = response->status;
-      outcome.status = status;
-      if (status == 429 || status == 503) {
-        if (auto header = response->headers.get("Retry-After")) {
-          outcome.retry_after = parse_retry_after(*header, clock_.system_now());
-        }
-      }
-      if (status < 200 || status > 299) {
-        error = "HTTP " + std::to_string(status);
-        if (!response->body.empty()) error += ": " + excerpt(response->body);
-      }
-    } else {
-      error = response.error().message;
-    }
+    outcome.status = a.status;
+    outcome.retry_after = a.retry_after;
     const storage::Millis now = clock_.millis();
     const AttemptPlan plan = plan_attempt(dest_.retry, outcome, now, unit_random_());
-    const std::string status_text =
-        outcome.status ? "HTTP " + std::to_string(*outcome.status) : error;
-
-    // A failure the configuration calls permanent (dead_letter_on) is about
-    // the event, not the destination: it does not pause the destination.
-    if (plan.destination_failure) {
-      if (const auto pause = health_.failed(started_epoch, clock_.steady_now(),
-                                            outcome.retry_after, unit_random_())) {
-        publish_health();
-        log_->warn("destination {} failing ({}); pausing deliveries for {} (failure {} in a row)",
-                   dest_.name, status_text, format_duration(*pause), health_.failure_streak());
-      }
-    } else if (const int failures = health_.succeeded(); failures > 0) {
-      publish_health();
-      log_->info("destination {} recovered after {} failure(s); resuming at concurrency {}",
-                 dest_.name, failures, concurrency_);
-    }
-
-    storage::AttemptResult result;
-    result.id = d.id;
-    result.attempts = attempt;
-    result.last_status = outcome.status.value_or(0);
-    result.last_error = error;
-    switch (plan.why) {
-      case AttemptPlan::Why::success:
-        result.kind = storage::AttemptResult::Kind::delivered;
-        metrics_.delivery(dest_.name, "delivered", result.last_status);
-        metrics_.delivered_latency(dest_.name, static_cast<double>(now - d.received_at) / 1000.0,
-                                   attempt);
-        log_->info("event {} delivered to {} (attempt {}, {}, {} ms)", d.event_id, dest_.name,
-                   attempt, status_text, took.count());
-        break;
-      case AttemptPlan::Why::retryable:
-        result.kind = storage::AttemptResult::Kind::retry;
-        result.next_attempt_at = plan.next_attempt_at;
-        metrics_.delivery(dest_.name, "retry", result.last_status);
-        log_->warn("event {} to {}: attempt {} failed: {}; retrying in {}", d.event_id,
-                   dest_.name, attempt, error, format_duration(plan.delay));
-        break;
-      case AttemptPlan::Why::max_attempts:
-        result.kind = storage::AttemptResult::Kind::dead;
-        result.last_error += " (gave up: max_attempts " +
-                             std::to_string(dest_.retry.max_attempts) + " reached)";
-        metrics_.delivery(dest_.name, "dead", result.last_status);
-        log_->error("event {} to {} dead-lettered after attempt {}: {}; max_attempts reached",
-                    d.event_id, dest_.name, attempt, error);
-        break;
-      case AttemptPlan::Why::max_age:
-        result.kind = storage::AttemptResult::Kind::dead;
-        result.last_error +=
-            " (gave up: older than max_age " + format_duration(dest_.retry.max_age) + ")";
-        metrics_.delivery(dest_.name, "dead", result.last_status);
-        log_->error("event {} to {} dead-lettered after attempt {}: {}; max_age {} reached",
-                    d.event_id, dest_.name, attempt, error, format_duration(dest_.retry.max_age));
-        break;
-      case AttemptPlan::Why::not_retryable:
-        result.kind = storage::AttemptResult::Kind::dead;
-        metrics_.delivery(dest_.name, "dead", result.last_status);
-        log_->error("event {} to {} dead-lettered after attempt {}: {} is not retryable",
-                    d.event_id, dest_.name, attempt, error);
-        break;
-    }
+    note_health(plan.destination_failure, started_epoch, a);
+    const storage::AttemptResult result = settle(d, plan, a, now, took, {});
 
     // The request is over: its slot goes to the next delivery while the
     // result is recorded. The row stays marked inflight in storage until
     // then, so it cannot be fetched again meanwhile.
     finish_delivery();
-    for (;;) {
-      auto recorded = co_await queue_->complete(result);
-      if (recorded) break;
-      log_->error("event {} to {}: cannot record the attempt: {}", d.event_id, dest_.name,
-                  recorded.error().message);
-      if (stopping_) break;  // stays inflight; released before storage closes
-      co_await sleep(kStorageRetry);
+    co_await record(result, d.event_id);
+    wake();
+  }
+
+  // One attempt of a batch: one request for all its events. 2xx delivers
+  // them all; a dead-letter verdict dead-letters each one; events to be
+  // retried stay together in memory (their rows inflight) and go again as
+  // the same batch, with the same key, when their retry is due. An event
+  // that runs out of max_attempts or max_age leaves the batch as a dead
+  // letter; the rest go on as a batch of their own.
+  asio::awaitable<void> deliver_batch(Batch b) {
+    const std::size_t count = b.deliveries.size();
+    const auto started = clock_.steady_now();
+    const std::uint64_t started_epoch = health_.epoch();
+    auto response = co_await sender_->send(b.key, b.body, count);
+    if (aborted_) {
+      log_->info("{} ({} events) to {}: aborted by shutdown; the events stay queued", b.key,
+                 count, dest_.name);
+      finish_delivery();
+      co_return;
     }
-    if (result.kind == storage::AttemptResult::Kind::retry) {
-      next_due_ = next_due_ ? std::min(*next_due_, result.next_attempt_at) : result.next_attempt_at;
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        clock_.steady_now() - started);
+    const Answered a = read_answer(response, clock_.system_now());
+    metrics_.delivery_request(dest_.name, a.status.value_or(0), count, b.body.size());
+
+    // One draw of jitter for all: events with the same attempts retry at the
+    // same time.
+    const double jitter = unit_random_();
+    const storage::Millis now = clock_.millis();
+    std::vector<storage::AttemptResult> results;
+    std::vector<std::string> result_ids;  // their event IDs, for the log
+    std::vector<storage::Delivery> again;
+    std::optional<storage::Millis> due_at;
+    bool destination_failure = false;
+    for (auto& d : b.deliveries) {
+      AttemptOutcome outcome;
+      outcome.attempt = d.attempts + 1;
+      outcome.received_at = d.received_at;
+      outcome.status = a.status;
+      outcome.retry_after = a.retry_after;
+      const AttemptPlan plan = plan_attempt(dest_.retry, outcome, now, jitter);
+      destination_failure = destination_failure || plan.destination_failure;
+      auto result = settle(d, plan, a, now, took, b.key);
+      if (result.kind == storage::AttemptResult::Kind::retry && !stopping_) {
+        due_at = due_at ? std::min(*due_at, result.next_attempt_at) : result.next_attempt_at;
+        d.attempts = result.attempts;
+        again.push_back(std::move(d));
+      } else {
+        results.push_back(std::move(result));
+        result_ids.push_back(d.event_id);
+      }
+    }
+    note_health(destination_failure, started_epoch, a);
+    if (a.status && *a.status >= 200 && *a.status <= 299) {
+      log_->info("{} ({} events, {} bytes) delivered to {} ({}, {} ms)", b.key, count,
+                 b.body.size(), dest_.name, a.status_text(), took.count());
+    }
+
+    finish_delivery();
+    if (!again.empty()) {
+      Batch next;
+      if (again.size() == count) {  // the same events: the same batch, the same key
+        next.key = b.key;
+        next.body = std::move(b.body);
+        next.deliveries = std::move(again);
+      } else {
+        next = make_batch(std::move(again));
+      }
+      next.due_at = *due_at;
+      next.last_status = a.status.value_or(0);
+      next.last_error = a.error;
+      log_->warn("{} ({} events) to {}: attempt failed: {}; retrying the same batch in {}",
+                 next.key, next.deliveries.size(), dest_.name, a.error,
+                 format_duration(Duration(*due_at - now)));
+      held_.push_back(std::move(next));
+    }
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      co_await record(results[i], result_ids[i]);
     }
     wake();
   }
@@ -344,7 +603,8 @@ class Dispatcher::Impl {
   TaskGroup tasks_;  // the queue loop and the deliveries; drain() joins them
   unsigned concurrency_ = 1;
   std::size_t capacity_ = 32;
-  std::deque<storage::Delivery> buffer_;
+  std::deque<Waiting> buffer_;  // taken from storage, not yet sent
+  std::vector<Batch> held_;      // batching: sent, failed, waiting for their retry
   std::size_t in_flight_ = 0;   // requests under way: what concurrency limits
   std::optional<storage::Millis> next_due_;
   bool new_work_ = true;  // look at storage at start

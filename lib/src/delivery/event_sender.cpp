@@ -73,19 +73,21 @@ Result<std::unique_ptr<EventSender>> EventSender::create(asio::any_io_executor e
 
 EventSender::~EventSender() = default;
 
-http::ClientRequest EventSender::make_request(const std::string& event_id, const std::string& body,
+http::ClientRequest EventSender::make_request(const std::string& key, std::string_view body,
+                                              std::optional<std::size_t> events,
                                               const std::string& bearer) const {
   http::ClientRequest request;
   request.method = "POST";
   request.headers.add("Content-Type", "application/json");
-  request.headers.add("Idempotency-Key", event_id);
+  request.headers.add("Idempotency-Key", key);
+  if (events) request.headers.add("X-Event-Count", std::to_string(*events));
   if (!bearer.empty()) {
     request.headers.add("Authorization", "Bearer " + bearer);
   } else if (!basic_authorization_.empty()) {
     request.headers.add("Authorization", basic_authorization_);
   }
   for (const auto& header : headers_) request.headers.add(header.name, header.value);
-  request.body = body;
+  request.body = std::string(body);
   return request;
 }
 
@@ -99,8 +101,9 @@ Result<Unit> EventSender::sign(http::ClientRequest& request) const {
 }
 
 asio::awaitable<Result<http::ClientResponse, http::ClientError>> EventSender::send(
-    const std::string& event_id, std::string_view event) {
-  const std::string body = payload_.shape(event);
+    const std::string& key, std::string_view body, std::optional<std::size_t> events) {
+  // In the log lines below, `key` is the event ID of a single event, or the
+  // batch's key.
   std::string bearer;
   if (tokens_) {
     auto token = co_await tokens_->token();
@@ -110,7 +113,7 @@ asio::awaitable<Result<http::ClientResponse, http::ClientError>> EventSender::se
     }
     bearer = std::move(token).value();
   }
-  http::ClientRequest request = make_request(event_id, body, bearer);
+  http::ClientRequest request = make_request(key, body, events, bearer);
   if (signer_) {
     // Signed afresh for every attempt: the signature covers the date.
     if (auto signed_ok = sign(request); !signed_ok) {
@@ -126,14 +129,14 @@ asio::awaitable<Result<http::ClientResponse, http::ClientError>> EventSender::se
   tokens_->invalidate(bearer);
   auto fresh = co_await tokens_->token();
   if (!fresh) {
-    log_->warn("event {} to {}: HTTP 401 with the OAuth2 token, and no new one: {}", event_id,
-               name_, fresh.error());
+    log_->warn("{} to {}: HTTP 401 with the OAuth2 token, and no new one: {}", key, name_,
+               fresh.error());
     co_return response;
   }
   if (fresh.value() == bearer) co_return response;
-  log_->info("event {} to {}: HTTP 401 with the OAuth2 token; sending once more with a new one",
-             event_id, name_);
-  auto second = co_await client_->send(make_request(event_id, body, fresh.value()));
+  log_->info("{} to {}: HTTP 401 with the OAuth2 token; sending once more with a new one", key,
+             name_);
+  auto second = co_await client_->send(make_request(key, body, events, fresh.value()));
   co_return second;
 }
 

@@ -1,5 +1,7 @@
 #include "ocirelay/metrics/relay_metrics.hpp"
 
+#include <algorithm>
+
 namespace ocirelay::metrics {
 
 namespace {
@@ -84,6 +86,51 @@ void RelayMetrics::delivered_latency(const std::string& destination, double seco
       .histogram("ocirelay_delivery_attempts", "Attempts an event needed to be delivered",
                  {1, 2, 3, 5, 10, 20, 50, 100}, {{"destination", destination}})
       .observe(attempts);
+}
+
+namespace {
+
+constexpr const char* kRequests = "ocirelay_delivery_requests_total";
+constexpr const char* kRequestsHelp =
+    "Requests sent to each destination (one per event, or one per batch), by HTTP status class";
+constexpr const char* kEvents = "ocirelay_delivered_events_total";
+constexpr const char* kEventsHelp = "Events delivered to each destination (2xx answers)";
+constexpr const char* kBilled = "ocirelay_oic_billed_messages_total";
+constexpr const char* kBilledHelp =
+    "Oracle Integration messages the delivered requests count as: ceil(body bytes / 50 KiB) each";
+constexpr std::uint64_t kBilledUnit = 50 * 1024;
+
+}  // namespace
+
+void RelayMetrics::delivery_request(const std::string& destination, int status,
+                                    std::size_t events, std::size_t body_bytes) {
+  registry_
+      .counter(kRequests, kRequestsHelp,
+               {{"destination", destination}, {"status_class", status_class(status)}})
+      .inc();
+  registry_
+      .histogram("ocirelay_delivery_request_events", "Events carried by each request sent",
+                 {1, 2, 5, 10, 20, 35, 50, 100, 200, 500, 1000}, {{"destination", destination}})
+      .observe(static_cast<double>(events));
+  if (status < 200 || status > 299) return;
+  registry_.counter(kEvents, kEventsHelp, {{"destination", destination}}).inc(events);
+  registry_.counter(kBilled, kBilledHelp, {{"destination", destination}})
+      .inc(std::max<std::uint64_t>(1, (body_bytes + kBilledUnit - 1) / kBilledUnit));
+}
+
+void RelayMetrics::batch_oversized(const std::string& destination) {
+  registry_
+      .counter("ocirelay_batch_oversized_events_total",
+               "Events larger than the destination's batch max_bytes, sent alone",
+               {{"destination", destination}})
+      .inc();
+}
+
+RelayMetrics::Billing RelayMetrics::billing(const std::string& destination) {
+  Billing b;
+  b.events = registry_.counter(kEvents, kEventsHelp, {{"destination", destination}}).value();
+  b.messages = registry_.counter(kBilled, kBilledHelp, {{"destination", destination}}).value();
+  return b;
 }
 
 void RelayMetrics::confirmation(std::string_view result) {

@@ -49,6 +49,22 @@ TEST_CASE("queue stats as a table", "[admin][output]") {
         "(3.3MiB), reserve 409.5KiB\n");
 }
 
+TEST_CASE("queue stats show events per billed message for destinations with deliveries",
+          "[admin][output]") {
+  auto text = render_text(
+      CtlCommand::queue_stats,
+      R"({"destinations":[{"destination":"bulk","state":"healthy","queued":0,"in_flight":0,)"
+      R"("dead":0,"oldest_age_seconds":null,"delivered_events":3812,"billed_messages":100},)"
+      R"({"destination":"idle","state":"healthy","queued":0,"in_flight":0,"dead":0,)"
+      R"("oldest_age_seconds":null,"delivered_events":0,"billed_messages":0}]})");
+  REQUIRE(text.ok());
+  CHECK(text.value() ==
+        "DESTINATION  STATE    QUEUED  IN FLIGHT  DEAD  OLDEST\n"
+        "bulk         healthy  0       0          0     -\n"
+        "idle         healthy  0       0          0     -\n"
+        "delivered to bulk: 3812 events in 100 billed messages (38.1 events per message)\n");
+}
+
 TEST_CASE("dead letters as a table, with how many there are", "[admin][output]") {
   const std::string letter =
       R"({"id":7,"event_id":"ev-1","destination":"oic","attempts":3,"last_status":0,)"

@@ -24,6 +24,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "ocirelay/delivery/batch_plan.hpp"
 #include "ocirelay/delivery/dispatcher.hpp"
 #include "ocirelay/metrics/registry.hpp"
 #include "ocirelay/metrics/relay_metrics.hpp"
@@ -78,8 +79,10 @@ Answer no_response() {
 class ScriptedSender final : public Sender {
  public:
   struct Call {
-    std::string event_id;
+    std::string event_id;  // the Idempotency-Key: the event ID, or a batch's key
     Steady::time_point at;  // simulated
+    std::string body;
+    std::optional<std::size_t> events;  // a batch's count
   };
   using Script = std::function<std::optional<Answer>(std::size_t index, const std::string& id)>;
 
@@ -87,9 +90,11 @@ class ScriptedSender final : public Sender {
 
   Script script = [](std::size_t, const std::string&) { return std::optional<Answer>(); };
 
-  asio::awaitable<Answer> send(const std::string& event_id, std::string_view) override {
+  std::string shape(std::string_view event) const override { return std::string(event); }
+  asio::awaitable<Answer> send(const std::string& event_id, std::string_view body,
+                               std::optional<std::size_t> events) override {
     const std::size_t index = calls.size();
-    calls.push_back({event_id, clock_.steady});
+    calls.push_back({event_id, clock_.steady, std::string(body), events});
     if (auto answer = script(index, event_id)) co_return std::move(*answer);
     auto hold = std::make_shared<Hold>(io_);
     held_.push_back(hold);
@@ -547,6 +552,231 @@ TEST_CASE("dispatcher: drain lets attempts finish until the deadline, then abort
   CHECK(left.pending == 0);
   CHECK(left.dead == 0);
   CHECK(bench.dispatcher->in_flight() == 0);
+}
+
+// --- batching (destination batch: max_events > 1)
+
+namespace {
+
+config::Destination batching(unsigned max_events, std::uint64_t max_bytes = 50 * 1024,
+                             unsigned concurrency = 4) {
+  auto d = destination(concurrency);
+  d.batch.max_events = max_events;
+  d.batch.max_bytes = max_bytes;
+  d.batch.max_wait = 1s;
+  d.batch.envelope = "events";
+  return d;
+}
+
+std::string body_of(const std::vector<int>& events) {
+  std::string out = R"({"events":[)";
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (i > 0) out += ',';
+    out += "{\"eventID\":\"" + id_of(events[i]) + "\"}";
+  }
+  return out + "]}";
+}
+
+std::string key_of(const std::vector<int>& events) {
+  std::vector<std::string> ids;
+  for (int i : events) ids.push_back(id_of(i));
+  return batch_key(ids);
+}
+
+}  // namespace
+
+TEST_CASE("dispatcher batching: full batches go at once, the rest after max_wait",
+          "[dispatcher][batch]") {
+  Bench bench(batching(4));
+  bench.sender->script = [](std::size_t, const std::string&) { return status(202); };
+  bench.queue_events(10);
+  bench.start();
+  // Two full batches at once, oldest first; two events wait for more.
+  REQUIRE(bench.sender->calls.size() == 2);
+  CHECK(bench.sender->calls[0].body == body_of({0, 1, 2, 3}));
+  CHECK(bench.sender->calls[0].events == 4u);
+  CHECK(bench.sender->calls[0].event_id == key_of({0, 1, 2, 3}));
+  CHECK(bench.sender->calls[1].body == body_of({4, 5, 6, 7}));
+  bench.advance(999ms);
+  CHECK(bench.sender->calls.size() == 2);
+  bench.advance(1ms);  // the oldest waiting has waited max_wait
+  REQUIRE(bench.sender->calls.size() == 3);
+  CHECK(bench.sender->calls[2].body == body_of({8, 9}));
+  CHECK(bench.sender->calls[2].events == 2u);
+  CHECK(bench.attempts("delivered", "2xx") == 10);
+  CHECK(bench.metric("ocirelay_delivery_requests_total{destination=\"oic\",status_class=\"2xx\"}") ==
+        3);
+  CHECK(bench.metric("ocirelay_delivered_events_total{destination=\"oic\"}") == 10);
+  CHECK(bench.metric("ocirelay_oic_billed_messages_total{destination=\"oic\"}") == 3);
+  CHECK(bench.metric("ocirelay_delivery_request_events_count{destination=\"oic\"}") == 3);
+  CHECK(bench.metric("ocirelay_delivery_request_events_sum{destination=\"oic\"}") == 10);
+  const auto left = bench.stats();
+  CHECK(left.pending + left.inflight + left.dead == 0);
+}
+
+TEST_CASE("dispatcher batching: under a trickle, the oldest event goes within max_wait",
+          "[dispatcher][batch]") {
+  Bench bench(batching(100));
+  bench.sender->script = [](std::size_t, const std::string&) { return status(202); };
+  bench.start();
+  // One event every 300 ms: the first three wait together; the batch goes
+  // when the first has waited 1 s, with those that came meanwhile.
+  bench.queue_events(1);
+  bench.advance(0ms);
+  const auto first_taken = bench.clock.steady;
+  for (int i = 0; i < 3; ++i) {
+    bench.advance(300ms);
+    bench.queue_events(1);
+    bench.advance(0ms);
+  }
+  CHECK(bench.sender->calls.empty());  // 900 ms
+  bench.advance(100ms);
+  REQUIRE(bench.sender->calls.size() == 1);
+  CHECK(bench.sender->calls[0].at - first_taken == 1s);
+  CHECK(bench.sender->calls[0].body == body_of({0, 1, 2, 3}));
+  // The next one starts its own wait.
+  bench.advance(500ms);
+  bench.queue_events(1);
+  bench.advance(0ms);
+  bench.advance(999ms);
+  CHECK(bench.sender->calls.size() == 1);
+  bench.advance(1ms);
+  REQUIRE(bench.sender->calls.size() == 2);
+  CHECK(bench.sender->calls[1].body == body_of({4}));
+  CHECK(bench.sender->calls[1].event_id == key_of({4}));
+}
+
+TEST_CASE("dispatcher batching: max_bytes is never exceeded, an oversized event goes alone",
+          "[dispatcher][batch]") {
+  // Each test event is 24 bytes ({"eventID":"event-1000"}); the envelope 13.
+  // 13 + 24 + 25 * 3 = 112: four events fit in 112 bytes, not in 111.
+  Bench bench(batching(100, 111));
+  bench.sender->script = [](std::size_t, const std::string&) { return status(202); };
+  bench.queue_events(7);
+  bench.start();
+  REQUIRE(bench.sender->calls.size() == 2);
+  CHECK(bench.sender->calls[0].body == body_of({0, 1, 2}));
+  CHECK(bench.sender->calls[1].body == body_of({3, 4, 5}));
+  for (const auto& c : bench.sender->calls) CHECK(c.body.size() <= 111);
+  bench.advance(1s);
+  REQUIRE(bench.sender->calls.size() == 3);
+  CHECK(bench.sender->calls[2].body == body_of({6}));
+  CHECK(bench.metric("ocirelay_batch_oversized_events_total{destination=\"oic\"}") == 0);
+
+  // An event larger than max_bytes alone: sent alone, counted.
+  auto d = batching(100, 36);
+  Bench big(d);
+  big.sender->script = [](std::size_t, const std::string&) { return status(202); };
+  big.queue_events(2);
+  big.start();
+  REQUIRE(big.sender->calls.size() == 2);
+  CHECK(big.sender->calls[0].body == body_of({0}));
+  CHECK(big.sender->calls[0].events == 1u);
+  CHECK(big.sender->calls[1].body == body_of({1}));
+  CHECK(big.metric("ocirelay_batch_oversized_events_total{destination=\"oic\"}") == 2);
+  CHECK(big.attempts("delivered", "2xx") == 2);
+}
+
+TEST_CASE("dispatcher batching: a retryable failure retries the same batch with the same key",
+          "[dispatcher][batch]") {
+  Bench bench(batching(3, 50 * 1024, 1));
+  bench.sender->script = [](std::size_t i, const std::string&) {
+    return i == 0 ? status(503) : status(202);
+  };
+  bench.queue_events(5);
+  bench.start();
+  REQUIRE(bench.sender->calls.size() == 1);
+  CHECK(bench.sender->calls[0].body == body_of({0, 1, 2}));
+  CHECK(bench.state() == "paused");
+  // Meanwhile the rows stay taken: nothing of that batch is in the queue.
+  CHECK(bench.stats().inflight == 5);
+  bench.advance(9999ms);  // initial_backoff 10 s
+  CHECK(bench.sender->calls.size() == 1);
+  bench.advance(1ms);
+  REQUIRE(bench.sender->calls.size() >= 2);
+  CHECK(bench.sender->calls[1].body == bench.sender->calls[0].body);
+  CHECK(bench.sender->calls[1].event_id == bench.sender->calls[0].event_id);
+  CHECK(bench.sender->calls[1].event_id == key_of({0, 1, 2}));
+  bench.advance(1s);
+  REQUIRE(bench.sender->calls.size() == 3);
+  CHECK(bench.sender->calls[2].body == body_of({3, 4}));
+  CHECK(bench.attempts("retry", "5xx") == 3);
+  CHECK(bench.attempts("delivered", "2xx") == 5);
+  CHECK(bench.metric("ocirelay_delivery_attempts_sum{destination=\"oic\"}") == 2 * 3 + 2);
+  const auto left = bench.stats();
+  CHECK(left.pending + left.inflight + left.dead == 0);
+}
+
+TEST_CASE("dispatcher batching: a dead-letter answer dead-letters each event on its own",
+          "[dispatcher][batch]") {
+  Bench bench(batching(3));
+  bench.sender->script = [](std::size_t i, const std::string&) {
+    return i == 0 ? status(400) : status(202);
+  };
+  bench.queue_events(3);
+  bench.start();
+  REQUIRE(bench.sender->calls.size() == 1);
+  const auto letters = bench.dead_letters();
+  REQUIRE(letters.size() == 3);
+  std::vector<std::string> ids;
+  for (const auto& l : letters) {
+    ids.push_back(l.event_id);
+    CHECK(l.last_status == 400);
+    CHECK(l.attempts == 1);
+  }
+  std::sort(ids.begin(), ids.end());
+  CHECK(ids == std::vector<std::string>{id_of(0), id_of(1), id_of(2)});
+  CHECK(bench.attempts("dead", "4xx") == 3);
+  CHECK(bench.state() == "healthy");
+}
+
+TEST_CASE("dispatcher batching: at stop, a batch held for its retry goes back to storage",
+          "[dispatcher][batch]") {
+  Bench bench(batching(3, 50 * 1024, 1));
+  bench.sender->script = [](std::size_t, const std::string&) { return status(500); };
+  bench.queue_events(1);
+  bench.start();
+  bench.advance(1s);
+  REQUIRE(bench.sender->calls.size() == 1);
+  // Stopping records the held batch back in storage as a retry (attempts 1).
+  bench.begin_drain(Steady::now() + 5s);
+  CHECK(bench.end_drain() == true);
+  auto left = bench.stats();
+  CHECK(left.pending == 1);
+  CHECK(left.inflight == 0);
+}
+
+TEST_CASE("dispatcher batching: an event past max_age leaves the batch as a dead letter",
+          "[dispatcher][batch]") {
+  auto d = batching(3, 50 * 1024, 1);
+  d.retry.initial_backoff = 10s;
+  d.retry.max_backoff = 10s;
+  d.retry.max_age = 30s;
+  Bench bench(d);
+  bench.sender->script = [](std::size_t i, const std::string&) {
+    return i == 0 ? status(500) : status(202);
+  };
+  bench.queue_events(1);
+  bench.clock.advance(25s);  // event 0 is 25 s old when event 1 comes
+  bench.queue_events(1);
+  bench.start();
+  bench.advance(1s);
+  REQUIRE(bench.sender->calls.size() == 1);
+  CHECK(bench.sender->calls[0].body == body_of({0, 1}));
+  // Event 0's retry would come past max_age: dead; event 1 goes on alone,
+  // a batch of its own with its own key.
+  const auto letters = bench.dead_letters();
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].event_id == id_of(0));
+  CHECK(letters[0].last_error == "HTTP 500 (gave up: older than max_age 30s)");
+  bench.advance(10s);
+  REQUIRE(bench.sender->calls.size() == 2);
+  CHECK(bench.sender->calls[1].body == body_of({1}));
+  CHECK(bench.sender->calls[1].event_id == key_of({1}));
+  CHECK(bench.attempts("delivered", "2xx") == 1);
+  const auto left = bench.stats();
+  CHECK(left.pending + left.inflight == 0);
+  CHECK(left.dead == 1);
 }
 
 TEST_CASE("dispatcher: in real time, a retry comes back when due without a notify",

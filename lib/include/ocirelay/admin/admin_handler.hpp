@@ -24,6 +24,7 @@
 // it.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -50,6 +51,13 @@ struct AdminContext {
   // Told which destinations have work again after a replay.
   std::function<void(const std::vector<std::string>& destinations)> on_replayed;
   std::shared_ptr<spdlog::logger> log;
+  // Events delivered to a destination and the Oracle Integration messages
+  // they were billed as, since the start (none: not shown).
+  struct Billing {
+    std::uint64_t events = 0;
+    std::uint64_t messages = 0;
+  };
+  std::function<Billing(const std::string& destination)> destination_billing = {};
 };
 
 class AdminHandler final : public http::Handler {

@@ -203,6 +203,22 @@ struct DestinationPayload {
   bool operator==(const DestinationPayload&) const = default;
 };
 
+// Opt-in batching (docs/oic-batching.md): several events in one request, so
+// that Oracle Integration bills one message per started 50 KiB rather than
+// one per event. Off when max_events is 1.
+struct DestinationBatch {
+  static constexpr std::uint64_t kOicMessageBytes = 50 * 1024;  // one billed message
+
+  unsigned max_events = 1;                    // events per request; 1: no batching
+  std::uint64_t max_bytes = kOicMessageBytes;  // whole request body, envelope included
+  Duration max_wait = 1s;                     // the oldest waiting event goes within this
+  // The body is {"<envelope>": [event, ...]}; empty: a bare JSON array.
+  std::string envelope = "events";
+
+  bool enabled() const noexcept { return max_events > 1; }
+  bool operator==(const DestinationBatch&) const = default;
+};
+
 struct Destination {
   std::string name;
   std::string url;  // http:// or https://, taken whole, never built
@@ -214,6 +230,7 @@ struct Destination {
   double rate_limit = 0;     // deliveries per second, token bucket; 0: unlimited
   std::vector<DestinationHeader> headers;  // after the fixed ones, in this order
   DestinationPayload payload;
+  DestinationBatch batch;
 
   bool operator==(const Destination&) const = default;
 };

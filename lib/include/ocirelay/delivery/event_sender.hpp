@@ -1,6 +1,7 @@
-// Sends one event to one destination, as that destination is configured: the
-// body shaped by its `payload:` (raw or fields), the fixed headers
-// (`Content-Type: application/json`, `Idempotency-Key: <eventID>`), its auth
+// Sends to one destination, as that destination is configured: a body shaped
+// by its `payload:` (raw or fields; shape()), alone or in a batch body, with
+// the fixed headers (`Content-Type: application/json`, `Idempotency-Key`:
+// the eventID, or the batch's key, and `X-Event-Count` for a batch), its auth
 // (Basic, or an OAuth2 bearer token from its TokenProvider) and then its extra
 // `headers:`, over its own HTTP client (keep-alive pool, TLS with the
 // destination's CA, client certificate and verify settings). With
@@ -53,15 +54,17 @@ class EventSender final : public Sender {
   EventSender(const EventSender&) = delete;
   EventSender& operator=(const EventSender&) = delete;
 
+  std::string shape(std::string_view event) const override { return payload_.shape(event); }
   boost::asio::awaitable<Result<http::ClientResponse, http::ClientError>> send(
-      const std::string& event_id, std::string_view event) override;
+      const std::string& key, std::string_view body, std::optional<std::size_t> events) override;
 
   // Aborts requests in flight, token requests included.
   void cancel() override;
 
  private:
   EventSender() = default;
-  http::ClientRequest make_request(const std::string& event_id, const std::string& body,
+  http::ClientRequest make_request(const std::string& key, std::string_view body,
+                                   std::optional<std::size_t> events,
                                    const std::string& bearer) const;
   // Adds the OCI signature headers to a finished request (oci_signature only).
   Result<Unit> sign(http::ClientRequest& request) const;

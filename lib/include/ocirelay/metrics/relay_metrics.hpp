@@ -5,6 +5,8 @@
 // Thread contract: as Registry: any thread may record.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -29,6 +31,21 @@ class RelayMetrics : public StorageObserver {
   // outcome: delivered, retry, dead; status 0 for connection errors.
   void delivery(const std::string& destination, std::string_view outcome, int status);
   void delivered_latency(const std::string& destination, double seconds, int attempts);
+  // One request to a destination carrying `events` events (1 unbatched),
+  // answered with `status` (0: no answer). A 2xx delivered the `body_bytes`
+  // bytes, which Oracle Integration bills as ceil(body_bytes / 50 KiB)
+  // messages.
+  void delivery_request(const std::string& destination, int status, std::size_t events,
+                        std::size_t body_bytes);
+  // An event larger than the destination's batch max_bytes, sent alone.
+  void batch_oversized(const std::string& destination);
+  // Totals for `ocirelayctl queue stats`: events delivered and billed
+  // messages, counted since the start.
+  struct Billing {
+    std::uint64_t events = 0;
+    std::uint64_t messages = 0;
+  };
+  Billing billing(const std::string& destination);
   void confirmation(std::string_view result);
   // One gauge per state, 1 for the current one.
   void destination_state(const std::string& destination, std::string_view state);
