@@ -16,7 +16,7 @@ namespace {
 
 // Set by the relay itself (or meaningless per request): never configurable.
 constexpr auto kReservedHeaders = std::to_array<std::string_view>(
-    {"Content-Type", "Content-Length", "Host", "Authorization", "Idempotency-Key",
+    {"Content-Type", "Content-Length", "Host", "Authorization", "Idempotency-Key", "X-Event-Count",
      "Transfer-Encoding", "Connection", "User-Agent", "Keep-Alive", "TE", "Trailer", "Upgrade",
      "Proxy-Connection", "Expect"});
 

@@ -112,7 +112,7 @@ TEST_CASE("every mapping lists all of its allowed keys", "[config][errors]") {
           "level, file, format, max_size, max_files, flush_interval");
   allowed("admin: { zzz: 1 }", "admin.zzz", "socket");
   allowed(d + "zzz: 1 }]", "destinations[0].zzz",
-          "name, url, auth, timeout, retry, tls, concurrency, rate_limit, headers, payload");
+          "name, url, auth, timeout, retry, tls, concurrency, rate_limit, headers, payload, batch");
   for (const std::string type : {"none", "basic", "oauth2", "oci_signature"}) {
     allowed(d + "auth: { type: " + type + ", zzz: 1 } }]", "destinations[0].auth.zzz",
             "type, username, password, token_url, client_id, client_secret, scope, principal");

@@ -325,6 +325,54 @@ TEST_CASE("payload errors name the field", "[config][outbound]") {
              "expected a string");
 }
 
+// ------------------------------------------------------------------- batch --
+
+TEST_CASE("batch is off by default and loads its limits", "[config][outbound][batch]") {
+  const Destination plain = parse_ok(dest("")).destinations.at(0);
+  CHECK(plain.batch == DestinationBatch{});
+  CHECK_FALSE(plain.batch.enabled());
+  CHECK(plain.batch.max_bytes == 51200);
+  const Destination d = parse_ok(dest("    batch:\n      max_events: 100\n      max_bytes: 48KiB\n"
+                                      "      max_wait: 250ms\n      envelope: items\n"))
+                            .destinations.at(0);
+  CHECK(d.batch.enabled());
+  CHECK(d.batch.max_events == 100);
+  CHECK(d.batch.max_bytes == 48 * 1024);
+  CHECK(d.batch.max_wait == std::chrono::milliseconds(250));
+  CHECK(d.batch.envelope == "items");
+  CHECK(parse_ok(dest("    batch: { max_events: 10, envelope: \"\" }\n"))
+            .destinations.at(0)
+            .batch.envelope.empty());
+  CHECK(parse_ok(dest("    batch: { max_events: 1000, max_bytes: 1KiB }\n"))
+            .destinations.at(0)
+            .batch.max_events == 1000);
+}
+
+TEST_CASE("batch errors name the key and the allowed range", "[config][outbound][batch]") {
+  const auto events = only_error(dest("    batch:\n      max_events: 0\n"),
+                                 "destinations[0].batch.max_events", "1");
+  CHECK(events.line == 5);
+  only_error(dest("    batch: { max_events: 1001 }\n"), "destinations[0].batch.max_events",
+             "1000");
+  only_error(dest("    batch: { max_events: 10, max_bytes: 512 }\n"),
+             "destinations[0].batch.max_bytes", "max_bytes '512' is out of range; expected 1KiB");
+  only_error(dest("    batch: { max_bytes: 1GiB }\n"), "destinations[0].batch.max_bytes",
+             "to 16MiB");
+  only_error(dest("    batch: { max_bytes: lots }\n"), "destinations[0].batch.max_bytes", "");
+  only_error(dest("    batch: { max_wait: 0s }\n"), "destinations[0].batch.max_wait", "");
+  for (const std::string bad : {"\"a b\"", "\"9lives\"", "\"quo\\\"te\"", "\"x.y\""}) {
+    only_error(dest("    batch: { envelope: " + bad + " }\n"), "destinations[0].batch.envelope",
+               "bad envelope");
+  }
+  only_error(dest("    batch: { envelope: " + std::string(65, 'e') + " }\n"),
+             "destinations[0].batch.envelope", "up to 64");
+  const auto typo = errors_of(dest("    batch: { max_event: 5 }\n"));
+  CHECK_THAT(error_at(typo, "destinations[0].batch.max_event").message,
+             Catch::Contains("did you mean 'max_events'?"));
+  only_error(dest("    headers: { X-Event-Count: \"3\" }\n"),
+             "destinations[0].headers.X-Event-Count", "");
+}
+
 // ----------------------------------------------------------------- secrets --
 
 TEST_CASE("no outbound error message contains a secret", "[config][outbound]") {
