@@ -59,6 +59,46 @@ routes:
   CHECK(r.output.find("routes[0].colour") != std::string::npos);
 }
 
+TEST_CASE("check-config shows each destination's batching, and names a bad batch key",
+          "[cli][batch]") {
+  TempDir dir;
+  const std::string good = dir.write("good.yaml", R"(server:
+  listen: "127.0.0.1:8080"
+storage:
+  path: /tmp/x.db
+destinations:
+  - name: oic-bulk
+    url: https://oic.example.com/ic/api/integration/v1/flows/rest/EVENTS_BULK/1.0/events
+    batch: { max_events: 100, max_bytes: 50KiB, max_wait: 1s, envelope: events }
+  - name: oic-single
+    url: https://oic.example.com/ic/api/integration/v1/flows/rest/EVENT/1.0/event
+routes:
+  - { name: r, destinations: [oic-bulk, oic-single] }
+)");
+  auto ok = run_ocirelayd({"--check-config", "--config", good});
+  INFO(ok.output);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.output.find("destination oic-bulk: batches of up to 100 events and 50KiB, sent within "
+                       "1s, as {\"events\": [...]}") != std::string::npos);
+  CHECK(ok.output.find("oic-single") == std::string::npos);
+
+  const std::string bad = dir.write("bad.yaml", R"(storage:
+  path: /tmp/x.db
+destinations:
+  - name: oic-bulk
+    url: https://oic.example.com/flow
+    batch: { max_events: 100, max_bytes: 100, envelope: "my events" }
+routes:
+  - { name: r, destinations: [oic-bulk] }
+)");
+  auto r = run_ocirelayd({"--check-config", "--config", bad});
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find(bad) != std::string::npos);
+  CHECK(r.output.find("destinations[0].batch.max_bytes") != std::string::npos);
+  CHECK(r.output.find("destinations[0].batch.envelope") != std::string::npos);
+}
+
 TEST_CASE("a missing configuration file is a clear error", "[cli]") {
   auto r = run_ocirelayd({"--check-config", "--config", "/nonexistent/ocirelay.yaml"});
   CHECK(r.exit_code == 2);

@@ -20,6 +20,7 @@
 #include "ocirelay/common/exception_text.hpp"
 #include "ocirelay/common/task_group.hpp"
 #include "ocirelay/config/loader.hpp"
+#include "ocirelay/delivery/batch_plan.hpp"
 #include "ocirelay/delivery/dispatcher.hpp"
 #include "ocirelay/filter/route.hpp"
 #include "ocirelay/http/server.hpp"
@@ -457,6 +458,9 @@ int Application::run() {
                 : d.auth.type == config::DestinationAuth::Type::oci_signature ? "oci_signature"
                                                                               : "none",
                 d.concurrency, format_duration(d.timeout), format_duration(d.retry.max_age));
+    if (d.batch.enabled()) {
+      a.log->info("destination {}: {}", d.name, delivery::describe_batch(d.batch));
+    }
   }
   for (const auto& r : c.routes) {
     a.log->info("route {} -> [{}]", r.name, join(r.destinations));

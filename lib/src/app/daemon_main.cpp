@@ -8,6 +8,7 @@
 #include "ocirelay/app/application.hpp"
 #include "ocirelay/app/command_line.hpp"
 #include "ocirelay/config/loader.hpp"
+#include "ocirelay/delivery/batch_plan.hpp"
 #include "ocirelay_version.hpp"
 
 namespace ocirelay::app {
@@ -51,6 +52,12 @@ int daemon_main(int argc, char** argv) {
     }
     std::printf("%s: configuration OK\n",
                 cl->config_path.empty() ? "(embedded dev.yaml)" : cl->config_path.c_str());
+    for (const auto& d : loaded.value().destinations) {
+      if (d.batch.enabled()) {
+        std::printf("destination %s: %s\n", d.name.c_str(),
+                    delivery::describe_batch(d.batch).c_str());
+      }
+    }
     return kExitOk;
   }
   auto app = Application::create(std::move(loaded).value());

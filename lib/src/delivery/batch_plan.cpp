@@ -5,6 +5,7 @@
 
 #include "ocirelay/common/base64.hpp"
 #include "ocirelay/common/oci_private_key.hpp"
+#include "ocirelay/common/size.hpp"
 
 namespace ocirelay::delivery {
 
@@ -56,6 +57,13 @@ std::string batch_key(std::vector<std::string> event_ids) {
     key += hex;
   }
   return key;
+}
+
+std::string describe_batch(const config::DestinationBatch& spec) {
+  if (!spec.enabled()) return "no batching";
+  return "batches of up to " + std::to_string(spec.max_events) + " events and " +
+         format_size(spec.max_bytes) + ", sent within " + format_duration(spec.max_wait) +
+         ", as " + (spec.envelope.empty() ? std::string("[...]") : "{\"" + spec.envelope + "\": [...]}");
 }
 
 }  // namespace ocirelay::delivery

@@ -36,4 +36,8 @@ BatchCut cut_batch(const config::DestinationBatch& spec, std::span<const std::si
 
 std::string batch_key(std::vector<std::string> event_ids);
 
+// For people (startup log, --check-config): "batches of up to 100 events and
+// 50KiB, sent within 1s, as {"events": [...]}", or "no batching".
+std::string describe_batch(const config::DestinationBatch& spec);
+
 }  // namespace ocirelay::delivery
