@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -403,4 +404,33 @@ TEST_CASE("kill -9 with batches in flight loses no acknowledged event", "[batch]
   CHECK(oic.violations().empty());
   const auto accepted = oic.accepted();
   for (long n = 1; n <= 400; ++n) CHECK(accepted.count(event_id_for(n)) == 1);
+}
+
+TEST_CASE("a reload changes a destination's batching; a batch waiting for its retry goes along",
+          "[batch][reload]") {
+  BulkOic old_oic("events", 51200);
+  old_oic.answer_with([](std::size_t) { return 503; });
+  BulkOic new_oic("items", 51200);
+  RelayHarness relay(relay_yaml(old_oic, "max_events: 3, max_wait: 1s"));
+  relay.start();
+  std::string array = "[";
+  for (long n = 1; n <= 3; ++n) array += (n > 1 ? "," : "") + event_with_id(n);
+  REQUIRE(TestClient(relay.port()).post_event(array + "]").status == 202);
+  REQUIRE(old_oic.server().wait_for_requests(1, 10s));
+
+  // The batch that got 503 waits in memory for its retry; the reload
+  // returns it to storage and the new settings deliver it.
+  relay.rewrite("destinations:\n  - name: oic\n    url: " + new_oic.url() +
+                "\n    retry: { initial_backoff: 100ms, max_backoff: 400ms, max_age: 1h }\n"
+                "    batch: { max_events: 10, max_wait: 200ms, envelope: items }\n"
+                "routes:\n  - { name: all, destinations: [oic] }\n");
+  relay.daemon().signal(SIGHUP);
+  REQUIRE(relay.daemon().wait_for_log("(1 new or changed, 0 removed)", 15s));
+  REQUIRE(new_oic.wait_for_accepted(3, 20s));
+  REQUIRE(wait_until_settled(relay, "oic", 10s));
+  CHECK(new_oic.violations().empty());
+  CHECK(old_oic.violations().empty());
+  std::size_t events = 0;
+  for (const auto& r : new_oic.requests()) events += r.ids.size();
+  CHECK(events == 3);
 }
