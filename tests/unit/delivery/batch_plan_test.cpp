@@ -159,3 +159,40 @@ TEST_CASE("batch_key: the same events give the same key in any order", "[batch]"
   CHECK(batch_key({"a"}) ==
         "batch-6a9960c7d65c78b67d9176fe3fdb1ea38680a864d2243e814adc63e1f5ba3635");
 }
+
+TEST_CASE("the OIC request sample has the shape of a real batch of createobject events",
+          "[batch]") {
+  // config/oic-batch-request-sample.json is what docs/oic-batching.md gives
+  // OIC's trigger wizard: it must describe what the relay sends.
+  const std::string sample =
+      test::read_file(std::string(OCIRELAY_SOURCE_DIR) + "/config/oic-batch-request-sample.json");
+  rapidjson::Document doc;
+  doc.Parse(sample.data(), sample.size());
+  REQUIRE_FALSE(doc.HasParseError());
+  REQUIRE(doc.IsObject());
+  REQUIRE(doc.MemberCount() == 1);
+  REQUIRE(doc.HasMember("events"));
+  REQUIRE(doc["events"].IsArray());
+  REQUIRE(doc["events"].Size() >= 2);
+
+  const std::string event = test::fixture("events/createobject.json");
+  BatchBody body("events");
+  body.add(event);
+  body.add(event);
+  const std::string sent = body.take();
+  rapidjson::Document real;
+  real.Parse(sent.data(), sent.size());
+  REQUIRE_FALSE(real.HasParseError());
+  // The first sample event is the fixture itself; every one has its members.
+  CHECK(doc["events"][0] == real["events"][0]);
+  const auto& fixture_event = real["events"][0];
+  for (const auto& e : doc["events"].GetArray()) {
+    REQUIRE(e.IsObject());
+    CHECK(e.MemberCount() == fixture_event.MemberCount());
+    for (auto m = fixture_event.MemberBegin(); m != fixture_event.MemberEnd(); ++m) {
+      INFO(m->name.GetString());
+      REQUIRE(e.HasMember(m->name));
+      CHECK(e[m->name].GetType() == m->value.GetType());
+    }
+  }
+}
