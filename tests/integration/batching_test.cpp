@@ -68,12 +68,13 @@ class BulkOic {
  public:
   BulkOic(std::string envelope, std::size_t max_bytes)
       : envelope_(std::move(envelope)), max_bytes_(max_bytes) {
-    server_.set_script([this](const RecordedRequest& r, std::size_t index) {
-      return handle(r, index);
-    });
+    server_.set_script(
+        [this](const RecordedRequest& r, std::size_t index) { return handle(r, index); });
   }
 
-  std::string url() const { return server_.url("/ic/api/integration/v1/flows/rest/EVENTS_BULK/1.0/events"); }
+  std::string url() const {
+    return server_.url("/ic/api/integration/v1/flows/rest/EVENTS_BULK/1.0/events");
+  }
   FakeHttpServer& server() { return server_; }
 
   // The status to answer with (after the checks pass), by request index.
@@ -175,9 +176,7 @@ std::string relay_yaml(const BulkOic& oic, const std::string& batch,
          "routes:\n  - { name: all, destinations: [oic] }\n";
 }
 
-std::string destination_series(const std::string& name) {
-  return name + "{destination=\"oic\"}";
-}
+std::string destination_series(const std::string& name) { return name + "{destination=\"oic\"}"; }
 
 double metric_or_zero(RelayHarness& relay, const std::string& series) {
   return metric(relay, series).value_or(0);
@@ -231,8 +230,8 @@ TEST_CASE("1,000 createobject events reach a batching OIC in at most 30 requests
   CHECK(metric_or_zero(relay, destination_series("ocirelay_oic_billed_messages_total")) ==
         static_cast<double>(billed));
   CHECK(metric_or_zero(relay, destination_series("ocirelay_delivered_events_total")) == 1000);
-  CHECK(metric_or_zero(relay,
-                       "ocirelay_delivery_requests_total{destination=\"oic\",status_class=\"2xx\"}") ==
+  CHECK(metric_or_zero(
+            relay, "ocirelay_delivery_requests_total{destination=\"oic\",status_class=\"2xx\"}") ==
         static_cast<double>(requests.size()));
   CHECK(metric_or_zero(relay, destination_series("ocirelay_delivery_request_events_sum")) == 1000);
   CHECK(attempts(relay, "oic", "delivered", "2xx") == 1000);
@@ -243,9 +242,9 @@ TEST_CASE("1,000 createobject events reach a batching OIC in at most 30 requests
   CHECK(stats.exit_code == 0);
   char ratio[32];
   std::snprintf(ratio, sizeof ratio, "%.1f", 1000.0 / static_cast<double>(billed));
-  CHECK_THAT(stats.out, Catch::Contains("delivered to oic: 1000 events in " +
-                                        std::to_string(billed) + " billed messages (" + ratio +
-                                        " events per message)"));
+  CHECK_THAT(stats.out,
+             Catch::Contains("delivered to oic: 1000 events in " + std::to_string(billed) +
+                             " billed messages (" + ratio + " events per message)"));
 }
 
 TEST_CASE("a 503 then a 202 redelivers the same batch with the same key", "[batch][delivery]") {
@@ -348,16 +347,18 @@ TEST_CASE("a batch that is not full goes after max_wait", "[batch][delivery]") {
   CHECK(oic.violations().empty());
   CHECK(metric_or_zero(relay, destination_series("ocirelay_delivery_request_events_count")) == 2);
   CHECK(metric_or_zero(relay, destination_series("ocirelay_delivery_request_events_sum")) == 4);
-  CHECK(metric_or_zero(relay, "ocirelay_delivery_request_events_bucket{destination=\"oic\","
-                              "le=\"1\"}") == 1);
+  CHECK(metric_or_zero(relay,
+                       "ocirelay_delivery_request_events_bucket{destination=\"oic\","
+                       "le=\"1\"}") == 1);
 }
 
 TEST_CASE("a stream of mixed sizes never exceeds max_bytes; an oversized event goes alone",
           "[batch][delivery]") {
   constexpr std::size_t kMax = 8192;
   BulkOic oic("", kMax);  // a bare array
-  RelayHarness relay(relay_yaml(oic, "max_events: 50, max_bytes: 8KiB, max_wait: 300ms, "
-                                     "envelope: \"\""));
+  RelayHarness relay(relay_yaml(oic,
+                                "max_events: 50, max_bytes: 8KiB, max_wait: 300ms, "
+                                "envelope: \"\""));
   relay.start();
   std::vector<std::string> bodies;
   std::size_t oversized = 0;

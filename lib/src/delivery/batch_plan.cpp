@@ -62,8 +62,8 @@ std::string batch_key(std::vector<std::string> event_ids) {
 std::string describe_batch(const config::DestinationBatch& spec) {
   if (!spec.enabled()) return "no batching";
   return "batches of up to " + std::to_string(spec.max_events) + " events and " +
-         format_size(spec.max_bytes) + ", sent within " + format_duration(spec.max_wait) +
-         ", as " + (spec.envelope.empty() ? std::string("[...]") : "{\"" + spec.envelope + "\": [...]}");
+         format_size(spec.max_bytes) + ", sent within " + format_duration(spec.max_wait) + ", as " +
+         (spec.envelope.empty() ? std::string("[...]") : "{\"" + spec.envelope + "\": [...]}");
 }
 
 }  // namespace ocirelay::delivery

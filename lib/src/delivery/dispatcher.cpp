@@ -13,9 +13,9 @@
 #include "ocirelay/common/exception_text.hpp"
 #include "ocirelay/common/task_group.hpp"
 #include "ocirelay/delivery/attempt_plan.hpp"
+#include "ocirelay/delivery/backoff.hpp"
 #include "ocirelay/delivery/batch_body.hpp"
 #include "ocirelay/delivery/batch_plan.hpp"
-#include "ocirelay/delivery/backoff.hpp"
 #include "ocirelay/delivery/destination_health.hpp"
 #include "ocirelay/delivery/event_sender.hpp"
 #include "ocirelay/delivery/rate_limiter.hpp"
@@ -62,9 +62,7 @@ struct Answered {
   std::optional<Duration> retry_after;
   std::string error;
   // "HTTP 503", or the error when there was no answer.
-  std::string status_text() const {
-    return status ? "HTTP " + std::to_string(*status) : error;
-  }
+  std::string status_text() const { return status ? "HTTP " + std::to_string(*status) : error; }
 };
 
 Answered read_answer(const Result<http::ClientResponse, http::ClientError>& response,
@@ -90,7 +88,7 @@ Answered read_answer(const Result<http::ClientResponse, http::ClientError>& resp
 
 // A delivery taken from storage, its body shaped, waiting to be sent.
 struct Waiting {
-  storage::Delivery d;     // d.body: as the destination receives it alone
+  storage::Delivery d;      // d.body: as the destination receives it alone
   Clock::time_point since;  // when the dispatcher took it (steady)
 };
 
@@ -381,12 +379,11 @@ class Dispatcher::Impl {
     // A failure the configuration calls permanent (dead_letter_on) is about
     // the event, not the destination: it does not pause the destination.
     if (destination_failure) {
-      if (const auto pause = health_.failed(started_epoch, clock_.steady_now(), a.retry_after,
-                                            unit_random_())) {
+      if (const auto pause =
+              health_.failed(started_epoch, clock_.steady_now(), a.retry_after, unit_random_())) {
         publish_health();
         log_->warn("destination {} failing ({}); pausing deliveries for {} (failure {} in a row)",
-                   dest_.name, a.status_text(), format_duration(*pause),
-                   health_.failure_streak());
+                   dest_.name, a.status_text(), format_duration(*pause), health_.failure_streak());
       }
     } else if (const int failures = health_.succeeded(); failures > 0) {
       publish_health();
@@ -484,8 +481,8 @@ class Dispatcher::Impl {
       finish_delivery();
       co_return;
     }
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-        clock_.steady_now() - started);
+    const auto took =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - started);
     const Answered a = read_answer(response, clock_.system_now());
     metrics_.delivery_request(dest_.name, a.status.value_or(0), 1, d.body.size());
 
@@ -519,13 +516,13 @@ class Dispatcher::Impl {
     const std::uint64_t started_epoch = health_.epoch();
     auto response = co_await sender_->send(b.key, b.body, count);
     if (aborted_) {
-      log_->info("{} ({} events) to {}: aborted by shutdown; the events stay queued", b.key,
-                 count, dest_.name);
+      log_->info("{} ({} events) to {}: aborted by shutdown; the events stay queued", b.key, count,
+                 dest_.name);
       finish_delivery();
       co_return;
     }
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-        clock_.steady_now() - started);
+    const auto took =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - started);
     const Answered a = read_answer(response, clock_.system_now());
     metrics_.delivery_request(dest_.name, a.status.value_or(0), count, b.body.size());
 
@@ -604,7 +601,7 @@ class Dispatcher::Impl {
   unsigned concurrency_ = 1;
   std::size_t capacity_ = 32;
   std::deque<Waiting> buffer_;  // taken from storage, not yet sent
-  std::vector<Batch> held_;      // batching: sent, failed, waiting for their retry
+  std::vector<Batch> held_;     // batching: sent, failed, waiting for their retry
   std::size_t in_flight_ = 0;   // requests under way: what concurrency limits
   std::optional<storage::Millis> next_due_;
   bool new_work_ = true;  // look at storage at start

@@ -102,8 +102,8 @@ constexpr std::uint64_t kBilledUnit = 50 * 1024;
 
 }  // namespace
 
-void RelayMetrics::delivery_request(const std::string& destination, int status,
-                                    std::size_t events, std::size_t body_bytes) {
+void RelayMetrics::delivery_request(const std::string& destination, int status, std::size_t events,
+                                    std::size_t body_bytes) {
   registry_
       .counter(kRequests, kRequestsHelp,
                {{"destination", destination}, {"status_class", status_class(status)}})

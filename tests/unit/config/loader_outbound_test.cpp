@@ -352,8 +352,7 @@ TEST_CASE("batch errors name the key and the allowed range", "[config][outbound]
   const auto events = only_error(dest("    batch:\n      max_events: 0\n"),
                                  "destinations[0].batch.max_events", "1");
   CHECK(events.line == 5);
-  only_error(dest("    batch: { max_events: 1001 }\n"), "destinations[0].batch.max_events",
-             "1000");
+  only_error(dest("    batch: { max_events: 1001 }\n"), "destinations[0].batch.max_events", "1000");
   only_error(dest("    batch: { max_events: 10, max_bytes: 512 }\n"),
              "destinations[0].batch.max_bytes", "max_bytes '512' is out of range; expected 1KiB");
   only_error(dest("    batch: { max_bytes: 1GiB }\n"), "destinations[0].batch.max_bytes",

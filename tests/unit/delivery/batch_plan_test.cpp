@@ -26,8 +26,7 @@ config::DestinationBatch spec(unsigned max_events, std::uint64_t max_bytes) {
 
 }  // namespace
 
-TEST_CASE("batch body: events byte for byte in the envelope, size known in advance",
-          "[batch]") {
+TEST_CASE("batch body: events byte for byte in the envelope, size known in advance", "[batch]") {
   BatchBody body("events");
   CHECK(body.size() == std::string(R"({"events":[]})").size());
   const std::string a = "  {\"eventID\":\"a\"}\n";  // whitespace kept as is
@@ -99,14 +98,14 @@ TEST_CASE("cut_batch: the whole body, envelope and commas, stays within max_byte
     std::vector<std::string> events;
     std::vector<std::size_t> lengths;
     for (int i = 0; i < 60; ++i) {
-      events.push_back("{\"eventID\":\"" + std::string(static_cast<std::size_t>(i * 37 % 300), 'x') +
-                       "\"}");
+      events.push_back("{\"eventID\":\"" +
+                       std::string(static_cast<std::size_t>(i * 37 % 300), 'x') + "\"}");
       lengths.push_back(events.back().size());
     }
     std::size_t from = 0;
     while (from < events.size()) {
-      const auto c = cut_batch(spec(1000, max),
-                               std::span<const std::size_t>(lengths).subspan(from), envelope);
+      const auto c =
+          cut_batch(spec(1000, max), std::span<const std::size_t>(lengths).subspan(from), envelope);
       REQUIRE(c.count > 0);
       BatchBody body("events");
       for (std::size_t i = from; i < from + c.count; ++i) body.add(events[i]);

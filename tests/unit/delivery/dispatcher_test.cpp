@@ -79,7 +79,7 @@ Answer no_response() {
 class ScriptedSender final : public Sender {
  public:
   struct Call {
-    std::string event_id;  // the Idempotency-Key: the event ID, or a batch's key
+    std::string event_id;   // the Idempotency-Key: the event ID, or a batch's key
     Steady::time_point at;  // simulated
     std::string body;
     std::optional<std::size_t> events;  // a batch's count
@@ -604,8 +604,8 @@ TEST_CASE("dispatcher batching: full batches go at once, the rest after max_wait
   CHECK(bench.sender->calls[2].body == body_of({8, 9}));
   CHECK(bench.sender->calls[2].events == 2u);
   CHECK(bench.attempts("delivered", "2xx") == 10);
-  CHECK(bench.metric("ocirelay_delivery_requests_total{destination=\"oic\",status_class=\"2xx\"}") ==
-        3);
+  CHECK(bench.metric(
+            "ocirelay_delivery_requests_total{destination=\"oic\",status_class=\"2xx\"}") == 3);
   CHECK(bench.metric("ocirelay_delivered_events_total{destination=\"oic\"}") == 10);
   CHECK(bench.metric("ocirelay_oic_billed_messages_total{destination=\"oic\"}") == 3);
   CHECK(bench.metric("ocirelay_delivery_request_events_count{destination=\"oic\"}") == 3);

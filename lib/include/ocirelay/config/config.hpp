@@ -209,9 +209,9 @@ struct DestinationPayload {
 struct DestinationBatch {
   static constexpr std::uint64_t kOicMessageBytes = 50 * 1024;  // one billed message
 
-  unsigned max_events = 1;                    // events per request; 1: no batching
+  unsigned max_events = 1;                     // events per request; 1: no batching
   std::uint64_t max_bytes = kOicMessageBytes;  // whole request body, envelope included
-  Duration max_wait = 1s;                     // the oldest waiting event goes within this
+  Duration max_wait = 1s;                      // the oldest waiting event goes within this
   // The body is {"<envelope>": [event, ...]}; empty: a bare JSON array.
   std::string envelope = "events";
 
