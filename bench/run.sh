@@ -26,11 +26,15 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# Outbound batching (section 5): events posted at a steady rate.
+BATCH_RATE=100
 if [ "$QUICK" = 1 ]; then
   RUNS=1; WRK_SECONDS=2; E2E_COUNT=3000; E2E_SERIAL_COUNT=200; BACKLOG=5000; IDLE_SECONDS=3; FSYNC_SECONDS=1
+  BATCH_COUNT=300
   OUT="$ROOT/build/bench-quick"; DOC="$OUT/benchmarks.md"; PLOTS="$OUT"
 else
   WRK_SECONDS=10; E2E_COUNT=100000; E2E_SERIAL_COUNT=2000; BACKLOG=1000000; IDLE_SECONDS=30; FSYNC_SECONDS=5
+  BATCH_COUNT=3000
   OUT="$ROOT/build/bench-full"; DOC="$ROOT/docs/benchmarks.md"; PLOTS="$ROOT/docs/benchmarks"
 fi
 CONNECTIONS=(1 16 64)
@@ -82,9 +86,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
   -keyout "$WORK/server.key" -out "$WORK/server.crt" 2>/dev/null
 chmod 600 "$WORK/server.key"
 
-# write_config FILE DIR SINK_PORT TLS(0|1)
+# write_config FILE DIR SINK_PORT TLS(0|1) [BATCH]: BATCH is the destination's
+# batch: mapping (flow style), none when absent.
 write_config() {
-  local file="$1" dir="$2" sink_port="$3" tls="$4"
+  local file="$1" dir="$2" sink_port="$3" tls="$4" batch="${5:-}"
   mkdir -p "$dir"
   {
     echo "server:"
@@ -109,6 +114,9 @@ write_config() {
     echo "    auth: { type: none }"
     echo "    timeout: 10s"
     echo "    retry: { initial_backoff: 1s, max_backoff: 2s, max_age: 24h }"
+    if [ -n "$batch" ]; then
+      echo "    batch: $batch"
+    fi
     echo "routes:"
     echo "  - name: objects"
     echo "    match: { eventType: [\"com.oraclecloud.objectstorage.*\"] }"
@@ -277,20 +285,22 @@ done
 kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true
 
 # --- 2. End to end: post N events while a sink takes the deliveries ---------
-# e2e_runs LABEL CONNECTIONS COUNT: RUNS runs, each on a fresh daemon.
+# e2e_runs LABEL CONNECTIONS COUNT [SECTION RATE BATCH]: RUNS runs, each on a
+# fresh daemon; RATE events/s (0: as fast as answered), BATCH as write_config.
 e2e_runs() {
-  local label="$1" connections="$2" count="$3" run dir sink_port
+  local label="$1" connections="$2" count="$3" section="${4:-e2e}" rate="${5:-0}" batch="${6:-}"
+  local run dir sink_port
   for run in $(seq 1 "$RUNS"); do
     dir="$WORK/e2e-$label-$run"
     sink_port="$(free_port)"
-    write_config "$dir.yaml" "$dir" "$sink_port" 0
+    write_config "$dir.yaml" "$dir" "$sink_port" 0 "$batch"
     start_daemon "$dir.yaml" "$dir"
     "$BENCH" e2e --target "$DAEMON_PORT" --sink-port "$sink_port" --count "$count" \
       --connections "$connections" --event "$EVENT" --run "e2e-$label-$run" --timeout 300 \
-      >"$dir/e2e.out"
+      --rate "$rate" >"$dir/e2e.out"
     stop_daemon
     # shellcheck disable=SC2046
-    record e2e "$label" "$run" $(kv_lines "$dir/e2e.out")
+    record "$section" "$label" "$run" $(kv_lines "$dir/e2e.out")
     say "  run $run: $(sed -n 's/^delivered_per_s=//p' "$dir/e2e.out") delivered/s," \
       "added p50 $(sed -n 's/^added_p50_us=//p' "$dir/e2e.out") us"
     rm -rf "$dir"
@@ -303,6 +313,15 @@ e2e_runs ocirelay 64 "$E2E_COUNT"
 # event at a time stays below the delivery rate: the latency of the path.
 say "end to end, one connection: $E2E_SERIAL_COUNT events"
 e2e_runs ocirelay-c1 1 "$E2E_SERIAL_COUNT"
+
+# --- 2b. Outbound batching: a steady rate to a batching destination ----------
+# Events per billed OIC message (ceil(body / 51,200) per request, counted by
+# the sink) and the latency batching adds, against the same rate unbatched.
+say "batching: $BATCH_COUNT events at $BATCH_RATE/s, batch max_events 100, 50KiB, max_wait 1s"
+e2e_runs batched 4 "$BATCH_COUNT" batching "$BATCH_RATE" \
+  "{ max_events: 100, max_bytes: 50KiB, max_wait: 1s, envelope: events }"
+say "batching reference: the same rate, no batching"
+e2e_runs unbatched 4 "$BATCH_COUNT" batching "$BATCH_RATE"
 
 # --- 3. Backlog: queue while the sink is down, then drain -------------------
 say "backlog: $BACKLOG events queued with the sink down"

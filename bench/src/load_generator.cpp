@@ -59,6 +59,14 @@ asio::awaitable<void> connection(Shared& s) {
       }
       seq = s.next++;
       have_seq = true;
+      if (s.options.rate > 0) {  // a steady rate: event seq at seq / rate seconds
+        const auto due = s.report.started_ns +
+                         static_cast<std::int64_t>(static_cast<double>(seq) * 1e9 / s.options.rate);
+        if (const auto wait = due - now_ns(); wait > 0) {
+          asio::steady_timer pace(executor, std::chrono::nanoseconds(wait));
+          co_await pace.async_wait(kUse);
+        }
+      }
     }
     if (!socket.is_open()) {
       auto [cec] = co_await socket.async_connect(s.target, kUse);

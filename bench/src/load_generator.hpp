@@ -1,6 +1,7 @@
 // LoadGenerator: posts `count` distinct events to the relay over `connections`
-// keep-alive connections, as fast as the relay answers, and records for each
-// event when it was sent and when its answer arrived.
+// keep-alive connections, as fast as the relay answers (or, with `rate`, event
+// n not before n / rate seconds from the start: a steady rate), and records
+// for each event when it was sent and when its answer arrived.
 //
 // Thread and lifetime contract: run() blocks the calling thread, which alone
 // runs the generator's own io_context; the returned report is owned by the
@@ -22,6 +23,7 @@ struct LoadOptions {
   std::size_t connections = 16;
   std::uint64_t count = 10000;
   std::string run = "bench";  // eventID prefix, distinct per run
+  double rate = 0;            // events per second; 0: as fast as answered
 };
 
 struct LoadReport {

@@ -3,7 +3,7 @@
 //   ocirelay-bench sink  --port P [--expect N]        fast 202 sink until SIGTERM
 //   ocirelay-bench post  --target PORT --count N --connections C --event FILE [--run ID]
 //   ocirelay-bench e2e   --target PORT --sink-port P --count N --connections C
-//                        --event FILE [--run ID] [--timeout SECONDS]
+//                        --event FILE [--run ID] [--timeout SECONDS] [--rate EVENTS_PER_S]
 //   ocirelay-bench fsync --dir D [--seconds S]
 //   ocirelay-bench free-port
 //
@@ -89,6 +89,7 @@ LoadOptions load_options(const Args& a) {
   o.connections = number(a, "connections", 16);
   o.count = number(a, "count", 10000);
   o.run = get(a, "run", "bench");
+  o.rate = std::strtod(get(a, "rate", "0").c_str(), nullptr);
   return o;
 }
 
@@ -173,8 +174,20 @@ int run_e2e(const Args& a) {
               static_cast<unsigned long long>(lost), static_cast<unsigned long long>(early));
   std::printf("delivered_per_s=%.0f\n",
               delivery_seconds > 0 ? static_cast<double>(sink.received()) / delivery_seconds : 0);
-  std::printf("added_p50_us=%u\nadded_p99_us=%u\n", percentile(added_us, 50),
-              percentile(added_us, 99));
+  std::printf("added_p50_us=%u\nadded_p90_us=%u\nadded_p99_us=%u\nadded_max_us=%u\n",
+              percentile(added_us, 50), percentile(added_us, 90), percentile(added_us, 99),
+              percentile(added_us, 100));
+  // What OIC would bill for these deliveries, and how full the requests were.
+  std::printf("sink_requests=%llu\nbilled_messages=%llu\n",
+              static_cast<unsigned long long>(sink.requests()),
+              static_cast<unsigned long long>(sink.billed_messages()));
+  std::printf("events_per_request=%.1f\nevents_per_billed_message=%.1f\n",
+              sink.requests() > 0 ? static_cast<double>(sink.received()) /
+                                        static_cast<double>(sink.requests())
+                                  : 0,
+              sink.billed_messages() > 0 ? static_cast<double>(sink.received()) /
+                                               static_cast<double>(sink.billed_messages())
+                                         : 0);
   std::printf("post_to_delivery_p50_us=%u\npost_to_delivery_p99_us=%u\n",
               percentile(total_us, 50), percentile(total_us, 99));
   return lost == 0 ? 0 : 1;

@@ -1,5 +1,6 @@
 #include "sink.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include <boost/asio/as_tuple.hpp>
@@ -22,6 +23,8 @@ namespace {
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kAccepted =
     "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n";
+constexpr std::string_view kEventId = "\"eventID\"";
+constexpr std::uint64_t kBilledUnit = 51200;  // one OIC message
 }  // namespace
 
 Sink::Sink(asio::io_context& io, unsigned short port, std::size_t expect)
@@ -86,15 +89,35 @@ asio::awaitable<void> Sink::serve(tcp::socket socket) {
     if (message.start_line().substr(0, 4) == "GET ") {
       const std::string json = "{\"received\":" + std::to_string(received()) +
                                ",\"duplicates\":" + std::to_string(duplicates()) +
+                               ",\"requests\":" + std::to_string(requests()) +
+                               ",\"billed_messages\":" + std::to_string(billed_messages()) +
                                ",\"first_ns\":" + std::to_string(first_ns()) +
                                ",\"last_ns\":" + std::to_string(last_ns()) + "}";
       stats = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
               std::to_string(json.size()) + "\r\n\r\n" + json;
       answer = stats;
     } else {
-      const auto key = message.header("Idempotency-Key");
-      const auto seq = key ? EventTemplate::seq_of(*key) : std::nullopt;
-      record(now_ns(), seq.value_or(0), seq.has_value());
+      const auto now = now_ns();
+      requests_.fetch_add(1, std::memory_order_relaxed);
+      billed_.fetch_add(std::max<std::uint64_t>(1, (message.body.size() + kBilledUnit - 1) /
+                                                       kBilledUnit),
+                        std::memory_order_relaxed);
+      if (message.header("X-Event-Count")) {
+        // A batch: every "eventID": "<run>-<seq>" in the body is an event.
+        std::string_view body = message.body;
+        for (auto at = body.find(kEventId); at != std::string_view::npos;
+             at = body.find(kEventId, at + 1)) {
+          const auto open = body.find('"', at + kEventId.size());
+          const auto close = open == std::string_view::npos ? open : body.find('"', open + 1);
+          if (close == std::string_view::npos) break;
+          const auto seq = EventTemplate::seq_of(body.substr(open + 1, close - open - 1));
+          record(now, seq.value_or(0), seq.has_value());
+        }
+      } else {
+        const auto key = message.header("Idempotency-Key");
+        const auto seq = key ? EventTemplate::seq_of(*key) : std::nullopt;
+        record(now, seq.value_or(0), seq.has_value());
+      }
     }
     auto [wec, n] = co_await asio::async_write(socket, asio::buffer(answer), kUse);
     if (wec) {

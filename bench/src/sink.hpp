@@ -1,6 +1,9 @@
 // Sink: a fast stand-in for an OIC REST trigger. Answers every POST with 202
 // and no body, notes when each benchmark event arrived (by the sequence number
-// in its Idempotency-Key), and answers GET /stats with its counters as JSON.
+// in its Idempotency-Key, or, for a batch (X-Event-Count), in each eventID of
+// its body), counts requests and the OIC messages they would be billed as
+// (ceil(body bytes / 51,200) each), and answers GET /stats with its counters
+// as JSON.
 //
 // Thread and lifetime contract: start() spawns the accept loop on the given
 // io_context; all I/O runs on that context's one thread. received(),
@@ -30,6 +33,8 @@ class Sink {
   unsigned short port() const { return port_; }
 
   std::uint64_t received() const { return received_.load(std::memory_order_acquire); }
+  std::uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
+  std::uint64_t billed_messages() const { return billed_.load(std::memory_order_relaxed); }
   std::uint64_t duplicates() const { return duplicates_.load(std::memory_order_relaxed); }
   std::int64_t first_ns() const { return first_ns_.load(std::memory_order_relaxed); }
   std::int64_t last_ns() const { return last_ns_.load(std::memory_order_relaxed); }
@@ -47,6 +52,8 @@ class Sink {
   std::unique_ptr<std::atomic<std::int64_t>[]> arrivals_;
   std::size_t capacity_ = 0;
   std::atomic<std::uint64_t> received_{0};
+  std::atomic<std::uint64_t> requests_{0};
+  std::atomic<std::uint64_t> billed_{0};
   std::atomic<std::uint64_t> duplicates_{0};
   std::atomic<std::int64_t> first_ns_{0};
   std::atomic<std::int64_t> last_ns_{0};
