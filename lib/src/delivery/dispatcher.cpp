@@ -213,7 +213,7 @@ class Dispatcher::Impl {
           break;
         }
         if (batching()) {
-          start_batch(take_batch(now));
+          start_batch(take_batch());
         } else {
           start_delivery(std::move(buffer_.front().d));
           buffer_.pop_front();
@@ -293,7 +293,7 @@ class Dispatcher::Impl {
 
   // The batch batch_ready() found: a held one that is due, else the next cut
   // of the waiting events.
-  Batch take_batch([[maybe_unused]] Clock::time_point now) {
+  Batch take_batch() {
     const storage::Millis wall = clock_.millis();
     for (auto it = held_.begin(); it != held_.end(); ++it) {
       if (it->due_at <= wall) {

@@ -6,6 +6,14 @@
 // Each destination has its own Dispatcher, HTTP client and concurrency, so
 // one failing destination never delays another.
 //
+// Batching (destination `batch:` with max_events > 1): the waiting events go
+// in batches (cut_batch: up to max_events, the body within max_bytes; a batch
+// that is not full waits until its oldest event has waited max_wait), one
+// request each with the batch's key. A batch is one attempt: its events are
+// delivered or dead-lettered one by one, or retried together as the same
+// batch, held in memory with their rows inflight until the retry is due
+// (recorded as retries in storage if the dispatcher stops first).
+//
 // Destination health: when an attempt fails in a way that says the
 // destination is unwell (no response, 408, 429, 5xx, 401, 403, 404), the
 // whole destination pauses (initial_backoff doubling up to max_backoff, with
