@@ -82,6 +82,11 @@ class BulkOic {
     std::lock_guard lock(mutex_);
     status_ = std::move(status);
   }
+  // Every request must carry this Authorization header.
+  void require_authorization(std::string value) {
+    std::lock_guard lock(mutex_);
+    authorization_ = std::move(value);
+  }
   // Answer after this long (deliveries stay in flight meanwhile).
   void delay(Duration d) {
     std::lock_guard lock(mutex_);
@@ -127,6 +132,9 @@ class BulkOic {
       return Reply{Response{400, {}, why, false}, {}};
     };
     if (r.headers.get("Content-Type") != "application/json") return refuse("Content-Type");
+    if (!authorization_.empty() && r.headers.get("Authorization") != authorization_) {
+      return refuse("Authorization");
+    }
     rapidjson::Document doc;
     doc.Parse(r.body.data(), r.body.size());
     if (doc.HasParseError()) return refuse("body is not JSON");
@@ -162,6 +170,7 @@ class BulkOic {
   FakeHttpServer server_;
   mutable std::mutex mutex_;
   std::function<int(std::size_t)> status_;
+  std::string authorization_;
   Duration delay_{0};
   std::vector<BulkRequest> requests_;
   std::vector<std::string> violations_;
@@ -327,9 +336,14 @@ TEST_CASE("a 400 dead-letters each event of the batch, and one replayed is deliv
   CHECK(attempts(relay, "oic", "delivered", "2xx") == 1);
 }
 
-TEST_CASE("a batch that is not full goes after max_wait", "[batch][delivery]") {
+TEST_CASE("a batch that is not full goes after max_wait, with the destination's auth",
+          "[batch][delivery]") {
   BulkOic oic("events", 51200);
-  RelayHarness relay(relay_yaml(oic, "max_events: 100, max_wait: 200ms"));
+  oic.require_authorization(basic_auth("relay", "bulk-pa55word"));
+  RelayHarness relay(relay_yaml(oic, "max_events: 100, max_wait: 200ms",
+                                "    auth: { type: basic, username: relay, password: "
+                                "\"${env:OIC_PASSWORD}\" }\n"));
+  relay.options().extra_env.push_back("OIC_PASSWORD=bulk-pa55word");
   relay.start();
   TestClient client(relay.port());
   // One event alone: nothing more comes, so max_wait sends it.
@@ -350,6 +364,7 @@ TEST_CASE("a batch that is not full goes after max_wait", "[batch][delivery]") {
   CHECK(metric_or_zero(relay,
                        "ocirelay_delivery_request_events_bucket{destination=\"oic\","
                        "le=\"1\"}") == 1);
+  CHECK(relay.log().find("bulk-pa55word") == std::string::npos);
 }
 
 TEST_CASE("a stream of mixed sizes never exceeds max_bytes; an oversized event goes alone",
