@@ -182,9 +182,9 @@ int run_e2e(const Args& a) {
               static_cast<unsigned long long>(sink.requests()),
               static_cast<unsigned long long>(sink.billed_messages()));
   std::printf("events_per_request=%.1f\nevents_per_billed_message=%.1f\n",
-              sink.requests() > 0 ? static_cast<double>(sink.received()) /
-                                        static_cast<double>(sink.requests())
-                                  : 0,
+              sink.requests() > 0
+                  ? static_cast<double>(sink.received()) / static_cast<double>(sink.requests())
+                  : 0,
               sink.billed_messages() > 0 ? static_cast<double>(sink.received()) /
                                                static_cast<double>(sink.billed_messages())
                                          : 0);

@@ -99,9 +99,9 @@ asio::awaitable<void> Sink::serve(tcp::socket socket) {
     } else {
       const auto now = now_ns();
       requests_.fetch_add(1, std::memory_order_relaxed);
-      billed_.fetch_add(std::max<std::uint64_t>(1, (message.body.size() + kBilledUnit - 1) /
-                                                       kBilledUnit),
-                        std::memory_order_relaxed);
+      billed_.fetch_add(
+          std::max<std::uint64_t>(1, (message.body.size() + kBilledUnit - 1) / kBilledUnit),
+          std::memory_order_relaxed);
       if (message.header("X-Event-Count")) {
         // A batch: every "eventID": "<run>-<seq>" in the body is an event.
         std::string_view body = message.body;
