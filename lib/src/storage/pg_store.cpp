@@ -393,4 +393,31 @@ StoreResult<std::vector<DeadLetter>> PgStore::dead_letters(std::size_t limit) {
   return out;
 }
 
+StoreResult<std::vector<DeadLetter>> PgStore::list_dead_letters(const DeadLetterQuery& query) {
+  if (auto c = connected(); !c) return fail(std::move(c).error());
+  return dead_letters_.list(query);
+}
+
+StoreResult<std::optional<DeadLetterDetail>> PgStore::dead_letter(std::int64_t id) {
+  if (auto c = connected(); !c) return fail(std::move(c).error());
+  return dead_letters_.get(id);
+}
+
+StoreResult<ReplayOutcome> PgStore::replay_dead_letters(const DeadLetterSelection& selection,
+                                                        Millis now) {
+  ReplayOutcome outcome;
+  auto done = in_transaction("replay_dead_letters", true,
+                             [&] { return dead_letters_.replay(selection, now, outcome); });
+  if (!done) return fail(std::move(done).error());
+  return outcome;
+}
+
+StoreResult<std::int64_t> PgStore::purge_dead_letters(const DeadLetterSelection& selection) {
+  std::int64_t purged = 0;
+  auto done = in_transaction("purge_dead_letters", true,
+                             [&] { return dead_letters_.purge(selection, purged); });
+  if (!done) return fail(std::move(done).error());
+  return purged;
+}
+
 }  // namespace ocirelay::storage
