@@ -49,6 +49,8 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
       cl.config_path = a.substr(9);
     } else if (a == "--check-config") {
       cl.check_config = true;
+    } else if (a == "--connect") {
+      cl.connect = true;
     } else if (a == "--version" || a == "-V") {
       cl.version = true;
     } else if (a == "--help" || a == "-h") {
@@ -56,6 +58,9 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
     } else {
       return fail("unknown argument \"" + a + "\"");
     }
+  }
+  if (cl.connect && !cl.check_config) {
+    return fail(std::string("--connect goes with --check-config"));
   }
   if (cl.config_path.empty() && cl.check_config) {
     // Checking the embedded default is allowed and useful in tests.
@@ -65,7 +70,7 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
 
 std::string usage(const std::string& program) {
   return "Usage: " + program +
-         " [--config FILE] [--check-config] [--version] [--help]\n"
+         " [--config FILE] [--check-config [--connect]] [--version] [--help]\n"
          "       " + program + " storage check [--config FILE | --storage PATH]\n"
          "\n"
          "Relays OCI Events (from OCI Notifications HTTPS subscriptions or\n"
@@ -75,10 +80,14 @@ std::string usage(const std::string& program) {
          "  -c, --config FILE   configuration file (YAML, or JSON when it ends in .json);\n"
          "                      without it the embedded development configuration is used\n"
          "      --check-config  validate the configuration and exit: 0 valid, 2 invalid\n"
+         "      --connect       with --check-config and storage.backend postgresql: also\n"
+         "                      connect, report the server and schema versions; 3 when\n"
+         "                      the database cannot be reached or its schema is newer\n"
          "  -V, --version       print the version and exit\n"
          "  -h, --help          print this help and exit\n"
          "  storage check       check the storage file (storage.path of --config FILE,\n"
-         "                      or --storage PATH) without changing it, and exit:\n"
+         "                      or --storage PATH), or the PostgreSQL database of\n"
+         "                      --config FILE, without changing it, and exit:\n"
          "                      0 ok, 1 problems found, 3 cannot open; meant for a\n"
          "                      stopped relay\n"
          "\n"

@@ -49,8 +49,12 @@ int daemon_main(int argc, char** argv) {
                    problems.size(), problems.size() == 1 ? "" : "s");
       return kExitUsage;
     }
-    std::printf("%s: configuration OK\n",
-                cl->config_path.empty() ? "(embedded dev.yaml)" : cl->config_path.c_str());
+    const std::string file = cl->config_path.empty() ? "(embedded dev.yaml)" : cl->config_path;
+    std::printf("%s: configuration OK\n", file.c_str());
+    if (cl->connect) {
+      std::fflush(stdout);
+      return check_storage_connection(loaded.value(), file);
+    }
     return kExitOk;
   }
   auto app = Application::create(std::move(loaded).value());

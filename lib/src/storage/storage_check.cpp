@@ -312,22 +312,30 @@ std::string format_storage_check(const StorageCheckReport& r) {
     out += "result: CANNOT OPEN (exit " + std::to_string(kStorageCheckCannotOpen) + ")\n";
     return out;
   }
-  out += "  file: " + std::to_string(r.file_bytes) + " bytes, schema version " +
-         std::to_string(r.schema_version) + ", " + std::to_string(r.page_count) + " pages of " +
-         std::to_string(r.page_size) + " bytes (" + std::to_string(r.free_pages) + " free)\n";
-  if (r.wal_present) {
-    out += "  write-ahead log: " + r.path + "-wal present (" + std::to_string(r.wal_bytes) +
-           " bytes): the relay is running or did not stop cleanly; the transactions committed "
-           "in it are part of this check\n";
+  const bool postgresql = r.backend == StorageCheckReport::Backend::postgresql;
+  if (postgresql) {
+    // The server keeps its own write-ahead log: nothing to say about it.
+    out += "  server: PostgreSQL " + r.server_version + ", schema version " +
+           std::to_string(r.schema_version) + "\n";
   } else {
-    out += "  write-ahead log: none (the relay stopped cleanly, or never ran)\n";
+    out += "  file: " + std::to_string(r.file_bytes) + " bytes, schema version " +
+           std::to_string(r.schema_version) + ", " + std::to_string(r.page_count) + " pages of " +
+           std::to_string(r.page_size) + " bytes (" + std::to_string(r.free_pages) + " free)\n";
+    if (r.wal_present) {
+      out += "  write-ahead log: " + r.path + "-wal present (" + std::to_string(r.wal_bytes) +
+             " bytes): the relay is running or did not stop cleanly; the transactions "
+             "committed in it are part of this check\n";
+    } else {
+      out += "  write-ahead log: none (the relay stopped cleanly, or never ran)\n";
+    }
   }
   if (r.schema_version != 0) {
     out += "  queue: " + plural(r.events, "event", "events") + " stored; deliveries " +
            std::to_string(r.pending) + " pending, " + std::to_string(r.inflight) + " in flight, " +
            std::to_string(r.dead) + " dead; " + plural(r.seen, "event ID", "event IDs") +
            " remembered for deduplication\n";
-    out += "  checked: SQLite integrity, schema, delivery counters, row states\n";
+    out += postgresql ? "  checked: schema, claims and leases, row states\n"
+                      : "  checked: SQLite integrity, schema, delivery counters, row states\n";
   }
   for (const auto& note : r.notes) out += "  note: " + note + "\n";
   for (const auto& p : r.problems) out += "  PROBLEM: " + p + "\n";

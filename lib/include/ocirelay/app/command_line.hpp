@@ -17,6 +17,7 @@ struct CommandLine {
   std::string config_path;   // empty: the embedded default configuration
   std::string storage_path;  // `storage check --storage PATH`
   bool check_config = false;
+  bool connect = false;  // --check-config --connect: also reach the database
   bool version = false;
   bool help = false;
 };
