@@ -5,6 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -240,5 +243,187 @@ TEST_CASE("postgresql: storage check reports the cluster's queue, claims and pro
   CHECK(down.exit_code == 3);
   CHECK(contains(down.output, "cannot connect"));
   CHECK(contains(down.output, "result: CANNOT OPEN (exit 3)"));
+  CHECK_FALSE(contains(down.output, kPassword));
+}
+
+namespace {
+
+// A relay's SQLite file, made through the store as a relay would make it:
+// p0..p2 queued for oic (p1 with 2 failed attempts, in flight when the relay
+// stopped), d0 a dead letter for oic and queued for audit, done delivered
+// (only its event ID is left, for deduplication).
+std::string make_sqlite_backlog(const TempDir& dir, std::int64_t now) {
+  const std::string path = dir.file("queue.db");
+  auto opened = ocirelay::storage::open_sqlite_store(ocirelay::storage::SqliteOptions{path});
+  if (!opened) FAIL("open failed: " << opened.error().message);
+  Store& store = *opened.value();
+  std::vector<NewEvent> events{event("p0", now - 5000), event("p1", now - 4000),
+                               event("p2", now - 3000), event("d0", now - 2000),
+                               event("done", now - 1000)};
+  events[1].body = std::string("binary\0body\xff", 12);
+  events[3].destinations = {"oic", "audit"};
+  REQUIRE(store.insert_batch(events).ok());
+  auto due = store.fetch_due("oic", now, 10);
+  REQUIRE(due.ok());
+  REQUIRE(due.value().due.size() == 5);
+  std::vector<AttemptResult> results;
+  for (const auto& d : due.value().due) {
+    AttemptResult r;
+    r.id = d.id;
+    if (d.event_id == "p1") continue;  // stays in flight
+    if (d.event_id == "d0") {
+      r.kind = AttemptResult::Kind::dead;
+      r.attempts = 4;
+      r.last_status = 422;
+      r.last_error = "HTTP 422: unprocessable";
+    } else if (d.event_id == "done") {
+      r.kind = AttemptResult::Kind::delivered;
+      r.attempts = 1;
+    } else {
+      r.kind = AttemptResult::Kind::retry;
+      r.attempts = 2;
+      r.next_attempt_at = now - 100;
+      r.last_status = 503;
+      r.last_error = "HTTP 503";
+    }
+    results.push_back(r);
+  }
+  REQUIRE(store.complete(results).ok());
+  return path;
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+TEST_CASE("postgresql: storage copy moves a SQLite backlog once, and only once",
+          "[cli][storage-copy][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  TempDir dir;
+  const std::int64_t now = ocirelay::storage::now_millis();
+  const std::string source = make_sqlite_backlog(dir, now);
+  const std::string before = file_bytes(source);
+  const std::string url = pg->create_database("copy");
+  const std::string database = database_of(url);
+  TempDir config_dir;
+  const std::string config = write_config(config_dir, with_password(url));
+
+  auto first = run_ocirelayd({"storage", "copy", "--from", source, "--to-config", config});
+  INFO(first.output);
+  REQUIRE(first.exit_code == 0);
+  CHECK(contains(first.output, "storage copy: " + source + " -> postgresql database " + database));
+  CHECK(contains(first.output,
+                 "deliveries copied: 5 (4 queued, 1 dead letter), with 4 event "
+                 "bodies\n"));
+  CHECK(contains(first.output, "already present: 0 deliveries"));
+  CHECK(contains(first.output, "event IDs for deduplication: 5 added, 0 already present"));
+  CHECK_FALSE(contains(first.output, kPassword));
+  // Read-only: the file is as it was, and nothing was made next to it.
+  CHECK(file_bytes(source) == before);
+  CHECK_FALSE(std::filesystem::exists(source + "-shm"));
+
+  // What arrived, as a relay of the cluster sees it.
+  auto relay = open_store(url, "relay-b");
+  auto stats = relay->stats();
+  REQUIRE(stats.ok());
+  REQUIRE(stats.value().size() == 2);
+  CHECK(stats.value()[0].destination == "audit");
+  CHECK(stats.value()[0].pending == 1);
+  CHECK(stats.value()[1].destination == "oic");
+  CHECK(stats.value()[1].pending == 3);  // p1 was in flight: queued again
+  CHECK(stats.value()[1].inflight == 0);
+  CHECK(stats.value()[1].dead == 1);
+  auto letters = relay->list_dead_letters(ocirelay::storage::DeadLetterQuery{});
+  REQUIRE(letters.ok());
+  REQUIRE(letters.value().size() == 1);
+  CHECK(letters.value()[0].event_id == "d0");
+  CHECK(letters.value()[0].attempts == 4);
+  CHECK(letters.value()[0].last_status == 422);
+  CHECK(letters.value()[0].last_error == "HTTP 422: unprocessable");
+  auto due = relay->fetch_due("oic", now, 10);
+  REQUIRE(due.ok());
+  REQUIRE(due.value().due.size() == 3);
+  std::map<std::string, ocirelay::storage::Delivery> by_id;
+  for (const auto& d : due.value().due) by_id[d.event_id] = d;
+  REQUIRE(by_id.count("p0") == 1);
+  REQUIRE(by_id.count("p1") == 1);
+  REQUIRE(by_id.count("p2") == 1);
+  CHECK(by_id["p0"].attempts == 2);
+  CHECK(by_id["p0"].received_at == now - 5000);
+  CHECK(by_id["p0"].body == "{\"eventID\":\"p0\"}");
+  CHECK(by_id["p1"].body == std::string("binary\0body\xff", 12));  // byte for byte
+  CHECK(by_id["p1"].attempts == 0);
+  // The cluster's dedupe knows every eventID of the file, delivered ones too.
+  const std::vector<NewEvent> again{event("done", now), event("p2", now), event("new", now)};
+  auto outcomes = relay->insert_batch(again);
+  REQUIRE(outcomes.ok());
+  CHECK(outcomes.value() == std::vector{ocirelay::storage::InsertOutcome::duplicate,
+                                        ocirelay::storage::InsertOutcome::duplicate,
+                                        ocirelay::storage::InsertOutcome::queued});
+
+  // p0 is delivered meanwhile; copying the same file again adds nothing.
+  AttemptResult delivered;
+  delivered.id = by_id["p0"].id;
+  delivered.kind = AttemptResult::Kind::delivered;
+  delivered.attempts = 3;
+  REQUIRE(relay->complete(std::vector{delivered}).ok());
+  auto second = run_ocirelayd({"storage", "copy", "--from", source, "--to-config", config});
+  INFO(second.output);
+  REQUIRE(second.exit_code == 0);
+  CHECK(contains(second.output,
+                 "deliveries copied: 0 (0 queued, 0 dead letters), with 0 event "
+                 "bodies\n"));
+  CHECK(contains(second.output, "already present: 5 deliveries"));
+  CHECK(contains(second.output, "event IDs for deduplication: 0 added, 5 already present"));
+  // The 4 copied deliveries p0 is not one of any more, and "new".
+  CHECK(pg->psql(database, "SELECT count(*) FROM deliveries") == "5\n");
+  CHECK(pg->psql(database, "SELECT count(*) FROM events WHERE event_id = 'p0'") == "0\n");
+}
+
+TEST_CASE("postgresql: storage copy refuses a target that is not postgresql, and bad sources",
+          "[cli][storage-copy][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  TempDir dir;
+  const std::string source = make_sqlite_backlog(dir, ocirelay::storage::now_millis());
+  const std::string sqlite_config =
+      dir.write("sqlite.yaml",
+                "server:\n  listen: \"127.0.0.1:0\"\nstorage:\n  path: " + dir.file("other.db") +
+                    "\ndestinations:\n  - name: oic\n    url: http://127.0.0.1:9/flow\n"
+                    "routes:\n  - { name: all, destinations: [oic] }\n");
+  auto not_pg = run_ocirelayd({"storage", "copy", "--from", source, "--to-config", sqlite_config});
+  INFO(not_pg.output);
+  CHECK(not_pg.exit_code == 2);
+  CHECK(contains(not_pg.output, "storage.backend is sqlite"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("other.db")));
+
+  CHECK(run_ocirelayd({"storage", "copy", "--from", source}).exit_code == 2);
+
+  const std::string url = pg->create_database("copy_refused");
+  TempDir config_dir;
+  const std::string config = write_config(config_dir, with_password(url));
+  auto missing =
+      run_ocirelayd({"storage", "copy", "--from", dir.file("none.db"), "--to-config", config});
+  INFO(missing.output);
+  CHECK(missing.exit_code == 3);
+  CHECK(contains(missing.output, dir.file("none.db") + ": does not exist; nothing was copied"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("none.db")));
+
+  const std::string not_db = dir.write("notes.txt", "not a database at all, just some text\n");
+  auto wrong = run_ocirelayd({"storage", "copy", "--from", not_db, "--to-config", config});
+  INFO(wrong.output);
+  CHECK(wrong.exit_code == 3);
+  CHECK(contains(wrong.output, "nothing was copied"));
+
+  const std::string unreachable =
+      write_config(config_dir, "postgresql://relay:" + kPassword + "@127.0.0.1:1/relay");
+  auto down = run_ocirelayd({"storage", "copy", "--from", source, "--to-config", unreachable});
+  INFO(down.output);
+  CHECK(down.exit_code == 3);
+  CHECK(contains(down.output, "cannot connect"));
   CHECK_FALSE(contains(down.output, kPassword));
 }

@@ -4,11 +4,41 @@ namespace ocirelay::app {
 
 namespace {
 
-// `storage check [--config FILE | --storage PATH]`, args[0] being "storage".
+// `storage copy --from PATH --to-config FILE`, args[0..1] being "storage copy".
+Result<CommandLine> parse_storage_copy(const std::vector<std::string>& args) {
+  CommandLine cl;
+  cl.command = CommandLine::Command::storage_copy;
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--from" || a == "--to-config") {
+      if (i + 1 >= args.size()) {
+        return fail(a + (a == "--from" ? " needs a path" : " needs a file name"));
+      }
+      (a == "--from" ? cl.copy_from : cl.copy_to_config) = args[++i];
+    } else if (a.rfind("--from=", 0) == 0) {
+      cl.copy_from = a.substr(7);
+    } else if (a.rfind("--to-config=", 0) == 0) {
+      cl.copy_to_config = a.substr(12);
+    } else if (a == "--help" || a == "-h") {
+      cl.help = true;
+    } else {
+      return fail("storage copy: unknown argument \"" + a + "\"");
+    }
+  }
+  if (cl.help) return cl;
+  if (cl.copy_from.empty() || cl.copy_to_config.empty()) {
+    return fail(std::string("storage copy needs --from PATH (a SQLite file) and --to-config FILE"));
+  }
+  return cl;
+}
+
+// `storage check [--config FILE | --storage PATH]` or `storage copy ...`,
+// args[0] being "storage".
 Result<CommandLine> parse_storage_command(const std::vector<std::string>& args) {
   CommandLine cl;
+  if (args.size() >= 2 && args[1] == "copy") return parse_storage_copy(args);
   if (args.size() < 2 || args[1] != "check") {
-    return fail(std::string("\"storage\" needs a subcommand: storage check"));
+    return fail(std::string("\"storage\" needs a subcommand: storage check, storage copy"));
   }
   cl.command = CommandLine::Command::storage_check;
   for (std::size_t i = 2; i < args.size(); ++i) {
@@ -72,6 +102,7 @@ std::string usage(const std::string& program) {
   return "Usage: " + program +
          " [--config FILE] [--check-config [--connect]] [--version] [--help]\n"
          "       " + program + " storage check [--config FILE | --storage PATH]\n"
+         "       " + program + " storage copy --from PATH --to-config FILE\n"
          "\n"
          "Relays OCI Events (from OCI Notifications HTTPS subscriptions or\n"
          "Functions-style POSTs) to Oracle Integration REST triggers, storing each\n"
@@ -90,6 +121,11 @@ std::string usage(const std::string& program) {
          "                      --config FILE, without changing it, and exit:\n"
          "                      0 ok, 1 problems found, 3 cannot open; meant for a\n"
          "                      stopped relay\n"
+         "  storage copy        copy the queued deliveries and dead letters of the SQLite\n"
+         "                      file PATH (read-only) into the PostgreSQL database of\n"
+         "                      --to-config FILE; idempotent: 0 copied, 2 usage or\n"
+         "                      configuration error (not postgresql), 3 cannot open\n"
+         "                      either side (nothing copied)\n"
          "\n"
          "Signals: SIGTERM/SIGINT stop gracefully; SIGUSR1 reopens the log file;\n"
          "SIGHUP reloads the configuration file (what can change while running).\n"

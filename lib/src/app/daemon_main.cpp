@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "app/check_commands.hpp"
+#include "app/storage_copy_command.hpp"
 #include "ocirelay/app/application.hpp"
 #include "ocirelay/app/command_line.hpp"
 #include "ocirelay/config/loader.hpp"
@@ -29,6 +30,7 @@ int daemon_main(int argc, char** argv) {
     return kExitOk;
   }
   if (cl->command == CommandLine::Command::storage_check) return storage_check(*cl, program);
+  if (cl->command == CommandLine::Command::storage_copy) return storage_copy(*cl, program);
   auto loaded = cl->config_path.empty()
                     ? config::parse_config(config::embedded_default_config(), "(embedded dev.yaml)")
                     : config::load_config(cl->config_path);
