@@ -87,8 +87,9 @@ std::string id_array(const std::set<std::int64_t>& ids) {
   return text;
 }
 
-// The columns every dead-letter SELECT starts with.
-DeadLetter read_dead_letter(const PgResult& r, int row) {
+}  // namespace
+
+DeadLetter PgDeadLetters::read(const PgResult& r, int row) {
   DeadLetter letter;
   letter.id = r.int64(row, 0);
   letter.event_id = r.bytes(row, 1);
@@ -100,8 +101,6 @@ DeadLetter read_dead_letter(const PgResult& r, int row) {
   letter.updated_at = r.int64(row, 7);
   return letter;
 }
-
-}  // namespace
 
 StoreResult<std::vector<DeadLetter>> PgDeadLetters::list(const DeadLetterQuery& query) {
   PgParams params;
@@ -115,7 +114,7 @@ StoreResult<std::vector<DeadLetter>> PgDeadLetters::list(const DeadLetterQuery& 
   if (!r.ok()) return fail(PgConnection::error(r, "list_dead_letters"));
   std::vector<DeadLetter> out;
   out.reserve(static_cast<std::size_t>(r.rows()));
-  for (int row = 0; row < r.rows(); ++row) out.push_back(read_dead_letter(r, row));
+  for (int row = 0; row < r.rows(); ++row) out.push_back(read(r, row));
   return out;
 }
 
@@ -124,7 +123,7 @@ StoreResult<std::optional<DeadLetterDetail>> PgDeadLetters::get(std::int64_t id)
   if (!r.ok()) return fail(PgConnection::error(r, "dead_letter"));
   if (r.rows() == 0) return std::optional<DeadLetterDetail>();
   DeadLetterDetail detail;
-  detail.letter = read_dead_letter(r, 0);
+  detail.letter = read(r, 0);
   detail.body = r.bytes(0, 8);
   return std::optional<DeadLetterDetail>(std::move(detail));
 }

@@ -34,6 +34,10 @@ class PgDeadLetters {
                                    ReplayOutcome& outcome);
   std::optional<StoreError> purge(const DeadLetterSelection& selection, std::int64_t& purged);
 
+  // A row whose columns start with id, event_id, destination, attempts,
+  // last_status, last_error, received_at, updated_at.
+  static DeadLetter read(const PgResult& r, int row);
+
  private:
   PgConnection& db_;
 };

@@ -7,6 +7,7 @@
 #include "ocirelay/storage/storage_check.hpp"
 #include "storage/pg_probe.hpp"
 #include "storage/pg_schema.hpp"
+#include "storage/storage_check_rules.hpp"
 
 namespace ocirelay::storage {
 
@@ -181,35 +182,20 @@ class PgStorageChecker {
   }
 
   // States the relays never write (most are also constraints of the schema:
-  // finding one means the schema or the data was changed by hand).
+  // finding one means the schema or the data was changed by hand): those of
+  // both backends, and claims.
   void check_rows() {
-    struct Rule {
-      const char* what;
-      const char* sql;
-    };
-    const Rule rules[] = {
-        {"deliveries with a negative attempt count",
-         "SELECT count(*) FROM deliveries WHERE attempts < 0"},
-        {"deliveries without a destination",
-         "SELECT count(*) FROM deliveries WHERE destination = ''"},
-        {"deliveries whose event body is missing",
-         "SELECT count(*) FROM deliveries AS d WHERE NOT EXISTS"
-         " (SELECT 1 FROM events AS e WHERE e.id = d.event)"},
-        {"events stored twice for the same destination",
-         "SELECT count(*) FROM (SELECT 1 FROM deliveries GROUP BY event, destination"
-         " HAVING count(*) > 1) AS twice"},
-        {"event bodies no delivery refers to (space only; nothing to deliver)",
-         "SELECT count(*) FROM events AS e WHERE NOT EXISTS"
-         " (SELECT 1 FROM deliveries AS d WHERE d.event = e.id)"},
-        {"events without an eventID", "SELECT count(*) FROM events WHERE event_id = ''"},
-        {"in-flight deliveries without a claim, or claims on deliveries not in flight",
-         "SELECT count(*) FROM deliveries WHERE (state = 'inflight') <>"
-         " (claimed_by IS NOT NULL AND lease_until IS NOT NULL)"},
-    };
-    for (const Rule& rule : rules) {
-      const std::int64_t n = count(rule.what, rule.sql);
-      if (n > 0) problem(std::to_string(n) + " " + rule.what);
-    }
+    const StorageCheckRule claims{
+        "in-flight deliveries without a claim, or claims on deliveries not in flight",
+        "SELECT count(*) FROM deliveries WHERE (state = 'inflight') <>"
+        " (claimed_by IS NOT NULL AND lease_until IS NOT NULL)"};
+    for (const StorageCheckRule& rule : kStorageCheckRules) check_rule(rule);
+    check_rule(claims);
+  }
+
+  void check_rule(const StorageCheckRule& rule) {
+    const std::int64_t n = count(rule.what, rule.sql);
+    if (n > 0) problem(std::to_string(n) + " " + rule.what);
   }
 
   StorageCheckReport& r_;

@@ -389,18 +389,7 @@ StoreResult<std::vector<DeadLetter>> PgStore::dead_letters(std::size_t limit) {
   PgResult r = db_.exec(kSqlDeadList, PgParams{}.int64(clamp_limit(limit)));
   if (!r.ok()) return fail(PgConnection::error(r, "dead_letters"));
   std::vector<DeadLetter> out;
-  for (int row = 0; row < r.rows(); ++row) {
-    DeadLetter letter;
-    letter.id = r.int64(row, 0);
-    letter.event_id = r.bytes(row, 1);
-    letter.destination = r.bytes(row, 2);
-    letter.attempts = static_cast<int>(r.int64(row, 3));
-    letter.last_status = static_cast<int>(r.int64(row, 4));
-    letter.last_error = r.bytes(row, 5);
-    letter.received_at = r.int64(row, 6);
-    letter.updated_at = r.int64(row, 7);
-    out.push_back(std::move(letter));
-  }
+  for (int row = 0; row < r.rows(); ++row) out.push_back(PgDeadLetters::read(r, row));
   return out;
 }
 

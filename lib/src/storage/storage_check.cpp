@@ -12,6 +12,7 @@
 #include "ocirelay/common/directories.hpp"
 #include "storage/sqlite_connection.hpp"
 #include "storage/sqlite_schema.hpp"
+#include "storage/storage_check_rules.hpp"
 
 namespace ocirelay::storage {
 
@@ -256,35 +257,20 @@ class Checker {
     }
   }
 
-  // States the relay never writes.
+  // States the relay never writes: those of both backends, and one of
+  // SQLite's.
   void check_rows() {
-    struct Rule {
-      const char* what;
-      const char* sql;
-    };
-    const Rule rules[] = {
-        {"deliveries with a negative attempt count",
-         "SELECT count(*) FROM deliveries WHERE attempts < 0"},
-        {"deliveries without a destination",
-         "SELECT count(*) FROM deliveries WHERE destination = ''"},
-        {"deliveries whose event body is missing",
-         "SELECT count(*) FROM deliveries d WHERE NOT EXISTS "
-         "(SELECT 1 FROM events e WHERE e.id = d.event)"},
-        {"events stored twice for the same destination",
-         "SELECT count(*) FROM (SELECT 1 FROM deliveries GROUP BY event, destination "
-         "HAVING count(*) > 1)"},
-        {"event bodies no delivery refers to (space only; nothing to deliver)",
-         "SELECT count(*) FROM events e WHERE NOT EXISTS "
-         "(SELECT 1 FROM deliveries d WHERE d.event = e.id)"},
-        {"events without an eventID", "SELECT count(*) FROM events WHERE event_id = ''"},
-        {"deliveries with an id above the AUTOINCREMENT sequence (ids could be reused)",
-         "SELECT count(*) FROM deliveries WHERE id > coalesce("
-         "(SELECT seq FROM sqlite_sequence WHERE name = 'deliveries'), 0)"},
-    };
-    for (const Rule& rule : rules) {
-      const std::int64_t n = count(rule.what, rule.sql);
-      if (n > 0) problem(std::to_string(n) + " " + rule.what);
-    }
+    const StorageCheckRule sequence{
+        "deliveries with an id above the AUTOINCREMENT sequence (ids could be reused)",
+        "SELECT count(*) FROM deliveries WHERE id > coalesce("
+        "(SELECT seq FROM sqlite_sequence WHERE name = 'deliveries'), 0)"};
+    for (const StorageCheckRule& rule : kStorageCheckRules) check_rule(rule);
+    check_rule(sequence);
+  }
+
+  void check_rule(const StorageCheckRule& rule) {
+    const std::int64_t n = count(rule.what, rule.sql);
+    if (n > 0) problem(std::to_string(n) + " " + rule.what);
   }
 
   StorageCheckReport& r_;
