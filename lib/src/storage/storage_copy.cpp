@@ -97,8 +97,9 @@ class SqliteToPgCopier {
   std::optional<StoreError> open_source() {
     struct stat st {};
     if (::stat(path_.c_str(), &st) != 0) {
-      return source_error(path_, errno == ENOENT ? std::string("does not exist")
-                                                 : "cannot access: " + os_error_text(errno));
+      const int error = errno;
+      return source_error(path_, error == ENOENT ? std::string("does not exist")
+                                                 : "cannot access: " + os_error_text(error));
     }
     if (!S_ISREG(st.st_mode)) return source_error(path_, "is not a regular file");
     // Without a -wal the file is read as immutable: no lock, no -shm made.
