@@ -132,6 +132,7 @@ TEST_CASE("queue stats: counts and destination state, as text and JSON", "[admin
   CHECK(std::string((*o)["state"].GetString()) == "healthy");
   CHECK((*o)["queued"].GetInt64() == 0);
   CHECK((*o)["in_flight"].GetInt64() == 0);
+  CHECK((*o)["in_flight_by_node"].ObjectEmpty());
   CHECK((*o)["dead"].GetInt64() == 3);
   CHECK((*o)["oldest_age_seconds"].IsNull());
   CHECK(std::string((*d)["state"].GetString()) == "paused");
@@ -143,8 +144,9 @@ TEST_CASE("queue stats: counts and destination state, as text and JSON", "[admin
   INFO(text.out << text.err);
   CHECK(text.exit_code == 0);
   CHECK(text.err.empty());
-  CHECK(contains(text.out, "DESTINATION  STATE    QUEUED  IN FLIGHT  DEAD  OLDEST\n"));
-  CHECK(contains(text.out, "\noic          healthy  0       0          3     -\n"));
+  CHECK(contains(text.out,
+                 "DESTINATION  STATE    QUEUED  IN FLIGHT  DEAD  OLDEST  IN FLIGHT BY NODE\n"));
+  CHECK(contains(text.out, "\noic          healthy  0       0          3     -       -\n"));
   CHECK(contains(text.out, "\ndown         paused   "));
 }
 

@@ -279,6 +279,13 @@ asio::awaitable<Response> AdminHandler::queue_stats(const Request& request) {
     w.Int64(s.pending);
     w.Key("in_flight");
     w.Int64(s.inflight);
+    w.Key("in_flight_by_node");
+    w.StartObject();
+    for (const storage::NodeInflight& n : s.inflight_by_node) {
+      w.Key(n.node.data(), static_cast<rapidjson::SizeType>(n.node.size()));
+      w.Int64(n.inflight);
+    }
+    w.EndObject();
     w.Key("dead");
     w.Int64(s.dead);
     w.Key("oldest_age_seconds");

@@ -102,12 +102,28 @@ std::string billing_line(const Value& d) {
          " events per message)\n";
 }
 
+// "relay-a=2 relay-b=1": in_flight_by_node, as the daemon sent it (by node
+// name); "-" when no relay holds any.
+std::string by_node(const Value& destination) {
+  const auto it = destination.FindMember("in_flight_by_node");
+  if (it == destination.MemberEnd() || !it->value.IsObject()) return "-";
+  std::string out;
+  // (Not a range-for over GetObject(): this rapidjson's const one is broken.)
+  for (auto n = it->value.MemberBegin(); n != it->value.MemberEnd(); ++n) {
+    if (!out.empty()) out += ' ';
+    out += one_line(std::string(n->name.GetString(), n->name.GetStringLength()), 40);
+    out += '=';
+    out += std::to_string(n->value.IsInt64() ? n->value.GetInt64() : 0);
+  }
+  return out.empty() ? "-" : out;
+}
+
 Result<std::string> queue_stats(const Value& root) {
   if (!has_array(root, "destinations")) return fail("no destinations in the answer");
   const Value& list = root["destinations"];
   if (list.Empty()) return std::string("no destinations configured and nothing queued\n");
   std::vector<std::vector<std::string>> rows{
-      {"DESTINATION", "STATE", "QUEUED", "IN FLIGHT", "DEAD", "OLDEST"}};
+      {"DESTINATION", "STATE", "QUEUED", "IN FLIGHT", "DEAD", "OLDEST", "IN FLIGHT BY NODE"}};
   std::string billing;
   for (const auto& d : list.GetArray()) {
     if (!d.IsObject()) return fail("a destination is not an object");
@@ -116,7 +132,8 @@ Result<std::string> queue_stats(const Value& root) {
         {text_of(d, "destination"), text_of(d, "state"), std::to_string(number_of(d, "queued")),
          std::to_string(number_of(d, "in_flight")), std::to_string(number_of(d, "dead")),
          oldest != d.MemberEnd() && oldest->value.IsInt64() ? format_age(oldest->value.GetInt64())
-                                                            : std::string("-")});
+                                                            : std::string("-"),
+         by_node(d)});
     billing += billing_line(d);
   }
   return format_table(rows) + billing + storage_line(root);

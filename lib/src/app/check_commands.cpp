@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "app/postgresql_options.hpp"
 #include "ocirelay/app/exit_codes.hpp"
 #include "ocirelay/config/loader.hpp"
 #include "ocirelay/http/tls_context.hpp"
@@ -55,9 +56,11 @@ int storage_check(const CommandLine& cl, const std::string& program) {
       return kExitUsage;
     }
     if (loaded.value().storage.backend == config::Storage::Backend::postgresql) {
-      std::fprintf(stderr, "%s: storage check: storage.backend postgresql: not available yet\n",
-                   program.c_str());
-      return kExitStorage;
+      const auto report =
+          storage::check_postgresql_storage(postgresql_options(loaded.value().storage.postgresql));
+      std::fputs(storage::format_storage_check(report).c_str(), stdout);
+      std::fflush(stdout);
+      return storage::storage_check_exit_code(report);
     }
     path = loaded.value().storage.path;
   }
@@ -65,6 +68,27 @@ int storage_check(const CommandLine& cl, const std::string& program) {
   std::fputs(storage::format_storage_check(report).c_str(), stdout);
   std::fflush(stdout);
   return storage::storage_check_exit_code(report);
+}
+
+int check_storage_connection(const config::Config& c, const std::string& file) {
+  if (c.storage.backend != config::Storage::Backend::postgresql) {
+    std::printf("%s: storage: sqlite (%s); --connect has no database server to reach\n",
+                file.c_str(), c.storage.path.c_str());
+    return kExitOk;
+  }
+  auto probe = storage::probe_postgresql(postgresql_options(c.storage.postgresql));
+  if (!probe) {
+    // The message names storage.postgresql.url, never its value.
+    std::fprintf(stderr, "%s: %s\n", file.c_str(), probe.error().message.c_str());
+    return kExitStorage;
+  }
+  const std::string text = storage::describe_probe(probe.value());
+  if (probe.value().schema == storage::PostgresqlProbe::Schema::newer) {
+    std::fprintf(stderr, "%s: storage.postgresql: %s\n", file.c_str(), text.c_str());
+    return kExitStorage;
+  }
+  std::printf("%s: storage.postgresql: connected: %s\n", file.c_str(), text.c_str());
+  return kExitOk;
 }
 
 }  // namespace ocirelay::app

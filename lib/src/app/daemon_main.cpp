@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "app/check_commands.hpp"
+#include "app/storage_copy_command.hpp"
 #include "ocirelay/app/application.hpp"
 #include "ocirelay/app/command_line.hpp"
 #include "ocirelay/config/loader.hpp"
@@ -30,6 +31,7 @@ int daemon_main(int argc, char** argv) {
     return kExitOk;
   }
   if (cl->command == CommandLine::Command::storage_check) return storage_check(*cl, program);
+  if (cl->command == CommandLine::Command::storage_copy) return storage_copy(*cl, program);
   auto loaded = cl->config_path.empty()
                     ? config::parse_config(config::embedded_default_config(), "(embedded dev.yaml)")
                     : config::load_config(cl->config_path);
@@ -50,13 +52,17 @@ int daemon_main(int argc, char** argv) {
                    problems.size(), problems.size() == 1 ? "" : "s");
       return kExitUsage;
     }
-    std::printf("%s: configuration OK\n",
-                cl->config_path.empty() ? "(embedded dev.yaml)" : cl->config_path.c_str());
+    const std::string file = cl->config_path.empty() ? "(embedded dev.yaml)" : cl->config_path;
+    std::printf("%s: configuration OK\n", file.c_str());
     for (const auto& d : loaded.value().destinations) {
       if (d.batch.enabled()) {
         std::printf("destination %s: %s\n", d.name.c_str(),
                     delivery::describe_batch(d.batch).c_str());
       }
+    }
+    if (cl->connect) {
+      std::fflush(stdout);
+      return check_storage_connection(loaded.value(), file);
     }
     return kExitOk;
   }

@@ -87,13 +87,16 @@ constexpr const char* kSqlRelease =
 
 constexpr const char* kSqlPruneSeen = "DELETE FROM seen WHERE first_seen_at < $1";
 
+// Per destination and claiming relay (NULL: rows not in flight), in one
+// statement so the counts are of one snapshot; in byte order, as SQLite's.
 constexpr const char* kSqlStats =
-    "SELECT destination,"
+    "SELECT destination, claimed_by,"
     " count(*) FILTER (WHERE state = 'pending'),"
     " count(*) FILTER (WHERE state = 'inflight'),"
     " count(*) FILTER (WHERE state = 'dead'),"
     " min(received_at) FILTER (WHERE state <> 'dead')"
-    " FROM deliveries GROUP BY destination ORDER BY destination";
+    " FROM deliveries GROUP BY destination, claimed_by"
+    " ORDER BY destination COLLATE \"C\", claimed_by COLLATE \"C\"";
 
 constexpr const char* kSqlDeadList =
     "SELECT d.id, e.event_id, d.destination, d.attempts, d.last_status, d.last_error,"
@@ -362,13 +365,21 @@ StoreResult<std::vector<DestinationStats>> PgStore::stats() {
   if (!r.ok()) return fail(PgConnection::error(r, "stats"));
   std::vector<DestinationStats> out;
   for (int row = 0; row < r.rows(); ++row) {
-    DestinationStats s;
-    s.destination = r.bytes(row, 0);
-    s.pending = r.int64(row, 1);
-    s.inflight = r.int64(row, 2);
-    s.dead = r.int64(row, 3);
-    if (!r.is_null(row, 4)) s.oldest_received_at = r.int64(row, 4);
-    out.push_back(std::move(s));
+    std::string destination = r.bytes(row, 0);
+    if (out.empty() || out.back().destination != destination) {
+      out.emplace_back().destination = std::move(destination);
+    }
+    DestinationStats& s = out.back();
+    s.pending += r.int64(row, 2);
+    s.inflight += r.int64(row, 3);
+    s.dead += r.int64(row, 4);
+    if (!r.is_null(row, 5)) {
+      s.oldest_received_at =
+          std::min(r.int64(row, 5), s.oldest_received_at.value_or(r.int64(row, 5)));
+    }
+    if (!r.is_null(row, 1) && r.int64(row, 3) > 0) {
+      s.inflight_by_node.push_back(NodeInflight{r.bytes(row, 1), r.int64(row, 3)});
+    }
   }
   return out;
 }
@@ -378,19 +389,35 @@ StoreResult<std::vector<DeadLetter>> PgStore::dead_letters(std::size_t limit) {
   PgResult r = db_.exec(kSqlDeadList, PgParams{}.int64(clamp_limit(limit)));
   if (!r.ok()) return fail(PgConnection::error(r, "dead_letters"));
   std::vector<DeadLetter> out;
-  for (int row = 0; row < r.rows(); ++row) {
-    DeadLetter letter;
-    letter.id = r.int64(row, 0);
-    letter.event_id = r.bytes(row, 1);
-    letter.destination = r.bytes(row, 2);
-    letter.attempts = static_cast<int>(r.int64(row, 3));
-    letter.last_status = static_cast<int>(r.int64(row, 4));
-    letter.last_error = r.bytes(row, 5);
-    letter.received_at = r.int64(row, 6);
-    letter.updated_at = r.int64(row, 7);
-    out.push_back(std::move(letter));
-  }
+  for (int row = 0; row < r.rows(); ++row) out.push_back(PgDeadLetters::read(r, row));
   return out;
+}
+
+StoreResult<std::vector<DeadLetter>> PgStore::list_dead_letters(const DeadLetterQuery& query) {
+  if (auto c = connected(); !c) return fail(std::move(c).error());
+  return dead_letters_.list(query);
+}
+
+StoreResult<std::optional<DeadLetterDetail>> PgStore::dead_letter(std::int64_t id) {
+  if (auto c = connected(); !c) return fail(std::move(c).error());
+  return dead_letters_.get(id);
+}
+
+StoreResult<ReplayOutcome> PgStore::replay_dead_letters(const DeadLetterSelection& selection,
+                                                        Millis now) {
+  ReplayOutcome outcome;
+  auto done = in_transaction("replay_dead_letters", true,
+                             [&] { return dead_letters_.replay(selection, now, outcome); });
+  if (!done) return fail(std::move(done).error());
+  return outcome;
+}
+
+StoreResult<std::int64_t> PgStore::purge_dead_letters(const DeadLetterSelection& selection) {
+  std::int64_t purged = 0;
+  auto done = in_transaction("purge_dead_letters", true,
+                             [&] { return dead_letters_.purge(selection, purged); });
+  if (!done) return fail(std::move(done).error());
+  return purged;
 }
 
 }  // namespace ocirelay::storage

@@ -38,6 +38,7 @@
 
 #include "ocirelay/storage/store.hpp"
 #include "storage/pg_connection.hpp"
+#include "storage/pg_dead_letters.hpp"
 
 namespace ocirelay::storage {
 
@@ -59,6 +60,14 @@ class PgStore final : public Store {
   StoreResult<std::vector<DestinationStats>> stats() override;
   StoreResult<std::vector<DeadLetter>> dead_letters(std::size_t limit) override;
 
+  // Dead letters of every relay (pg_dead_letters.cpp); replay and purge are
+  // durable, like inserts.
+  StoreResult<std::vector<DeadLetter>> list_dead_letters(const DeadLetterQuery& query) override;
+  StoreResult<std::optional<DeadLetterDetail>> dead_letter(std::int64_t id) override;
+  StoreResult<ReplayOutcome> replay_dead_letters(const DeadLetterSelection& selection,
+                                                 Millis now) override;
+  StoreResult<std::int64_t> purge_dead_letters(const DeadLetterSelection& selection) override;
+
   const std::string& node_id() const noexcept { return options_.node_id; }
   int server_version() const { return db_.server_version(); }
 
@@ -79,6 +88,7 @@ class PgStore final : public Store {
 
   PostgresqlOptions options_;
   PgConnection db_;
+  PgDeadLetters dead_letters_{db_};  // after db_: it works on it
 };
 
 }  // namespace ocirelay::storage

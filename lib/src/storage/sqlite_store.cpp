@@ -619,6 +619,9 @@ StoreResult<std::vector<DestinationStats>> SqliteStore::stats() {
       return fail(db_.error(rc, "stats"));
     }
   }
+  for (auto& [destination, s] : by_destination) {
+    if (s.inflight > 0) s.inflight_by_node = {NodeInflight{kLocalNode, s.inflight}};
+  }
   std::vector<DestinationStats> out;
   out.reserve(by_destination.size());
   for (auto& [destination, s] : by_destination) {

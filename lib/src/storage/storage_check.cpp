@@ -12,6 +12,7 @@
 #include "ocirelay/common/directories.hpp"
 #include "storage/sqlite_connection.hpp"
 #include "storage/sqlite_schema.hpp"
+#include "storage/storage_check_rules.hpp"
 
 namespace ocirelay::storage {
 
@@ -256,35 +257,20 @@ class Checker {
     }
   }
 
-  // States the relay never writes.
+  // States the relay never writes: those of both backends, and one of
+  // SQLite's.
   void check_rows() {
-    struct Rule {
-      const char* what;
-      const char* sql;
-    };
-    const Rule rules[] = {
-        {"deliveries with a negative attempt count",
-         "SELECT count(*) FROM deliveries WHERE attempts < 0"},
-        {"deliveries without a destination",
-         "SELECT count(*) FROM deliveries WHERE destination = ''"},
-        {"deliveries whose event body is missing",
-         "SELECT count(*) FROM deliveries d WHERE NOT EXISTS "
-         "(SELECT 1 FROM events e WHERE e.id = d.event)"},
-        {"events stored twice for the same destination",
-         "SELECT count(*) FROM (SELECT 1 FROM deliveries GROUP BY event, destination "
-         "HAVING count(*) > 1)"},
-        {"event bodies no delivery refers to (space only; nothing to deliver)",
-         "SELECT count(*) FROM events e WHERE NOT EXISTS "
-         "(SELECT 1 FROM deliveries d WHERE d.event = e.id)"},
-        {"events without an eventID", "SELECT count(*) FROM events WHERE event_id = ''"},
-        {"deliveries with an id above the AUTOINCREMENT sequence (ids could be reused)",
-         "SELECT count(*) FROM deliveries WHERE id > coalesce("
-         "(SELECT seq FROM sqlite_sequence WHERE name = 'deliveries'), 0)"},
-    };
-    for (const Rule& rule : rules) {
-      const std::int64_t n = count(rule.what, rule.sql);
-      if (n > 0) problem(std::to_string(n) + " " + rule.what);
-    }
+    const StorageCheckRule sequence{
+        "deliveries with an id above the AUTOINCREMENT sequence (ids could be reused)",
+        "SELECT count(*) FROM deliveries WHERE id > coalesce("
+        "(SELECT seq FROM sqlite_sequence WHERE name = 'deliveries'), 0)"};
+    for (const StorageCheckRule& rule : kStorageCheckRules) check_rule(rule);
+    check_rule(sequence);
+  }
+
+  void check_rule(const StorageCheckRule& rule) {
+    const std::int64_t n = count(rule.what, rule.sql);
+    if (n > 0) problem(std::to_string(n) + " " + rule.what);
   }
 
   StorageCheckReport& r_;
@@ -312,22 +298,30 @@ std::string format_storage_check(const StorageCheckReport& r) {
     out += "result: CANNOT OPEN (exit " + std::to_string(kStorageCheckCannotOpen) + ")\n";
     return out;
   }
-  out += "  file: " + std::to_string(r.file_bytes) + " bytes, schema version " +
-         std::to_string(r.schema_version) + ", " + std::to_string(r.page_count) + " pages of " +
-         std::to_string(r.page_size) + " bytes (" + std::to_string(r.free_pages) + " free)\n";
-  if (r.wal_present) {
-    out += "  write-ahead log: " + r.path + "-wal present (" + std::to_string(r.wal_bytes) +
-           " bytes): the relay is running or did not stop cleanly; the transactions committed "
-           "in it are part of this check\n";
+  const bool postgresql = r.backend == StorageCheckReport::Backend::postgresql;
+  if (postgresql) {
+    // The server keeps its own write-ahead log: nothing to say about it.
+    out += "  server: PostgreSQL " + r.server_version + ", schema version " +
+           std::to_string(r.schema_version) + "\n";
   } else {
-    out += "  write-ahead log: none (the relay stopped cleanly, or never ran)\n";
+    out += "  file: " + std::to_string(r.file_bytes) + " bytes, schema version " +
+           std::to_string(r.schema_version) + ", " + std::to_string(r.page_count) + " pages of " +
+           std::to_string(r.page_size) + " bytes (" + std::to_string(r.free_pages) + " free)\n";
+    if (r.wal_present) {
+      out += "  write-ahead log: " + r.path + "-wal present (" + std::to_string(r.wal_bytes) +
+             " bytes): the relay is running or did not stop cleanly; the transactions "
+             "committed in it are part of this check\n";
+    } else {
+      out += "  write-ahead log: none (the relay stopped cleanly, or never ran)\n";
+    }
   }
   if (r.schema_version != 0) {
     out += "  queue: " + plural(r.events, "event", "events") + " stored; deliveries " +
            std::to_string(r.pending) + " pending, " + std::to_string(r.inflight) + " in flight, " +
            std::to_string(r.dead) + " dead; " + plural(r.seen, "event ID", "event IDs") +
            " remembered for deduplication\n";
-    out += "  checked: SQLite integrity, schema, delivery counters, row states\n";
+    out += postgresql ? "  checked: schema, claims and leases, row states\n"
+                      : "  checked: SQLite integrity, schema, delivery counters, row states\n";
   }
   for (const auto& note : r.notes) out += "  note: " + note + "\n";
   for (const auto& p : r.problems) out += "  PROBLEM: " + p + "\n";

@@ -1,5 +1,6 @@
-// The admin API on a real SQLite store, without a socket: routing, parameters,
-// answers and errors, and the dispatcher wake-up after a replay.
+// The admin API on a real SQLite store (and PostgreSQL, for what several
+// relays share), without a socket: routing, parameters, answers and errors,
+// and the dispatcher wake-up after a replay.
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -17,6 +18,7 @@
 #include "ocirelay/log/logging.hpp"
 #include "ocirelay/storage/storage_worker.hpp"
 #include "ocirelay/storage/store.hpp"
+#include "support/pg_cluster.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace ocirelay;
@@ -78,8 +80,15 @@ class AdminFixture {
     queued.received_at = kT0 + 5;
     REQUIRE(s.insert_batch(std::vector{queued}).ok());
 
+    start(std::move(store).value());
+  }
+  // The admin API on `store` as it is.
+  explicit AdminFixture(std::unique_ptr<storage::Store> store) { start(std::move(store)); }
+  ~AdminFixture() { worker_->stop(); }
+
+  void start(std::unique_ptr<storage::Store> store) {
     auto log = log::stderr_logger("admin-test", "warn");
-    worker_ = std::make_unique<storage::StorageWorker>(std::move(store).value(), log);
+    worker_ = std::make_unique<storage::StorageWorker>(std::move(store), log);
     handler_ = std::make_unique<admin::AdminHandler>(admin::AdminContext{
         *worker_,
         {"oic", "other"},
@@ -87,7 +96,6 @@ class AdminFixture {
         [this](const std::vector<std::string>& d) { notified_.push_back(d); },
         log});
   }
-  ~AdminFixture() { worker_->stop(); }
 
   http::Response call(const std::string& method, const std::string& target) {
     http::Request request;
@@ -258,4 +266,54 @@ TEST_CASE("admin: unknown paths and methods", "[admin][handler]") {
   CHECK(f.call("POST", "/v1/queue/stats").headers.get("Allow") == "GET");
   CHECK(f.call("GET", f.path("e1") + "/replay").status == 405);
   CHECK(f.call("POST", f.path("e1")).status == 405);
+}
+
+TEST_CASE("admin: queue stats count in-flight deliveries per relay", "[admin][handler][pg]") {
+  SECTION("sqlite: nothing in flight, no relay listed") {
+    AdminFixture f;
+    auto doc = f.json("GET", "/v1/queue/stats");
+    REQUIRE(doc["destinations"][0]["in_flight_by_node"].IsObject());
+    CHECK(doc["destinations"][0]["in_flight_by_node"].ObjectEmpty());
+  }
+  SECTION("postgresql: every relay's claims, by node") {
+    test::PgCluster* pg = test::PgCluster::shared();
+    if (pg == nullptr) return;
+    const std::string url = pg->create_database("admin_stats");
+    auto open = [&](const std::string& node) {
+      storage::PostgresqlOptions options;
+      options.url = url;
+      options.node_id = node;
+      auto store = storage::open_postgresql_store(options);
+      if (!store) FAIL(store.error().message);
+      return std::move(store).value();
+    };
+    auto a = open("relay-a");
+    auto b = open("relay-b");
+    std::vector<storage::NewEvent> events;
+    for (int i = 0; i < 5; ++i) {
+      storage::NewEvent e;
+      e.event_id = "p" + std::to_string(i);
+      e.body = "{}";
+      e.destinations = {"oic"};
+      e.received_at = kT0 + i;
+      events.push_back(std::move(e));
+    }
+    REQUIRE(a->insert_batch(events).ok());
+    REQUIRE(a->fetch_due("oic", kT0 + 100, 2).value().due.size() == 2);
+    REQUIRE(b->fetch_due("oic", kT0 + 100, 1).value().due.size() == 1);
+
+    AdminFixture f(std::move(a));  // relay-a's admin API sees relay-b's claim too
+    auto doc = f.json("GET", "/v1/queue/stats");
+    const auto& oic = doc["destinations"][0];
+    CHECK(std::string(oic["destination"].GetString()) == "oic");
+    CHECK(oic["queued"].GetInt64() == 2);
+    CHECK(oic["in_flight"].GetInt64() == 3);
+    const auto& by_node = oic["in_flight_by_node"];
+    REQUIRE(by_node.IsObject());
+    CHECK(by_node.MemberCount() == 2);
+    REQUIRE(by_node.HasMember("relay-a"));
+    REQUIRE(by_node.HasMember("relay-b"));
+    CHECK(by_node["relay-a"].GetInt64() == 2);
+    CHECK(by_node["relay-b"].GetInt64() == 1);
+  }
 }

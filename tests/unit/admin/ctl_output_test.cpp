@@ -26,14 +26,15 @@ TEST_CASE("ages read as people write them", "[admin][output]") {
 TEST_CASE("queue stats as a table", "[admin][output]") {
   auto text = render_text(
       CtlCommand::queue_stats,
-      R"({"destinations":[{"destination":"oic","state":"paused","queued":12,"in_flight":1,)"
+      R"({"destinations":[{"destination":"oic","state":"paused","queued":12,"in_flight":3,)"
+      R"("in_flight_by_node":{"relay-a":1,"relay-b":2},)"
       R"("dead":3,"oldest_age_seconds":125},{"destination":"old","state":"not configured",)"
-      R"("queued":0,"in_flight":0,"dead":1,"oldest_age_seconds":null}]})");
+      R"("queued":0,"in_flight":0,"in_flight_by_node":{},"dead":1,"oldest_age_seconds":null}]})");
   REQUIRE(text.ok());
   CHECK(text.value() ==
-        "DESTINATION  STATE           QUEUED  IN FLIGHT  DEAD  OLDEST\n"
-        "oic          paused          12      1          3     2m05s\n"
-        "old          not configured  0       0          1     -\n");
+        "DESTINATION  STATE           QUEUED  IN FLIGHT  DEAD  OLDEST  IN FLIGHT BY NODE\n"
+        "oic          paused          12      3          3     2m05s   relay-a=1 relay-b=2\n"
+        "old          not configured  0       0          1     -       -\n");
 
   auto with_storage = render_text(
       CtlCommand::queue_stats,
@@ -43,8 +44,8 @@ TEST_CASE("queue stats as a table", "[admin][output]") {
       R"("max_size_bytes":0}})");
   REQUIRE(with_storage.ok());
   CHECK(with_storage.value() ==
-        "DESTINATION  STATE    QUEUED  IN FLIGHT  DEAD  OLDEST\n"
-        "oic          healthy  0       0          0     -\n"
+        "DESTINATION  STATE    QUEUED  IN FLIGHT  DEAD  OLDEST  IN FLIGHT BY NODE\n"
+        "oic          healthy  0       0          0     -       -\n"
         "storage: FULL, new events refused; 409.1KiB free, 0B reusable in the database "
         "(3.3MiB), reserve 409.5KiB\n");
 }

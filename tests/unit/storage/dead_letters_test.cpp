@@ -1,14 +1,20 @@
-// The dead-letter operations of the SQLite store: list, show, replay, purge.
+// The dead-letter operations of the Store: list, show, replay, purge, on
+// SQLite and on PostgreSQL alike; then what several relays on one PostgreSQL
+// database need (any relay sees and acts on every dead letter).
 #include <catch2/catch.hpp>
 
 #include <span>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ocirelay/storage/store.hpp"
 #include "storage/sqlite_dead_letter_queries.hpp"
 #include "storage/sqlite_store.hpp"
+#include "support/pg_cluster.hpp"
 #include "support/temp_dir.hpp"
+#include "unit/storage/store_backend.hpp"
 #include "unit/storage/store_test_support.hpp"
 
 using ocirelay::storage::AttemptResult;
@@ -21,6 +27,7 @@ using ocirelay::storage::NewEvent;
 using ocirelay::storage::SqliteOptions;
 using ocirelay::storage::SqliteStore;
 using ocirelay::storage::Store;
+using ocirelay::storage::test::backends;
 using ocirelay::storage::test::counter_mismatches;
 using ocirelay::storage::test::exec_sql;
 using ocirelay::storage::test::kT0;
@@ -30,6 +37,7 @@ using ocirelay::storage::test::ok;
 using ocirelay::storage::test::open_store;
 using ocirelay::storage::test::query_int;
 using ocirelay::storage::test::query_plan;
+using ocirelay::storage::test::StoreBackend;
 using ocirelay::test::TempDir;
 
 namespace {
@@ -82,14 +90,18 @@ DeadLetterSelection of_destination(std::string destination) {
   return s;
 }
 
-void check_counters(const std::string& path) { CHECK(counter_mismatches(path) == 0); }
+// SQLite's per-destination counters match its rows (PostgreSQL counts rows).
+void check_counters(const StoreBackend& backend) {
+  if (!backend.postgresql()) CHECK(counter_mismatches(backend.path) == 0);
+}
 
 }  // namespace
 
 TEST_CASE("dead letters are listed oldest first, by destination and up to a limit",
-          "[storage][dlq]") {
-  TempDir dir;
-  auto store = open_store(dir.file("relay.db"));
+          "[storage][dlq][pg]") {
+  const StoreBackend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
   CHECK(ok(store->list_dead_letters(DeadLetterQuery{})).empty());
 
   // Inserted newest first, so the order comes from received_at, not the id.
@@ -123,9 +135,11 @@ TEST_CASE("dead letters are listed oldest first, by destination and up to a limi
   CHECK(ok(store->list_dead_letters(none)).empty());
 }
 
-TEST_CASE("a dead letter is shown with its event body, others are not found", "[storage][dlq]") {
-  TempDir dir;
-  auto store = open_store(dir.file("relay.db"));
+TEST_CASE("a dead letter is shown with its event body, others are not found",
+          "[storage][dlq][pg]") {
+  const StoreBackend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
   const std::string body = "{\"eventID\":\"x\",  \"data\":{\"b\":\"\\u00e9\xc3\xa9\"}}\n";
   std::vector<NewEvent> batch{make_event("x", kT0, {"oic"}, body), make_event("y", kT0 + 1)};
   ok(store->insert_batch(batch));
@@ -152,15 +166,15 @@ TEST_CASE("a dead letter is shown with its event body, others are not found", "[
 
   CHECK_FALSE(ok(store->dead_letter(due[0].id + 1000)).has_value());  // unknown
   const std::int64_t pending_id =
-      query_int(store->path(), "SELECT id FROM deliveries WHERE state = 'pending'");
+      backend.query_int("SELECT id FROM deliveries WHERE state = 'pending'");
   CHECK_FALSE(ok(store->dead_letter(pending_id)).has_value());  // not dead
 }
 
 TEST_CASE("a replayed dead letter is next in its queue, with a fresh attempt count",
-          "[storage][dlq]") {
-  TempDir dir;
-  const std::string path = dir.file("relay.db");
-  auto store = open_store(path);
+          "[storage][dlq][pg]") {
+  const StoreBackend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
   ok(store->insert_batch(std::vector{make_event("old", kT0)}));
   auto killed = kill_all(*store, "oic", 400, 5);
   REQUIRE(killed.size() == 1);
@@ -177,15 +191,15 @@ TEST_CASE("a replayed dead letter is next in its queue, with a fresh attempt cou
   CHECK(outcome.count == 1);
   CHECK(outcome.destinations == std::vector<std::string>{"oic"});
   CHECK_FALSE(ok(store->dead_letter(id)).has_value());
-  CHECK(query_int(path, "SELECT last_status FROM deliveries WHERE id = " + std::to_string(id)) ==
+  CHECK(backend.query_int("SELECT last_status FROM deliveries WHERE id = " + std::to_string(id)) ==
         0);
-  CHECK(query_int(path, "SELECT length(last_error) FROM deliveries WHERE id = " +
-                            std::to_string(id)) == 0);
+  CHECK(backend.query_int("SELECT length(last_error) FROM deliveries WHERE id = " +
+                          std::to_string(id)) == 0);
   auto stats = ok(store->stats());
   REQUIRE(find_stats(stats, "oic") != nullptr);
   CHECK(find_stats(stats, "oic")->dead == 0);
   CHECK(find_stats(stats, "oic")->pending == 6);
-  check_counters(path);
+  check_counters(backend);
 
   // Already replayed: nothing more to do.
   CHECK(ok(store->replay_dead_letters(by_id(id), now)).count == 0);
@@ -201,10 +215,10 @@ TEST_CASE("a replayed dead letter is next in its queue, with a fresh attempt cou
   CHECK(due[1].event_id == "e0");
 }
 
-TEST_CASE("replaying all dead letters, of one destination or every one", "[storage][dlq]") {
-  TempDir dir;
-  const std::string path = dir.file("relay.db");
-  auto store = open_store(path);
+TEST_CASE("replaying all dead letters, of one destination or every one", "[storage][dlq][pg]") {
+  const StoreBackend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
   std::vector<NewEvent> batch;
   for (int i = 0; i < 4; ++i) {
     batch.push_back(make_event(numbered_id(i), kT0 + i, {"a", "b", "c"}));
@@ -232,13 +246,13 @@ TEST_CASE("replaying all dead letters, of one destination or every one", "[stora
   CHECK(outcome.count == 8);
   CHECK(outcome.destinations == std::vector<std::string>{"a", "c"});
   CHECK(ok(store->list_dead_letters(DeadLetterQuery{})).empty());
-  check_counters(path);
+  check_counters(backend);
 
   // A cutoff replays only those dead-lettered before it.
   kill_all(*store, "a");
-  exec_sql(path,
-           "UPDATE deliveries SET updated_at = 1000 WHERE destination = 'a' AND event IN"
-           " (SELECT id FROM events WHERE event_id IN ('e0', 'e1'))");
+  backend.exec(
+      "UPDATE deliveries SET updated_at = 1000 WHERE destination = 'a' AND event IN"
+      " (SELECT id FROM events WHERE event_id IN ('e0', 'e1'))");
   DeadLetterSelection old_ones;
   old_ones.updated_before = 2000;
   CHECK(ok(store->replay_dead_letters(old_ones, kT0 + 300)).count == 2);
@@ -247,9 +261,10 @@ TEST_CASE("replaying all dead letters, of one destination or every one", "[stora
   CHECK(event_ids(ok(store->list_dead_letters(only_a))) == std::vector<std::string>{"e2", "e3"});
 }
 
-TEST_CASE("replay by id also honours the destination and cutoff given", "[storage][dlq]") {
-  TempDir dir;
-  auto store = open_store(dir.file("relay.db"));
+TEST_CASE("replay by id also honours the destination and cutoff given", "[storage][dlq][pg]") {
+  const StoreBackend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
   ok(store->insert_batch(std::vector{make_event("x", kT0, {"a"})}));
   const std::int64_t id = kill_all(*store, "a").at(0).id;
   DeadLetterSelection wrong = by_id(id);
@@ -263,35 +278,35 @@ TEST_CASE("replay by id also honours the destination and cutoff given", "[storag
   CHECK(ok(store->replay_dead_letters(right, kT0)).count == 1);
 }
 
-TEST_CASE("purging dead letters deletes their orphaned event bodies", "[storage][dlq]") {
-  TempDir dir;
-  const std::string path = dir.file("relay.db");
-  auto store = open_store(path);
+TEST_CASE("purging dead letters deletes their orphaned event bodies", "[storage][dlq][pg]") {
+  const StoreBackend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
   // "shared" is dead for a but still queued for b; "alone" is dead for a only.
   std::vector<NewEvent> batch{make_event("shared", kT0, {"a", "b"}),
                               make_event("alone", kT0 + 1, {"a"})};
   ok(store->insert_batch(batch));
   auto killed = kill_all(*store, "a");
   REQUIRE(killed.size() == 2);
-  CHECK(query_int(path, "SELECT count(*) FROM events") == 2);
+  CHECK(backend.query_int("SELECT count(*) FROM events") == 2);
 
   CHECK(ok(store->purge_dead_letters(by_id(killed[0].id))) == 1);  // shared
   CHECK(ok(store->purge_dead_letters(by_id(killed[0].id))) == 0);  // already gone
-  CHECK(query_int(path, "SELECT count(*) FROM events") == 2);      // b still needs it
+  CHECK(backend.query_int("SELECT count(*) FROM events") == 2);    // b still needs it
   CHECK(ok(store->purge_dead_letters(by_id(killed[1].id))) == 1);  // alone
-  CHECK(query_int(path, "SELECT count(*) FROM events") == 1);
-  CHECK(query_int(path, "SELECT count(*) FROM events WHERE event_id = 'shared'") == 1);
+  CHECK(backend.query_int("SELECT count(*) FROM events") == 1);
+  CHECK(backend.query_int("SELECT count(*) FROM events WHERE event_id = 'shared'") == 1);
 
   auto b = ok(store->fetch_due("b", kT0 + 10, 10)).due;
   REQUIRE(b.size() == 1);
   CHECK(b[0].body == "{\"eventID\":\"shared\"}");
-  check_counters(path);
+  check_counters(backend);
 }
 
-TEST_CASE("purging all dead letters, by destination and by age", "[storage][dlq]") {
-  TempDir dir;
-  const std::string path = dir.file("relay.db");
-  auto store = open_store(path);
+TEST_CASE("purging all dead letters, by destination and by age", "[storage][dlq][pg]") {
+  const StoreBackend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
   std::vector<NewEvent> batch;
   for (int i = 0; i < 6; ++i) {
     batch.push_back(make_event(numbered_id(i), kT0 + i, {i % 2 == 0 ? "even" : "odd"}));
@@ -302,8 +317,8 @@ TEST_CASE("purging all dead letters, by destination and by age", "[storage][dlq]
   // e0 and e1 were dead-lettered 8 days ago, the others just now.
   const Millis now = ocirelay::storage::now_millis();
   const Millis day = 86'400'000;
-  exec_sql(path, "UPDATE deliveries SET updated_at = " + std::to_string(now - 8 * day) +
-                     " WHERE event IN (SELECT id FROM events WHERE event_id IN ('e0', 'e1'))");
+  backend.exec("UPDATE deliveries SET updated_at = " + std::to_string(now - 8 * day) +
+               " WHERE event IN (SELECT id FROM events WHERE event_id IN ('e0', 'e1'))");
 
   DeadLetterSelection week_old;
   week_old.updated_before = now - 7 * day;
@@ -320,29 +335,29 @@ TEST_CASE("purging all dead letters, by destination and by age", "[storage][dlq]
         std::vector<std::string>{"e3", "e5"});
   CHECK(ok(store->purge_dead_letters(DeadLetterSelection{})) == 2);
   CHECK(ok(store->list_dead_letters(DeadLetterQuery{})).empty());
-  CHECK(query_int(path, "SELECT count(*) FROM events") == 0);
-  CHECK(query_int(path, "SELECT count(*) FROM deliveries") == 0);
-  check_counters(path);
+  CHECK(backend.query_int("SELECT count(*) FROM events") == 0);
+  CHECK(backend.query_int("SELECT count(*) FROM deliveries") == 0);
+  check_counters(backend);
 }
 
-TEST_CASE("replay and purge are durable", "[storage][dlq]") {
-  TempDir dir;
-  const std::string path = dir.file("relay.db");
+TEST_CASE("replay and purge are durable", "[storage][dlq][pg]") {
+  const StoreBackend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
   std::int64_t replayed = 0;
   {
-    auto store = open_store(path);
+    auto store = backend.open();
     ok(store->insert_batch(std::vector{make_event("r", kT0), make_event("p", kT0 + 1)}));
     auto killed = kill_all(*store, "oic");
     replayed = killed.at(0).id;
     ok(store->replay_dead_letters(by_id(replayed), kT0 + 5));
     ok(store->purge_dead_letters(by_id(killed.at(1).id)));
   }
-  auto store = open_store(path);
+  auto store = backend.open();
   CHECK(ok(store->list_dead_letters(DeadLetterQuery{})).empty());
   auto due = ok(store->fetch_due("oic", kT0 + 5, 10)).due;
   REQUIRE(due.size() == 1);
   CHECK(due[0].id == replayed);
-  CHECK(query_int(path, "SELECT count(*) FROM events") == 1);
+  CHECK(backend.query_int("SELECT count(*) FROM events") == 1);
 }
 
 TEST_CASE("dead-letter queries are index lookups", "[storage][dlq]") {
@@ -410,4 +425,94 @@ TEST_CASE("a Store without dead-letter support says so", "[storage][dlq]") {
   CHECK_FALSE(minimal.replay_dead_letters(DeadLetterSelection{}, kT0).ok());
   CHECK_FALSE(minimal.purge_dead_letters(DeadLetterSelection{}).ok());
   CHECK_FALSE(minimal.dead_letter(1).ok());
+}
+
+// --- PostgreSQL: several relays on one database ------------------------------
+
+TEST_CASE("postgresql: a dead letter made by one relay is replayed and delivered by another",
+          "[storage][dlq][pg]") {
+  if (ocirelay::test::PgCluster::shared() == nullptr) return;
+  const StoreBackend backend("postgresql");
+  auto a = backend.open("node-a");
+  auto b = backend.open("node-b");
+  ok(a->insert_batch(std::vector{make_event("x", kT0), make_event("y", kT0 + 1)}));
+  auto killed = kill_all(*a, "oic", 422);
+  REQUIRE(killed.size() == 2);
+
+  // Node B sees node A's dead letters, and each one with its body.
+  auto listed = ok(b->list_dead_letters(DeadLetterQuery{}));
+  CHECK(event_ids(listed) == std::vector<std::string>{"x", "y"});
+  auto shown = ok(b->dead_letter(killed[0].id));
+  REQUIRE(shown.has_value());
+  CHECK(shown->letter.last_status == 422);
+  CHECK(shown->body == "{\"eventID\":\"x\"}");
+
+  // Node B replays one: node A finds nothing left to replay there, and node
+  // B, not only A, can claim it.
+  auto outcome = ok(b->replay_dead_letters(by_id(killed[0].id), kT0 + 2'000'000));
+  CHECK(outcome.count == 1);
+  CHECK(outcome.destinations == std::vector<std::string>{"oic"});
+  CHECK(ok(a->replay_dead_letters(by_id(killed[0].id), kT0 + 2'000'000)).count == 0);
+  auto due = ok(b->fetch_due("oic", kT0 + 2'000'000, 10)).due;
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].id == killed[0].id);
+  CHECK(due[0].attempts == 0);
+  CHECK(ok(a->fetch_due("oic", kT0 + 2'000'000, 10)).due.empty());  // B's claim
+  AttemptResult done;
+  done.id = due[0].id;
+  done.kind = AttemptResult::Kind::delivered;
+  done.attempts = 1;
+  done.last_status = 200;
+  ok(b->complete(std::vector{done}));
+
+  // Node A purges what is left, B's view follows.
+  CHECK(ok(a->purge_dead_letters(DeadLetterSelection{})) == 1);
+  CHECK(ok(b->list_dead_letters(DeadLetterQuery{})).empty());
+  CHECK(ok(b->stats()).empty());
+  CHECK(backend.query_int("SELECT count(*) FROM events") == 0);
+}
+
+TEST_CASE("postgresql: a purge on one relay and a delivery on another free every body",
+          "[storage][dlq][pg]") {
+  if (ocirelay::test::PgCluster::shared() == nullptr) return;
+  const StoreBackend backend("postgresql");
+  auto a = backend.open("node-a");
+  auto b = backend.open("node-b");
+  // Each event is dead for "dead" (on node A) and in flight for "live" (node
+  // B): whichever of the purge and the delivery commits last frees the body.
+  constexpr int kEvents = 200;
+  std::vector<NewEvent> batch;
+  for (int i = 0; i < kEvents; ++i) {
+    batch.push_back(make_event(numbered_id(i), kT0 + i, {"dead", "live"}));
+  }
+  ok(a->insert_batch(batch));
+  auto dead = kill_all(*a, "dead");
+  auto live = ok(b->fetch_due("live", kT0 + 1'000'000, 1000)).due;
+  REQUIRE(dead.size() == static_cast<std::size_t>(kEvents));
+  REQUIRE(live.size() == static_cast<std::size_t>(kEvents));
+
+  std::string purge_error;
+  std::thread purging([&] {
+    try {
+      for (const Delivery& d : dead) {
+        auto purged = a->purge_dead_letters(by_id(d.id));  // no Catch2 macros off its thread
+        if (!purged) throw std::runtime_error(purged.error().message);
+        if (purged.value() != 1) throw std::runtime_error("not purged: " + d.event_id);
+      }
+    } catch (const std::exception& e) {
+      purge_error = e.what();
+    }
+  });
+  for (const Delivery& d : live) {
+    AttemptResult r;
+    r.id = d.id;
+    r.kind = AttemptResult::Kind::delivered;
+    r.attempts = 1;
+    r.last_status = 200;
+    CHECK(b->complete(std::vector{r}).ok());
+  }
+  purging.join();
+  CHECK(purge_error.empty());
+  CHECK(backend.query_int("SELECT count(*) FROM deliveries") == 0);
+  CHECK(backend.query_int("SELECT count(*) FROM events") == 0);
 }

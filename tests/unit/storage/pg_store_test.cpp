@@ -20,6 +20,7 @@
 #include "storage/pg_store.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/temp_dir.hpp"
+#include "unit/storage/store_backend.hpp"
 #include "unit/storage/store_test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -63,27 +64,8 @@ std::unique_ptr<Store> open_pg(const std::string& url, const std::string& node =
 }
 
 // The same behaviour on both backends: a fresh store of the backend named.
-struct Backend {
-  std::string name;
-  TempDir dir;
-  std::string url;  // postgresql: the test's database
-
-  explicit Backend(std::string backend) : name(std::move(backend)) {
-    if (name == "postgresql") url = PgCluster::shared()->create_database("store");
-  }
-  std::unique_ptr<Store> open(const std::string& node = "node-a") const {
-    if (name == "postgresql") return open_pg(url, node);
-    auto store = open_sqlite_store(SqliteOptions{dir.file("relay.db")});
-    if (!store) FAIL("open failed: " << store.error().message);
-    return std::move(store).value();
-  }
-};
-
-// "sqlite" and, when PostgreSQL is installed, "postgresql".
-std::vector<std::string> backends() {
-  if (PgCluster::shared() == nullptr) return {"sqlite"};
-  return {"sqlite", "postgresql"};
-}
+using Backend = ocirelay::storage::test::StoreBackend;
+using ocirelay::storage::test::backends;
 
 std::vector<InsertOutcome> insert(Store& store, std::vector<NewEvent> events) {
   return ok(store.insert_batch(events));

@@ -54,12 +54,26 @@ struct FetchResult {
   std::optional<Millis> next_due;
 };
 
+// The in-flight deliveries of one destination claimed by one relay.
+struct NodeInflight {
+  std::string node;  // storage.postgresql.node_id; kLocalNode for SQLite
+  std::int64_t inflight = 0;
+  friend bool operator==(const NodeInflight&, const NodeInflight&) = default;
+};
+
+// The node name SQLite reports: its one relay.
+inline constexpr const char* kLocalNode = "local";
+
 struct DestinationStats {
   std::string destination;
   std::int64_t pending = 0;   // waiting (due or backing off)
   std::int64_t inflight = 0;
   std::int64_t dead = 0;
   std::optional<Millis> oldest_received_at;  // among pending and inflight
+  // `inflight` by the relay holding the claims (a claim whose lease ran out
+  // stays its relay's until another takes it), by node name, only relays
+  // with some; they add up to `inflight`.
+  std::vector<NodeInflight> inflight_by_node;
 };
 
 struct DeadLetter {
