@@ -117,16 +117,31 @@ TEST_CASE("oci_signature without a principal names both keys", "[config][oci]") 
              "destinations[0].auth.principal", "needs the oci.api_key section");
 }
 
-TEST_CASE("principals are checked; instance is not supported yet", "[config][oci]") {
-  only_error("oci: { principal: instance }", "oci.principal",
-             "the instance principal is not supported yet");
+TEST_CASE("an instance principal needs no key, and its destinations get the oci settings",
+          "[config][oci]") {
+  const Config c = test::parse_ok(
+      "oci:\n  principal: instance\n  endpoints: { federation: \"https://127.0.0.1:9443\" }\n" +
+          destination("{ type: oci_signature }"),
+      "test.yaml", secrets());
+  CHECK(c.oci.principal == OciPrincipal::instance);
+  const DestinationAuth& auth = c.destinations[0].auth;
+  CHECK(auth.principal == OciPrincipal::instance);
+  CHECK(auth.oci == c.oci);
+  // A destination may pick the instance principal while oci.principal is none.
+  const Config d = test::parse_ok(destination("{ type: oci_signature, principal: instance }"),
+                                  "test.yaml", secrets());
+  CHECK(d.destinations[0].auth.principal == OciPrincipal::instance);
+  only_error("oci: { principal: instance }\n" + destination("{ type: oci_signature }") +
+                 "    headers: { x-content-sha256: x }\n",
+             "destinations[0].headers.x-content-sha256", "set by the OCI signature");
+}
+
+TEST_CASE("principals are checked", "[config][oci]") {
   only_error("oci: { principal: root }", "oci.principal",
-             "bad principal 'root'; expected api_key or none");
+             "bad principal 'root'; expected instance, api_key or none");
   only_error("oci: { principal: api_key }", "oci.principal", "needs the oci.api_key section");
   only_error("oci:\n" + api_key() + destination("{ type: oci_signature, principal: none }"),
-             "destinations[0].auth.principal", "expected api_key");
-  only_error("oci:\n" + api_key() + destination("{ type: oci_signature, principal: instance }"),
-             "destinations[0].auth.principal", "not supported yet");
+             "destinations[0].auth.principal", "expected instance or api_key");
   only_error("oci:\n  principal: api_key\n" + api_key() +
                  destination("{ type: basic, username: u, password: p, principal: api_key }"),
              "destinations[0].auth.principal", "only used with type: oci_signature");
@@ -177,4 +192,38 @@ TEST_CASE("a destination signed by OCI cannot set the headers the signature sets
   only_error("oci:\n  principal: api_key\n" + api_key() + destination("{ type: oci_signature }") +
                  "    headers: { Date: x }\n",
              "destinations[0].headers.Date", "set by the OCI signature");
+}
+
+TEST_CASE("oci endpoints, region and ca_file: defaults, and what is accepted", "[config][oci]") {
+  const Config d = test::parse_ok("log: { level: info }\n", "test.yaml", secrets());
+  CHECK(d.oci.endpoints.metadata == "http://169.254.169.254/opc/v2");
+  CHECK(d.oci.endpoints.federation.empty());
+  CHECK(d.oci.endpoints.secrets.empty());
+  CHECK(d.oci.region.empty());
+  CHECK(d.oci.ca_file.empty());
+
+  const Config c = test::parse_ok(
+      "oci:\n  region: eu-frankfurt-1\n  ca_file: " + fixture_path("oci/doc_sample_key.pem") +
+          "\n  endpoints:\n    metadata: http://127.0.0.1:8080/opc/v2/\n"
+          "    federation: https://127.0.0.1:9443\n    secrets: https://vault.example.com:8443/\n",
+      "test.yaml", secrets());
+  CHECK(c.oci.region == "eu-frankfurt-1");
+  CHECK(c.oci.ca_file == fixture_path("oci/doc_sample_key.pem"));
+  CHECK(c.oci.endpoints.metadata == "http://127.0.0.1:8080/opc/v2");
+  CHECK(c.oci.endpoints.federation == "https://127.0.0.1:9443");
+  CHECK(c.oci.endpoints.secrets == "https://vault.example.com:8443");
+
+  // Written out, the default metadata address is fine; no other link-local one.
+  test::parse_ok("oci: { endpoints: { metadata: \"http://169.254.169.254/opc/v2\" } }\n",
+                 "test.yaml", secrets());
+  only_error("oci: { endpoints: { metadata: \"http://169.254.169.253/opc/v2\" } }",
+             "oci.endpoints.metadata", "the only link-local address");
+  only_error("oci: { endpoints: { secrets: \"https://169.254.1.1\" } }", "oci.endpoints.secrets",
+             "the only link-local address");
+  only_error("oci: { endpoints: { federation: \"https://h/x?y=1\" } }",
+             "oci.endpoints.federation", "takes no query");
+  only_error("oci: { endpoints: { federation: \"ftp://h\" } }", "oci.endpoints.federation",
+             "bad URL 'ftp://h'");
+  only_error("oci: { region: Frankfurt }", "oci.region", "bad region 'Frankfurt'");
+  only_error("oci: { ca_file: /nonexistent/ca.pem }", "oci.ca_file", "/nonexistent/ca.pem");
 }
