@@ -33,6 +33,7 @@
 #include "ocirelay/metrics/relay_metrics.hpp"
 #include "ocirelay/storage/storage_worker.hpp"
 #include "ocirelay/storage/store.hpp"
+#include "ocirelay/oci/vault_secret_reader.hpp"
 #include "ocirelay_version.hpp"
 
 namespace ocirelay::app {
@@ -249,7 +250,7 @@ class Application::Impl {
         if (!a.shutting_down) a.notifier.ready("configuration reload done");
       }
     } ready{*this};
-    auto loaded = config::load_config(path);
+    auto loaded = config::load_config(path, oci::secret_sources_with_vault());
     if (!loaded) {
       for (const auto& e : loaded.error()) log->error("reload: {}", e.to_string());
       log->error("reload refused ({} error(s)); keeping the running configuration",

@@ -197,7 +197,8 @@ constexpr auto kOciFields = fields<Oci>({
     {"principal", [](auto& w, auto& value, auto& path,
                      Oci& out) { read_oci_principal(w, value, path, out.principal, true); }},
     {"region", read_region},
-    {"api_key", member_field<&Oci::api_key, read_api_key>},
+    // Read by read_oci after the others, once ${vault:} can be resolved.
+    {"api_key", [](auto&, auto&, auto&, Oci&) {}},
     {"endpoints", mapping_field<&Oci::endpoints, kEndpointFields>},
     {"ca_file",
      [](auto& w, auto& value, auto& path, Oci& out) {
@@ -241,6 +242,13 @@ void check_signed_headers(SchemaWalker& w, const ConfigNode& dest_node, std::siz
 
 void read_oci(SchemaWalker& w, const ConfigNode& value, const std::string& path, Oci& out) {
   if (!kOciFields.read(w, value, path, out)) return;
+  // The api_key's passphrase may come from the Vault, through the instance
+  // principal (with the api_key principal, the walker refuses it).
+  w.use_vault_identity(out);
+  if (const ConfigNode* key = SchemaWalker::get(value, "api_key")) {
+    read_api_key(w, *key, SchemaWalker::join(path, "api_key"), out.api_key);
+  }
+  w.use_vault_identity(out);
   if (out.principal == OciPrincipal::api_key && SchemaWalker::get(value, "api_key") == nullptr) {
     w.error(value.key_mark("principal"), SchemaWalker::join(path, "principal"),
             "principal api_key needs the oci.api_key section (tenancy, user, fingerprint, "

@@ -465,7 +465,7 @@ destinations:
   - name: d
     url: http://h/
     auth: { type: basic, username: u, password: "${file:/run/secrets/oic}" }
-log: { file: "${vault:x}" }
+log: { file: "${ssm:x}" }
 )");
   INFO(dump(errors));
   REQUIRE(errors.size() == 3);

@@ -76,7 +76,7 @@ class InstancePrincipal final : public RequestSignerSource {
 
   // The region in use (configured, or read from the metadata service once a
   // fetch has done so); empty before.
-  const std::string& region() const noexcept { return region_; }
+  std::string region() const override { return region_; }
   // Federation requests sent so far.
   std::size_t federation_requests() const noexcept { return federation_requests_; }
 

@@ -40,6 +40,9 @@ class RequestSignerSource {
   virtual bool rejected(const SignerPtr& used) = 0;
   // Aborts requests of the source in flight (shutdown).
   virtual void cancel() = 0;
+  // The region the principal found out itself (the instance principal's,
+  // from the metadata service, once signer() has succeeded); empty if none.
+  virtual std::string region() const { return {}; }
 };
 
 // The signer source of `principal` (api_key or instance) as configured in
