@@ -61,6 +61,7 @@ Result<std::unique_ptr<EventSender>> EventSender::create(asio::any_io_executor e
     if (!signers) return fail(std::move(signers).error());
     sender->signers_ = std::move(signers).value();
     sender->host_header_ = url->host_header();
+    sender->signed_target_ = oci_request_target(url->target);
   }
   sender->name_ = name;
   sender->log_ = std::move(log);
@@ -91,7 +92,7 @@ http::ClientRequest EventSender::make_request(const std::string& event_id, const
 
 Result<Unit> EventSender::sign(http::ClientRequest& request,
                                const OciRequestSigner& signer) const {
-  const OciRequest signed_part{request.method, client_->url().target, host_header_,
+  const OciRequest signed_part{request.method, request.target, host_header_,
                                request.headers.fields(), request.body};
   auto added = signer.sign(signed_part, std::chrono::system_clock::now());
   if (!added) return fail(std::move(added).error());
@@ -156,6 +157,7 @@ asio::awaitable<Result<http::ClientResponse, http::ClientError>> EventSender::se
     }
     used = std::move(signer).value();
     http::ClientRequest request = make_request(event_id, body, {});
+    request.target = signed_target_;
     // Signed afresh for every attempt: the signature covers the date.
     if (auto signed_ok = sign(request, *used); !signed_ok) {
       co_return fail(http::ClientError{http::ClientError::Kind::io,

@@ -145,7 +145,7 @@ Result<Unit> InstancePrincipal::make_federation_client() {
   client_options.max_response_body_bytes = 256 * 1024;
   client_options.tls = tls_;
   federation_endpoint_ = url->origin() + path_prefix(*url) + "/v1/x509";
-  federation_target_ = path_prefix(*url) + "/v1/x509";
+  federation_target_ = oci_request_target(path_prefix(*url) + "/v1/x509");
   federation_ = std::make_unique<http::HttpClient>(executor_, std::move(url).value(), client_options);
   return Unit{};
 }

@@ -93,7 +93,7 @@ asio::awaitable<Result<std::string>> VaultClient::secret(const std::string& ocid
   }
   http::ClientRequest request;
   request.method = "GET";
-  request.target = prefix_ + "/20190301/secretbundles/" + ocid;
+  request.target = oci_request_target(prefix_ + "/20190301/secretbundles/" + ocid);
   request.headers.add("Accept", "application/json");
   const OciRequest signed_part{request.method, request.target, client_->url().host_header(),
                                request.headers.fields(), request.body};

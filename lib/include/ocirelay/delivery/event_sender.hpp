@@ -7,7 +7,8 @@
 // oci_signature the finished request is signed last (OCI Signature Version 1:
 // `date`, `x-content-sha256` and `Authorization` added), at each attempt, by
 // the signer of the destination's principal (oci/request_signer_source.hpp:
-// the api_key's, or the instance principal's current session).
+// the api_key's, or the instance principal's current session). Its URL's
+// path and query are sent percent-encoded as OCI expects (oci_request_target()).
 //
 // With oauth2, a 401 answer drops the token, fetches a new one and sends once
 // more; only that second answer is returned; likewise with the instance
@@ -81,7 +82,8 @@ class EventSender final : public Sender {
   Payload payload_;
   std::string basic_authorization_;         // secret; basic only
   std::unique_ptr<oci::RequestSignerSource> signers_;  // oci_signature only
-  std::string host_header_;                 // oci_signature only: the Host header signed
+  std::string host_header_;    // oci_signature only: the Host header signed
+  std::string signed_target_;  // oci_signature only: the URL's target, as OCI expects it
   std::vector<config::DestinationHeader> headers_;
 };
 
