@@ -3,10 +3,10 @@
 //
 // The text is given in memory, and secret references resolve through
 // in-memory sources: ${env:...} and ${file:...} (and ${cred:...}, ${vault:...})
-// never reach the process environment, the file system or the network, so the fuzzer can neither read
-// real secrets nor depend on them. The loader itself only checks that files
-// it is told about (TLS and CA files) are regular and readable: stat and an
-// open for reading, never a read of a special file, never a write.
+// never reach the process environment, the file system or the network, so the fuzzer can neither
+// read real secrets nor depend on them. The loader itself only checks that files it is told about
+// (TLS and CA files) are regular and readable: stat and an open for reading, never a read of a
+// special file, never a write.
 //
 // Besides ASan/UBSan, the target checks the loader's promises: a rejected
 // configuration has at least one error, each with a message; and no error

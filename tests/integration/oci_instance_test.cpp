@@ -230,7 +230,8 @@ TEST_CASE("instance principal: a rotated instance certificate is used at the nex
   REQUIRE(client.post_event(event_with_id(1)).status == 202);
   REQUIRE(wait_for_metric(relay, attempts_series("oic", "delivered", "2xx"), 1, 30s));
 
-  const InstanceIdentity second = make_instance_identity(world.dir, world.pki, "instance-b", kTenancy);
+  const InstanceIdentity second =
+      make_instance_identity(world.dir, world.pki, "instance-b", kTenancy);
   REQUIRE(second.sha1_fingerprint != world.first.sha1_fingerprint);
   world.oci.serve(second);
   world.reject_token(world.oci.tokens()[0]);  // forces a refresh

@@ -8,7 +8,6 @@
 // itself). A request that fails any check gets 401.
 #include <catch2/catch.hpp>
 
-
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -59,9 +58,10 @@ ApiKey make_api_key(const TempDir& dir, const std::string& name) {
   k.encrypted_key_file = dir.file(name + "-encrypted.pem");
   const std::string pub = dir.file(name + "-public.pem");
   const std::string q = " 2>&1";
-  run_command("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " + k.key_file + q);
-  run_command("openssl pkey -in " + k.key_file + " -aes-256-cbc -passout pass:" + kPassphrase + " -out " +
-      k.encrypted_key_file + q);
+  run_command("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " + k.key_file +
+              q);
+  run_command("openssl pkey -in " + k.key_file + " -aes-256-cbc -passout pass:" + kPassphrase +
+              " -out " + k.encrypted_key_file + q);
   run_command("openssl pkey -in " + k.key_file + " -pubout -out " + pub + q);
   k.public_key_pem = read_file(pub);
   // "MD5(stdin)= 20:3b:..." (OpenSSL 3) or "(stdin)= ..." (older).

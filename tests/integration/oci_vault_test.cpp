@@ -52,10 +52,10 @@ struct VaultWorld {
       if (r.headers.get("Authorization").value_or("") != basic_auth(kClientId, accepted)) {
         return Reply{ocirelay::http::json_response(401, R"({"error":"invalid_client"})"), {}};
       }
-      return Reply{ocirelay::http::json_response(
-                       200, R"({"access_token":"tok-)" + std::to_string(i) +
-                                R"(","token_type":"Bearer","expires_in":3600})"),
-                   {}};
+      return Reply{
+          ocirelay::http::json_response(200, R"({"access_token":"tok-)" + std::to_string(i) +
+                                                 R"(","token_type":"Bearer","expires_in":3600})"),
+          {}};
     });
   }
 

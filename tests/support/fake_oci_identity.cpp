@@ -119,8 +119,8 @@ Reply FakeOciIdentity::answer_federation(const RecordedRequest& r) {
   };
   if (r.method != "POST" || r.target != "/v1/x509") return refuse("not POST /v1/x509");
   const InstanceIdentity* signer = nullptr;
-  const std::string problem = oci_verification_problem(
-      r, [&](const std::string& key_id) -> std::optional<std::string> {
+  const std::string problem =
+      oci_verification_problem(r, [&](const std::string& key_id) -> std::optional<std::string> {
         for (const InstanceIdentity& id : known_) {
           if (key_id == tenancy_ + "/fed-x509/" + id.sha1_fingerprint) {
             signer = &id;

@@ -56,12 +56,12 @@ Reply FakeVault::answer(const RecordedRequest& r) {
   }
   const auto it = secrets_.find(ocid);
   if (it == secrets_.end()) return oci_error(404, "NotAuthorizedOrNotFound");
-  return Reply{http::json_response(
-                   200, R"({"secretId":")" + ocid +
-                            R"(","versionNumber":1,"stages":["CURRENT","LATEST"],)"
-                            R"("secretBundleContent":{"contentType":"BASE64","content":")" +
-                            base64_of(it->second) + R"("}})"),
-               {}};
+  return Reply{
+      http::json_response(200, R"({"secretId":")" + ocid +
+                                   R"(","versionNumber":1,"stages":["CURRENT","LATEST"],)"
+                                   R"("secretBundleContent":{"contentType":"BASE64","content":")" +
+                                   base64_of(it->second) + R"("}})"),
+      {}};
 }
 
 }  // namespace ocirelay::test

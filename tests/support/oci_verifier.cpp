@@ -118,7 +118,8 @@ std::string oci_verification_problem(
   const bool with_body = r.method == "POST" || r.method == "PUT";
   std::vector<std::string> required{"date", "(request-target)", "host"};
   if (with_body) {
-    for (const char* h : {"content-length", "content-type", "x-content-sha256"}) required.push_back(h);
+    for (const char* h : {"content-length", "content-type", "x-content-sha256"})
+      required.push_back(h);
   }
   for (const std::string& name : required) {
     if (!contains(" " + listed + " ", " " + name + " ")) return "headers= lacks " + name;
@@ -160,11 +161,10 @@ std::string oci_verification_problem(
 
 std::string oci_verification_problem(const RecordedRequest& r, const std::string& key_id,
                                      const std::string& public_pem) {
-  return oci_verification_problem(
-      r, [&](const std::string& id) -> std::optional<std::string> {
-        if (id != key_id) return std::nullopt;
-        return public_pem;
-      });
+  return oci_verification_problem(r, [&](const std::string& id) -> std::optional<std::string> {
+    if (id != key_id) return std::nullopt;
+    return public_pem;
+  });
 }
 
 }  // namespace ocirelay::test

@@ -31,9 +31,9 @@
 #include "ocirelay/log/logging.hpp"
 #include "ocirelay/metrics/registry.hpp"
 #include "ocirelay/metrics/relay_metrics.hpp"
+#include "ocirelay/oci/vault_secret_reader.hpp"
 #include "ocirelay/storage/storage_worker.hpp"
 #include "ocirelay/storage/store.hpp"
-#include "ocirelay/oci/vault_secret_reader.hpp"
 #include "ocirelay_version.hpp"
 
 namespace ocirelay::app {

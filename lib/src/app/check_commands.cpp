@@ -6,8 +6,8 @@
 #include "ocirelay/config/loader.hpp"
 #include "ocirelay/http/tls_context.hpp"
 #include "ocirelay/http/url.hpp"
-#include "ocirelay/storage/storage_check.hpp"
 #include "ocirelay/oci/vault_secret_reader.hpp"
+#include "ocirelay/storage/storage_check.hpp"
 
 namespace ocirelay::app {
 

@@ -61,8 +61,8 @@ std::string OciCertificate::der_base64() const {
     ERR_clear_error();
     return {};
   }
-  std::string out =
-      base64_encode(std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len)));
+  std::string out = base64_encode(
+      std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len)));
   OPENSSL_free(der);
   return out;
 }

@@ -143,7 +143,8 @@ constexpr std::string_view kDefaultMetadata = "http://169.254.169.254/opc/v2";
 
 bool link_local_host(std::string_view url) {
   const auto scheme_end = url.find("://");
-  const std::string_view rest = scheme_end == std::string_view::npos ? url : url.substr(scheme_end + 3);
+  const std::string_view rest =
+      scheme_end == std::string_view::npos ? url : url.substr(scheme_end + 3);
   return rest.starts_with("169.254.") || rest.starts_with("[fe8") || rest.starts_with("[fe9") ||
          rest.starts_with("[fea") || rest.starts_with("[feb") || rest.starts_with("[FE8");
 }
@@ -163,8 +164,10 @@ void read_endpoint(SchemaWalker& w, const ConfigNode& value, const std::string& 
     w.error(value, path, "bad URL " + shown + ": a base URL takes no query");
   } else if (link_local_host(*url) && *url != kDefaultMetadata) {
     w.error(value, path,
-            "bad URL " + shown + ": the only link-local address the relay contacts is the "
-            "metadata service's default, " + std::string(kDefaultMetadata));
+            "bad URL " + shown +
+                ": the only link-local address the relay contacts is the "
+                "metadata service's default, " +
+                std::string(kDefaultMetadata));
   } else {
     out.*Member = std::move(*url);
   }
@@ -180,10 +183,10 @@ constexpr auto kEndpointFields = fields<OciEndpoints>({
 void read_region(SchemaWalker& w, const ConfigNode& value, const std::string& path, Oci& out) {
   auto text = w.text(value, path);
   if (!text) return;
-  const bool ok = !text->empty() && text->size() <= 64 &&
-                  std::all_of(text->begin(), text->end(), [](char c) {
-                    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-                  });
+  const bool ok =
+      !text->empty() && text->size() <= 64 && std::all_of(text->begin(), text->end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+      });
   if (!ok) {
     w.error(value, path,
             "bad region " + quote(value.text) +
@@ -200,10 +203,8 @@ constexpr auto kOciFields = fields<Oci>({
     // Read by read_oci after the others, once ${vault:} can be resolved.
     {"api_key", [](auto&, auto&, auto&, Oci&) {}},
     {"endpoints", mapping_field<&Oci::endpoints, kEndpointFields>},
-    {"ca_file",
-     [](auto& w, auto& value, auto& path, Oci& out) {
-       read_file(w, value, path, out.ca_file, "OCI CA bundle", false);
-     }},
+    {"ca_file", [](auto& w, auto& value, auto& path,
+                   Oci& out) { read_file(w, value, path, out.ca_file, "OCI CA bundle", false); }},
 });
 
 // Headers the signature sets, which a destination's `headers:` must not.

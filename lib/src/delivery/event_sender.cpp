@@ -90,8 +90,7 @@ http::ClientRequest EventSender::make_request(const std::string& event_id, const
   return request;
 }
 
-Result<Unit> EventSender::sign(http::ClientRequest& request,
-                               const OciRequestSigner& signer) const {
+Result<Unit> EventSender::sign(http::ClientRequest& request, const OciRequestSigner& signer) const {
   const OciRequest signed_part{request.method, request.target, host_header_,
                                request.headers.fields(), request.body};
   auto added = signer.sign(signed_part, std::chrono::system_clock::now());
@@ -151,9 +150,10 @@ asio::awaitable<Result<http::ClientResponse, http::ClientError>> EventSender::se
     }
     if (round == 1) {
       if (signer.value() == used) co_return response;
-      log_->info("event {} to {}: HTTP 401 with the OCI security token; sending once more with "
-                 "a new one",
-                 event_id, name_);
+      log_->info(
+          "event {} to {}: HTTP 401 with the OCI security token; sending once more with "
+          "a new one",
+          event_id, name_);
     }
     used = std::move(signer).value();
     http::ClientRequest request = make_request(event_id, body, {});

@@ -86,7 +86,8 @@ bool is_token_text(std::string_view token) {
 }  // namespace
 
 struct InstancePrincipal::Flight {
-  explicit Flight(const asio::any_io_executor& ex) : done(ex, asio::steady_timer::time_point::max()) {}
+  explicit Flight(const asio::any_io_executor& ex)
+      : done(ex, asio::steady_timer::time_point::max()) {}
   asio::steady_timer done;  // cancelled once `outcome` is set
   std::optional<Result<SignerPtr>> outcome;
 };
@@ -107,7 +108,8 @@ Result<std::unique_ptr<InstancePrincipal>> InstancePrincipal::create(
   }
   std::unique_ptr<InstancePrincipal> p(
       new InstancePrincipal(std::move(options), std::move(log), executor));
-  auto tls = http::make_client_tls_context(http::ClientTlsOptions{p->options_.oci.ca_file, true, "", ""});
+  auto tls =
+      http::make_client_tls_context(http::ClientTlsOptions{p->options_.oci.ca_file, true, "", ""});
   if (!tls) return fail(owner + ": oci.ca_file: " + tls.error());
   p->tls_ = std::move(tls).value();
   http::ClientOptions client_options;
@@ -146,7 +148,8 @@ Result<Unit> InstancePrincipal::make_federation_client() {
   client_options.tls = tls_;
   federation_endpoint_ = url->origin() + path_prefix(*url) + "/v1/x509";
   federation_target_ = oci_request_target(path_prefix(*url) + "/v1/x509");
-  federation_ = std::make_unique<http::HttpClient>(executor_, std::move(url).value(), client_options);
+  federation_ =
+      std::make_unique<http::HttpClient>(executor_, std::move(url).value(), client_options);
   return Unit{};
 }
 

@@ -15,12 +15,12 @@ struct ShortCode {
 
 // The regions whose metadata service answers a three-letter code.
 constexpr std::array kShortCodes{
-    ShortCode{"phx", "us-phoenix-1"},  ShortCode{"iad", "us-ashburn-1"},
+    ShortCode{"phx", "us-phoenix-1"},   ShortCode{"iad", "us-ashburn-1"},
     ShortCode{"fra", "eu-frankfurt-1"}, ShortCode{"lhr", "uk-london-1"},
-    ShortCode{"yyz", "ca-toronto-1"},  ShortCode{"nrt", "ap-tokyo-1"},
-    ShortCode{"icn", "ap-seoul-1"},    ShortCode{"bom", "ap-mumbai-1"},
-    ShortCode{"gru", "sa-saopaulo-1"}, ShortCode{"zrh", "eu-zurich-1"},
-    ShortCode{"syd", "ap-sydney-1"},   ShortCode{"ams", "eu-amsterdam-1"},
+    ShortCode{"yyz", "ca-toronto-1"},   ShortCode{"nrt", "ap-tokyo-1"},
+    ShortCode{"icn", "ap-seoul-1"},     ShortCode{"bom", "ap-mumbai-1"},
+    ShortCode{"gru", "sa-saopaulo-1"},  ShortCode{"zrh", "eu-zurich-1"},
+    ShortCode{"syd", "ap-sydney-1"},    ShortCode{"ams", "eu-amsterdam-1"},
 };
 
 std::string trimmed(std::string_view text) {

@@ -21,7 +21,8 @@ Result<std::unique_ptr<RequestSignerSource>> make_signer_source(
       InstancePrincipal::Options options;
       options.owner = owner;
       options.oci = oci;
-      auto source = InstancePrincipal::create(std::move(executor), std::move(options), std::move(log));
+      auto source =
+          InstancePrincipal::create(std::move(executor), std::move(options), std::move(log));
       if (!source) return fail(std::move(source).error());
       return std::unique_ptr<RequestSignerSource>(std::move(source).value());
     }

@@ -198,7 +198,8 @@ TEST_CASE("request targets are percent-encoded as OCI expects, and stay so", "[o
   using ocirelay::oci_request_target;
   // What RFC 3986 allows in a path and a query is kept as written.
   CHECK(oci_request_target(kDocGetTarget) == kDocGetTarget);
-  CHECK(oci_request_target("/a-b._~!$&'()*+,;=:@/c?x=1&y=/z?") == "/a-b._~!$&'()*+,;=:@/c?x=1&y=/z?");
+  CHECK(oci_request_target("/a-b._~!$&'()*+,;=:@/c?x=1&y=/z?") ==
+        "/a-b._~!$&'()*+,;=:@/c?x=1&y=/z?");
   // Escapes already there keep their case; a stray '%' is escaped itself.
   CHECK(oci_request_target("/a%2fb%2F?q=%41") == "/a%2fb%2F?q=%41");
   CHECK(oci_request_target("/50%?off=100%") == "/50%25?off=100%25");
@@ -219,8 +220,9 @@ TEST_CASE("request targets are percent-encoded as OCI expects, and stay so", "[o
     state ^= state << 17;
     return state;
   };
-  const std::string alphabet = std::string("/?%&=+#aZ09-._~!$'()*,;:@ \"<>\\^`{|}[]\x7f\x80\xc3\xa9\xff") +
-                               std::string(1, '\0');
+  const std::string alphabet =
+      std::string("/?%&=+#aZ09-._~!$'()*,;:@ \"<>\\^`{|}[]\x7f\x80\xc3\xa9\xff") +
+      std::string(1, '\0');
   for (int n = 0; n < 2000; ++n) {
     std::string target = "/";
     const std::size_t length = next() % 24;

@@ -222,8 +222,8 @@ TEST_CASE("oci endpoints, region and ca_file: defaults, and what is accepted", "
              "oci.endpoints.metadata", "the only link-local address");
   only_error("oci: { endpoints: { secrets: \"https://169.254.1.1\" } }", "oci.endpoints.secrets",
              "the only link-local address");
-  only_error("oci: { endpoints: { federation: \"https://h/x?y=1\" } }",
-             "oci.endpoints.federation", "takes no query");
+  only_error("oci: { endpoints: { federation: \"https://h/x?y=1\" } }", "oci.endpoints.federation",
+             "takes no query");
   only_error("oci: { endpoints: { federation: \"ftp://h\" } }", "oci.endpoints.federation",
              "bad URL 'ftp://h'");
   only_error("oci: { region: Frankfurt }", "oci.region", "bad region 'Frankfurt'");
@@ -278,22 +278,23 @@ TEST_CASE("a ${vault:} secret that cannot be read is an error naming the OCID an
           "[config][oci][vault]") {
   FakeVault vault;
   const std::string missing = "ocid1.vaultsecret.oc1..missing";
-  auto r = parse_config("oci: { principal: instance }\n" + oauth_destination("${vault:" + missing + "}"),
-                        "test.yaml", vault.sources());
+  auto r =
+      parse_config("oci: { principal: instance }\n" + oauth_destination("${vault:" + missing + "}"),
+                   "test.yaml", vault.sources());
   REQUIRE_FALSE(r.ok());
   REQUIRE(r.error().size() == 1);
   CHECK(r.error()[0].path == "destinations[0].auth.client_secret");
   CHECK_THAT(r.error()[0].message, Catch::Contains(missing) && Catch::Contains("HTTP 404"));
 
   // No principal to fetch it with.
-  auto none = parse_config(oauth_destination("${vault:" + kSecretOcid + "}"), "test.yaml",
-                           vault.sources());
+  auto none =
+      parse_config(oauth_destination("${vault:" + kSecretOcid + "}"), "test.yaml", vault.sources());
   REQUIRE_FALSE(none.ok());
   CHECK_THAT(none.error()[0].message, Catch::Contains("needs an OCI principal"));
   // Not in the settings that say how to reach the Vault.
-  auto inside = parse_config(
-      "oci: { principal: instance, region: \"${vault:" + kSecretOcid + "}\" }\n", "test.yaml",
-      vault.sources());
+  auto inside =
+      parse_config("oci: { principal: instance, region: \"${vault:" + kSecretOcid + "}\" }\n",
+                   "test.yaml", vault.sources());
   REQUIRE_FALSE(inside.ok());
   CHECK(inside.error()[0].path == "oci.region");
   CHECK_THAT(inside.error()[0].message, Catch::Contains("cannot be used in the oci section"));
@@ -304,10 +305,10 @@ TEST_CASE("an api_key passphrase may come from the Vault through the instance pr
           "[config][oci][vault]") {
   FakeVault vault;
   const std::string passphrase = "    passphrase: \"${vault:ocid1.vaultsecret.oc1..passphrase}\"\n";
-  const Config c = test::parse_ok(
-      "oci:\n  principal: instance\n" +
-          api_key(fixture_path("oci/doc_sample_key_encrypted.pem"), passphrase),
-      "test.yaml", vault.sources());
+  const Config c =
+      test::parse_ok("oci:\n  principal: instance\n" +
+                         api_key(fixture_path("oci/doc_sample_key_encrypted.pem"), passphrase),
+                     "test.yaml", vault.sources());
   REQUIRE(c.oci.api_key);
   CHECK(c.oci.api_key->passphrase == kPassphrase);
   // With the api_key principal, the key would be needed to reach the Vault.

@@ -58,7 +58,8 @@ TEST_CASE("OCI endpoints default from the region and its realm", "[oci]") {
   CHECK(secrets_base(oci, "eu-frankfurt-1") ==
         "https://secrets.vaults.eu-frankfurt-1.oci.oraclecloud.com");
   CHECK(federation_base(oci, "us-langley-1") == "https://auth.us-langley-1.oraclegovcloud.com");
-  CHECK(federation_base(oci, "uk-gov-london-1") == "https://auth.uk-gov-london-1.oraclegovcloud.uk");
+  CHECK(federation_base(oci, "uk-gov-london-1") ==
+        "https://auth.uk-gov-london-1.oraclegovcloud.uk");
   oci.endpoints.federation = "https://127.0.0.1:9443";
   oci.endpoints.secrets = "https://vault.example:8443/base";
   CHECK(federation_base(oci, "eu-frankfurt-1") == "https://127.0.0.1:9443");

@@ -82,7 +82,7 @@ class EventSender final : public Sender {
   Payload payload_;
   std::string basic_authorization_;         // secret; basic only
   std::unique_ptr<oci::RequestSignerSource> signers_;  // oci_signature only
-  std::string host_header_;    // oci_signature only: the Host header signed
+  std::string host_header_;                            // oci_signature only: the Host header signed
   std::string signed_target_;  // oci_signature only: the URL's target, as OCI expects it
   std::vector<config::DestinationHeader> headers_;
 };
