@@ -1,6 +1,8 @@
-// `oci:`: the OCI identity the relay signs requests with (`principal`, and
-// the API signing key of `api_key`), and the destinations whose `auth:` is
-// `oci_signature`, resolved against it once every section has been read.
+// `oci:`: the OCI identity the relay signs requests with (`principal`, the
+// API signing key of `api_key`, `region`, the OCI `endpoints` and their
+// `ca_file`), read before every other section so that `${vault:}` can be
+// resolved with it; and the destinations whose `auth:` is `oci_signature`,
+// resolved against it once every section has been read.
 #include <algorithm>
 #include <array>
 #include <fstream>
@@ -242,7 +244,10 @@ void check_signed_headers(SchemaWalker& w, const ConfigNode& dest_node, std::siz
 }  // namespace
 
 void read_oci(SchemaWalker& w, const ConfigNode& value, const std::string& path, Oci& out) {
-  if (!kOciFields.read(w, value, path, out)) return;
+  if (!kOciFields.read(w, value, path, out)) {
+    w.use_vault_identity(out);  // `oci` is not a mapping: the defaults
+    return;
+  }
   // The api_key's passphrase may come from the Vault, through the instance
   // principal (with the api_key principal, the walker refuses it).
   w.use_vault_identity(out);
