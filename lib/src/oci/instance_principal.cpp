@@ -255,7 +255,8 @@ asio::awaitable<Result<std::string>> InstancePrincipal::federate(
   request.body.assign(buffer.GetString(), buffer.GetSize());
   const OciRequest signed_part{request.method, request.target, federation_->url().host_header(),
                                request.headers.fields(), request.body};
-  auto added = identity.signer.sign(signed_part, now());
+  // Signed with the real time whatever clock schedules the refreshes.
+  auto added = identity.signer.sign(signed_part, Clock::now());
   if (!added) co_return fail("cannot sign the federation request: " + added.error());
   for (auto& [name, value] : added.value()) request.headers.add(std::move(name), std::move(value));
 

@@ -59,7 +59,9 @@ class InstancePrincipal final : public RequestSignerSource {
     Duration timeout = std::chrono::seconds(10);
     Duration min_backoff = std::chrono::seconds(1);
     Duration max_backoff = std::chrono::seconds(60);
-    std::function<Clock::time_point()> now;  // empty: Clock::now
+    // The clock of the refresh schedule and backoff (requests are signed
+    // with the real time); empty: Clock::now.
+    std::function<Clock::time_point()> now;
   };
 
   // Fails when a configured URL or the CA file is unusable.
