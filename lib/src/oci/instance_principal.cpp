@@ -19,6 +19,7 @@
 #include "ocirelay/http/url.hpp"
 #include "ocirelay/oci/oci_endpoints.hpp"
 #include "ocirelay/oci/security_token.hpp"
+#include "oci/oci_error.hpp"
 
 namespace ocirelay::oci {
 
@@ -33,35 +34,10 @@ constexpr Duration kQuickRejection = 30s;
 constexpr Duration kMaxRefreshMargin = 5min;
 constexpr unsigned kSessionKeyBits = 2048;
 
-// Text from a peer, fit for a log line: control characters blanked, cut.
-std::string printable(std::string_view text, std::size_t limit) {
-  std::string out;
-  for (const char c : text.substr(0, limit)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
-  }
-  if (text.size() > limit) out += "...";
-  return out;
-}
-
 std::string_view string_member(const rapidjson::Value& object, const char* name) {
   const auto it = object.FindMember(name);
   if (it == object.MemberEnd() || !it->value.IsString()) return {};
   return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-// "HTTP 401 (NotAuthenticated: ...)": an OCI error answer's code and message.
-std::string http_failure(const http::ClientResponse& response) {
-  std::string reason = "HTTP " + std::to_string(response.status);
-  rapidjson::Document doc;
-  doc.Parse(response.body.data(), response.body.size());
-  if (!doc.HasParseError() && doc.IsObject() && !string_member(doc, "code").empty()) {
-    reason += " (" + printable(string_member(doc, "code"), 64);
-    const auto message = string_member(doc, "message");
-    if (!message.empty()) reason += ": " + printable(message, 200);
-    reason += ")";
-  }
-  return reason;
 }
 
 Result<Unit> check_base_url(const http::Url& url, std::string_view what) {
@@ -192,7 +168,7 @@ asio::awaitable<Result<std::string>> InstancePrincipal::read_metadata(std::strin
   const std::string where = "the metadata service (" + metadata_->url().origin() +
                             metadata_prefix_ + std::string(path) + ")";
   if (!response) co_return fail(where + ": " + response.error().message);
-  if (response->status != 200) co_return fail(where + ": " + http_failure(response.value()));
+  if (response->status != 200) co_return fail(where + ": " + oci_http_failure(response.value(), true));
   co_return std::move(response->body);
 }
 
@@ -271,7 +247,7 @@ asio::awaitable<Result<std::string>> InstancePrincipal::federate(
   if (!response->ok()) co_return fail(where + ": " + response->error().message);
   const http::ClientResponse& answer = response->value();
   if (answer.status < 200 || answer.status > 299) {
-    co_return fail(where + ": " + http_failure(answer));
+    co_return fail(where + ": " + oci_http_failure(answer, true));
   }
   rapidjson::Document doc;
   doc.Parse(answer.body.data(), answer.body.size());

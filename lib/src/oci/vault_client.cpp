@@ -8,6 +8,7 @@
 #include "ocirelay/http/tls_context.hpp"
 #include "ocirelay/http/url.hpp"
 #include "ocirelay/oci/oci_endpoints.hpp"
+#include "oci/oci_error.hpp"
 
 namespace ocirelay::oci {
 
@@ -15,35 +16,10 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::string printable(std::string_view text, std::size_t limit) {
-  std::string out;
-  for (const char c : text.substr(0, limit)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
-  }
-  if (text.size() > limit) out += "...";
-  return out;
-}
-
 const rapidjson::Value* member(const rapidjson::Value& object, const char* name) {
   if (!object.IsObject()) return nullptr;
   const auto it = object.FindMember(name);
   return it == object.MemberEnd() ? nullptr : &it->value;
-}
-
-// "HTTP 404 (NotAuthorizedOrNotFound)": the status and OCI's error code. The
-// error message is left out: it might quote what was asked for.
-std::string http_failure(const http::ClientResponse& response) {
-  std::string reason = "HTTP " + std::to_string(response.status);
-  rapidjson::Document doc;
-  doc.Parse(response.body.data(), response.body.size());
-  if (!doc.HasParseError()) {
-    const rapidjson::Value* code = member(doc, "code");
-    if (code != nullptr && code->IsString()) {
-      reason += " (" + printable({code->GetString(), code->GetStringLength()}, 64) + ")";
-    }
-  }
-  return reason;
 }
 
 }  // namespace
@@ -106,7 +82,7 @@ asio::awaitable<Result<std::string>> VaultClient::secret(const std::string& ocid
   if (!response) co_return fail(where + ": " + response.error().message);
   if (response->status == 401) signers_->rejected(signer.value());
   if (response->status < 200 || response->status > 299) {
-    co_return fail(where + ": " + http_failure(response.value()));
+    co_return fail(where + ": " + oci_http_failure(response.value(), false));
   }
   rapidjson::Document doc;
   doc.Parse(response->body.data(), response->body.size());
@@ -123,7 +99,7 @@ asio::awaitable<Result<std::string>> VaultClient::secret(const std::string& ocid
   }
   auto decoded = base64_decode({text->GetString(), text->GetStringLength()});
   if (!decoded) co_return fail(where + ": the secret's content is not base64");
-  co_return std::move(*decoded);
+  co_return std::move(*decoded);  // never logged
 }
 
 void VaultClient::cancel() {
