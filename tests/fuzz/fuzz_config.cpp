@@ -2,11 +2,11 @@
 // same text read as YAML ("fuzz.yaml") and as JSON ("fuzz.json").
 //
 // The text is given in memory, and secret references resolve through
-// in-memory sources: ${env:...} and ${file:...} (and ${cred:...}) never reach
-// the process environment or the file system, so the fuzzer can neither read
-// real secrets nor depend on them. The loader itself only checks that files
-// it is told about (TLS and CA files) are regular and readable: stat and an
-// open for reading, never a read of a special file, never a write.
+// in-memory sources: ${env:...} and ${file:...} (and ${cred:...}, ${vault:...})
+// never reach the process environment, the file system or the network, so the fuzzer can neither
+// read real secrets nor depend on them. The loader itself only checks that files it is told about
+// (TLS and CA files) are regular and readable: stat and an open for reading, never a read of a
+// special file, never a write.
 //
 // Besides ASan/UBSan, the target checks the loader's promises: a rejected
 // configuration has at least one error, each with a message; and no error
@@ -34,6 +34,7 @@ using ocirelay::config::SecretSources;
 constexpr std::string_view kEnvSecret = "ENV-SECRET-9f2c41d7";
 constexpr std::string_view kFileSecret = "FILE-SECRET-5ab03e88";
 constexpr std::string_view kCredSecret = "CRED-SECRET-c7d19a26";
+constexpr std::string_view kVaultSecret = "VAULT-SECRET-3e8d51b0";
 
 const SecretSources& secrets() {
   static const SecretSources sources{
@@ -51,6 +52,12 @@ const SecretSources& secrets() {
         }
         if (path.starts_with("/etc/ocirelay/secrets/")) return std::string(kFileSecret) + "\r\n";
         return std::nullopt;
+      },
+      // ${vault:}: secrets whose OCID ends in 'a' exist; the others are 404.
+      [](const ocirelay::config::Oci&,
+         const std::string& ocid) -> ocirelay::Result<std::string, std::string> {
+        if (ocid.ends_with("a")) return std::string(kVaultSecret);
+        return ocirelay::fail(std::string("HTTP 404 (NotAuthorizedOrNotFound)"));
       }};
   return sources;
 }
@@ -68,7 +75,7 @@ void load(std::string_view text, const std::string& name) {
   for (const auto& error : errors) {
     if (error.message.empty()) violated("an error without a message");
     const std::string shown = error.to_string();
-    for (const std::string_view secret : {kEnvSecret, kFileSecret, kCredSecret}) {
+    for (const std::string_view secret : {kEnvSecret, kFileSecret, kCredSecret, kVaultSecret}) {
       if (shown.find(secret) != std::string::npos && text.find(secret) == std::string_view::npos) {
         violated("a resolved secret in an error: " + shown);
       }

@@ -8,10 +8,6 @@
 // itself). A request that fails any check gets 401.
 #include <catch2/catch.hpp>
 
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +22,7 @@
 #include "support/daemon_process.hpp"
 #include "support/fake_http_server.hpp"
 #include "support/fixtures.hpp"
+#include "support/oci_verifier.hpp"
 #include "support/relay_harness.hpp"
 #include "support/relay_metrics.hpp"
 #include "support/test_client.hpp"
@@ -46,15 +43,6 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-std::string run(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
-  if (!pipe) throw std::runtime_error("cannot run " + command);
-  std::string out;
-  std::array<char, 256> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe.get()) != nullptr) out += buf.data();
-  return out;
-}
-
 // An RSA API key made by the openssl command: the private key (plain and
 // encrypted with kPassphrase), the public key and the fingerprint OCI shows.
 struct ApiKey {
@@ -70,129 +58,19 @@ ApiKey make_api_key(const TempDir& dir, const std::string& name) {
   k.encrypted_key_file = dir.file(name + "-encrypted.pem");
   const std::string pub = dir.file(name + "-public.pem");
   const std::string q = " 2>&1";
-  run("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " + k.key_file + q);
-  run("openssl pkey -in " + k.key_file + " -aes-256-cbc -passout pass:" + kPassphrase + " -out " +
-      k.encrypted_key_file + q);
-  run("openssl pkey -in " + k.key_file + " -pubout -out " + pub + q);
+  run_command("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " + k.key_file +
+              q);
+  run_command("openssl pkey -in " + k.key_file + " -aes-256-cbc -passout pass:" + kPassphrase +
+              " -out " + k.encrypted_key_file + q);
+  run_command("openssl pkey -in " + k.key_file + " -pubout -out " + pub + q);
   k.public_key_pem = read_file(pub);
   // "MD5(stdin)= 20:3b:..." (OpenSSL 3) or "(stdin)= ..." (older).
   const std::string md5 =
-      run("openssl pkey -in " + k.key_file + " -pubout -outform DER | openssl md5 -c");
+      run_command("openssl pkey -in " + k.key_file + " -pubout -outform DER | openssl md5 -c");
   const auto eq = md5.find("= ");
   if (eq == std::string::npos) throw std::runtime_error("openssl md5 failed: " + md5);
   k.fingerprint = md5.substr(eq + 2, 47);
   return k;
-}
-
-std::string base64(const unsigned char* data, std::size_t n) {
-  std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  const int len =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
-  out.resize(static_cast<std::size_t>(len));
-  return out;
-}
-
-std::string sha256_b64(const std::string& body) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int n = 0;
-  EVP_Digest(body.data(), body.size(), md.data(), &n, EVP_sha256(), nullptr);
-  return base64(md.data(), n);
-}
-
-std::vector<unsigned char> unbase64(const std::string& text) {
-  std::vector<unsigned char> out(text.size());
-  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0) return {};
-  std::size_t len = static_cast<std::size_t>(n);
-  if (!text.empty() && text.back() == '=') --len;
-  if (text.size() > 1 && text[text.size() - 2] == '=') --len;
-  out.resize(len);
-  return out;
-}
-
-// The key="value" parameters of an `Authorization: Signature ...` header.
-std::map<std::string, std::string> signature_params(const std::string& header) {
-  std::map<std::string, std::string> out;
-  if (header.rfind("Signature ", 0) != 0) return out;
-  std::size_t at = 10;
-  while (at < header.size()) {
-    const auto eq = header.find("=\"", at);
-    if (eq == std::string::npos) break;
-    const auto end = header.find('"', eq + 2);
-    if (end == std::string::npos) break;
-    out[header.substr(at, eq - at)] = header.substr(eq + 2, end - eq - 2);
-    at = end + 1;
-    if (at < header.size() && header[at] == ',') ++at;
-  }
-  return out;
-}
-
-bool rsa_sha256_verifies(const std::string& public_pem, const std::string& text,
-                         const std::vector<unsigned char>& signature) {
-  std::unique_ptr<BIO, int (*)(BIO*)> bio(
-      BIO_new_mem_buf(public_pem.data(), static_cast<int>(public_pem.size())), BIO_free);
-  std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> key(
-      PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!key || !ctx) return false;
-  return EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) == 1 &&
-         EVP_DigestVerify(ctx.get(), signature.data(), signature.size(),
-                          reinterpret_cast<const unsigned char*>(text.data()), text.size()) == 1;
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// Why OCI would refuse this request (empty: it verifies).
-std::string oci_verification_problem(const RecordedRequest& r, const std::string& key_id,
-                                     const std::string& public_pem) {
-  const auto params = signature_params(std::string(r.headers.get("Authorization").value_or("")));
-  if (params.empty()) return "no Signature authorization";
-  if (params.count("version") == 0 || params.at("version") != "1") return "version is not 1";
-  if (params.count("algorithm") == 0 || params.at("algorithm") != "rsa-sha256") return "algorithm";
-  if (params.count("keyId") == 0 || params.at("keyId") != key_id) return "wrong keyId";
-  if (params.count("headers") == 0 || params.count("signature") == 0) return "incomplete";
-  const std::string& listed = params.at("headers");
-  for (const char* required :
-       {"date", "(request-target)", "host", "content-length", "content-type", "x-content-sha256"}) {
-    if (!contains(" " + listed + " ", std::string(" ") + required + " ")) {
-      return std::string("headers= lacks ") + required;
-    }
-  }
-  if (r.headers.get("x-content-sha256").value_or("") != sha256_b64(r.body)) return "body hash";
-  if (r.headers.get("Content-Length").value_or("") != std::to_string(r.body.size())) {
-    return "content-length";
-  }
-  std::tm tm{};
-  const std::string date(r.headers.get("date").value_or(""));
-  const char* end = ::strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (end == nullptr || *end != '\0') return "date is not RFC 7231: " + date;
-  if (std::abs(std::difftime(::timegm(&tm), std::time(nullptr))) > 300) return "date skewed";
-
-  // The signing string, rebuilt from the request as it arrived.
-  std::string text;
-  std::size_t at = 0;
-  while (at <= listed.size()) {
-    auto space = listed.find(' ', at);
-    if (space == std::string::npos) space = listed.size();
-    const std::string name = listed.substr(at, space - at);
-    if (!text.empty()) text += '\n';
-    if (name == "(request-target)") {
-      text += "(request-target): " + lower(r.method) + " " + r.target;
-    } else {
-      const auto value = r.headers.get(name);
-      if (!value) return "signed header " + name + " is absent";
-      text += name + ": " + std::string(*value);
-    }
-    at = space + 1;
-  }
-  if (!rsa_sha256_verifies(public_pem, text, unbase64(params.at("signature")))) {
-    return "signature does not verify";
-  }
-  return {};
 }
 
 // A fake OIC trigger that answers 202 to verified requests and 401 to the

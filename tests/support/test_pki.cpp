@@ -1,8 +1,10 @@
 #include "support/test_pki.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 namespace ocirelay::test {
@@ -55,6 +57,50 @@ TestPki make_test_pki(const TempDir& tmp) {
   pki.wrong_host_server_cert = dir + "/wrong-host-server.crt";
   pki.wrong_host_server_key = dir + "/wrong-host-server.key";
   return pki;
+}
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string output_of(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("cannot run " + command);
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
+  ::pclose(pipe);
+  return out;
+}
+
+}  // namespace
+
+InstanceIdentity make_instance_identity(const TempDir& tmp, const TestPki& pki,
+                                        const std::string& name, const std::string& tenancy) {
+  const std::string dir = tmp.file("pki");
+  std::filesystem::create_directories(dir);
+  const std::string base = dir + "/" + name;
+  const std::string ca_key = pki.ca_cert.substr(0, pki.ca_cert.size() - 4) + ".key";
+  run("openssl req -newkey rsa:2048 -nodes -subj '/CN=ocid1.instance.oc1.eu-frankfurt-1.test/"
+      "OU=opc-certtype:instance/OU=opc-instance:ocid1.instance.oc1.eu-frankfurt-1.test/"
+      "OU=opc-compartment:ocid1.compartment.oc1..test/OU=opc-tenant:" +
+      tenancy + "' -keyout '" + base + ".key' -out '" + base + ".csr'");
+  run("openssl x509 -req -in '" + base + ".csr' -CA '" + pki.ca_cert + "' -CAkey '" + ca_key +
+      "' -CAcreateserial -days 2 -out '" + base + ".crt'");
+  run("openssl pkey -in '" + base + ".key' -pubout -out '" + base + ".pub'");
+  InstanceIdentity id;
+  id.cert_pem = slurp(base + ".crt");
+  id.key_pem = slurp(base + ".key");
+  id.public_key_pem = slurp(base + ".pub");
+  // "SHA1 Fingerprint=AB:CD:..."
+  const std::string fp = output_of("openssl x509 -in '" + base + ".crt' -noout -fingerprint -sha1");
+  const auto eq = fp.find('=');
+  if (eq == std::string::npos) throw std::runtime_error("openssl x509 -fingerprint failed");
+  id.sha1_fingerprint = fp.substr(eq + 1, 59);
+  return id;
 }
 
 }  // namespace ocirelay::test

@@ -28,4 +28,18 @@ struct TestPki {
 // Makes the files under dir/pki. Throws when openssl fails.
 TestPki make_test_pki(const TempDir& dir);
 
+// An OCI instance's identity as the metadata service serves it: a
+// certificate issued by the test CA whose subject carries the OCI attributes
+// (OU=opc-instance:..., OU=opc-tenant:<tenancy>), and its RSA 2048 key.
+struct InstanceIdentity {
+  std::string cert_pem;
+  std::string key_pem;
+  std::string public_key_pem;
+  std::string sha1_fingerprint;  // "AB:CD:...", as `openssl x509 -fingerprint -sha1` shows it
+};
+
+// Makes one under dir/pki/<name>.*; throws when openssl fails.
+InstanceIdentity make_instance_identity(const TempDir& dir, const TestPki& pki,
+                                        const std::string& name, const std::string& tenancy);
+
 }  // namespace ocirelay::test

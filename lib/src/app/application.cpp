@@ -32,6 +32,7 @@
 #include "ocirelay/log/logging.hpp"
 #include "ocirelay/metrics/registry.hpp"
 #include "ocirelay/metrics/relay_metrics.hpp"
+#include "ocirelay/oci/vault_secret_reader.hpp"
 #include "ocirelay/storage/storage_worker.hpp"
 #include "ocirelay/storage/store.hpp"
 #include "ocirelay_version.hpp"
@@ -250,7 +251,7 @@ class Application::Impl {
         if (!a.shutting_down) a.notifier.ready("configuration reload done");
       }
     } ready{*this};
-    auto loaded = config::load_config(path);
+    auto loaded = config::load_config(path, oci::secret_sources_with_vault());
     if (!loaded) {
       for (const auto& e : loaded.error()) log->error("reload: {}", e.to_string());
       log->error("reload refused ({} error(s)); keeping the running configuration",

@@ -7,6 +7,7 @@
 #include "ocirelay/config/loader.hpp"
 #include "ocirelay/http/tls_context.hpp"
 #include "ocirelay/http/url.hpp"
+#include "ocirelay/oci/vault_secret_reader.hpp"
 #include "ocirelay/storage/storage_check.hpp"
 
 namespace ocirelay::app {
@@ -46,7 +47,7 @@ std::vector<std::string> check_tls_files(const config::Config& c) {
 int storage_check(const CommandLine& cl, const std::string& program) {
   std::string path = cl.storage_path;
   if (path.empty()) {
-    auto loaded = config::load_config(cl.config_path);
+    auto loaded = config::load_config(cl.config_path, oci::secret_sources_with_vault());
     if (!loaded) {
       for (const auto& e : loaded.error()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
       std::fprintf(stderr,

@@ -10,6 +10,7 @@
 #include "ocirelay/app/command_line.hpp"
 #include "ocirelay/config/loader.hpp"
 #include "ocirelay/delivery/batch_plan.hpp"
+#include "ocirelay/oci/vault_secret_reader.hpp"
 #include "ocirelay_version.hpp"
 
 namespace ocirelay::app {
@@ -34,7 +35,7 @@ int daemon_main(int argc, char** argv) {
   if (cl->command == CommandLine::Command::storage_copy) return storage_copy(*cl, program);
   auto loaded = cl->config_path.empty()
                     ? config::parse_config(config::embedded_default_config(), "(embedded dev.yaml)")
-                    : config::load_config(cl->config_path);
+                    : config::load_config(cl->config_path, oci::secret_sources_with_vault());
   if (!loaded) {
     for (const auto& e : loaded.error()) {
       std::fprintf(stderr, "%s\n", e.to_string().c_str());

@@ -5,12 +5,13 @@
 #include "app/postgresql_options.hpp"
 #include "ocirelay/app/exit_codes.hpp"
 #include "ocirelay/config/loader.hpp"
+#include "ocirelay/oci/vault_secret_reader.hpp"
 #include "ocirelay/storage/storage_copy.hpp"
 
 namespace ocirelay::app {
 
 int storage_copy(const CommandLine& cl, const std::string& program) {
-  auto loaded = config::load_config(cl.copy_to_config);
+  auto loaded = config::load_config(cl.copy_to_config, oci::secret_sources_with_vault());
   if (!loaded) {
     for (const auto& e : loaded.error()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
     std::fprintf(stderr, "%s: configuration invalid (%zu error%s)\n", program.c_str(),

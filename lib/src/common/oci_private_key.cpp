@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "ocirelay/common/base64.hpp"
@@ -95,6 +96,26 @@ Result<OciPrivateKey> OciPrivateKey::from_pem(std::string_view pem, std::string_
     return fail("not an RSA key (OCI request signatures use RSA)");
   }
   return OciPrivateKey(std::move(impl));
+}
+
+Result<OciPrivateKey> OciPrivateKey::generate_rsa(unsigned bits) {
+  ERR_clear_error();
+  EVP_PKEY* key = EVP_RSA_gen(bits);
+  if (key == nullptr) return fail("cannot generate an RSA key: " + openssl_reason());
+  return OciPrivateKey(std::make_shared<const Impl>(key));
+}
+
+std::string OciPrivateKey::public_key_der_base64() const {
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(impl_->key, &der);
+  if (len <= 0) {
+    ERR_clear_error();
+    return {};
+  }
+  std::string out = base64_encode(
+      std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len)));
+  OPENSSL_free(der);
+  return out;
 }
 
 std::string OciPrivateKey::fingerprint() const {

@@ -98,6 +98,39 @@ Result<std::vector<HeaderField>> OciRequestSigner::sign(
   return added;
 }
 
+namespace {
+
+bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// RFC 3986: unreserved, sub-delims, and the ':' '@' '/' '?' of paths and queries.
+bool target_char(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("-._~!$&'()*+,;=:@/?").find(c) != std::string_view::npos;
+}
+
+}  // namespace
+
+std::string oci_request_target(std::string_view target) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(target.size());
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    const char c = target[i];
+    if (target_char(c) ||
+        (c == '%' && i + 2 < target.size() && is_hex(target[i + 1]) && is_hex(target[i + 2]))) {
+      out += c;
+      continue;
+    }
+    const auto u = static_cast<unsigned char>(c);
+    out += '%';
+    out += kHex[u >> 4];
+    out += kHex[u & 0x0f];
+  }
+  return out;
+}
+
 std::string http_date(std::chrono::system_clock::time_point t) {
   static constexpr std::array<const char*, 7> kDays{"Sun", "Mon", "Tue", "Wed",
                                                     "Thu", "Fri", "Sat"};

@@ -62,8 +62,9 @@ constexpr auto kTopFields = detail::fields<Document>({
     // Read by build_config once `server:` is known: the management listener
     // is checked against server.listen, also when the section is absent.
     {"management", [](auto&, auto&, auto&, Document&) {}},
-    // Its destinations are resolved by build_config once both are read.
-    {"oci", detail::member_field<&Config::oci, detail::read_oci>},
+    // Read by build_config first: `${vault:}` anywhere else needs it. Its
+    // destinations are resolved by build_config once both are read.
+    {"oci", [](auto&, auto&, auto&, Document&) {}},
 });
 
 Config build_config(SchemaWalker& w, const ConfigNode& root, const std::string& name) {
@@ -71,6 +72,13 @@ Config build_config(SchemaWalker& w, const ConfigNode& root, const std::string& 
   doc.source_file = name;
   if (root.is_null()) {
     return Config(std::move(doc));  // an empty file: every default
+  }
+  if (root.is_mapping()) {
+    if (const ConfigNode* oci = SchemaWalker::get(root, "oci")) {
+      detail::read_oci(w, *oci, "oci", doc.oci);
+    } else {
+      w.use_vault_identity(doc.oci);
+    }
   }
   if (!kTopFields.read(w, root, "", doc)) {
     return Config(std::move(doc));

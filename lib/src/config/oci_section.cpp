@@ -1,6 +1,9 @@
-// `oci:`: the OCI identity the relay signs requests with (`principal`, and
-// the API signing key of `api_key`), and the destinations whose `auth:` is
-// `oci_signature`, resolved against it once every section has been read.
+// `oci:`: the OCI identity the relay signs requests with (`principal`, the
+// API signing key of `api_key`, `region`, the OCI `endpoints` and their
+// `ca_file`), read before every other section so that `${vault:}` can be
+// resolved with it; and the destinations whose `auth:` is `oci_signature`,
+// resolved against it once every section has been read.
+#include <algorithm>
 #include <array>
 #include <fstream>
 #include <optional>
@@ -10,6 +13,7 @@
 #include <vector>
 
 #include "config/field_table.hpp"
+#include "config/net_checks.hpp"
 #include "config/sections.hpp"
 #include "config/value_readers.hpp"
 #include "ocirelay/common/oci_private_key.hpp"
@@ -135,10 +139,74 @@ void read_api_key(SchemaWalker& w, const ConfigNode& node, const std::string& pa
   out = std::move(key);
 }
 
+// The metadata service's default address: the one link-local address the
+// relay may contact.
+constexpr std::string_view kDefaultMetadata = "http://169.254.169.254/opc/v2";
+
+bool link_local_host(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  const std::string_view rest =
+      scheme_end == std::string_view::npos ? url : url.substr(scheme_end + 3);
+  return rest.starts_with("169.254.") || rest.starts_with("[fe8") || rest.starts_with("[fe9") ||
+         rest.starts_with("[fea") || rest.starts_with("[feb") || rest.starts_with("[FE8");
+}
+
+// A base URL of an OCI service: http(s), a host, no query, no fragment; kept
+// without a trailing '/'.
+template <std::string OciEndpoints::*Member>
+void read_endpoint(SchemaWalker& w, const ConfigNode& value, const std::string& path,
+                   OciEndpoints& out) {
+  auto url = w.text(value, path);
+  if (!url) return;
+  while (url->size() > 1 && url->back() == '/') url->pop_back();
+  const std::string shown = quote(redact_userinfo(value.text));
+  if (auto problem = url_problem(*url)) {
+    w.error(value, path, "bad URL " + shown + ": " + *problem);
+  } else if (url->find('?') != std::string::npos) {
+    w.error(value, path, "bad URL " + shown + ": a base URL takes no query");
+  } else if (link_local_host(*url) && *url != kDefaultMetadata) {
+    w.error(value, path,
+            "bad URL " + shown +
+                ": the only link-local address the relay contacts is the "
+                "metadata service's default, " +
+                std::string(kDefaultMetadata));
+  } else {
+    out.*Member = std::move(*url);
+  }
+}
+
+constexpr auto kEndpointFields = fields<OciEndpoints>({
+    {"metadata", read_endpoint<&OciEndpoints::metadata>},
+    {"federation", read_endpoint<&OciEndpoints::federation>},
+    {"secrets", read_endpoint<&OciEndpoints::secrets>},
+});
+
+// A region identifier: "eu-frankfurt-1" (lowercase letters, digits, '-').
+void read_region(SchemaWalker& w, const ConfigNode& value, const std::string& path, Oci& out) {
+  auto text = w.text(value, path);
+  if (!text) return;
+  const bool ok =
+      !text->empty() && text->size() <= 64 && std::all_of(text->begin(), text->end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+      });
+  if (!ok) {
+    w.error(value, path,
+            "bad region " + quote(value.text) +
+                ": expected an OCI region identifier such as eu-frankfurt-1");
+    return;
+  }
+  out.region = std::move(*text);
+}
+
 constexpr auto kOciFields = fields<Oci>({
     {"principal", [](auto& w, auto& value, auto& path,
                      Oci& out) { read_oci_principal(w, value, path, out.principal, true); }},
-    {"api_key", member_field<&Oci::api_key, read_api_key>},
+    {"region", read_region},
+    // Read by read_oci after the others, once ${vault:} can be resolved.
+    {"api_key", [](auto&, auto&, auto&, Oci&) {}},
+    {"endpoints", mapping_field<&Oci::endpoints, kEndpointFields>},
+    {"ca_file", [](auto& w, auto& value, auto& path,
+                   Oci& out) { read_file(w, value, path, out.ca_file, "OCI CA bundle", false); }},
 });
 
 // Headers the signature sets, which a destination's `headers:` must not.
@@ -155,10 +223,38 @@ bool same_name(std::string_view a, std::string_view b) {
   return true;
 }
 
+// Reports each of the destination's `headers:` that the signature sets.
+void check_signed_headers(SchemaWalker& w, const ConfigNode& dest_node, std::size_t i) {
+  const ConfigNode* headers = SchemaWalker::get(dest_node, "headers");
+  if (headers == nullptr || !headers->is_mapping()) return;
+  for (std::size_t h = 0; h < headers->keys.size(); ++h) {
+    for (const std::string_view signed_header : kSignedHeaders) {
+      if (same_name(headers->keys[h], signed_header)) {
+        w.error(headers->key_marks[h],
+                SchemaWalker::join(
+                    SchemaWalker::join(SchemaWalker::index("destinations", i), "headers"),
+                    headers->keys[h]),
+                "header " + quote(headers->keys[h]) +
+                    " is set by the OCI signature (auth type oci_signature)");
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void read_oci(SchemaWalker& w, const ConfigNode& value, const std::string& path, Oci& out) {
-  if (!kOciFields.read(w, value, path, out)) return;
+  if (!kOciFields.read(w, value, path, out)) {
+    w.use_vault_identity(out);  // `oci` is not a mapping: the defaults
+    return;
+  }
+  // The api_key's passphrase may come from the Vault, through the instance
+  // principal (with the api_key principal, the walker refuses it).
+  w.use_vault_identity(out);
+  if (const ConfigNode* key = SchemaWalker::get(value, "api_key")) {
+    read_api_key(w, *key, SchemaWalker::join(path, "api_key"), out.api_key);
+  }
+  w.use_vault_identity(out);
   if (out.principal == OciPrincipal::api_key && SchemaWalker::get(value, "api_key") == nullptr) {
     w.error(value.key_mark("principal"), SchemaWalker::join(path, "principal"),
             "principal api_key needs the oci.api_key section (tenancy, user, fingerprint, "
@@ -188,6 +284,11 @@ void resolve_oci_destinations(SchemaWalker& w, const ConfigNode& root, const Oci
       }
       continue;
     }
+    d.auth.oci = oci;
+    if (d.auth.principal == OciPrincipal::instance) {
+      check_signed_headers(w, dest_node, i);
+      continue;
+    }
     if (!oci.api_key) {
       const std::string_view key = explicit_principal ? "principal" : "type";
       w.error(auth->key_mark(key), SchemaWalker::join(auth_path, key),
@@ -195,20 +296,7 @@ void resolve_oci_destinations(SchemaWalker& w, const ConfigNode& root, const Oci
       continue;
     }
     d.auth.api_key = *oci.api_key;
-    const ConfigNode* headers = SchemaWalker::get(dest_node, "headers");
-    if (headers == nullptr || !headers->is_mapping()) continue;
-    for (std::size_t h = 0; h < headers->keys.size(); ++h) {
-      for (const std::string_view signed_header : kSignedHeaders) {
-        if (same_name(headers->keys[h], signed_header)) {
-          w.error(headers->key_marks[h],
-                  SchemaWalker::join(
-                      SchemaWalker::join(SchemaWalker::index("destinations", i), "headers"),
-                      headers->keys[h]),
-                  "header " + quote(headers->keys[h]) +
-                      " is set by the OCI signature (auth type oci_signature)");
-        }
-      }
-    }
+    check_signed_headers(w, dest_node, i);
   }
 }
 

@@ -235,7 +235,8 @@ std::optional<std::string> SchemaWalker::text(const ConfigNode& node, const std:
   if (!has_secret_refs(*raw)) {
     return raw;
   }
-  auto resolved = resolve_secret_refs(*raw, secrets_);
+  auto resolved = resolve_secret_refs(
+      *raw, secrets_, [this](const std::string& ocid) { return vault_secret(ocid); });
   if (!resolved) {
     for (const auto& message : resolved.error()) {
       error(node, path, message);
@@ -243,6 +244,27 @@ std::optional<std::string> SchemaWalker::text(const ConfigNode& node, const std:
     return std::nullopt;
   }
   return std::move(resolved).value();
+}
+
+Result<std::string, std::string> SchemaWalker::vault_secret(const std::string& ocid) {
+  if (const auto it = vault_cache_.find(ocid); it != vault_cache_.end()) return it->second;
+  if (!vault_oci_) {
+    return fail(std::string(
+        "a ${vault:} reference cannot be used in the oci section's principal, region, endpoints "
+        "or ca_file (they say how to reach the Vault)"));
+  }
+  if (vault_oci_->principal == OciPrincipal::none) {
+    return fail(std::string("${vault:} needs an OCI principal: set oci.principal"));
+  }
+  if (vault_oci_->principal == OciPrincipal::api_key && !vault_oci_->api_key) {
+    return fail(std::string(
+        "with oci.principal api_key, the oci.api_key section is needed to reach the Vault, so "
+        "it cannot come from the Vault itself"));
+  }
+  if (!secrets_.vault) return fail(std::string("no OCI Vault access here"));
+  auto value = secrets_.vault(*vault_oci_, ocid);
+  vault_cache_.emplace(ocid, value);
+  return value;
 }
 
 std::optional<bool> SchemaWalker::boolean(const ConfigNode& node, const std::string& path) {

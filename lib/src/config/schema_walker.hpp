@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -83,12 +84,21 @@ class SchemaWalker {
   void check_readable_file(const ConfigNode& node, const std::string& path,
                            const std::string& resolved, std::string_view what);
 
+  // --- OCI Vault -------------------------------------------------------
+  // The `oci` settings `${vault:}` references are fetched with from now on
+  // (before: refused). Each OCID is fetched once per walker.
+  void use_vault_identity(const Oci& oci) { vault_oci_ = oci; }
+
  private:
+  Result<std::string, std::string> vault_secret(const std::string& ocid);
+
   void wrong_type(const ConfigNode& node, const std::string& path, std::string_view expected);
 
   std::string file_;
   const SecretSources& secrets_;
   ConfigErrors errors_;
+  std::optional<Oci> vault_oci_;
+  std::map<std::string, Result<std::string, std::string>> vault_cache_;  // secrets inside
 };
 
 // "'text'" with control characters escaped, cut at a sensible length.

@@ -45,7 +45,7 @@ std::optional<std::string> read_secret_file(const std::string& path) {
 
 }  // namespace
 
-SecretSources default_secret_sources() { return SecretSources{read_env, read_secret_file}; }
+SecretSources default_secret_sources() { return SecretSources{read_env, read_secret_file, {}}; }
 
 namespace detail {
 
@@ -58,12 +58,13 @@ constexpr std::string_view kUnterminated =
 
 // Resolves the body of one reference ("env:NAME"); appends the value to out or
 // an error message to errors.
-void resolve_one(std::string_view body, const SecretSources& sources, std::string& out,
-                 std::vector<std::string>& errors) {
+void resolve_one(std::string_view body, const SecretSources& sources, const VaultLookup& vault,
+                 std::string& out, std::vector<std::string>& errors) {
   const auto colon = body.find(':');
   if (colon == std::string_view::npos) {
     errors.push_back("secret reference ${" + std::string(body) +
-                     "} has no scheme; expected ${env:NAME}, ${file:/path} or ${cred:NAME}");
+                     "} has no scheme; expected ${env:NAME}, ${file:/path}, ${cred:NAME} or "
+                     "${vault:<secret OCID>}");
     return;
   }
   const std::string scheme(body.substr(0, colon));
@@ -111,13 +112,43 @@ void resolve_one(std::string_view body, const SecretSources& sources, std::strin
       return;
     }
     out += trim_trailing_newlines(std::move(*value));
+  } else if (scheme == "vault") {
+    if (!is_secret_ocid(target)) {
+      errors.push_back("${vault:" + target +
+                       "} must name a Vault secret's OCID (ocid1.vaultsecret.<realm>...)");
+      return;
+    }
+    if (!vault) {
+      errors.push_back("${vault:" + target + "} cannot be resolved here (no OCI Vault access)");
+      return;
+    }
+    auto value = vault(target);
+    if (!value) {
+      errors.push_back("cannot read OCI Vault secret " + target + ": " + value.error());
+      return;
+    }
+    out += value.value();
   } else {
     errors.push_back("unknown secret reference scheme '" + scheme + "' in ${" + std::string(body) +
-                     "}; expected ${env:NAME}, ${file:/path} or ${cred:NAME}");
+                     "}; expected ${env:NAME}, ${file:/path}, ${cred:NAME} or "
+                     "${vault:<secret OCID>}");
   }
 }
 
 }  // namespace
+
+bool is_secret_ocid(std::string_view ocid) noexcept {
+  constexpr std::string_view kPrefix = "ocid1.vaultsecret.";
+  if (!ocid.starts_with(kPrefix) || ocid.size() == kPrefix.size() || ocid.size() > 255) {
+    return false;
+  }
+  for (const char c : ocid) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 bool has_secret_refs(std::string_view raw) noexcept {
   return raw.find(kOpen) != std::string_view::npos;
@@ -134,7 +165,8 @@ std::string trim_trailing_newlines(std::string text) {
 }
 
 Result<std::string, std::vector<std::string>> resolve_secret_refs(std::string_view raw,
-                                                                  const SecretSources& sources) {
+                                                                  const SecretSources& sources,
+                                                                  const VaultLookup& vault) {
   std::string out;
   std::vector<std::string> errors;
   std::size_t pos = 0;
@@ -151,7 +183,7 @@ Result<std::string, std::vector<std::string>> resolve_secret_refs(std::string_vi
         errors.emplace_back(kUnterminated);
         break;
       }
-      resolve_one(raw.substr(body_begin, close - body_begin), sources, out, errors);
+      resolve_one(raw.substr(body_begin, close - body_begin), sources, vault, out, errors);
       pos = close + 1;
       continue;
     }

@@ -55,7 +55,9 @@ void read_routes(SchemaWalker& w, const ConfigNode& value, const std::string& pa
 void check_route_destinations(SchemaWalker& w, const std::vector<NameRef>& destinations,
                               const std::vector<NameRef>& refs);
 
-// `oci:` (the principal and its API key; the key file is read and checked).
+// `oci:` (the principal and its API key, the key file read and checked; the
+// region, endpoints and CA file). Tells the walker the identity `${vault:}`
+// references are read with: read it before any other section.
 void read_oci(SchemaWalker& w, const ConfigNode& value, const std::string& path, Oci& out);
 
 // Gives each destination with `auth: {type: oci_signature}` its principal

@@ -60,12 +60,11 @@ void read_oci_principal(SchemaWalker& w, const ConfigNode& value, const std::str
   } else if (*text == "none" && none_ok) {
     out = OciPrincipal::none;
   } else if (*text == "instance") {
-    w.error(value, path,
-            "the instance principal is not supported yet; use api_key (with oci.api_key)");
+    out = OciPrincipal::instance;
   } else {
     w.error(value, path,
             "bad principal " + quote(value.text) + "; expected " +
-                (none_ok ? "api_key or none" : "api_key"));
+                (none_ok ? "instance, api_key or none" : "instance or api_key"));
   }
 }
 

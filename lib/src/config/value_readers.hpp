@@ -26,9 +26,8 @@ namespace ocirelay::config::detail {
 void read_file(SchemaWalker& w, const ConfigNode& value, const std::string& path,
                std::string& out, std::string_view what, bool required);
 
-// An OCI principal: `api_key`, or `none` when `none_ok` (oci.principal; a
-// destination's auth.principal names one). `instance` is reported as not
-// supported yet.
+// An OCI principal: `instance`, `api_key`, or `none` when `none_ok`
+// (oci.principal; a destination's auth.principal names one).
 void read_oci_principal(SchemaWalker& w, const ConfigNode& value, const std::string& path,
                         OciPrincipal& out, bool none_ok);
 

@@ -7,7 +7,6 @@
 #include <spdlog/spdlog.h>
 
 #include "ocirelay/common/base64.hpp"
-#include "ocirelay/common/oci_private_key.hpp"
 #include "ocirelay/http/tls_context.hpp"
 #include "ocirelay/http/url.hpp"
 
@@ -53,14 +52,16 @@ Result<std::unique_ptr<EventSender>> EventSender::create(asio::any_io_executor e
     sender->basic_authorization_ =
         "Basic " + base64_encode(destination.auth.username + ":" + destination.auth.password);
   } else if (destination.auth.type == config::DestinationAuth::Type::oci_signature) {
-    // The configuration checked the key at load; it is parsed again here
-    // from the text read then, never from the file a second time.
-    const config::OciApiKey& api_key = destination.auth.api_key;
-    auto key = OciPrivateKey::from_pem(api_key.key_pem, api_key.passphrase);
-    if (!key) return fail("destination " + name + ": the OCI API key: " + key.error());
-    sender->signer_.emplace(api_key.tenancy + "/" + api_key.user + "/" + api_key.fingerprint,
-                            std::move(key).value());
+    config::Oci oci = destination.auth.oci;
+    if (destination.auth.principal == config::OciPrincipal::api_key) {
+      oci.api_key = destination.auth.api_key;
+    }
+    auto signers = oci::make_signer_source(executor, oci, destination.auth.principal,
+                                           "destination " + name, log);
+    if (!signers) return fail(std::move(signers).error());
+    sender->signers_ = std::move(signers).value();
     sender->host_header_ = url->host_header();
+    sender->signed_target_ = oci_request_target(url->target);
   }
   sender->name_ = name;
   sender->log_ = std::move(log);
@@ -91,10 +92,10 @@ http::ClientRequest EventSender::make_request(const std::string& key, std::strin
   return request;
 }
 
-Result<Unit> EventSender::sign(http::ClientRequest& request) const {
-  const OciRequest signed_part{request.method, client_->url().target, host_header_,
+Result<Unit> EventSender::sign(http::ClientRequest& request, const OciRequestSigner& signer) const {
+  const OciRequest signed_part{request.method, request.target, host_header_,
                                request.headers.fields(), request.body};
-  auto added = signer_->sign(signed_part, std::chrono::system_clock::now());
+  auto added = signer.sign(signed_part, std::chrono::system_clock::now());
   if (!added) return fail(std::move(added).error());
   for (auto& [name, value] : added.value()) request.headers.add(std::move(name), std::move(value));
   return Unit{};
@@ -113,14 +114,8 @@ asio::awaitable<Result<http::ClientResponse, http::ClientError>> EventSender::se
     }
     bearer = std::move(token).value();
   }
+  if (signers_) co_return co_await send_signed(key, body, events);
   http::ClientRequest request = make_request(key, body, events, bearer);
-  if (signer_) {
-    // Signed afresh for every attempt: the signature covers the date.
-    if (auto signed_ok = sign(request); !signed_ok) {
-      co_return fail(http::ClientError{http::ClientError::Kind::io,
-                                       "cannot sign the request: " + signed_ok.error()});
-    }
-  }
   auto response = co_await client_->send(std::move(request));
   if (!tokens_ || !response || response->status != 401) co_return response;
 
@@ -140,9 +135,46 @@ asio::awaitable<Result<http::ClientResponse, http::ClientError>> EventSender::se
   co_return second;
 }
 
+asio::awaitable<Result<http::ClientResponse, http::ClientError>> EventSender::send_signed(
+    const std::string& key, std::string_view body, std::optional<std::size_t> events) {
+  oci::SignerPtr used;
+  Result<http::ClientResponse, http::ClientError> response =
+      fail(http::ClientError{http::ClientError::Kind::io, "not sent"});
+  for (int round = 0; round < 2; ++round) {
+    auto signer = co_await signers_->signer();
+    if (!signer) {
+      if (round == 1) {
+        log_->warn("{} to {}: HTTP 401 with the OCI signature, and no new signer: {}", key,
+                   name_, signer.error());
+        co_return response;
+      }
+      co_return fail(http::ClientError{http::ClientError::Kind::io,
+                                       "no OCI signer: " + std::move(signer).error()});
+    }
+    if (round == 1) {
+      if (signer.value() == used) co_return response;
+      log_->info(
+          "{} to {}: HTTP 401 with the OCI security token; sending once more with a new one",
+          key, name_);
+    }
+    used = std::move(signer).value();
+    http::ClientRequest request = make_request(key, body, events, std::string());
+    request.target = signed_target_;
+    // Signed afresh for every attempt: the signature covers the date.
+    if (auto signed_ok = sign(request, *used); !signed_ok) {
+      co_return fail(http::ClientError{http::ClientError::Kind::io,
+                                       "cannot sign the request: " + signed_ok.error()});
+    }
+    response = co_await client_->send(std::move(request));
+    if (!response || response->status != 401 || !signers_->rejected(used)) co_return response;
+  }
+  co_return response;
+}
+
 void EventSender::cancel() {
   client_->cancel();
   if (tokens_) tokens_->cancel();
+  if (signers_) signers_->cancel();
 }
 
 }  // namespace ocirelay::delivery

@@ -92,7 +92,8 @@ TEST_CASE("every mapping lists all of its allowed keys", "[config][errors]") {
   };
   const std::string d = "destinations: [{ name: d, url: \"http://h/\", ";
   allowed("zzz: 1", "zzz", "server, storage, log, destinations, routes, admin, management, oci");
-  allowed("oci: { zzz: 1 }", "oci.zzz", "principal, api_key");
+  allowed("oci: { zzz: 1 }", "oci.zzz", "principal, region, api_key, endpoints, ca_file");
+  allowed("oci: { endpoints: { zzz: 1 } }", "oci.endpoints.zzz", "metadata, federation, secrets");
   allowed("oci: { api_key: { zzz: 1 } }", "oci.api_key.zzz",
           "tenancy, user, fingerprint, key_file, passphrase");
   allowed("management: { zzz: 1 }", "management.zzz", "listen, tls");
@@ -464,7 +465,7 @@ destinations:
   - name: d
     url: http://h/
     auth: { type: basic, username: u, password: "${file:/run/secrets/oic}" }
-log: { file: "${vault:x}" }
+log: { file: "${ssm:x}" }
 )");
   INFO(dump(errors));
   REQUIRE(errors.size() == 3);

@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ocirelay/config/loader.hpp"
 #include "support/fixtures.hpp"
@@ -117,16 +119,31 @@ TEST_CASE("oci_signature without a principal names both keys", "[config][oci]") 
              "destinations[0].auth.principal", "needs the oci.api_key section");
 }
 
-TEST_CASE("principals are checked; instance is not supported yet", "[config][oci]") {
-  only_error("oci: { principal: instance }", "oci.principal",
-             "the instance principal is not supported yet");
+TEST_CASE("an instance principal needs no key, and its destinations get the oci settings",
+          "[config][oci]") {
+  const Config c = test::parse_ok(
+      "oci:\n  principal: instance\n  endpoints: { federation: \"https://127.0.0.1:9443\" }\n" +
+          destination("{ type: oci_signature }"),
+      "test.yaml", secrets());
+  CHECK(c.oci.principal == OciPrincipal::instance);
+  const DestinationAuth& auth = c.destinations[0].auth;
+  CHECK(auth.principal == OciPrincipal::instance);
+  CHECK(auth.oci == c.oci);
+  // A destination may pick the instance principal while oci.principal is none.
+  const Config d = test::parse_ok(destination("{ type: oci_signature, principal: instance }"),
+                                  "test.yaml", secrets());
+  CHECK(d.destinations[0].auth.principal == OciPrincipal::instance);
+  only_error("oci: { principal: instance }\n" + destination("{ type: oci_signature }") +
+                 "    headers: { x-content-sha256: x }\n",
+             "destinations[0].headers.x-content-sha256", "set by the OCI signature");
+}
+
+TEST_CASE("principals are checked", "[config][oci]") {
   only_error("oci: { principal: root }", "oci.principal",
-             "bad principal 'root'; expected api_key or none");
+             "bad principal 'root'; expected instance, api_key or none");
   only_error("oci: { principal: api_key }", "oci.principal", "needs the oci.api_key section");
   only_error("oci:\n" + api_key() + destination("{ type: oci_signature, principal: none }"),
-             "destinations[0].auth.principal", "expected api_key");
-  only_error("oci:\n" + api_key() + destination("{ type: oci_signature, principal: instance }"),
-             "destinations[0].auth.principal", "not supported yet");
+             "destinations[0].auth.principal", "expected instance or api_key");
   only_error("oci:\n  principal: api_key\n" + api_key() +
                  destination("{ type: basic, username: u, password: p, principal: api_key }"),
              "destinations[0].auth.principal", "only used with type: oci_signature");
@@ -177,4 +194,128 @@ TEST_CASE("a destination signed by OCI cannot set the headers the signature sets
   only_error("oci:\n  principal: api_key\n" + api_key() + destination("{ type: oci_signature }") +
                  "    headers: { Date: x }\n",
              "destinations[0].headers.Date", "set by the OCI signature");
+}
+
+TEST_CASE("oci endpoints, region and ca_file: defaults, and what is accepted", "[config][oci]") {
+  const Config d = test::parse_ok("log: { level: info }\n", "test.yaml", secrets());
+  CHECK(d.oci.endpoints.metadata == "http://169.254.169.254/opc/v2");
+  CHECK(d.oci.endpoints.federation.empty());
+  CHECK(d.oci.endpoints.secrets.empty());
+  CHECK(d.oci.region.empty());
+  CHECK(d.oci.ca_file.empty());
+
+  const Config c = test::parse_ok(
+      "oci:\n  region: eu-frankfurt-1\n  ca_file: " + fixture_path("oci/doc_sample_key.pem") +
+          "\n  endpoints:\n    metadata: http://127.0.0.1:8080/opc/v2/\n"
+          "    federation: https://127.0.0.1:9443\n    secrets: https://vault.example.com:8443/\n",
+      "test.yaml", secrets());
+  CHECK(c.oci.region == "eu-frankfurt-1");
+  CHECK(c.oci.ca_file == fixture_path("oci/doc_sample_key.pem"));
+  CHECK(c.oci.endpoints.metadata == "http://127.0.0.1:8080/opc/v2");
+  CHECK(c.oci.endpoints.federation == "https://127.0.0.1:9443");
+  CHECK(c.oci.endpoints.secrets == "https://vault.example.com:8443");
+
+  // Written out, the default metadata address is fine; no other link-local one.
+  test::parse_ok("oci: { endpoints: { metadata: \"http://169.254.169.254/opc/v2\" } }\n",
+                 "test.yaml", secrets());
+  only_error("oci: { endpoints: { metadata: \"http://169.254.169.253/opc/v2\" } }",
+             "oci.endpoints.metadata", "the only link-local address");
+  only_error("oci: { endpoints: { secrets: \"https://169.254.1.1\" } }", "oci.endpoints.secrets",
+             "the only link-local address");
+  only_error("oci: { endpoints: { federation: \"https://h/x?y=1\" } }", "oci.endpoints.federation",
+             "takes no query");
+  only_error("oci: { endpoints: { federation: \"ftp://h\" } }", "oci.endpoints.federation",
+             "bad URL 'ftp://h'");
+  only_error("oci: { region: Frankfurt }", "oci.region", "bad region 'Frankfurt'");
+  only_error("oci: { ca_file: /nonexistent/ca.pem }", "oci.ca_file", "/nonexistent/ca.pem");
+}
+
+namespace {
+
+const std::string kSecretOcid = "ocid1.vaultsecret.oc1.eu-frankfurt-1.amaaaaaatestsecret";
+
+// A Vault with one secret, recording the principal and OCID of each lookup.
+struct FakeVault {
+  std::vector<std::pair<OciPrincipal, std::string>> calls;
+  SecretSources sources() {
+    SecretSources s = fake_secrets({{"KEY_PASSPHRASE", kPassphrase}});
+    s.vault = [this](const Oci& oci, const std::string& ocid) -> Result<std::string, std::string> {
+      calls.emplace_back(oci.principal, ocid);
+      if (ocid == kSecretOcid) return std::string("vault-s3cret");
+      if (ocid.ends_with("passphrase")) return kPassphrase;
+      return fail(std::string("https://secrets.example: HTTP 404 (NotAuthorizedOrNotFound)"));
+    };
+    return s;
+  }
+};
+
+std::string oauth_destination(const std::string& secret) {
+  return "destinations:\n  - name: oic\n    url: https://oic.example.com/flow\n"
+         "    auth: { type: oauth2, token_url: \"https://idcs.example.com/oauth2/v1/token\", "
+         "client_id: relay, client_secret: \"" +
+         secret + "\", scope: s }\n";
+}
+
+}  // namespace
+
+TEST_CASE("${vault:} secrets are fetched once each with the oci section's principal",
+          "[config][oci][vault]") {
+  FakeVault vault;
+  const SecretSources sources = vault.sources();
+  // The oci section comes last in the file, and is still read first.
+  const Config c = test::parse_ok(oauth_destination("${vault:" + kSecretOcid + "}") +
+                                      "server:\n  auth:\n    basic:\n      - { username: u, "
+                                      "password: \"x-${vault:" +
+                                      kSecretOcid + "}\" }\noci:\n  principal: instance\n",
+                                  "test.yaml", sources);
+  CHECK(c.destinations[0].auth.client_secret == "vault-s3cret");
+  REQUIRE(vault.calls.size() == 1);
+  CHECK(vault.calls[0].first == OciPrincipal::instance);
+  CHECK(vault.calls[0].second == kSecretOcid);
+}
+
+TEST_CASE("a ${vault:} secret that cannot be read is an error naming the OCID and the status",
+          "[config][oci][vault]") {
+  FakeVault vault;
+  const std::string missing = "ocid1.vaultsecret.oc1..missing";
+  auto r =
+      parse_config("oci: { principal: instance }\n" + oauth_destination("${vault:" + missing + "}"),
+                   "test.yaml", vault.sources());
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.error().size() == 1);
+  CHECK(r.error()[0].path == "destinations[0].auth.client_secret");
+  CHECK_THAT(r.error()[0].message, Catch::Contains(missing) && Catch::Contains("HTTP 404"));
+
+  // No principal to fetch it with.
+  auto none =
+      parse_config(oauth_destination("${vault:" + kSecretOcid + "}"), "test.yaml", vault.sources());
+  REQUIRE_FALSE(none.ok());
+  CHECK_THAT(none.error()[0].message, Catch::Contains("needs an OCI principal"));
+  // Not in the settings that say how to reach the Vault.
+  auto inside =
+      parse_config("oci: { principal: instance, region: \"${vault:" + kSecretOcid + "}\" }\n",
+                   "test.yaml", vault.sources());
+  REQUIRE_FALSE(inside.ok());
+  CHECK(inside.error()[0].path == "oci.region");
+  CHECK_THAT(inside.error()[0].message, Catch::Contains("cannot be used in the oci section"));
+  CHECK(vault.calls.size() == 1);  // only the first case got as far as the Vault
+}
+
+TEST_CASE("an api_key passphrase may come from the Vault through the instance principal",
+          "[config][oci][vault]") {
+  FakeVault vault;
+  const std::string passphrase = "    passphrase: \"${vault:ocid1.vaultsecret.oc1..passphrase}\"\n";
+  const Config c =
+      test::parse_ok("oci:\n  principal: instance\n" +
+                         api_key(fixture_path("oci/doc_sample_key_encrypted.pem"), passphrase),
+                     "test.yaml", vault.sources());
+  REQUIRE(c.oci.api_key);
+  CHECK(c.oci.api_key->passphrase == kPassphrase);
+  // With the api_key principal, the key would be needed to reach the Vault.
+  auto r = parse_config("oci:\n  principal: api_key\n" +
+                            api_key(fixture_path("oci/doc_sample_key_encrypted.pem"), passphrase),
+                        "test.yaml", vault.sources());
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error()[0].path == "oci.api_key.passphrase");
+  CHECK_THAT(r.error()[0].message, Catch::Contains("cannot come from the Vault itself"));
 }

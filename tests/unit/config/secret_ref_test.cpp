@@ -93,8 +93,12 @@ TEST_CASE("every bad reference in a string is reported", "[secret_ref]") {
 }
 
 TEST_CASE("malformed references are errors", "[secret_ref]") {
-  CHECK_THAT(errors("${vault:kv/x}")[0],
-             Catch::Contains("unknown secret reference scheme 'vault'"));
+  CHECK_THAT(errors("${ssm:kv/x}")[0], Catch::Contains("unknown secret reference scheme 'ssm'"));
+  CHECK_THAT(errors("${vault:kv/x}")[0], Catch::Contains("must name a Vault secret's OCID"));
+  CHECK_THAT(errors("${vault:ocid1.vaultsecret.oc1../x}")[0],
+             Catch::Contains("must name a Vault secret's OCID"));
+  CHECK_THAT(errors("${vault:ocid1.vaultsecret.oc1..a}")[0],
+             Catch::Contains("cannot be resolved here"));
   CHECK_THAT(errors("${NAME}")[0], Catch::Contains("no scheme"));
   CHECK_THAT(errors("${env:}")[0], Catch::Contains("names no environment variable"));
   CHECK_THAT(errors("${file:}")[0], Catch::Contains("names no file"));

@@ -24,6 +24,12 @@ class OciPrivateKey {
   // given", "not an RSA key", ...) when the text holds no usable key. An
   // empty passphrase means none; OpenSSL never prompts for one.
   static Result<OciPrivateKey> from_pem(std::string_view pem, std::string_view passphrase);
+  // A new RSA key of `bits` bits (the instance principal's session key).
+  static Result<OciPrivateKey> generate_rsa(unsigned bits);
+
+  // The public key as DER SubjectPublicKeyInfo, base64 without line breaks
+  // (a "BEGIN PUBLIC KEY" PEM body).
+  std::string public_key_der_base64() const;
 
   // "73:61:a2:...": what the OCI console shows for the uploaded public key.
   std::string fingerprint() const;

@@ -70,6 +70,15 @@ class OciRequestSigner {
   OciPrivateKey key_;
 };
 
+// A request target (path and query) as OCI services expect it on the wire and
+// therefore in the signing string: every byte outside RFC 3986's unreserved
+// and sub-delims characters, ':', '@', '/' and '?' is percent-encoded
+// (uppercase hex: non-ASCII UTF-8, '"', '<', '>', '\', '^', '`', '{', '|', '}',
+// a second '#'...), and a '%' that does not start a "%XX" escape becomes
+// "%25". Escapes already present are kept as written, so the result is
+// stable: applying it again changes nothing.
+std::string oci_request_target(std::string_view target);
+
 // An RFC 7231 IMF-fixdate ("Thu, 05 Jan 2014 21:31:40 GMT"), in English
 // whatever the locale.
 std::string http_date(std::chrono::system_clock::time_point t);

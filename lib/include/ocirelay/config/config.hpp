@@ -120,7 +120,7 @@ struct Log {
 };
 
 // Who signs OCI requests (`oci.principal`, a destination's `auth.principal`).
-enum class OciPrincipal { none, api_key };
+enum class OciPrincipal { none, api_key, instance };
 
 // An OCI API signing key (`oci.api_key`): keyId is tenancy/user/fingerprint.
 struct OciApiKey {
@@ -134,10 +134,25 @@ struct OciApiKey {
   bool operator==(const OciApiKey&) const = default;
 };
 
+// The base URLs of the OCI services the relay calls itself (`oci.endpoints`),
+// without a trailing '/'. Empty: derived from the region (oci/oci_endpoints.hpp).
+struct OciEndpoints {
+  // The instance metadata service v2: the only link-local address the relay
+  // ever contacts, and only for the instance principal.
+  std::string metadata = "http://169.254.169.254/opc/v2";
+  std::string federation;  // empty: https://auth.<region>.<realm domain>
+  std::string secrets;     // empty: https://secrets.vaults.<region>.oci.<realm domain>
+
+  bool operator==(const OciEndpoints&) const = default;
+};
+
 // The top-level `oci:` section: the OCI identity the relay signs requests with.
 struct Oci {
   OciPrincipal principal = OciPrincipal::none;  // the default of auth.principal
+  std::string region;  // "eu-frankfurt-1"; empty: from the metadata service (instance)
   std::optional<OciApiKey> api_key;
+  OciEndpoints endpoints;
+  std::string ca_file;  // CA bundle for the https OCI endpoints; empty: the system store
 
   bool operator==(const Oci&) const = default;
 };
@@ -158,6 +173,7 @@ struct DestinationAuth {
   // at load (so that a changed key changes the destination at reload)
   OciPrincipal principal = OciPrincipal::none;
   OciApiKey api_key;  // secrets inside
+  Oci oci;            // the whole oci section (the instance principal's settings)
 
   bool operator==(const DestinationAuth&) const = default;
 };

@@ -4,7 +4,8 @@
 // Every problem found is reported, not only the first, each naming the file,
 // the key path ("routes[1].destinations[0]") and, for YAML, line and column.
 // Messages never contain a resolved secret: values are quoted only as written
-// in the file, before `${env:...}`/`${file:...}` references are resolved.
+// in the file, before `${env:...}`/`${file:...}`/`${vault:...}` references
+// are resolved.
 #pragma once
 
 #include <functional>
@@ -36,6 +37,12 @@ using ConfigErrors = std::vector<ConfigError>;
 struct SecretSources {
   std::function<std::optional<std::string>(const std::string& name)> env;
   std::function<std::optional<std::string>(const std::string& path)> file;
+  // `${vault:<secret OCID>}`: the secret's current content, fetched with the
+  // principal of the `oci` section given (read before any other section), or
+  // why not ("HTTP 404 (NotAuthorizedOrNotFound)"; never the content). Empty:
+  // vault references are refused. The daemon's (oci/vault_secret_reader.hpp)
+  // blocks the loading thread for at most its timeout.
+  std::function<Result<std::string, std::string>(const Oci& oci, const std::string& ocid)> vault;
 };
 SecretSources default_secret_sources();
 

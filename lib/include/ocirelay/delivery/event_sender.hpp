@@ -6,11 +6,15 @@
 // `headers:`, over its own HTTP client (keep-alive pool, TLS with the
 // destination's CA, client certificate and verify settings). With
 // oci_signature the finished request is signed last (OCI Signature Version 1:
-// `date`, `x-content-sha256` and `Authorization` added), at each attempt.
+// `date`, `x-content-sha256` and `Authorization` added), at each attempt, by
+// the signer of the destination's principal (oci/request_signer_source.hpp:
+// the api_key's, or the instance principal's current session). Its URL's
+// path and query are sent percent-encoded as OCI expects (oci_request_target()).
 //
 // With oauth2, a 401 answer drops the token, fetches a new one and sends once
-// more; only that second answer is returned. When no token can be had, send()
-// fails without sending anything (a failed attempt with no status).
+// more; only that second answer is returned; likewise with the instance
+// principal's security token. When no token can be had, send() fails without
+// sending anything (a failed attempt with no status, retried later).
 //
 // Retries, backoff and recording the outcome are the Dispatcher's business.
 // Tokens, passwords and header values are never logged.
@@ -36,6 +40,7 @@
 #include "ocirelay/delivery/sender.hpp"
 #include "ocirelay/delivery/token_provider.hpp"
 #include "ocirelay/http/client.hpp"
+#include "ocirelay/oci/request_signer_source.hpp"
 
 namespace spdlog {
 class logger;
@@ -66,8 +71,12 @@ class EventSender final : public Sender {
   http::ClientRequest make_request(const std::string& key, std::string_view body,
                                    std::optional<std::size_t> events,
                                    const std::string& bearer) const;
-  // Adds the OCI signature headers to a finished request (oci_signature only).
-  Result<Unit> sign(http::ClientRequest& request) const;
+  // oci_signature: signs, sends, and after a 401 that dropped the security
+  // token, signs with a new one and sends once more.
+  boost::asio::awaitable<Result<http::ClientResponse, http::ClientError>> send_signed(
+      const std::string& key, std::string_view body, std::optional<std::size_t> events);
+  // Adds the OCI signature headers of `signer` to a finished request.
+  Result<Unit> sign(http::ClientRequest& request, const OciRequestSigner& signer) const;
 
   std::string name_;
   std::shared_ptr<spdlog::logger> log_;
@@ -75,8 +84,9 @@ class EventSender final : public Sender {
   std::unique_ptr<TokenProvider> tokens_;  // oauth2 only
   Payload payload_;
   std::string basic_authorization_;         // secret; basic only
-  std::optional<OciRequestSigner> signer_;  // oci_signature only
-  std::string host_header_;                 // oci_signature only: the Host header signed
+  std::unique_ptr<oci::RequestSignerSource> signers_;  // oci_signature only
+  std::string host_header_;                            // oci_signature only: the Host header signed
+  std::string signed_target_;  // oci_signature only: the URL's target, as OCI expects it
   std::vector<config::DestinationHeader> headers_;
 };
 
