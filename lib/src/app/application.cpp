@@ -55,6 +55,33 @@ void raise_open_file_limit() {
   }
 }
 
+// The configured backend. With PostgreSQL: connected, and the schema created
+// or upgraded (refused when newer than this build). The error never holds
+// the database URL (storage::open_postgresql_store).
+Result<std::unique_ptr<storage::Store>, storage::StoreError> open_store(
+    const config::Storage& storage) {
+  if (storage.backend == config::Storage::Backend::postgresql) {
+    const config::PostgresqlStorage& pg = storage.postgresql;
+    storage::PostgresqlOptions options;
+    options.url = pg.url;
+    options.node_id = pg.node_id;
+    options.lease = std::chrono::duration_cast<std::chrono::milliseconds>(pg.lease);
+    options.connect_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(pg.connect_timeout);
+    options.ca_file = pg.ca_file;
+    return storage::open_postgresql_store(options);
+  }
+  return storage::open_sqlite_store(storage::SqliteOptions{storage.path, true});
+}
+
+// Where the queue is, for the start-up line (never the database URL).
+std::string storage_description(const config::Storage& storage) {
+  if (storage.backend == config::Storage::Backend::postgresql) {
+    return "postgresql (node " + storage.postgresql.node_id + ")";
+  }
+  return storage.path;
+}
+
 std::string join(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += out.empty() ? s : ", " + s;
@@ -329,13 +356,7 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
   impl->logging = std::move(logging).value();
   impl->log = impl->logging->get("main");
 
-  if (c.storage.backend == config::Storage::Backend::postgresql) {
-    // The PostgreSQL store exists (storage/pg_store.hpp) but the daemon does
-    // not run on it yet (issue 12).
-    return fail(
-        StartError("storage.backend postgresql: not available in this build yet", kExitStorage));
-  }
-  auto store = storage::open_sqlite_store(storage::SqliteOptions{c.storage.path, true});
+  auto store = open_store(c.storage);
   if (!store) return fail(StartError("storage: " + store.error().message, kExitStorage));
   if (auto released = store.value()->release_inflight(); !released) {
     return fail(StartError("storage: " + released.error().message, kExitStorage));
@@ -457,7 +478,8 @@ int Application::run() {
   for (const auto& r : c.routes) {
     a.log->info("route {} -> [{}]", r.name, join(r.destinations));
   }
-  a.log->info("storage {}: {} event deliveries queued", c.storage.path, a.queued_at_start);
+  a.log->info("storage {}: {} event deliveries queued", storage_description(c.storage),
+              a.queued_at_start);
   // Outbound TLS without a tls.ca_file trusts this bundle (system_trust.hpp).
   if (const auto trust = http::find_system_trust()) {
     a.log->info("system CA bundle: {} ({})", trust->file, trust->from);
