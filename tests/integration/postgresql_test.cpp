@@ -5,7 +5,9 @@
 // Skipped (with a warning) when PostgreSQL 15 is not installed.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <set>
@@ -29,9 +31,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string relay_tail(const std::string& oic_url, const std::string& destination_extra = {}) {
-  return "destinations:\n  - name: oic\n    url: " + oic_url +
-         "\n    retry: { initial_backoff: 100ms, max_backoff: 400ms, max_age: 1h }\n" +
+constexpr const char* kQuickRetry = "{ initial_backoff: 100ms, max_backoff: 400ms, max_age: 1h }";
+// A failure pauses the destination for a minute.
+constexpr const char* kLongPause = "{ initial_backoff: 60s, max_backoff: 60s, max_age: 1h }";
+
+std::string relay_tail(const std::string& oic_url, const std::string& destination_extra = {},
+                       const std::string& retry = kQuickRetry) {
+  return "destinations:\n  - name: oic\n    url: " + oic_url + "\n    retry: " + retry + "\n" +
          destination_extra + "routes:\n  - { name: all, destinations: [oic] }\n";
 }
 
@@ -41,6 +47,36 @@ std::unique_ptr<RelayHarness> pg_relay(const std::string& url, const std::string
                                        const std::string& postgresql_extra = {}) {
   return std::make_unique<RelayHarness>(tail, std::string{}, kManagementYaml,
                                         postgresql_storage_yaml(url, node, postgresql_extra));
+}
+
+const std::string kPaused = "ocirelay_destination_state{destination=\"oic\",state=\"paused\"}";
+const std::string kDelivered = attempts_series("oic", "delivered", "2xx");
+
+Reply status(int code) { return Reply{ocirelay::http::Response{code, {}, {}, false}, {}}; }
+
+// Two relays on `url` delivering to `oic`, where relay-a's destination is
+// paused for a minute (its one attempt got a 503) and relay-b's is healthy:
+// what relay-a accepts, only relay-b can deliver. Neither polls the queue
+// for a minute (poll_interval, retry times), so relay-b hears of relay-a's
+// events by notification only.
+struct PausedAndHealthy {
+  std::unique_ptr<RelayHarness> a;
+  std::unique_ptr<RelayHarness> b;
+};
+
+PausedAndHealthy paused_and_healthy(const std::string& url, FakeHttpServer& oic) {
+  oic.set_script(
+      [](const RecordedRequest&, std::size_t index) { return status(index == 0 ? 503 : 202); });
+  const std::string tail = relay_tail(oic.url("/flow"), {}, kLongPause);
+  PausedAndHealthy relays;
+  relays.a = pg_relay(url, "relay-a", tail, "    poll_interval: 60s\n");
+  relays.b = pg_relay(url, "relay-b", tail, "    poll_interval: 60s\n");
+  relays.a->start();
+  REQUIRE(TestClient(relays.a->port()).post_event(event_with_id(0)).status == 202);
+  REQUIRE(wait_for_metric(*relays.a, kPaused, 1, 10s));
+  REQUIRE(oic.request_count() == 1);
+  relays.b->start();
+  return relays;
 }
 
 // The eventID of a delivered body.
@@ -130,6 +166,54 @@ TEST_CASE("postgresql: three relays deliver events posted round-robin exactly on
   CHECK(twice == 0);
   CHECK(oic.request_count() == static_cast<std::size_t>(kEvents));
   CHECK(delivered == kEvents);
+}
+
+TEST_CASE("postgresql: an event accepted by one relay wakes another relay that delivers it",
+          "[pg][postgresql]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("relay_wake");
+  FakeHttpServer oic;
+  auto relays = paused_and_healthy(url, oic);
+  for (int i = 1; i <= 3; ++i) {
+    REQUIRE(TestClient(relays.a->port()).post_event(event_with_id(i)).status == 202);
+    // Far below the minute either relay would otherwise wait.
+    REQUIRE(oic.wait_for_requests(static_cast<std::size_t>(i) + 1, 5s));
+    CHECK(event_id_of(oic.requests().back().body) == event_id_for(i));
+  }
+  REQUIRE(wait_for_metric(*relays.b, kDelivered, 3, 5s));
+  CHECK(metric(*relays.a, kDelivered).value_or(0) == 0);
+  CHECK(metric(*relays.a, kPaused) == 1);
+}
+
+TEST_CASE("postgresql: added latency to the destination, same relay and another relay",
+          "[.][bench][postgresql]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("relay_latency");
+  FakeHttpServer oic;
+  auto relays = paused_and_healthy(url, oic);
+  constexpr int kEvents = 200;
+  std::size_t seen = oic.request_count();
+  auto p50 = [&](RelayHarness& to, long first) {
+    std::vector<double> ms;
+    for (long i = first; i < first + kEvents; ++i) {
+      const auto sent = std::chrono::steady_clock::now();
+      REQUIRE(TestClient(to.port()).post_event(event_with_id(i)).status == 202);
+      REQUIRE(oic.wait_for_requests(++seen, 5s));
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(oic.requests().back().at - sent).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
+  };
+  const double same = p50(*relays.b, 100'000);   // relay-b accepts and delivers
+  const double other = p50(*relays.a, 200'000);  // relay-a accepts, relay-b delivers
+  std::printf(
+      "postgresql: POST to delivery p50 over %d events: same relay %.2f ms, other "
+      "relay (LISTEN/NOTIFY) %.2f ms, added %.2f ms\n",
+      kEvents, same, other, other - same);
+  CHECK(other > 0);
 }
 
 TEST_CASE("postgresql: the same eventID posted to two relays at once is queued once",

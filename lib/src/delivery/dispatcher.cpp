@@ -160,9 +160,14 @@ class Dispatcher::Impl {
         start_delivery(std::move(buffer_.front()));
         buffer_.pop_front();
       }
-      if (new_work_ && buffer_.size() < capacity_ / 2) {
+      // A queue other relays share: claim only what can be sent now (none
+      // while paused), so that what this relay cannot send goes to them.
+      const std::size_t want =
+          !queue_->shared()                       ? capacity_ - buffer_.size()
+          : limit > in_flight_ + buffer_.size() ? limit - in_flight_ - buffer_.size()
+                                                  : 0;
+      if (new_work_ && buffer_.size() < capacity_ / 2 && want > 0) {
         new_work_ = false;
-        const std::size_t want = capacity_ - buffer_.size();
         auto fetched = co_await queue_->fetch_due(clock_.millis(), want);
         if (!fetched) {
           log_->error("{}: cannot read the queue: {}", dest_.name, fetched.error().message);
@@ -183,7 +188,7 @@ class Dispatcher::Impl {
       if (next_due_) {
         wait = std::clamp<Duration>(Duration(*next_due_ - clock_.millis()), 10ms, kIdlePoll);
       }
-      if (health_.state() == Health::paused && !buffer_.empty()) {
+      if (health_.state() == Health::paused && (!buffer_.empty() || queue_->shared())) {
         wait = std::clamp<Duration>(until(health_.paused_until(), clock_.steady_now()), 1ms, wait);
       }
       if (next_token) {

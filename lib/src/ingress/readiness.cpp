@@ -13,6 +13,7 @@ void Readiness::commit_succeeded() { storage_failed_at_.reset(); }
 
 std::optional<std::string_view> Readiness::not_ready_reason() const {
   if (shutting_down_ && shutting_down_()) return "shutting down";
+  if (storage_.unreachable()) return "storage unreachable";
   if (!storage_.space().accepting) return "storage full";
   if (storage_failed_at_ &&
       std::chrono::steady_clock::now() - *storage_failed_at_ < kStorageFailureHold) {

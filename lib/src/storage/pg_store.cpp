@@ -5,6 +5,7 @@
 #include <numeric>
 #include <utility>
 
+#include "ocirelay/storage/pg_listener.hpp"
 #include "storage/pg_schema.hpp"
 #include "storage/pg_transaction.hpp"
 
@@ -85,6 +86,19 @@ constexpr const char* kSqlRelease =
     " updated_at = $1 WHERE state = 'inflight' AND claimed_by = $2"
     " AND ($3::text IS NULL OR destination = $3)";
 
+// $1 lease end, $2 node_id.
+constexpr const char* kSqlRenew =
+    "UPDATE deliveries SET lease_until = $1 WHERE state = 'inflight' AND claimed_by = $2";
+
+// $1 channel, $2 payload: sent when the transaction commits.
+constexpr const char* kSqlNotify = "SELECT pg_notify($1, $2)";
+// NOTIFY payloads must stay below 8000 bytes; past this, an empty payload
+// (every destination) is sent instead.
+constexpr std::size_t kMaxNotifyPayload = 4000;
+
+constexpr auto kFirstConnectBackoff = std::chrono::milliseconds(250);
+constexpr auto kMaxConnectBackoff = std::chrono::milliseconds(5000);
+
 constexpr const char* kSqlPruneSeen = "DELETE FROM seen WHERE first_seen_at < $1";
 
 constexpr const char* kSqlStats =
@@ -156,15 +170,33 @@ Result<std::unique_ptr<PgStore>, StoreError> PgStore::open(const PostgresqlOptio
 
 StoreResult<Unit> PgStore::connected() {
   if (!db_.broken()) return Unit{};
+  const auto now = std::chrono::steady_clock::now();
+  if (unreachable_ && now < next_connect_) {
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_connect_ - now).count();
+    return fail(StoreError{
+        *unreachable_ + " (next connection attempt in " + std::to_string(wait) + " ms)", false});
+  }
   PgConnectOptions connect;
   connect.url = options_.url;
   connect.ca_file = options_.ca_file;
   connect.connect_timeout = options_.connect_timeout;
   connect.application_name = "ocirelay " + options_.node_id;
   auto connection = PgConnection::connect(connect);
-  if (!connection) return fail(std::move(connection).error());
+  if (!connection) {
+    unreachable_ = connection.error().message;
+    connect_backoff_ = std::clamp(connect_backoff_ * 2, kFirstConnectBackoff, kMaxConnectBackoff);
+    next_connect_ = std::chrono::steady_clock::now() + connect_backoff_;
+    return fail(std::move(connection).error());
+  }
   db_ = std::move(connection).value();
+  unreachable_.reset();
+  connect_backoff_ = std::chrono::milliseconds(0);
   return Unit{};
+}
+
+StoreError PgStore::failed(StoreError error) {
+  if (db_.broken()) unreachable_ = error.message;
+  return error;
 }
 
 StoreResult<Unit> PgStore::in_transaction(const char* context, bool durable,
@@ -189,7 +221,7 @@ StoreResult<Unit> PgStore::in_transaction(const char* context, bool durable,
     }
     if (!failed) return Unit{};
     if (attempt >= kTransactionTries || !retryable(failed->sqlstate)) {
-      return fail(std::move(failed->error));
+      return fail(this->failed(std::move(failed->error)));
     }
   }
 }
@@ -234,6 +266,30 @@ std::optional<StoreError> PgStore::insert_all(std::span<const NewEvent> events,
       if (!r.ok()) return PgConnection::error(r, "insert_batch");
     }
   }
+  return notify_new(events, outcomes);
+}
+
+std::optional<StoreError> PgStore::notify_new(std::span<const NewEvent> events,
+                                              const std::vector<InsertOutcome>& outcomes) {
+  std::vector<std::string> destinations;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (outcomes[i] != InsertOutcome::queued) continue;
+    for (const std::string& d : events[i].destinations) {
+      if (std::find(destinations.begin(), destinations.end(), d) == destinations.end()) {
+        destinations.push_back(d);
+      }
+    }
+  }
+  if (destinations.empty()) return std::nullopt;
+  std::sort(destinations.begin(), destinations.end());
+  std::string payload;
+  for (const std::string& d : destinations) {
+    if (!payload.empty()) payload += '\n';
+    payload += d;
+  }
+  if (payload.size() > kMaxNotifyPayload) payload.clear();
+  PgResult r = db_.exec(kSqlNotify, PgParams{}.text(kPgNewEventsChannel).text(payload));
+  if (!r.ok()) return PgConnection::error(r, "insert_batch: notify");
   return std::nullopt;
 }
 
@@ -345,21 +401,29 @@ StoreResult<std::int64_t> PgStore::release(const std::string* destination) {
     params.null();
   }
   PgResult r = db_.exec(kSqlRelease, params);
-  if (!r.ok()) return fail(PgConnection::error(r, "release_inflight"));
+  if (!r.ok()) return fail(failed(PgConnection::error(r, "release_inflight")));
+  return r.changed();
+}
+
+StoreResult<std::int64_t> PgStore::renew_claims(Millis now) {
+  if (auto c = connected(); !c) return fail(std::move(c).error());
+  PgResult r =
+      db_.exec(kSqlRenew, PgParams{}.int64(now + options_.lease.count()).text(options_.node_id));
+  if (!r.ok()) return fail(failed(PgConnection::error(r, "renew_claims")));
   return r.changed();
 }
 
 StoreResult<std::int64_t> PgStore::prune_dedupe(Millis cutoff) {
   if (auto c = connected(); !c) return fail(std::move(c).error());
   PgResult r = db_.exec(kSqlPruneSeen, PgParams{}.int64(cutoff));
-  if (!r.ok()) return fail(PgConnection::error(r, "prune_dedupe"));
+  if (!r.ok()) return fail(failed(PgConnection::error(r, "prune_dedupe")));
   return r.changed();
 }
 
 StoreResult<std::vector<DestinationStats>> PgStore::stats() {
   if (auto c = connected(); !c) return fail(std::move(c).error());
   PgResult r = db_.exec(kSqlStats);
-  if (!r.ok()) return fail(PgConnection::error(r, "stats"));
+  if (!r.ok()) return fail(failed(PgConnection::error(r, "stats")));
   std::vector<DestinationStats> out;
   for (int row = 0; row < r.rows(); ++row) {
     DestinationStats s;
@@ -376,7 +440,7 @@ StoreResult<std::vector<DestinationStats>> PgStore::stats() {
 StoreResult<std::vector<DeadLetter>> PgStore::dead_letters(std::size_t limit) {
   if (auto c = connected(); !c) return fail(std::move(c).error());
   PgResult r = db_.exec(kSqlDeadList, PgParams{}.int64(clamp_limit(limit)));
-  if (!r.ok()) return fail(PgConnection::error(r, "dead_letters"));
+  if (!r.ok()) return fail(failed(PgConnection::error(r, "dead_letters")));
   std::vector<DeadLetter> out;
   for (int row = 0; row < r.rows(); ++row) {
     DeadLetter letter;

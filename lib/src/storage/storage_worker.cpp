@@ -45,6 +45,7 @@ StorageWorker::StorageWorker(std::unique_ptr<Store> store, std::shared_ptr<spdlo
                              metrics::StorageObserver* observer, SpaceLimits limits)
     : store_(std::move(store)), log_(std::move(log)), observer_(observer), guard_(limits) {
   measures_space_ = store_ && store_->measures_space();
+  shared_ = store_ && store_->shared();
   if (measures_space_) {
     measure_space(false);  // before the thread starts: the store is still ours
   }
@@ -93,6 +94,28 @@ SpaceStatus StorageWorker::space() const {
   return space_;
 }
 
+std::optional<std::string> StorageWorker::unreachable() const {
+  std::lock_guard lock(space_mutex_);
+  return unreachable_;
+}
+
+void StorageWorker::check_reachable() {
+  std::optional<std::string> why = store_->unreachable();
+  std::lock_guard lock(space_mutex_);
+  if (why.has_value() == unreachable_.has_value()) {
+    if (why) unreachable_ = std::move(why);  // the latest reason
+    return;
+  }
+  if (log_ && why) {
+    log_->error("storage: the database cannot be reached: {}; new events get 503 and deliveries "
+                "wait until it is back",
+                *why);
+  } else if (log_) {
+    log_->info("storage: the database can be reached again; taking new events and delivering");
+  }
+  unreachable_ = std::move(why);
+}
+
 void StorageWorker::run() {
   std::vector<Op> ops;
   for (;;) {
@@ -122,6 +145,7 @@ void StorageWorker::run() {
     }
     process(ops);
     ops.clear();
+    check_reachable();
     if (measures_space_ && std::chrono::steady_clock::now() >= next_measure_) {
       measure_space(false);
     }

@@ -1,5 +1,7 @@
 // Whether the relay accepts events, as GET /ready (management) and the
-// minimal ingress GET /health report it: not once shutdown has begun, not while
+// minimal ingress GET /health report it: not once shutdown has begun, not
+// while storage cannot reach its database (a shared PostgreSQL; ready again
+// once an operation reaches it, which deliveries try every second), not while
 // storage refuses new events for lack of space (storage.reserve, max_size;
 // that ends by itself once deliveries free space), and not
 // for kStorageFailureHold after a commit failed, unless one succeeded since;
@@ -31,8 +33,9 @@ class Readiness {
   void commit_failed();
   void commit_succeeded();
 
-  // nullopt when ready; otherwise why not: "shutting down", "storage full",
-  // "storage cannot commit" (no names of destinations, routes or files).
+  // nullopt when ready; otherwise why not: "shutting down", "storage
+  // unreachable", "storage full", "storage cannot commit" (no names of
+  // destinations, routes or files).
   std::optional<std::string_view> not_ready_reason() const;
 
  private:

@@ -24,6 +24,12 @@
 // file system; the same happens once after a second without writes. The
 // worker logs once when it starts refusing and once when it takes new events
 // again. space() may be read from any thread.
+//
+// Reachability (a store on a remote database, Store::unreachable): after
+// each round of operations the worker reads whether the store could reach
+// its database, logs once when it cannot and once when it can again, and
+// publishes it for unreachable() (any thread). A failing store fails fast
+// (PgStore), so waiting operations are not held up.
 #pragma once
 
 #include <chrono>
@@ -32,6 +38,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <variant>
@@ -74,6 +81,11 @@ class StorageWorker {
 
   // The last space measurement (any thread).
   SpaceStatus space() const;
+  // Why the store's database could not be reached by the last operation;
+  // nullopt when it could (any thread).
+  std::optional<std::string> unreachable() const;
+  // Whether other relays share the store's queue (Store::shared).
+  bool shared() const noexcept { return shared_; }
 
   // void(StoreResult<InsertOutcome>)
   template <class Token>
@@ -228,6 +240,10 @@ class StorageWorker {
   std::chrono::steady_clock::time_point next_measure_;
   mutable std::mutex space_mutex_;
   SpaceStatus space_;
+  std::optional<std::string> unreachable_;  // under space_mutex_
+  bool shared_ = false;
+  // Publishes the store's reachability after a round of operations.
+  void check_reachable();
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Op> queue_;
