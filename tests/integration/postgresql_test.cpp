@@ -186,6 +186,75 @@ TEST_CASE("postgresql: an event accepted by one relay wakes another relay that d
   CHECK(metric(*relays.a, kPaused) == 1);
 }
 
+TEST_CASE("postgresql: an attempt longer than the lease keeps its claim", "[pg][postgresql]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("relay_renew");
+  FakeHttpServer oic;
+  // Each attempt takes three leases.
+  oic.set_script([](const RecordedRequest&, std::size_t) {
+    return Reply{ocirelay::http::Response{202, {}, {}, false}, 6s};
+  });
+  const std::string tail = relay_tail(oic.url("/flow"));
+  auto a = pg_relay(url, "relay-a", tail, "    lease: 2s\n");
+  auto b = pg_relay(url, "relay-b", tail, "    lease: 2s\n");
+  a->start();
+  b->start();
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(TestClient((i % 2 == 0 ? a : b)->port()).post_event(event_with_id(i)).status == 202);
+  }
+  REQUIRE(oic.wait_for_requests(4, 10s));
+  double delivered = 0;
+  for (auto* relay : {a.get(), b.get()}) {
+    REQUIRE(wait_until_settled(*relay, "oic", 20s));
+    delivered += metric(*relay, kDelivered).value_or(0);
+  }
+  // Renewed every lease / 3: no relay took another's claim and sent it again.
+  CHECK(delivered == 4);
+  CHECK(oic.request_count() == 4);
+  for (const auto& [id, n] : received_ids(oic)) {
+    INFO(id);
+    CHECK(n == 1);
+  }
+}
+
+TEST_CASE(
+    "postgresql: a relay killed with deliveries in flight loses them to another after the "
+    "lease",
+    "[pg][postgresql]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("relay_kill");
+  const std::string db = url.substr(url.rfind('/') + 1);
+  FakeHttpServer oic;
+  // The first attempts hang (relay-a's, cut by its death); later ones succeed.
+  oic.set_script([](const RecordedRequest&, std::size_t index) {
+    return Reply{ocirelay::http::Response{202, {}, {}, false}, index < 3 ? 60s : 0s};
+  });
+  const std::string tail = relay_tail(oic.url("/flow"));
+  auto a = pg_relay(url, "relay-a", tail, "    lease: 2s\n");
+  auto b = pg_relay(url, "relay-b", tail, "    lease: 2s\n");
+  a->start();
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(TestClient(a->port()).post_event(event_with_id(i)).status == 202);
+  }
+  REQUIRE(oic.wait_for_requests(3, 10s));
+  CHECK(pg->psql(db, "SELECT claimed_by, count(*) FROM deliveries GROUP BY claimed_by") ==
+        "relay-a|3\n");
+  b->start();
+  a->daemon().kill_hard();
+  // relay-b takes the claims once their lease ran out, and delivers them.
+  REQUIRE(wait_for_metric(*b, kDelivered, 3, 20s));
+  REQUIRE(wait_until_settled(*b, "oic", 10s));
+  const auto counts = received_ids(oic);
+  REQUIRE(counts.size() == 3);
+  for (const auto& [id, n] : counts) {
+    INFO(id);
+    CHECK(n == 2);  // relay-a's attempt that never ended, then relay-b's
+  }
+  CHECK(pg->psql(db, "SELECT count(*) FROM deliveries") == "0\n");
+}
+
 TEST_CASE("postgresql: added latency to the destination, same relay and another relay",
           "[.][bench][postgresql]") {
   PgCluster* pg = PgCluster::shared();
