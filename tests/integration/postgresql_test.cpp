@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <map>
@@ -15,11 +16,14 @@
 #include <thread>
 #include <vector>
 
+#include <signal.h>
+
 #include <rapidjson/document.h>
 
 #include "support/daemon_process.hpp"
 #include "support/fake_http_server.hpp"
 #include "support/fixtures.hpp"
+#include "support/load_client.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/relay_harness.hpp"
 #include "support/relay_metrics.hpp"
@@ -253,6 +257,100 @@ TEST_CASE(
     CHECK(n == 2);  // relay-a's attempt that never ended, then relay-b's
   }
   CHECK(pg->psql(db, "SELECT count(*) FROM deliveries") == "0\n");
+}
+
+namespace {
+
+// Polls GET `path` on `port` until it answers `status`; false at the timeout.
+bool wait_for_status(std::uint16_t port, const std::string& path, int status,
+                     ocirelay::Duration timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (TestClient(port).request("GET", path).status == status) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("postgresql: a database outage under load costs 503s, never an acked event",
+          "[pg][postgresql]") {
+  if (!PgCluster::available()) return;
+  PgCluster own;  // stopped and restarted here: not the shared one
+  const std::string url = own.create_database("relay_outage");
+  FakeHttpServer oic;
+  const std::string tail = relay_tail(oic.url("/flow"));
+  auto a = pg_relay(url, "relay-a", tail);
+  auto b = pg_relay(url, "relay-b", tail);
+  a->start();
+  b->start();
+  const pid_t pid_a = a->daemon().pid();
+  const pid_t pid_b = b->daemon().pid();
+  std::atomic<std::uint16_t> port_a{a->port()};
+  std::atomic<std::uint16_t> port_b{b->port()};
+  std::atomic<bool> stop{false};
+  std::vector<std::unique_ptr<LoadClient>> clients;
+  clients.push_back(std::make_unique<LoadClient>(0, port_a, stop));
+  clients.push_back(std::make_unique<LoadClient>(1, port_b, stop));
+  REQUIRE(oic.wait_for_requests(50, 20s));
+
+  // pg_ctl restart -m fast under load.
+  own.restart();
+  const std::size_t after_restart = oic.request_count();
+  REQUIRE(oic.wait_for_requests(after_restart + 50, 20s));
+
+  // A longer outage: both relays say why and refuse events until it ends.
+  own.stop_server();
+  for (auto* relay : {a.get(), b.get()}) {
+    REQUIRE(wait_for_status(relay->management_port(), "/ready", 503, 10s));
+    const auto ready = TestClient(relay->management_port()).request("GET", "/ready");
+    CHECK(contains(ready.body, "storage unreachable"));
+    const auto health = TestClient(relay->management_port()).request("GET", "/health");
+    CHECK(health.status == 200);
+    CHECK(contains(health.body, "\"status\":\"degraded\""));
+    CHECK(contains(health.body, "\"not_ready\":\"storage unreachable\""));
+    CHECK(TestClient(relay->port()).request("GET", "/health").status == 503);
+    const auto refused = TestClient(relay->port()).post_event(event_with_id(99'000'000));
+    CHECK(refused.status == 503);
+    CHECK(refused.headers.get("Retry-After") == "30");
+  }
+  own.start_server();
+  for (auto* relay : {a.get(), b.get()}) {
+    REQUIRE(wait_for_status(relay->management_port(), "/ready", 200, 20s));
+  }
+  const std::size_t after_outage = oic.request_count();
+  REQUIRE(oic.wait_for_requests(after_outage + 50, 20s));
+  stop = true;
+  std::set<std::string> acked;
+  std::size_t refused = 0;
+  for (auto& client : clients) {
+    client->join();
+    REQUIRE(client->error().empty());
+    acked.insert(client->acked().begin(), client->acked().end());
+    refused += client->refused_posts();
+  }
+  for (auto* relay : {a.get(), b.get()}) REQUIRE(wait_until_settled(*relay, "oic", 30s));
+  const auto counts = received_ids(oic);
+  std::size_t lost = 0;
+  std::size_t duplicates = 0;
+  for (const auto& id : acked) {
+    const auto it = counts.find(id);
+    if (it == counts.end()) ++lost;
+  }
+  for (const auto& [id, n] : counts) duplicates += static_cast<std::size_t>(n - 1);
+  std::printf(
+      "postgresql outage: %zu events acked, %zu posts refused (503) while the database "
+      "was down, %zu lost, %zu delivered twice\n",
+      acked.size(), refused, lost, duplicates);
+  CHECK(refused > 0);
+  CHECK(lost == 0);
+  // Neither relay was restarted.
+  CHECK(a->daemon().pid() == pid_a);
+  CHECK(b->daemon().pid() == pid_b);
+  CHECK(::kill(pid_a, 0) == 0);
+  CHECK(::kill(pid_b, 0) == 0);
+  CHECK(contains(a->log(), "storage: the database can be reached again"));
 }
 
 TEST_CASE("postgresql: added latency to the destination, same relay and another relay",

@@ -99,6 +99,11 @@ std::optional<std::string> StorageWorker::unreachable() const {
   return unreachable_;
 }
 
+std::uint64_t StorageWorker::recoveries() const {
+  std::lock_guard lock(space_mutex_);
+  return recoveries_;
+}
+
 void StorageWorker::check_reachable() {
   std::optional<std::string> why = store_->unreachable();
   std::lock_guard lock(space_mutex_);
@@ -110,8 +115,11 @@ void StorageWorker::check_reachable() {
     log_->error("storage: the database cannot be reached: {}; new events get 503 and deliveries "
                 "wait until it is back",
                 *why);
-  } else if (log_) {
-    log_->info("storage: the database can be reached again; taking new events and delivering");
+  } else {
+    ++recoveries_;
+    if (log_) {
+      log_->info("storage: the database can be reached again; taking new events and delivering");
+    }
   }
   unreachable_ = std::move(why);
 }

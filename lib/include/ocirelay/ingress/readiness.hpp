@@ -4,7 +4,8 @@
 // once an operation reaches it, which deliveries try every second), not while
 // storage refuses new events for lack of space (storage.reserve, max_size;
 // that ends by itself once deliveries free space), and not
-// for kStorageFailureHold after a commit failed, unless one succeeded since;
+// for kStorageFailureHold after a commit failed, unless one succeeded or the
+// database became reachable again since;
 // after the hold, traffic may try again, so a relay that recovered is not kept
 // out of rotation forever.
 //
@@ -14,6 +15,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string_view>
@@ -42,6 +44,7 @@ class Readiness {
   std::function<bool()> shutting_down_;
   const storage::StorageWorker& storage_;
   std::optional<std::chrono::steady_clock::time_point> storage_failed_at_;
+  std::uint64_t recoveries_at_failure_ = 0;  // StorageWorker::recoveries() then
 };
 
 }  // namespace ocirelay::ingress

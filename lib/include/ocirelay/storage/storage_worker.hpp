@@ -84,6 +84,9 @@ class StorageWorker {
   // Why the store's database could not be reached by the last operation;
   // nullopt when it could (any thread).
   std::optional<std::string> unreachable() const;
+  // How often the database became reachable again after it was not (any
+  // thread): a commit that failed before the last recovery is stale.
+  std::uint64_t recoveries() const;
   // Whether other relays share the store's queue (Store::shared).
   bool shared() const noexcept { return shared_; }
 
@@ -241,6 +244,7 @@ class StorageWorker {
   mutable std::mutex space_mutex_;
   SpaceStatus space_;
   std::optional<std::string> unreachable_;  // under space_mutex_
+  std::uint64_t recoveries_ = 0;            // under space_mutex_
   bool shared_ = false;
   // Publishes the store's reachability after a round of operations.
   void check_reachable();
