@@ -9,8 +9,10 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -474,4 +476,76 @@ TEST_CASE("postgresql: a database whose schema is newer than the relay exits 3",
   INFO(result.output);
   CHECK(result.exit_code == 3);
   CHECK(contains(result.output, "schema version 99 is newer than this ocirelay supports"));
+}
+
+TEST_CASE("postgresql: 20 random kill -9s across three relays under load lose no acked event",
+          "[pg][postgresql][crash]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const char* seed_text = std::getenv("OCIRELAY_CRASH_SEED");
+  const std::uint64_t seed =
+      seed_text != nullptr && *seed_text != '\0' ? std::stoull(seed_text) : std::random_device{}();
+  constexpr int kKills = 20;
+  std::printf("postgresql crash test: seed %llu (replay with OCIRELAY_CRASH_SEED), %d kills\n",
+              static_cast<unsigned long long>(seed), kKills);
+  std::fflush(stdout);
+  std::mt19937_64 rng(seed);
+  const std::string url = pg->create_database("relay_crash");
+  FakeHttpServer oic;
+  // 202 after 0-20 ms, so that deliveries are in flight when a relay dies.
+  oic.set_script([](const RecordedRequest&, std::size_t index) {
+    return Reply{ocirelay::http::Response{202, {}, {}, false},
+                 std::chrono::milliseconds((index * 7919) % 21)};
+  });
+  const std::string tail = relay_tail(oic.url("/flow"), "    concurrency: 8\n");
+  std::vector<std::unique_ptr<RelayHarness>> relays;
+  std::vector<std::unique_ptr<std::atomic<std::uint16_t>>> ports;
+  for (int i = 0; i < 3; ++i) {
+    relays.push_back(pg_relay(url, "relay-" + std::to_string(i), tail, "    lease: 2s\n"));
+    relays.back()->start();
+    ports.push_back(std::make_unique<std::atomic<std::uint16_t>>(relays.back()->port()));
+  }
+  std::atomic<bool> stop{false};
+  std::vector<std::unique_ptr<LoadClient>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<LoadClient>(i, *ports[static_cast<std::size_t>(i)], stop));
+  }
+  std::uniform_int_distribution<int> alive_ms(150, 900);
+  std::uniform_int_distribution<std::size_t> which(0, 2);
+  for (int k = 0; k < kKills; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(alive_ms(rng)));
+    const std::size_t i = which(rng);
+    *ports[i] = 0;
+    relays[i]->daemon().kill_hard();
+    relays[i]->start();  // same node_id, new port: its claims are released at start
+    *ports[i] = relays[i]->port();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(alive_ms(rng)));
+  stop = true;
+  std::set<std::string> acked;
+  for (auto& client : clients) {
+    client->join();
+    CHECK(client->error().empty());
+    acked.insert(client->acked().begin(), client->acked().end());
+  }
+  REQUIRE(!acked.empty());
+  for (auto& relay : relays) REQUIRE(wait_until_settled(*relay, "oic", 60s));
+  const auto counts = received_ids(oic);
+  std::size_t lost = 0;
+  std::size_t duplicates = 0;
+  for (const auto& id : acked) {
+    const auto it = counts.find(id);
+    if (it == counts.end()) {
+      ++lost;
+    } else {
+      duplicates += static_cast<std::size_t>(it->second - 1);
+    }
+  }
+  std::printf(
+      "postgresql crash test: %d kills, %zu acked, %zu lost, %zu delivered more than "
+      "once\n",
+      kKills, acked.size(), lost, duplicates);
+  std::fflush(stdout);
+  INFO("seed " << seed);
+  CHECK(lost == 0);
 }
