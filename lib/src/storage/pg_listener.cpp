@@ -89,7 +89,11 @@ class PgListener::Impl {
     db_ = std::move(connection).value();
     const std::string sql = std::string("LISTEN ") + kPgNewEventsChannel;
     PgResult r = db_.exec(sql.c_str());
-    if (!r.ok()) return PgConnection::error(r, "LISTEN").message;
+    if (!r.ok()) {
+      const std::string error = PgConnection::error(r, "LISTEN").message;
+      db_ = PgConnection{};  // connected but not listening: start over
+      return error;
+    }
     return {};
   }
 
