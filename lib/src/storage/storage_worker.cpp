@@ -111,10 +111,13 @@ void StorageWorker::check_reachable() {
     if (why) unreachable_ = std::move(why);  // the latest reason
     return;
   }
-  if (log_ && why) {
-    log_->error("storage: the database cannot be reached: {}; new events get 503 and deliveries "
-                "wait until it is back",
-                *why);
+  if (why) {
+    if (log_) {
+      log_->error(
+          "storage: the database cannot be reached: {}; new events get 503 and deliveries wait "
+          "until it is back",
+          *why);
+    }
   } else {
     ++recoveries_;
     if (log_) {
@@ -153,7 +156,6 @@ void StorageWorker::run() {
     }
     process(ops);
     ops.clear();
-    check_reachable();
     if (measures_space_ && std::chrono::steady_clock::now() >= next_measure_) {
       measure_space(false);
     }
@@ -241,6 +243,7 @@ void StorageWorker::insert(std::vector<NewEvent>& events, std::vector<InsertOp*>
   }
   const auto start = std::chrono::steady_clock::now();
   auto outcome = guarded([&] { return store_->insert_batch(events); });
+  check_reachable();
   if (outcome && outcome->size() != events.size()) {
     outcome = fail(StoreError{"internal error: insert_batch returned a wrong count", false});
   }
@@ -293,6 +296,7 @@ void StorageWorker::process(std::vector<Op>& ops) {
   if (!results.empty()) {
     const auto start = std::chrono::steady_clock::now();
     auto outcome = guarded([&] { return store_->complete(results); });
+    check_reachable();
     if (observer_ != nullptr) {
       observer_->on_commit(results.size(), seconds_since(start), outcome.ok());
     }

@@ -26,9 +26,9 @@
 // again. space() may be read from any thread.
 //
 // Reachability (a store on a remote database, Store::unreachable): after
-// each round of operations the worker reads whether the store could reach
-// its database, logs once when it cannot and once when it can again, and
-// publishes it for unreachable() (any thread). A failing store fails fast
+// each store call, before its operations complete, the worker reads whether
+// the store could reach its database, logs once when it cannot and once when
+// it can again, and publishes it for unreachable() (any thread). A failing store fails fast
 // (PgStore), so waiting operations are not held up.
 #pragma once
 
@@ -160,15 +160,17 @@ class StorageWorker {
   // Runs `fn(store)` on the storage thread. void(StoreResult<T>)
   template <class T, class Token, class Fn>
   auto async_call(Token&& token, Fn fn) {
-    return async_op<StoreResult<T>>(std::forward<Token>(token),
-                                    [fn = std::move(fn)](auto done) mutable {
-                                      return Op{CallOp{[fn = std::move(fn), done](Store& s) mutable {
-                                                         done(fn(s));
-                                                       },
-                                                       [done]() mutable {
-                                                         done(StoreResult<T>(fail(stopped_error())));
-                                                       }}};
-                                    });
+    // The reachability is published before the caller hears the result.
+    return async_op<StoreResult<T>>(
+        std::forward<Token>(token), [this, fn = std::move(fn)](auto done) mutable {
+          auto run = [this, fn = std::move(fn), done](Store& s) mutable {
+            auto result = fn(s);
+            check_reachable();
+            done(std::move(result));
+          };
+          auto abandon = [done]() mutable { done(StoreResult<T>(fail(stopped_error()))); };
+          return Op{CallOp{std::move(run), std::move(abandon)}};
+        });
   }
 
  private:
@@ -246,7 +248,7 @@ class StorageWorker {
   std::optional<std::string> unreachable_;  // under space_mutex_
   std::uint64_t recoveries_ = 0;            // under space_mutex_
   bool shared_ = false;
-  // Publishes the store's reachability after a round of operations.
+  // Publishes the store's reachability after a store call (storage thread).
   void check_reachable();
   std::mutex mutex_;
   std::condition_variable cv_;
