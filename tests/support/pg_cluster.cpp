@@ -185,10 +185,8 @@ void PgCluster::start() {
   std::string last_error;
   for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = free_port();
-    const std::string options = "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) +
-                                " -k " + socket_dir_.string() + " -c max_connections=200";
     auto started = run({bin("pg_ctl"), "-D", data_dir_.string(), "-l", log_file_.string(), "-w",
-                        "-t", "60", "-o", options, "start"},
+                        "-t", "60", "-o", server_options(), "start"},
                        true, root_, root_);
     if (started.exit_code == 0) {
       running_ = true;
@@ -198,6 +196,42 @@ void PgCluster::start() {
     last_error = started.output + "\n" + read_all(log_file_);
   }
   throw std::runtime_error("pg_ctl start failed:\n" + last_error);
+}
+
+std::string PgCluster::server_options() const {
+  return "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) + " -k " +
+         socket_dir_.string() + " -c max_connections=200";
+}
+
+void PgCluster::stop_server() {
+  auto stopped = run({bin("pg_ctl"), "-D", data_dir_.string(), "-m", "fast", "-w", "stop"}, true,
+                     root_, root_);
+  if (stopped.exit_code != 0) {
+    throw std::runtime_error("pg_ctl stop failed:\n" + stopped.output + "\n" + read_all(log_file_));
+  }
+  running_ = false;
+}
+
+void PgCluster::start_server() {
+  auto started = run({bin("pg_ctl"), "-D", data_dir_.string(), "-l", log_file_.string(), "-w", "-t",
+                      "60", "-o", server_options(), "start"},
+                     true, root_, root_);
+  if (started.exit_code != 0) {
+    throw std::runtime_error("pg_ctl start failed:\n" + started.output + "\n" +
+                             read_all(log_file_));
+  }
+  running_ = true;
+}
+
+void PgCluster::restart() {
+  auto restarted = run({bin("pg_ctl"), "-D", data_dir_.string(), "-l", log_file_.string(), "-m",
+                        "fast", "-w", "-t", "60", "-o", server_options(), "restart"},
+                       true, root_, root_);
+  if (restarted.exit_code != 0) {
+    throw std::runtime_error("pg_ctl restart failed:\n" + restarted.output + "\n" +
+                             read_all(log_file_));
+  }
+  running_ = true;
 }
 
 void PgCluster::stop() noexcept {

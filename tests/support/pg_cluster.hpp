@@ -46,6 +46,14 @@ class PgCluster {
   // separated by '|'); throws with psql's message when it fails.
   std::string psql(const std::string& database, const std::string& sql) const;
 
+  // The server alone, on the same data directory and port (an outage as
+  // the relays see it): stop_server() stops it (pg_ctl stop -m fast, which
+  // disconnects every client), start_server() starts it again, restart() is
+  // `pg_ctl restart -m fast`. Each throws with the server's log on failure.
+  void stop_server();
+  void start_server();
+  void restart();
+
   int port() const noexcept { return port_; }
   const std::filesystem::path& socket_dir() const noexcept { return socket_dir_; }
   const std::filesystem::path& data_dir() const noexcept { return data_dir_; }
@@ -53,6 +61,7 @@ class PgCluster {
  private:
   void start();
   void stop() noexcept;
+  std::string server_options() const;
 
   std::filesystem::path root_;  // the temporary directory: data, socket, log
   std::filesystem::path data_dir_;

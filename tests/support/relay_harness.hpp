@@ -36,8 +36,11 @@ extern const std::string kNoManagementYaml;
 
 class RelayHarness {
  public:
+  // storage_yaml: a whole `storage:` section in place of the SQLite one
+  // (e.g. postgresql_storage_yaml()).
   explicit RelayHarness(const std::string& yaml_tail, const std::string& server_yaml = {},
-                        const std::string& management_yaml = kManagementYaml);
+                        const std::string& management_yaml = kManagementYaml,
+                        const std::string& storage_yaml = {});
 
   const TempDir& dir() const noexcept { return dir_; }
   std::string storage_path() const { return dir_.file("queue.db"); }
@@ -45,7 +48,8 @@ class RelayHarness {
 
   // Replaces the configuration file (for restarts with another config).
   void rewrite(const std::string& yaml_tail, const std::string& server_yaml = {},
-               const std::string& management_yaml = kManagementYaml);
+               const std::string& management_yaml = kManagementYaml,
+               const std::string& storage_yaml = {});
 
   void start();
   DaemonProcess& daemon() { return *daemon_; }
@@ -62,10 +66,17 @@ class RelayHarness {
 };
 
 // `server:` (plain HTTP on 127.0.0.1:0 plus `server_extra` indented lines),
-// `management:` (the section given), `storage:` and `log:` sections for a
-// relay living in `dir`.
+// `management:` (the section given), `storage:` (SQLite in `dir`, or
+// `storage_yaml` when given) and `log:` sections for a relay living in `dir`.
 std::string base_yaml(const TempDir& dir, const std::string& server_extra = {},
-                      const std::string& management_yaml = kManagementYaml);
+                      const std::string& management_yaml = kManagementYaml,
+                      const std::string& storage_yaml = {});
+
+// A `storage:` section for the PostgreSQL backend: the database at `url`,
+// this relay's node_id, and `extra` lines under `postgresql:` (indented by
+// four spaces, e.g. "    lease: 2s\n").
+std::string postgresql_storage_yaml(const std::string& url, const std::string& node_id,
+                                    const std::string& extra = {});
 
 // The `server.tls` lines of server_yaml for HTTPS with this certificate.
 std::string server_tls_yaml(const std::string& cert_file, const std::string& key_file);

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -33,6 +34,7 @@
 #include "ocirelay/metrics/registry.hpp"
 #include "ocirelay/metrics/relay_metrics.hpp"
 #include "ocirelay/oci/vault_secret_reader.hpp"
+#include "ocirelay/storage/pg_listener.hpp"
 #include "ocirelay/storage/storage_worker.hpp"
 #include "ocirelay/storage/store.hpp"
 #include "ocirelay_version.hpp"
@@ -55,6 +57,36 @@ void raise_open_file_limit() {
     rl.rlim_cur = rl.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &rl);
   }
+}
+
+storage::PostgresqlOptions postgresql_options(const config::PostgresqlStorage& pg) {
+  storage::PostgresqlOptions options;
+  options.url = pg.url;
+  options.node_id = pg.node_id;
+  options.lease = std::chrono::duration_cast<std::chrono::milliseconds>(pg.lease);
+  options.connect_timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(pg.connect_timeout);
+  options.ca_file = pg.ca_file;
+  return options;
+}
+
+// The configured backend. With PostgreSQL: connected, and the schema created
+// or upgraded (refused when newer than this build). The error never holds
+// the database URL (storage::open_postgresql_store).
+Result<std::unique_ptr<storage::Store>, storage::StoreError> open_store(
+    const config::Storage& storage) {
+  if (storage.backend == config::Storage::Backend::postgresql) {
+    return storage::open_postgresql_store(postgresql_options(storage.postgresql));
+  }
+  return storage::open_sqlite_store(storage::SqliteOptions{storage.path, true});
+}
+
+// Where the queue is, for the start-up line (never the database URL).
+std::string storage_description(const config::Storage& storage) {
+  if (storage.backend == config::Storage::Backend::postgresql) {
+    return "postgresql (node " + storage.postgresql.node_id + ")";
+  }
+  return storage.path;
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -88,6 +120,11 @@ class Application::Impl {
   std::unique_ptr<ingress::ManagementHandler> management_handler;
   std::unique_ptr<http::Server> management_server;
   asio::steady_timer prune_timer{io};
+  // PostgreSQL only: other relays' new events, the fallback poll, and the
+  // renewal of this relay's claims.
+  std::unique_ptr<storage::PgListener> listener;
+  asio::steady_timer poll_timer{io};
+  asio::steady_timer renew_timer{io};
   asio::steady_timer log_flush_timer{io};
   // Registered when the application is made, before "listening" and READY:
   // a signal that arrives before wait_for_signals() runs is kept for it
@@ -126,6 +163,9 @@ class Application::Impl {
     notifier.stop();
     signals.cancel();
     prune_timer.cancel();
+    poll_timer.cancel();
+    renew_timer.cancel();
+    if (listener) listener->stop();
     shutdown_done = true;
     log_flush_timer.cancel();
   }
@@ -142,6 +182,56 @@ class Application::Impl {
     for (const auto& d : dispatchers) {
       if (std::find(destinations.begin(), destinations.end(), d->name()) != destinations.end()) {
         d->notify();
+      }
+    }
+  }
+
+  void notify_all() {
+    for (const auto& d : dispatchers) d->notify();
+  }
+
+  // Another relay queued events (PgListener's thread): wake those
+  // destinations here; none named: all of them.
+  void heard_new_events(std::vector<std::string> destinations) {
+    asio::post(io, [this, destinations = std::move(destinations)] {
+      if (shutting_down) return;
+      if (destinations.empty()) {
+        notify_all();
+      } else {
+        notify(destinations);
+      }
+    });
+  }
+
+  // Every poll_interval, every destination looks at the queue, in case a
+  // notification was lost (the listening connection was down).
+  asio::awaitable<void> poll_periodically() {
+    while (!shutting_down) {
+      poll_timer.expires_after(config.storage.postgresql.poll_interval);
+      auto [ec] = co_await poll_timer.async_wait(nothrow);
+      if (ec || shutting_down) break;
+      notify_all();
+    }
+  }
+
+  // Every lease / 3, the lease of this relay's claims (deliveries in flight)
+  // is extended, so that an attempt longer than the lease keeps its claim.
+  // A relay that dies stops renewing: its claims run out and others take them.
+  asio::awaitable<void> renew_claims_periodically() {
+    const auto period = std::max<Duration>(
+        std::chrono::duration_cast<Duration>(config.storage.postgresql.lease) / 3, 100ms);
+    while (!shutdown_done) {
+      renew_timer.expires_after(period);
+      auto [ec] = co_await renew_timer.async_wait(nothrow);
+      if (ec) break;
+      const storage::Millis now = storage::now_millis();
+      auto renewed = co_await storage->async_call<std::int64_t>(
+          asio::use_awaitable, [now](storage::Store& s) { return s.renew_claims(now); });
+      if (!renewed) {
+        log->warn("cannot renew the lease of this relay's deliveries in flight: {}",
+                  renewed.error().message);
+      } else if (renewed.value() > 0) {
+        log->debug("renewed the lease of {} delivery(ies) in flight", renewed.value());
       }
     }
   }
@@ -331,13 +421,7 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
   impl->logging = std::move(logging).value();
   impl->log = impl->logging->get("main");
 
-  if (c.storage.backend == config::Storage::Backend::postgresql) {
-    // The PostgreSQL store exists (storage/pg_store.hpp) but the daemon does
-    // not run on it yet (issue 12).
-    return fail(
-        StartError("storage.backend postgresql: not available in this build yet", kExitStorage));
-  }
-  auto store = storage::open_sqlite_store(storage::SqliteOptions{c.storage.path, true});
+  auto store = open_store(c.storage);
   if (!store) return fail(StartError("storage: " + store.error().message, kExitStorage));
   if (auto released = store.value()->release_inflight(); !released) {
     return fail(StartError("storage: " + released.error().message, kExitStorage));
@@ -466,7 +550,8 @@ int Application::run() {
   for (const auto& r : c.routes) {
     a.log->info("route {} -> [{}]", r.name, join(r.destinations));
   }
-  a.log->info("storage {}: {} event deliveries queued", c.storage.path, a.queued_at_start);
+  a.log->info("storage {}: {} event deliveries queued", storage_description(c.storage),
+              a.queued_at_start);
   // Outbound TLS without a tls.ca_file trusts this bundle (system_trust.hpp).
   if (const auto trust = http::find_system_trust()) {
     a.log->info("system CA bundle: {} ({})", trust->file, trust->from);
@@ -491,6 +576,18 @@ int Application::run() {
     a.log->info(
         "management.listen is \"\": /metrics, /ready and the detailed /health are "
         "served on the ingress port");
+  }
+  if (c.storage.backend == config::Storage::Backend::postgresql) {
+    a.listener = storage::PgListener::start(
+        postgresql_options(c.storage.postgresql),
+        [raw = &a](std::vector<std::string> d) { raw->heard_new_events(std::move(d)); },
+        a.logging->get("storage"));
+    if (!a.listener) {
+      a.log->warn("cannot listen for other relays' new events (no pipe); polling every {}",
+                  format_duration(c.storage.postgresql.poll_interval));
+    }
+    a.tasks.spawn(a.poll_periodically(), "queue polling");
+    a.tasks.spawn(a.renew_claims_periodically(), "lease renewal");
   }
   for (auto& d : a.dispatchers) d->start();
   a.tasks.spawn(a.wait_for_signals(), "signal handler");

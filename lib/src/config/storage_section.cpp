@@ -79,6 +79,7 @@ constexpr auto kPostgresqlFields = fields<PostgresqlStorage>({
      [](auto& w, auto& value, auto& path, PostgresqlStorage& out) {
        read_file(w, value, path, out.ca_file, "CA certificate", false);
      }},
+    {"poll_interval", duration_field<&PostgresqlStorage::poll_interval, 1000>},
 });
 
 constexpr auto kStorageFields = fields<Storage>({

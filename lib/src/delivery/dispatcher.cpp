@@ -219,9 +219,17 @@ class Dispatcher::Impl {
           buffer_.pop_front();
         }
       }
-      if (new_work_ && buffer_.size() < capacity_ / 2) {
+      // A queue other relays share: claim only what can be sent now (none
+      // while paused), so that what this relay cannot send goes to them.
+      // When batching, each request slot carries up to max_events.
+      const std::size_t per_request = batching() ? dest_.batch.max_events : 1;
+      const std::size_t can_send = health_.limit(concurrency_) * per_request;
+      const std::size_t holding = in_flight_ * per_request + buffer_.size();
+      const std::size_t want = !queue_->shared()    ? capacity_ - buffer_.size()
+                               : can_send > holding ? can_send - holding
+                                                    : 0;
+      if (new_work_ && buffer_.size() < capacity_ / 2 && want > 0) {
         new_work_ = false;
-        const std::size_t want = capacity_ - buffer_.size();
         auto fetched = co_await queue_->fetch_due(clock_.millis(), want);
         if (!fetched) {
           log_->error("{}: cannot read the queue: {}", dest_.name, fetched.error().message);
@@ -246,7 +254,8 @@ class Dispatcher::Impl {
       if (next_due_) {
         wait = std::clamp<Duration>(Duration(*next_due_ - clock_.millis()), 10ms, kIdlePoll);
       }
-      if (health_.state() == Health::paused && (!buffer_.empty() || !held_.empty())) {
+      if (health_.state() == Health::paused &&
+          (!buffer_.empty() || !held_.empty() || queue_->shared())) {
         wait = std::clamp<Duration>(until(health_.paused_until(), clock_.steady_now()), 1ms, wait);
       }
       if (next_token) {

@@ -92,6 +92,11 @@ asio::awaitable<Response> ManagementHandler::health() {
     body += json_escape(stats.error().message);
     body += "\"";
   }
+  if (const auto reason = ctx_.readiness.not_ready_reason()) {
+    body += ",\"not_ready\":\"";
+    body += json_escape(*reason);
+    body += "\"";
+  }
   body += "}";
   co_return json_response(200, std::move(body));
 }

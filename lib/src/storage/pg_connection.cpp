@@ -107,6 +107,22 @@ PgResult PgConnection::exec_script(const char* sql) {
   return PgResult(pq_, pq_->exec(conn_, sql));
 }
 
+int PgConnection::socket() const { return conn_ != nullptr ? pq_->socket(conn_) : -1; }
+
+bool PgConnection::consume_input() {
+  return conn_ != nullptr && pq_->consume_input(conn_) == 1 && !broken();
+}
+
+std::vector<std::string> PgConnection::take_notifications() {
+  std::vector<std::string> payloads;
+  if (conn_ == nullptr) return payloads;
+  while (PGnotify* n = pq_->notifies(conn_)) {
+    payloads.emplace_back(n->extra != nullptr ? n->extra : "");
+    pq_->freemem(n);
+  }
+  return payloads;
+}
+
 StoreError PgConnection::error(const PgResult& result, std::string_view context) {
   std::string message = "postgresql: ";
   message += context;

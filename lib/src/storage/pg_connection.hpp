@@ -15,6 +15,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ocirelay/storage/store.hpp"
 #include "storage/pg_params.hpp"
@@ -50,6 +51,13 @@ class PgConnection {
   PgResult exec(const char* sql, const PgParams& params);
   // Several statements without parameters (schema scripts).
   PgResult exec_script(const char* sql);
+
+  // LISTEN: the connection's socket (-1 when none), to wait on for input;
+  // reading what arrived (false when the connection is lost); and the
+  // payloads of the notifications it held, oldest first.
+  int socket() const;
+  bool consume_input();
+  std::vector<std::string> take_notifications();
 
   // "postgresql: <context>: <server message>", with the SQLSTATE.
   static StoreError error(const PgResult& result, std::string_view context);

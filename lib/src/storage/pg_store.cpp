@@ -5,6 +5,7 @@
 #include <numeric>
 #include <utility>
 
+#include "ocirelay/storage/pg_listener.hpp"
 #include "storage/pg_schema.hpp"
 #include "storage/pg_transaction.hpp"
 
@@ -85,6 +86,19 @@ constexpr const char* kSqlRelease =
     " updated_at = $1 WHERE state = 'inflight' AND claimed_by = $2"
     " AND ($3::text IS NULL OR destination = $3)";
 
+// $1 lease end, $2 node_id.
+constexpr const char* kSqlRenew =
+    "UPDATE deliveries SET lease_until = $1 WHERE state = 'inflight' AND claimed_by = $2";
+
+// $1 channel, $2 payload: sent when the transaction commits.
+constexpr const char* kSqlNotify = "SELECT pg_notify($1, $2)";
+// NOTIFY payloads must stay below 8000 bytes; past this, an empty payload
+// (every destination) is sent instead.
+constexpr std::size_t kMaxNotifyPayload = 4000;
+
+constexpr auto kFirstConnectBackoff = std::chrono::milliseconds(250);
+constexpr auto kMaxConnectBackoff = std::chrono::milliseconds(5000);
+
 constexpr const char* kSqlPruneSeen = "DELETE FROM seen WHERE first_seen_at < $1";
 
 // Per destination and claiming relay (NULL: rows not in flight), in one
@@ -159,15 +173,33 @@ Result<std::unique_ptr<PgStore>, StoreError> PgStore::open(const PostgresqlOptio
 
 StoreResult<Unit> PgStore::connected() {
   if (!db_.broken()) return Unit{};
+  const auto now = std::chrono::steady_clock::now();
+  if (unreachable_ && now < next_connect_) {
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_connect_ - now).count();
+    return fail(StoreError{
+        *unreachable_ + " (next connection attempt in " + std::to_string(wait) + " ms)", false});
+  }
   PgConnectOptions connect;
   connect.url = options_.url;
   connect.ca_file = options_.ca_file;
   connect.connect_timeout = options_.connect_timeout;
   connect.application_name = "ocirelay " + options_.node_id;
   auto connection = PgConnection::connect(connect);
-  if (!connection) return fail(std::move(connection).error());
+  if (!connection) {
+    unreachable_ = connection.error().message;
+    connect_backoff_ = std::clamp(connect_backoff_ * 2, kFirstConnectBackoff, kMaxConnectBackoff);
+    next_connect_ = std::chrono::steady_clock::now() + connect_backoff_;
+    return fail(std::move(connection).error());
+  }
   db_ = std::move(connection).value();
+  unreachable_.reset();
+  connect_backoff_ = std::chrono::milliseconds(0);
   return Unit{};
+}
+
+StoreError PgStore::failed(StoreError error) {
+  if (db_.broken()) unreachable_ = error.message;
+  return error;
 }
 
 StoreResult<Unit> PgStore::in_transaction(const char* context, bool durable,
@@ -192,7 +224,7 @@ StoreResult<Unit> PgStore::in_transaction(const char* context, bool durable,
     }
     if (!failed) return Unit{};
     if (attempt >= kTransactionTries || !retryable(failed->sqlstate)) {
-      return fail(std::move(failed->error));
+      return fail(this->failed(std::move(failed->error)));
     }
   }
 }
@@ -237,6 +269,35 @@ std::optional<StoreError> PgStore::insert_all(std::span<const NewEvent> events,
       if (!r.ok()) return PgConnection::error(r, "insert_batch");
     }
   }
+  return notify_new(events, outcomes);
+}
+
+std::optional<StoreError> PgStore::notify_new(std::span<const NewEvent> events,
+                                              const std::vector<InsertOutcome>& outcomes) {
+  std::vector<std::string> destinations;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (outcomes[i] != InsertOutcome::queued) continue;
+    for (const std::string& d : events[i].destinations) {
+      if (std::find(destinations.begin(), destinations.end(), d) == destinations.end()) {
+        destinations.push_back(d);
+      }
+    }
+  }
+  std::sort(destinations.begin(), destinations.end());
+  return notify(destinations, "insert_batch: notify");
+}
+
+std::optional<StoreError> PgStore::notify(const std::vector<std::string>& destinations,
+                                          const char* context) {
+  if (destinations.empty()) return std::nullopt;
+  std::string payload;
+  for (const std::string& d : destinations) {
+    if (!payload.empty()) payload += '\n';
+    payload += d;
+  }
+  if (payload.size() > kMaxNotifyPayload) payload.clear();
+  PgResult r = db_.exec(kSqlNotify, PgParams{}.text(kPgNewEventsChannel).text(payload));
+  if (!r.ok()) return PgConnection::error(r, context);
   return std::nullopt;
 }
 
@@ -348,21 +409,29 @@ StoreResult<std::int64_t> PgStore::release(const std::string* destination) {
     params.null();
   }
   PgResult r = db_.exec(kSqlRelease, params);
-  if (!r.ok()) return fail(PgConnection::error(r, "release_inflight"));
+  if (!r.ok()) return fail(failed(PgConnection::error(r, "release_inflight")));
+  return r.changed();
+}
+
+StoreResult<std::int64_t> PgStore::renew_claims(Millis now) {
+  if (auto c = connected(); !c) return fail(std::move(c).error());
+  PgResult r =
+      db_.exec(kSqlRenew, PgParams{}.int64(now + options_.lease.count()).text(options_.node_id));
+  if (!r.ok()) return fail(failed(PgConnection::error(r, "renew_claims")));
   return r.changed();
 }
 
 StoreResult<std::int64_t> PgStore::prune_dedupe(Millis cutoff) {
   if (auto c = connected(); !c) return fail(std::move(c).error());
   PgResult r = db_.exec(kSqlPruneSeen, PgParams{}.int64(cutoff));
-  if (!r.ok()) return fail(PgConnection::error(r, "prune_dedupe"));
+  if (!r.ok()) return fail(failed(PgConnection::error(r, "prune_dedupe")));
   return r.changed();
 }
 
 StoreResult<std::vector<DestinationStats>> PgStore::stats() {
   if (auto c = connected(); !c) return fail(std::move(c).error());
   PgResult r = db_.exec(kSqlStats);
-  if (!r.ok()) return fail(PgConnection::error(r, "stats"));
+  if (!r.ok()) return fail(failed(PgConnection::error(r, "stats")));
   std::vector<DestinationStats> out;
   for (int row = 0; row < r.rows(); ++row) {
     std::string destination = r.bytes(row, 0);
@@ -387,7 +456,7 @@ StoreResult<std::vector<DestinationStats>> PgStore::stats() {
 StoreResult<std::vector<DeadLetter>> PgStore::dead_letters(std::size_t limit) {
   if (auto c = connected(); !c) return fail(std::move(c).error());
   PgResult r = db_.exec(kSqlDeadList, PgParams{}.int64(clamp_limit(limit)));
-  if (!r.ok()) return fail(PgConnection::error(r, "dead_letters"));
+  if (!r.ok()) return fail(failed(PgConnection::error(r, "dead_letters")));
   std::vector<DeadLetter> out;
   for (int row = 0; row < r.rows(); ++row) out.push_back(PgDeadLetters::read(r, row));
   return out;
@@ -395,19 +464,28 @@ StoreResult<std::vector<DeadLetter>> PgStore::dead_letters(std::size_t limit) {
 
 StoreResult<std::vector<DeadLetter>> PgStore::list_dead_letters(const DeadLetterQuery& query) {
   if (auto c = connected(); !c) return fail(std::move(c).error());
-  return dead_letters_.list(query);
+  auto listed = dead_letters_.list(query);
+  if (!listed) return fail(failed(std::move(listed).error()));
+  return listed;
 }
 
 StoreResult<std::optional<DeadLetterDetail>> PgStore::dead_letter(std::int64_t id) {
   if (auto c = connected(); !c) return fail(std::move(c).error());
-  return dead_letters_.get(id);
+  auto found = dead_letters_.get(id);
+  if (!found) return fail(failed(std::move(found).error()));
+  return found;
 }
 
 StoreResult<ReplayOutcome> PgStore::replay_dead_letters(const DeadLetterSelection& selection,
                                                         Millis now) {
   ReplayOutcome outcome;
   auto done = in_transaction("replay_dead_letters", true,
-                             [&] { return dead_letters_.replay(selection, now, outcome); });
+                             [&]() -> std::optional<StoreError> {
+                               outcome = ReplayOutcome{};
+                               if (auto e = dead_letters_.replay(selection, now, outcome)) return e;
+                               // Wakes the relays that deliver to them (and this one).
+                               return notify(outcome.destinations, "replay_dead_letters: notify");
+                             });
   if (!done) return fail(std::move(done).error());
   return outcome;
 }

@@ -23,11 +23,20 @@
 // lose only their last effects, which makes a delivery happen again.
 //
 // The connection: one, opened by open(); a lost connection is opened again
-// at the next call (that call fails if the database is still unreachable).
+// at the next call. While the database cannot be reached, calls fail at
+// once without trying: a new connection is tried again after a backoff
+// (250 ms doubling up to 5 s), so that the storage thread never waits for
+// more than one connection attempt at a time (connect_timeout).
+// unreachable() says why, until a connection works again.
+//
+// Other relays learn of new events from a NOTIFY on kPgNewEventsChannel in
+// the insert's transaction (PgListener), its payload the destinations with
+// new deliveries, one a line.
 //
 // Thread contract: one thread at a time (see Store).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -67,6 +76,9 @@ class PgStore final : public Store {
   StoreResult<ReplayOutcome> replay_dead_letters(const DeadLetterSelection& selection,
                                                  Millis now) override;
   StoreResult<std::int64_t> purge_dead_letters(const DeadLetterSelection& selection) override;
+  bool shared() const noexcept override { return true; }
+  StoreResult<std::int64_t> renew_claims(Millis now) override;
+  std::optional<std::string> unreachable() const override { return unreachable_; }
 
   const std::string& node_id() const noexcept { return options_.node_id; }
   int server_version() const { return db_.server_version(); }
@@ -74,8 +86,19 @@ class PgStore final : public Store {
  private:
   explicit PgStore(PostgresqlOptions options) : options_(std::move(options)) {}
 
-  // Opens the connection again when it was lost.
+  // Opens the connection again when it was lost (not before the backoff
+  // after a failed attempt has passed).
   StoreResult<Unit> connected();
+  // `error`, after noting that the database is unreachable when it was the
+  // connection that failed.
+  StoreError failed(StoreError error);
+  // NOTIFY of the destinations that have new deliveries (insert_all).
+  std::optional<StoreError> notify_new(std::span<const NewEvent> events,
+                                       const std::vector<InsertOutcome>& outcomes);
+  // NOTIFY on kPgNewEventsChannel, its payload `destinations` (sorted), one
+  // a line; nothing when there are none.
+  std::optional<StoreError> notify(const std::vector<std::string>& destinations,
+                                   const char* context);
   // Runs `body` in a transaction (with synchronous_commit off unless
   // `durable`), again when it failed with a deadlock or serialization
   // failure. `body` returns an error, or nullopt to commit.
@@ -88,6 +111,9 @@ class PgStore final : public Store {
 
   PostgresqlOptions options_;
   PgConnection db_;
+  std::optional<std::string> unreachable_;
+  std::chrono::milliseconds connect_backoff_{0};
+  std::chrono::steady_clock::time_point next_connect_{};
   PgDeadLetters dead_letters_{db_};  // after db_: it works on it
 };
 

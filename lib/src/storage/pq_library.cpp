@@ -55,7 +55,10 @@ Loaded open_library() {
       resolve(handle, "PQsetNoticeProcessor", l.set_notice_processor, e) &&
       resolve(handle, "PQconninfoParse", l.conninfo_parse, e) &&
       resolve(handle, "PQconninfoFree", l.conninfo_free, e) &&
-      resolve(handle, "PQfreemem", l.freemem, e) && resolve(handle, "PQfformat", l.fformat, e);
+      resolve(handle, "PQfreemem", l.freemem, e) && resolve(handle, "PQfformat", l.fformat, e) &&
+      resolve(handle, "PQsocket", l.socket, e) &&
+      resolve(handle, "PQconsumeInput", l.consume_input, e) &&
+      resolve(handle, "PQnotifies", l.notifies, e);
   if (!ok) {
     ::dlclose(handle);
   }

@@ -40,6 +40,10 @@ struct PqLibrary {
   decltype(&::PQconninfoFree) conninfo_free = nullptr;
   decltype(&::PQfreemem) freemem = nullptr;
   decltype(&::PQfformat) fformat = nullptr;
+  // LISTEN (PgListener)
+  decltype(&::PQsocket) socket = nullptr;
+  decltype(&::PQconsumeInput) consume_input = nullptr;
+  decltype(&::PQnotifies) notifies = nullptr;
 
   // The process's copy, opened on the first call; the error says what is
   // missing (libpq5 not installed, or too old for a function).

@@ -45,6 +45,7 @@ StorageWorker::StorageWorker(std::unique_ptr<Store> store, std::shared_ptr<spdlo
                              metrics::StorageObserver* observer, SpaceLimits limits)
     : store_(std::move(store)), log_(std::move(log)), observer_(observer), guard_(limits) {
   measures_space_ = store_ && store_->measures_space();
+  shared_ = store_ && store_->shared();
   if (measures_space_) {
     measure_space(false);  // before the thread starts: the store is still ours
   }
@@ -91,6 +92,39 @@ void StorageWorker::submit(Op op) {
 SpaceStatus StorageWorker::space() const {
   std::lock_guard lock(space_mutex_);
   return space_;
+}
+
+std::optional<std::string> StorageWorker::unreachable() const {
+  std::lock_guard lock(space_mutex_);
+  return unreachable_;
+}
+
+std::uint64_t StorageWorker::recoveries() const {
+  std::lock_guard lock(space_mutex_);
+  return recoveries_;
+}
+
+void StorageWorker::check_reachable() {
+  std::optional<std::string> why = store_->unreachable();
+  std::lock_guard lock(space_mutex_);
+  if (why.has_value() == unreachable_.has_value()) {
+    if (why) unreachable_ = std::move(why);  // the latest reason
+    return;
+  }
+  if (why) {
+    if (log_) {
+      log_->error(
+          "storage: the database cannot be reached: {}; new events get 503 and deliveries wait "
+          "until it is back",
+          *why);
+    }
+  } else {
+    ++recoveries_;
+    if (log_) {
+      log_->info("storage: the database can be reached again; taking new events and delivering");
+    }
+  }
+  unreachable_ = std::move(why);
 }
 
 void StorageWorker::run() {
@@ -209,6 +243,7 @@ void StorageWorker::insert(std::vector<NewEvent>& events, std::vector<InsertOp*>
   }
   const auto start = std::chrono::steady_clock::now();
   auto outcome = guarded([&] { return store_->insert_batch(events); });
+  check_reachable();
   if (outcome && outcome->size() != events.size()) {
     outcome = fail(StoreError{"internal error: insert_batch returned a wrong count", false});
   }
@@ -261,6 +296,7 @@ void StorageWorker::process(std::vector<Op>& ops) {
   if (!results.empty()) {
     const auto start = std::chrono::steady_clock::now();
     auto outcome = guarded([&] { return store_->complete(results); });
+    check_reachable();
     if (observer_ != nullptr) {
       observer_->on_commit(results.size(), seconds_since(start), outcome.ok());
     }

@@ -90,6 +90,7 @@ TEST_CASE("storage.postgresql takes its values, with the documented defaults", "
     CHECK(pg.pool_size == 4);
     CHECK(pg.connect_timeout == std::chrono::seconds(5));
     CHECK(pg.ca_file.empty());
+    CHECK(pg.poll_interval == std::chrono::seconds(5));
   }
   SECTION("every key") {
     TempDir dir;
@@ -98,7 +99,7 @@ TEST_CASE("storage.postgresql takes its values, with the documented defaults", "
         "storage:\n  backend: postgresql\n  dedupe_window: 1h\n"
         "  postgresql:\n    url: \"${file:/run/secrets/pg-url}\"\n"
         "    node_id: relay-a\n    lease: 45s\n    pool_size: 8\n"
-        "    connect_timeout: 2s\n    ca_file: " +
+        "    connect_timeout: 2s\n    poll_interval: 20s\n    ca_file: " +
         ca + "\n");
     const PostgresqlStorage& pg = c.storage.postgresql;
     CHECK(pg.url == "host=db.example password=" + kPassword);
@@ -107,6 +108,7 @@ TEST_CASE("storage.postgresql takes its values, with the documented defaults", "
     CHECK(pg.pool_size == 8);
     CHECK(pg.connect_timeout == std::chrono::seconds(2));
     CHECK(pg.ca_file == ca);
+    CHECK(pg.poll_interval == std::chrono::seconds(20));
     CHECK(c.storage.dedupe_window == std::chrono::hours(1));
   }
 }
@@ -147,6 +149,7 @@ TEST_CASE("storage.postgresql values are checked, and the url is never quoted", 
   only_error(head + url + "    connect_timeout: 500ms\n", "storage.postgresql.connect_timeout", {});
   only_error(head + url + "    ca_file: /nonexistent/pg-ca.pem\n", "storage.postgresql.ca_file",
              {"/nonexistent/pg-ca.pem"});
+  only_error(head + url + "    poll_interval: 200ms\n", "storage.postgresql.poll_interval", {});
   only_error(head + url + "    sslmode: require\n", "storage.postgresql.sslmode",
-             {"url, node_id, lease, pool_size, connect_timeout, ca_file"});
+             {"url, node_id, lease, pool_size, connect_timeout, ca_file, poll_interval"});
 }

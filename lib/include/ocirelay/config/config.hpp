@@ -86,6 +86,9 @@ struct PostgresqlStorage {
   unsigned pool_size = 4;  // connections per node
   Duration connect_timeout = 5s;
   std::string ca_file;  // empty: libpq's default (sslrootcert in the URL)
+  // Each destination looks at the queue at least this often, in case a
+  // notification of new events (LISTEN/NOTIFY) was lost.
+  Duration poll_interval = 5s;
 
   bool operator==(const PostgresqlStorage&) const = default;
 };

@@ -25,6 +25,10 @@ class DeliveryQueue {
   virtual boost::asio::awaitable<storage::StoreResult<storage::FetchResult>> fetch_due(
       storage::Millis now, std::size_t limit) = 0;
 
+  // Whether other relays take from the same queue (Store::shared): the
+  // dispatcher then claims only what it can send at once.
+  virtual bool shared() const noexcept { return false; }
+
   // Records the result of one attempt (Store::complete).
   virtual boost::asio::awaitable<storage::StoreResult<Unit>> complete(
       storage::AttemptResult result) = 0;

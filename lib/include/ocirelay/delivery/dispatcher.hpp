@@ -22,6 +22,11 @@
 // request per pause interval however many events wait, and the backlog then
 // drains oldest first at `concurrency` and `rate_limit`.
 //
+// On a queue several relays share (DeliveryQueue::shared, PostgreSQL), the
+// dispatcher claims only as many deliveries as it has free slots (none while
+// paused), instead of reading ahead, so that another relay sends what this
+// one cannot; notify() is then also called when another relay queued events.
+//
 // The decisions are made by value types that take time as an argument
 // (DestinationHealth, RateLimiter, plan_attempt); the Dispatcher feeds them
 // its clock's readings and carries them out through its DeliveryQueue and

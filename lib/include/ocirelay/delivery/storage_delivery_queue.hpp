@@ -21,6 +21,7 @@ class StorageDeliveryQueue final : public DeliveryQueue {
       storage::Millis now, std::size_t limit) override;
   boost::asio::awaitable<storage::StoreResult<Unit>> complete(
       storage::AttemptResult result) override;
+  bool shared() const noexcept override { return storage_.shared(); }
 
  private:
   storage::StorageWorker& storage_;

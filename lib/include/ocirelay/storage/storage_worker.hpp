@@ -24,6 +24,12 @@
 // file system; the same happens once after a second without writes. The
 // worker logs once when it starts refusing and once when it takes new events
 // again. space() may be read from any thread.
+//
+// Reachability (a store on a remote database, Store::unreachable): after
+// each store call, before its operations complete, the worker reads whether
+// the store could reach its database, logs once when it cannot and once when
+// it can again, and publishes it for unreachable() (any thread). A failing store fails fast
+// (PgStore), so waiting operations are not held up.
 #pragma once
 
 #include <chrono>
@@ -32,6 +38,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <variant>
@@ -74,6 +81,14 @@ class StorageWorker {
 
   // The last space measurement (any thread).
   SpaceStatus space() const;
+  // Why the store's database could not be reached by the last operation;
+  // nullopt when it could (any thread).
+  std::optional<std::string> unreachable() const;
+  // How often the database became reachable again after it was not (any
+  // thread): a commit that failed before the last recovery is stale.
+  std::uint64_t recoveries() const;
+  // Whether other relays share the store's queue (Store::shared).
+  bool shared() const noexcept { return shared_; }
 
   // void(StoreResult<InsertOutcome>)
   template <class Token>
@@ -145,15 +160,17 @@ class StorageWorker {
   // Runs `fn(store)` on the storage thread. void(StoreResult<T>)
   template <class T, class Token, class Fn>
   auto async_call(Token&& token, Fn fn) {
-    return async_op<StoreResult<T>>(std::forward<Token>(token),
-                                    [fn = std::move(fn)](auto done) mutable {
-                                      return Op{CallOp{[fn = std::move(fn), done](Store& s) mutable {
-                                                         done(fn(s));
-                                                       },
-                                                       [done]() mutable {
-                                                         done(StoreResult<T>(fail(stopped_error())));
-                                                       }}};
-                                    });
+    // The reachability is published before the caller hears the result.
+    return async_op<StoreResult<T>>(
+        std::forward<Token>(token), [this, fn = std::move(fn)](auto done) mutable {
+          auto run = [this, fn = std::move(fn), done](Store& s) mutable {
+            auto result = fn(s);
+            check_reachable();
+            done(std::move(result));
+          };
+          auto abandon = [done]() mutable { done(StoreResult<T>(fail(stopped_error()))); };
+          return Op{CallOp{std::move(run), std::move(abandon)}};
+        });
   }
 
  private:
@@ -228,6 +245,11 @@ class StorageWorker {
   std::chrono::steady_clock::time_point next_measure_;
   mutable std::mutex space_mutex_;
   SpaceStatus space_;
+  std::optional<std::string> unreachable_;  // under space_mutex_
+  std::uint64_t recoveries_ = 0;            // under space_mutex_
+  bool shared_ = false;
+  // Publishes the store's reachability after a store call (storage thread).
+  void check_reachable();
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Op> queue_;

@@ -68,6 +68,22 @@ class Store {
 
   virtual StoreResult<std::vector<DeadLetter>> dead_letters(std::size_t limit) = 0;
 
+  // --- several relays on one database --------------------------------------
+  // The defaults are a store of one relay's own.
+
+  // Whether other relays take deliveries from the same queue: a dispatcher
+  // then claims only what it can send at once, leaving the rest to them.
+  virtual bool shared() const noexcept { return false; }
+  // Extends the lease of every delivery this relay has claimed and not yet
+  // completed to `now` plus the lease, so that another relay does not take
+  // one whose attempt is still under way. Returns how many.
+  virtual StoreResult<std::int64_t> renew_claims([[maybe_unused]] Millis now) {
+    return std::int64_t{0};
+  }
+  // Why the store cannot reach its database, as its last operation found;
+  // nullopt when it could (or the store has no remote database).
+  virtual std::optional<std::string> unreachable() const { return std::nullopt; }
+
   // --- dead letters, for the admin endpoint ---------------------------------
   // The defaults fail with "not supported": a backend without them still
   // relays, only without replay and purge.
