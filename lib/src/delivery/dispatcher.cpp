@@ -4,11 +4,11 @@
 #include <deque>
 #include <random>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "ocirelay/common/exception_text.hpp"
 #include "ocirelay/common/task_group.hpp"
@@ -107,8 +107,8 @@ struct Batch {
 
 class Dispatcher::Impl {
  public:
-  Impl(asio::any_io_executor ex, const config::Destination& destination,
-       Collaborators parts, metrics::RelayMetrics& metrics, std::shared_ptr<spdlog::logger> log)
+  Impl(asio::any_io_executor ex, const config::Destination& destination, Collaborators parts,
+       metrics::RelayMetrics& metrics, std::shared_ptr<spdlog::logger> log)
       : ex_(std::move(ex)),
         dest_(destination),
         queue_(std::move(parts.queue)),
@@ -142,9 +142,7 @@ class Dispatcher::Impl {
   const char* state() const { return health_.name(); }
   std::size_t in_flight() const { return in_flight_; }
 
-  void start() {
-    tasks_.spawn(run(), "queue loop");
-  }
+  void start() { tasks_.spawn(run(), "queue loop"); }
 
   void notify() {
     new_work_ = true;
@@ -181,9 +179,10 @@ class Dispatcher::Impl {
     if (aborted_) return;
     aborted_ = true;
     if (in_flight_ > 0) {
-      log_->warn("{}: {} delivery(ies) still in flight at the shutdown deadline; aborted, they "
-                 "stay queued",
-                 dest_.name, in_flight_);
+      log_->warn(
+          "{}: {} delivery(ies) still in flight at the shutdown deadline; aborted, they "
+          "stay queued",
+          dest_.name, in_flight_);
     }
     sender_->cancel();
     tasks_.cancel(asio::cancellation_type::terminal);
@@ -349,6 +348,8 @@ class Dispatcher::Impl {
     std::vector<Batch> held = std::move(held_);
     held_.clear();
     for (const Batch& b : held) {
+      std::vector<storage::AttemptResult> results;
+      results.reserve(b.deliveries.size());
       for (const auto& d : b.deliveries) {
         storage::AttemptResult result;
         result.id = d.id;
@@ -357,8 +358,9 @@ class Dispatcher::Impl {
         result.next_attempt_at = b.due_at;
         result.last_status = b.last_status;
         result.last_error = b.last_error;
-        co_await record(result, d.event_id);
+        results.push_back(std::move(result));
       }
+      co_await record(std::move(results), b.key);
     }
   }
 
@@ -437,8 +439,8 @@ class Dispatcher::Impl {
         break;
       case AttemptPlan::Why::max_attempts:
         result.kind = storage::AttemptResult::Kind::dead;
-        result.last_error += " (gave up: max_attempts " +
-                             std::to_string(dest_.retry.max_attempts) + " reached)";
+        result.last_error +=
+            " (gave up: max_attempts " + std::to_string(dest_.retry.max_attempts) + " reached)";
         metrics_.delivery(dest_.name, "dead", result.last_status);
         log_->error("event {} to {}{} dead-lettered after attempt {}: {}; max_attempts reached",
                     d.event_id, dest_.name, in, attempt, a.error);
@@ -462,19 +464,26 @@ class Dispatcher::Impl {
     return result;
   }
 
-  // Records one result, trying again while storage fails (unless stopping:
-  // the row then stays inflight, released before storage closes).
-  asio::awaitable<void> record(const storage::AttemptResult& result, const std::string& event_id) {
+  // Records the results of one attempt (one delivery's, or a batch's in one
+  // transaction), trying again while storage fails (unless stopping: the
+  // rows then stay inflight, released before storage closes). `what`: the
+  // event ID, or the batch's key, for the log.
+  asio::awaitable<void> record(std::vector<storage::AttemptResult> results,
+                               const std::string& what) {
+    if (results.empty()) co_return;
     for (;;) {
-      auto recorded = co_await queue_->complete(result);
+      auto recorded = co_await queue_->complete(results);
       if (recorded) break;
-      log_->error("event {} to {}: cannot record the attempt: {}", event_id, dest_.name,
+      log_->error("{} to {}: cannot record the attempt: {}", what, dest_.name,
                   recorded.error().message);
       if (stopping_) break;  // stays inflight; released before storage closes
       co_await sleep(kStorageRetry);
     }
-    if (result.kind == storage::AttemptResult::Kind::retry) {
-      next_due_ = next_due_ ? std::min(*next_due_, result.next_attempt_at) : result.next_attempt_at;
+    for (const auto& result : results) {
+      if (result.kind == storage::AttemptResult::Kind::retry) {
+        next_due_ =
+            next_due_ ? std::min(*next_due_, result.next_attempt_at) : result.next_attempt_at;
+      }
     }
   }
 
@@ -509,7 +518,7 @@ class Dispatcher::Impl {
     // result is recorded. The row stays marked inflight in storage until
     // then, so it cannot be fetched again meanwhile.
     finish_delivery();
-    co_await record(result, d.event_id);
+    co_await record(std::vector<storage::AttemptResult>(1, result), d.event_id);
     wake();
   }
 
@@ -540,7 +549,6 @@ class Dispatcher::Impl {
     const double jitter = unit_random_();
     const storage::Millis now = clock_.millis();
     std::vector<storage::AttemptResult> results;
-    std::vector<std::string> result_ids;  // their event IDs, for the log
     std::vector<storage::Delivery> again;
     std::optional<storage::Millis> due_at;
     bool destination_failure = false;
@@ -559,7 +567,6 @@ class Dispatcher::Impl {
         again.push_back(std::move(d));
       } else {
         results.push_back(std::move(result));
-        result_ids.push_back(d.event_id);
       }
     }
     note_health(destination_failure, started_epoch, a);
@@ -586,9 +593,8 @@ class Dispatcher::Impl {
                  format_duration(Duration(*due_at - now)));
       held_.push_back(std::move(next));
     }
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      co_await record(results[i], result_ids[i]);
-    }
+    // One transaction for the whole batch's results.
+    co_await record(std::move(results), b.key);
     wake();
   }
 
@@ -616,7 +622,7 @@ class Dispatcher::Impl {
   bool new_work_ = true;  // look at storage at start
   bool woken_ = false;
   bool stopping_ = false;
-  bool aborted_ = false;  // shutdown deadline passed: results are not recorded
+  bool aborted_ = false;      // shutdown deadline passed: results are not recorded
   DestinationHealth health_;  // pause and probe
   RateLimiter rate_;          // rate_limit
 };

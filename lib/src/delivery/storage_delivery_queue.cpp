@@ -15,8 +15,8 @@ boost::asio::awaitable<storage::StoreResult<storage::FetchResult>> StorageDelive
 }
 
 boost::asio::awaitable<storage::StoreResult<Unit>> StorageDeliveryQueue::complete(
-    storage::AttemptResult result) {
-  co_return co_await storage_.async_complete(std::move(result), boost::asio::use_awaitable);
+    std::vector<storage::AttemptResult> results) {
+  co_return co_await storage_.async_complete_many(std::move(results), boost::asio::use_awaitable);
 }
 
 }  // namespace ocirelay::delivery

@@ -479,13 +479,12 @@ StoreResult<std::optional<DeadLetterDetail>> PgStore::dead_letter(std::int64_t i
 StoreResult<ReplayOutcome> PgStore::replay_dead_letters(const DeadLetterSelection& selection,
                                                         Millis now) {
   ReplayOutcome outcome;
-  auto done = in_transaction("replay_dead_letters", true,
-                             [&]() -> std::optional<StoreError> {
-                               outcome = ReplayOutcome{};
-                               if (auto e = dead_letters_.replay(selection, now, outcome)) return e;
-                               // Wakes the relays that deliver to them (and this one).
-                               return notify(outcome.destinations, "replay_dead_letters: notify");
-                             });
+  auto done = in_transaction("replay_dead_letters", true, [&]() -> std::optional<StoreError> {
+    outcome = ReplayOutcome{};
+    if (auto e = dead_letters_.replay(selection, now, outcome)) return e;
+    // Wakes the relays that deliver to them (and this one).
+    return notify(outcome.destinations, "replay_dead_letters: notify");
+  });
   if (!done) return fail(std::move(done).error());
   return outcome;
 }

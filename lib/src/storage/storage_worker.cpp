@@ -282,7 +282,7 @@ void StorageWorker::process(std::vector<Op>& ops) {
       }
       inserted.push_back(insert);
     } else if (auto* complete = std::get_if<CompleteOp>(&op)) {
-      results.push_back(std::move(complete->result));
+      for (AttemptResult& result : complete->results) results.push_back(std::move(result));
       completed.push_back(std::move(complete->done));
     } else {
       calls.push_back(&std::get<CallOp>(op));

@@ -152,13 +152,17 @@ class StoreQueue final : public DeliveryQueue {
     co_return store_.fetch_due(destination_, now, limit);
   }
   asio::awaitable<storage::StoreResult<Unit>> complete(
-      storage::AttemptResult result) override {
-    co_return store_.complete(std::span<const storage::AttemptResult>(&result, 1));
+      std::vector<storage::AttemptResult> results) override {
+    ++completions_;
+    co_return store_.complete(results);
   }
+  // How many complete() calls (transactions) there were.
+  int completions() const { return completions_; }
 
  private:
   storage::Store& store_;
   std::string destination_;
+  int completions_ = 0;
 };
 
 config::Destination destination(unsigned concurrency = 4) {
@@ -183,7 +187,9 @@ struct Bench {
     auto s = std::make_unique<ScriptedSender>(io, clock);
     sender = s.get();
     Dispatcher::Collaborators parts;
-    parts.queue = std::make_unique<StoreQueue>(*store, dest.name);
+    auto q = std::make_unique<StoreQueue>(*store, dest.name);
+    queue = q.get();
+    parts.queue = std::move(q);
     parts.sender = std::move(s);
     parts.clock = clock.delivery_clock();
     parts.unit_random = [] { return kFull; };
@@ -295,6 +301,7 @@ struct Bench {
   metrics::RelayMetrics metrics{registry, "test"};
   std::unique_ptr<storage::Store> store;
   ScriptedSender* sender = nullptr;
+  StoreQueue* queue = nullptr;  // owned by the dispatcher
   std::unique_ptr<Dispatcher> dispatcher;
   bool started = false;
   bool draining = false;
@@ -703,6 +710,20 @@ TEST_CASE("dispatcher batching: a retryable failure retries the same batch with 
   CHECK(bench.attempts("retry", "5xx") == 3);
   CHECK(bench.attempts("delivered", "2xx") == 5);
   CHECK(bench.metric("ocirelay_delivery_attempts_sum{destination=\"oic\"}") == 2 * 3 + 2);
+  const auto left = bench.stats();
+  CHECK(left.pending + left.inflight + left.dead == 0);
+}
+
+TEST_CASE("dispatcher batching: a batch's results are recorded in one transaction",
+          "[dispatcher][batch]") {
+  Bench bench(batching(50, 50 * 1024, 1));
+  bench.sender->script = [](std::size_t, const std::string&) { return status(202); };
+  bench.queue_events(50);
+  bench.start();
+  REQUIRE(bench.sender->calls.size() == 1);
+  CHECK(bench.sender->calls[0].events == 50u);
+  CHECK(bench.attempts("delivered", "2xx") == 50);
+  CHECK(bench.queue->completions() == 1);
   const auto left = bench.stats();
   CHECK(left.pending + left.inflight + left.dead == 0);
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -29,9 +30,10 @@ class DeliveryQueue {
   // dispatcher then claims only what it can send at once.
   virtual bool shared() const noexcept { return false; }
 
-  // Records the result of one attempt (Store::complete).
+  // Records the results of one attempt (Store::complete): one delivery's,
+  // or those of all the deliveries of a batch, in one transaction.
   virtual boost::asio::awaitable<storage::StoreResult<Unit>> complete(
-      storage::AttemptResult result) = 0;
+      std::vector<storage::AttemptResult> results) = 0;
 };
 
 }  // namespace ocirelay::delivery

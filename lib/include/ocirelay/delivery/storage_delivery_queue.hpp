@@ -20,7 +20,7 @@ class StorageDeliveryQueue final : public DeliveryQueue {
   boost::asio::awaitable<storage::StoreResult<storage::FetchResult>> fetch_due(
       storage::Millis now, std::size_t limit) override;
   boost::asio::awaitable<storage::StoreResult<Unit>> complete(
-      storage::AttemptResult result) override;
+      std::vector<storage::AttemptResult> results) override;
   bool shared() const noexcept override { return storage_.shared(); }
 
  private:

@@ -61,8 +61,8 @@ namespace ocirelay::storage {
 
 // What the last measurement of storage space found.
 struct SpaceStatus {
-  bool measured = false;   // false: the store does not measure (never refusing)
-  bool accepting = true;   // new events are taken
+  bool measured = false;  // false: the store does not measure (never refusing)
+  bool accepting = true;  // new events are taken
   SpaceGuard::Limit limit = SpaceGuard::Limit::none;  // what refuses them
   SpaceSample sample;
   std::uint64_t reserve = 0;   // effective storage.reserve
@@ -120,18 +120,26 @@ class StorageWorker {
   // void(StoreResult<FetchResult>)
   template <class Token>
   auto async_fetch_due(std::string destination, Millis now, std::size_t limit, Token&& token) {
-    return async_call<FetchResult>(
-        std::forward<Token>(token),
-        [destination = std::move(destination), now, limit](Store& s) {
-          return s.fetch_due(destination, now, limit);
-        });
+    return async_call<FetchResult>(std::forward<Token>(token),
+                                   [destination = std::move(destination), now, limit](Store& s) {
+                                     return s.fetch_due(destination, now, limit);
+                                   });
   }
 
   // void(StoreResult<Unit>)
   template <class Token>
   auto async_complete(AttemptResult result, Token&& token) {
+    std::vector<AttemptResult> results;
+    results.push_back(std::move(result));
+    return async_complete_many(std::move(results), std::forward<Token>(token));
+  }
+
+  // The results of a batch's deliveries, atomically: they go into one
+  // complete() (with whatever else is waiting). void(StoreResult<Unit>)
+  template <class Token>
+  auto async_complete_many(std::vector<AttemptResult> results, Token&& token) {
     return async_op<StoreResult<Unit>>(std::forward<Token>(token),
-                                       [r = std::move(result)](auto done) mutable {
+                                       [r = std::move(results)](auto done) mutable {
                                          return Op{CompleteOp{std::move(r), std::move(done)}};
                                        });
   }
@@ -180,7 +188,7 @@ class StorageWorker {
     std::function<void(StoreResult<std::vector<InsertOutcome>>)> done;
   };
   struct CompleteOp {
-    AttemptResult result;
+    std::vector<AttemptResult> results;
     std::function<void(StoreResult<Unit>)> done;
   };
   struct CallOp {
@@ -216,9 +224,7 @@ class StorageWorker {
   template <class R, class Token, class MakeOp>
   auto async_op(Token&& token, MakeOp make_op) {
     return boost::asio::async_initiate<Token, void(R)>(
-        [this](auto handler, MakeOp make) {
-          submit(make(to_poster<R>(std::move(handler))));
-        },
+        [this](auto handler, MakeOp make) { submit(make(to_poster<R>(std::move(handler)))); },
         token, std::move(make_op));
   }
 
@@ -239,9 +245,9 @@ class StorageWorker {
   SpaceGuard guard_;
   bool measures_space_ = false;
   std::uint64_t writes_at_measure_ = 0;  // SpaceSample::writes then
-  bool measure_failed_ = false;  // warned once until a measurement succeeds
-  std::uint64_t insert_budget_ = 0;  // bytes inserts may take before measuring again
-  std::uint64_t wal_pages_ = 0;      // as last given to limit_wal()
+  bool measure_failed_ = false;          // warned once until a measurement succeeds
+  std::uint64_t insert_budget_ = 0;      // bytes inserts may take before measuring again
+  std::uint64_t wal_pages_ = 0;          // as last given to limit_wal()
   std::chrono::steady_clock::time_point next_measure_;
   mutable std::mutex space_mutex_;
   SpaceStatus space_;
