@@ -60,9 +60,9 @@ TEST_CASE("queue stats show events per billed message for destinations with deli
       R"("oldest_age_seconds":null,"delivered_events":0,"billed_messages":0}]})");
   REQUIRE(text.ok());
   CHECK(text.value() ==
-        "DESTINATION  STATE    QUEUED  IN FLIGHT  DEAD  OLDEST\n"
-        "bulk         healthy  0       0          0     -\n"
-        "idle         healthy  0       0          0     -\n"
+        "DESTINATION  STATE    QUEUED  IN FLIGHT  DEAD  OLDEST  IN FLIGHT BY NODE\n"
+        "bulk         healthy  0       0          0     -       -\n"
+        "idle         healthy  0       0          0     -       -\n"
         "delivered to bulk: 3812 events in 100 billed messages (38.1 events per message)\n");
 }
 
