@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "ocirelay/common/exception_text.hpp"
+#include "ocirelay/common/printable_text.hpp"
 #include "ocirelay/common/task_group.hpp"
 #include "ocirelay/delivery/attempt_plan.hpp"
 #include "ocirelay/delivery/backoff.hpp"
@@ -45,15 +46,9 @@ Duration until(Clock::time_point at, Clock::time_point now) {
   return std::chrono::ceil<Duration>(at - now);
 }
 
-// A short, printable excerpt of a response body for the last-error column.
-std::string excerpt(std::string_view body) {
-  std::string out;
-  for (char c : body.substr(0, 200)) {
-    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
-  }
-  if (body.size() > 200) out += "...";
-  return out;
-}
+// A short, printable excerpt of a response body for the last-error column:
+// valid UTF-8 whatever the body (PostgreSQL refuses anything else).
+std::string excerpt(std::string_view body) { return printable_text(body, 200); }
 
 // What an attempt's answer says: its status (none when there was no
 // answer), the Retry-After asked for, and an error text unless it is 2xx.

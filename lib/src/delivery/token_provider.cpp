@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "ocirelay/common/base64.hpp"
+#include "ocirelay/common/printable_text.hpp"
 #include "ocirelay/http/message.hpp"
 #include "ocirelay/http/tls_context.hpp"
 #include "ocirelay/http/url.hpp"
@@ -27,17 +28,6 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 // A token rejected this soon after it was fetched counts as a "fresh" one.
 constexpr Duration kQuickRejection = 30s;
 constexpr Duration kMaxLifetime = 365 * 24h;
-
-// Text from a peer, fit for a log line: control characters blanked, cut.
-std::string printable(std::string_view text, std::size_t limit) {
-  std::string out;
-  for (const char c : text.substr(0, limit)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
-  }
-  if (text.size() > limit) out += "...";
-  return out;
-}
 
 std::string_view string_member(const rapidjson::Value& object, const char* name) {
   const auto it = object.FindMember(name);
@@ -62,9 +52,9 @@ Result<Granted> parse_token_response(const http::ClientResponse& response,
     std::string reason = status;
     // RFC 6749 5.2: {"error": "invalid_client", "error_description": "..."}
     if (object && !string_member(doc, "error").empty()) {
-      reason += " (" + printable(string_member(doc, "error"), 64);
+      reason += " (" + printable_text(string_member(doc, "error"), 64);
       const auto description = string_member(doc, "error_description");
-      if (!description.empty()) reason += ": " + printable(description, 200);
+      if (!description.empty()) reason += ": " + printable_text(description, 200);
       reason += ")";
     }
     return fail(std::move(reason));

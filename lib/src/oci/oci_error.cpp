@@ -2,6 +2,8 @@
 
 #include <rapidjson/document.h>
 
+#include "ocirelay/common/printable_text.hpp"
+
 namespace ocirelay::oci {
 
 namespace {
@@ -14,16 +16,6 @@ std::string_view string_member(const rapidjson::Value& object, const char* name)
 
 }  // namespace
 
-std::string printable(std::string_view text, std::size_t limit) {
-  std::string out;
-  for (const char c : text.substr(0, limit)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
-  }
-  if (text.size() > limit) out += "...";
-  return out;
-}
-
 std::string oci_http_failure(const http::ClientResponse& response, bool with_message) {
   std::string reason = "HTTP " + std::to_string(response.status);
   rapidjson::Document doc;
@@ -31,9 +23,9 @@ std::string oci_http_failure(const http::ClientResponse& response, bool with_mes
   if (doc.HasParseError() || !doc.IsObject()) return reason;
   const std::string_view code = string_member(doc, "code");
   if (code.empty()) return reason;
-  reason += " (" + printable(code, 64);
+  reason += " (" + printable_text(code, 64);
   const std::string_view message = string_member(doc, "message");
-  if (with_message && !message.empty()) reason += ": " + printable(message, 200);
+  if (with_message && !message.empty()) reason += ": " + printable_text(message, 200);
   return reason + ")";
 }
 

@@ -11,10 +11,6 @@
 
 namespace ocirelay::oci {
 
-// Text from a peer, fit for a log line: control characters blanked, cut at
-// `limit` bytes.
-std::string printable(std::string_view text, std::size_t limit);
-
 // "HTTP <status>", then " (<code>)" or, `with_message`, " (<code>: <message>)"
 // from an OCI error body {"code": ..., "message": ...}.
 std::string oci_http_failure(const http::ClientResponse& response, bool with_message);

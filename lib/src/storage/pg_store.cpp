@@ -5,6 +5,7 @@
 #include <numeric>
 #include <utility>
 
+#include "ocirelay/common/printable_text.hpp"
 #include "ocirelay/storage/pg_listener.hpp"
 #include "storage/pg_schema.hpp"
 #include "storage/pg_transaction.hpp"
@@ -371,7 +372,7 @@ std::optional<StoreError> PgStore::apply_all(std::span<const AttemptResult> resu
                                              .int64(result.attempts)
                                              .int64(result.next_attempt_at)
                                              .int64(result.last_status)
-                                             .text(result.last_error)
+                                             .text(valid_utf8(result.last_error))
                                              .int64(now)
                                              .text(options_.node_id));
         if (!r.ok()) return PgConnection::error(r, "complete");
@@ -382,7 +383,7 @@ std::optional<StoreError> PgStore::apply_all(std::span<const AttemptResult> resu
                                             .int64(result.id)
                                             .int64(result.attempts)
                                             .int64(result.last_status)
-                                            .text(result.last_error)
+                                            .text(valid_utf8(result.last_error))
                                             .int64(now)
                                             .text(options_.node_id));
         if (!r.ok()) return PgConnection::error(r, "complete");

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "ocirelay/common/directories.hpp"
+#include "ocirelay/common/printable_text.hpp"
 #include "storage/pg_connection.hpp"
 #include "storage/pg_schema.hpp"
 #include "storage/pg_transaction.hpp"
@@ -185,7 +186,7 @@ class SqliteToPgCopier {
                                                            .int64(rows.column_int64(8))
                                                            .int64(rows.column_int64(9))
                                                            .int64(rows.column_int64(10))
-                                                           .text(rows.column_text(11))
+                                                           .text(valid_utf8(rows.column_text(11)))
                                                            .int64(rows.column_int64(12)));
       if (!inserted.ok()) {
         return PgConnection::error(inserted, "storage copy: delivery of " + event_id);

@@ -1,0 +1,53 @@
+#include "ocirelay/common/printable_text.hpp"
+
+#include <string>
+
+#include <catch2/catch.hpp>
+
+using ocirelay::printable_text;
+using ocirelay::valid_utf8;
+
+namespace {
+
+const std::string kFffd = "\xEF\xBF\xBD";
+
+}  // namespace
+
+TEST_CASE("valid_utf8 keeps valid text byte for byte", "[common][utf8]") {
+  const std::string text =
+      "plain ASCII, caf\xC3\xA9, \xE2\x82\xAC, \xF0\x9F\x93\xA6, \xF4\x8F\xBF\xBF";
+  CHECK(valid_utf8(text) == text);
+  CHECK(valid_utf8("") == "");
+}
+
+TEST_CASE("valid_utf8 replaces each invalid byte and NUL with U+FFFD", "[common][utf8]") {
+  // Latin-1, a lone continuation byte, a truncated sequence at the end.
+  CHECK(valid_utf8("caf\xE9") == "caf" + kFffd);
+  CHECK(valid_utf8("a\x80z") == "a" + kFffd + "z");
+  CHECK(valid_utf8("x\xE2\x82") == "x" + kFffd + kFffd);
+  // Overlong forms, a surrogate, above U+10FFFF, bytes that never occur.
+  CHECK(valid_utf8("\xC0\xAF") == kFffd + kFffd);
+  CHECK(valid_utf8("\xE0\x80\xAF") == kFffd + kFffd + kFffd);
+  CHECK(valid_utf8("\xED\xA0\x80") == kFffd + kFffd + kFffd);
+  CHECK(valid_utf8("\xF4\x90\x80\x80") == kFffd + kFffd + kFffd + kFffd);
+  CHECK(valid_utf8("\xFF\xFE") == kFffd + kFffd);
+  // PostgreSQL's text refuses NUL.
+  CHECK(valid_utf8(std::string("a\0b", 3)) == "a" + kFffd + "b");
+}
+
+TEST_CASE("printable_text blanks controls and cuts on a character boundary", "[common][utf8]") {
+  CHECK(printable_text("line one\r\nline\ttwo\x7f", 100) == "line one  line two ");
+  CHECK(printable_text("short", 5) == "short");
+  CHECK(printable_text("longer", 5) == "longe...");
+  // A 2-byte character that would straddle the limit is left out whole.
+  CHECK(printable_text("abcd\xC3\xA9", 5) == "abcd...");
+  CHECK(printable_text("abc\xC3\xA9", 5) == "abc\xC3\xA9");
+  // Invalid bytes come out as U+FFFD (3 bytes), and count as such.
+  CHECK(printable_text("a\xE9", 10) == "a" + kFffd);
+  CHECK(printable_text("ab\xE9", 4) == "ab...");
+  // Whatever the input, the output is valid UTF-8.
+  std::string every_byte;
+  for (int b = 0; b < 256; ++b) every_byte += static_cast<char>(b);
+  const std::string out = printable_text(every_byte, 1000);
+  CHECK(valid_utf8(out) == out);
+}
