@@ -216,13 +216,18 @@ class Dispatcher::Impl {
       // A queue other relays share: claim only what can be sent now (none
       // while paused), so that what this relay cannot send goes to them.
       // When batching, each request slot carries up to max_events.
+      // Batches held for their retry count against the buffer's room, so that
+      // a destination that keeps asking for retries (e.g. 409 in retry_on)
+      // without ever pausing cannot pull the whole backlog into memory.
+      const std::size_t waiting = buffer_.size() + held_events();
       const std::size_t per_request = batching() ? dest_.batch.max_events : 1;
       const std::size_t can_send = health_.limit(concurrency_) * per_request;
-      const std::size_t holding = in_flight_ * per_request + buffer_.size();
-      const std::size_t want = !queue_->shared()    ? capacity_ - buffer_.size()
-                               : can_send > holding ? can_send - holding
+      const std::size_t holding = in_flight_ * per_request + waiting;
+      const std::size_t room = capacity_ > waiting ? capacity_ - waiting : 0;
+      const std::size_t want = !queue_->shared()    ? room
+                               : can_send > holding ? std::min(room, can_send - holding)
                                                     : 0;
-      if (new_work_ && buffer_.size() < capacity_ / 2 && want > 0) {
+      if (new_work_ && waiting < capacity_ / 2 && want > 0) {
         new_work_ = false;
         auto fetched = co_await queue_->fetch_due(clock_.millis(), want);
         if (!fetched) {
@@ -270,6 +275,13 @@ class Dispatcher::Impl {
   }
 
   bool batching() const { return dest_.batch.enabled(); }
+
+  // Events in batches held for their retry.
+  std::size_t held_events() const {
+    std::size_t n = 0;
+    for (const Batch& b : held_) n += b.deliveries.size();
+    return n;
+  }
 
   // Batching: whether a batch may start now: a held batch whose retry is
   // due, or a batch of waiting events that is full or whose oldest event has
