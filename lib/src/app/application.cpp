@@ -48,6 +48,7 @@ namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr Duration kDedupePruneInterval = 10min;
+constexpr Duration kReloadVaultBudget = 10s;
 
 // Raises the soft open-file limit to the hard one: every ingress connection
 // holds a descriptor (the server fits max_connections to the limit).
@@ -341,7 +342,9 @@ class Application::Impl {
         if (!a.shutting_down) a.notifier.ready("configuration reload done");
       }
     } ready{*this};
-    auto loaded = config::load_config(path, oci::secret_sources_with_vault());
+    // Loading blocks this thread (the event loop): ${vault:} reads get
+    // kReloadVaultBudget in all, well within half the unit's WatchdogSec.
+    auto loaded = config::load_config(path, oci::secret_sources_with_vault(kReloadVaultBudget));
     if (!loaded) {
       for (const auto& e : loaded.error()) log->error("reload: {}", e.to_string());
       log->error("reload refused ({} error(s)); keeping the running configuration",

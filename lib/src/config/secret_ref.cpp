@@ -103,10 +103,12 @@ void resolve_one(std::string_view body, const SecretSources& sources, const Vaul
     if (!dir || dir->empty()) {
       errors.push_back("${cred:" + target +
                        "} needs CREDENTIALS_DIRECTORY, set by systemd for a unit with "
-                       "LoadCredential=" + target + ":...");
+                       "LoadCredential=" +
+                       target + ":...");
       return;
     }
-    std::optional<std::string> value = sources.file ? sources.file(*dir + "/" + target) : std::nullopt;
+    std::optional<std::string> value =
+        sources.file ? sources.file(*dir + "/" + target) : std::nullopt;
     if (!value) {
       errors.push_back("cannot read systemd credential " + target + " (in ${cred:" + target + "})");
       return;
@@ -127,7 +129,9 @@ void resolve_one(std::string_view body, const SecretSources& sources, const Vaul
       errors.push_back("cannot read OCI Vault secret " + target + ": " + value.error());
       return;
     }
-    out += value.value();
+    // As with ${file:}: a secret stored with a final newline (echo ... |
+    // base64) does not carry it into a password.
+    out += trim_trailing_newlines(std::move(value).value());
   } else {
     errors.push_back("unknown secret reference scheme '" + scheme + "' in ${" + std::string(body) +
                      "}; expected ${env:NAME}, ${file:/path}, ${cred:NAME} or "

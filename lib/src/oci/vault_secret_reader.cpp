@@ -22,7 +22,8 @@ asio::awaitable<void> read_into(VaultClient& client, std::string ocid,
 
 }  // namespace
 
-VaultSecretReader::VaultSecretReader(Duration timeout) : timeout_(timeout) {}
+VaultSecretReader::VaultSecretReader(Duration budget)
+    : budget_(budget), deadline_(std::chrono::steady_clock::now() + budget) {}
 
 VaultSecretReader::~VaultSecretReader() = default;
 
@@ -42,9 +43,8 @@ Result<std::string, std::string> VaultSecretReader::read(const config::Oci& oci,
     std::optional<Result<std::string>> outcome;
     asio::co_spawn(io_, read_into(*client_, ocid, outcome), asio::detached);
     io_.restart();
-    const auto deadline = std::chrono::steady_clock::now() + timeout_;
-    while (!outcome && std::chrono::steady_clock::now() < deadline) {
-      io_.run_one_until(deadline);
+    while (!outcome && std::chrono::steady_clock::now() < deadline_) {
+      io_.run_one_until(deadline_);
       if (io_.stopped()) break;
     }
     if (!outcome) {
@@ -53,7 +53,8 @@ Result<std::string, std::string> VaultSecretReader::read(const config::Oci& oci,
       io_.restart();
       io_.run();
       client_.reset();
-      return fail("no answer within " + format_duration(timeout_));
+      return fail("no answer within " + format_duration(budget_) +
+                  " (the time allowed for all the secrets of the configuration)");
     }
     if (!*outcome) return fail(std::move(*outcome).error());
     return std::move(outcome->value());
@@ -63,9 +64,9 @@ Result<std::string, std::string> VaultSecretReader::read(const config::Oci& oci,
   }
 }
 
-config::SecretSources secret_sources_with_vault() {
+config::SecretSources secret_sources_with_vault(Duration budget) {
   config::SecretSources sources = config::default_secret_sources();
-  auto reader = std::make_shared<VaultSecretReader>();
+  auto reader = std::make_shared<VaultSecretReader>(budget);
   sources.vault = [reader](const config::Oci& oci, const std::string& ocid) {
     return reader->read(oci, ocid);
   };

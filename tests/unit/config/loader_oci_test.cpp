@@ -180,7 +180,8 @@ TEST_CASE("api_key values are checked", "[config][oci]") {
   REQUIRE_FALSE(missing.ok());
   const std::string all = dump(missing.error());
   for (const std::string key : {"tenancy", "user", "fingerprint"}) {
-    CHECK_THAT(all, Catch::Contains("oci.api_key." + key + ": required key '" + key + "' is missing"));
+    CHECK_THAT(all,
+               Catch::Contains("oci.api_key." + key + ": required key '" + key + "' is missing"));
   }
   const std::string bad_ocid =
       "oci:\n  api_key:\n    tenancy: ocid1.user.oc1..aaa\n    user: " + kUser +
@@ -272,6 +273,18 @@ TEST_CASE("${vault:} secrets are fetched once each with the oci section's princi
   REQUIRE(vault.calls.size() == 1);
   CHECK(vault.calls[0].first == OciPrincipal::instance);
   CHECK(vault.calls[0].second == kSecretOcid);
+}
+
+TEST_CASE("a ${vault:} secret loses its trailing newlines, as a ${file:} one does",
+          "[config][oci][vault]") {
+  SecretSources sources = fake_secrets({});
+  sources.vault = [](const Oci&, const std::string&) -> Result<std::string, std::string> {
+    return std::string("pass word\r\n\n");  // stored as `echo ... | base64`
+  };
+  const Config c = test::parse_ok(
+      oauth_destination("${vault:" + kSecretOcid + "}") + "oci:\n  principal: instance\n",
+      "test.yaml", sources);
+  CHECK(c.destinations[0].auth.client_secret == "pass word");
 }
 
 TEST_CASE("a ${vault:} secret that cannot be read is an error naming the OCID and the status",
