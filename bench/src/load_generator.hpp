@@ -38,8 +38,8 @@ struct LoadReport {
   std::uint64_t errors = 0;    // connection errors (each retried once the connection is back)
   std::int64_t started_ns = 0;
   std::int64_t finished_ns = 0;
-  std::vector<std::int64_t> sent_ns;   // by sequence number; 0 if never answered 2xx
-  std::vector<std::int64_t> acked_ns;  // by sequence number; 0 if never answered 2xx
+  std::vector<std::int64_t> sent_ns;      // by sequence number; 0 if never answered 2xx
+  std::vector<std::int64_t> acked_ns;     // by sequence number; 0 if never answered 2xx
   std::vector<std::uint32_t> latency_us;  // of every request answered 2xx
 };
 

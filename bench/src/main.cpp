@@ -73,8 +73,8 @@ void print_load(const LoadReport& r) {
   std::printf("accepted=%llu\nrequests=%llu\nrefused=%llu\nerrors=%llu\nseconds=%.3f\n",
               static_cast<unsigned long long>(r.accepted),
               static_cast<unsigned long long>(r.requests),
-              static_cast<unsigned long long>(r.refused),
-              static_cast<unsigned long long>(r.errors), seconds);
+              static_cast<unsigned long long>(r.refused), static_cast<unsigned long long>(r.errors),
+              seconds);
   std::printf("accepted_per_s=%.0f\n", seconds > 0 ? static_cast<double>(r.accepted) / seconds : 0);
   std::printf("latency_p50_us=%u\nlatency_p99_us=%u\nlatency_p999_us=%u\n",
               percentile(r.latency_us, 50), percentile(r.latency_us, 99),
@@ -121,8 +121,7 @@ int run_sink(const Args& a) {
   std::printf("sink listening on 127.0.0.1:%u\n", sink.port());
   std::fflush(stdout);
   io.run();
-  std::printf("received=%llu\nduplicates=%llu\n",
-              static_cast<unsigned long long>(sink.received()),
+  std::printf("received=%llu\nduplicates=%llu\n", static_cast<unsigned long long>(sink.received()),
               static_cast<unsigned long long>(sink.duplicates()));
   return 0;
 }
@@ -160,7 +159,8 @@ int run_e2e(const Args& a) {
   std::thread sink_thread([&] { sink_io.run(); });
 
   const auto report = LoadGenerator(options, *event).run();
-  const auto deadline = now_ns() + static_cast<std::int64_t>(number(a, "timeout", 120)) * 1000000000;
+  const auto deadline =
+      now_ns() + static_cast<std::int64_t>(number(a, "timeout", 120)) * 1000000000;
   while (sink.received() < report.accepted && now_ns() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -207,8 +207,8 @@ int run_e2e(const Args& a) {
               sink.billed_messages() > 0 ? static_cast<double>(sink.received()) /
                                                static_cast<double>(sink.billed_messages())
                                          : 0);
-  std::printf("post_to_delivery_p50_us=%u\npost_to_delivery_p99_us=%u\n",
-              percentile(total_us, 50), percentile(total_us, 99));
+  std::printf("post_to_delivery_p50_us=%u\npost_to_delivery_p99_us=%u\n", percentile(total_us, 50),
+              percentile(total_us, 99));
   return lost == 0 ? 0 : 1;
 }
 
