@@ -20,6 +20,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b+0 > 0) printf "%.0f%%", 100*a/b;
 ms() { awk -v u="$1" 'BEGIN {if (u == "n/a") print u; else printf "%.2f", u/1000}'; }
 mb() { awk -v k="$1" 'BEGIN {if (k == "n/a") print k; else printf "%.1f", k/1024}'; }
 verdict() { awk -v ok="$1" 'BEGIN {print (ok == 1) ? "met" : "**missed**"}'; }
+# pg_verdict OK: as verdict, or "not measured" when the PostgreSQL step was
+# skipped (no server installed).
+pg_verdict() { if [ "$(median postgresql pg-1node accepted_per_s)" = n/a ]; then echo "not measured"; else verdict "$1"; fi; }
 
 mkdir -p "$PLOTS"
 
@@ -42,6 +45,8 @@ LAT_DAT="$PLOTS/latency.dat"
   done
 } >"$LAT_DAT"
 
+# A run of some steps only (--only) may have no accept figures to plot.
+if [ "$(median accept ocirelay-http-64 accepted_per_s)" != n/a ]; then
 gnuplot <<EOF
 set terminal pngcairo size 900,520 font "sans,11"
 set output "$PLOTS/accept.png"
@@ -76,6 +81,7 @@ plot "$LAT_DAT" using 0:2 with linespoints lw 2 title "ocirelay p50", \
      "" using 0:4 with linespoints lw 2 title "ocirelay p99.9", \
      "" using 0:6 with linespoints dt 2 title "nginx p99"
 EOF
+fi
 
 if [ -s "$RSS_LOG" ]; then
   gnuplot <<EOF
@@ -105,6 +111,9 @@ idle_cpu="$(median idle ocirelay cpu_ms)"
 idle_seconds="$(median idle ocirelay seconds)"
 backlog_n="$(median backlog fill accepted)"
 peak_rss="$(awk -v a="$fill_rss" -v b="$drain_rss" 'BEGIN {print (a > b) ? a : b}')"
+pg_sqlite="$(median postgresql sqlite accepted_per_s)"
+pg_1="$(median postgresql pg-1node accepted_per_s)"
+pg_2="$(median postgresql pg-2nodes accepted_per_s)"
 plot_dir="$(basename "$PLOTS")"
 [ "$QUICK" = 1 ] && plot_dir="."
 
@@ -141,6 +150,8 @@ plot_dir="$(basename "$PLOTS")"
   echo "| start-up with $backlog_n queued < 1 s | $startup ms | $(verdict "$(awk -v a="$startup" 'BEGIN {print (a < 1000)}')") |"
   echo "| idle RSS < 20 MB | $(mb "$idle_rss") MiB | $(verdict "$(awk -v a="$idle_rss" 'BEGIN {print (a < 20480)}')") |"
   echo "| idle CPU: timers only | $idle_cpu ms CPU in $idle_seconds s | $(verdict "$(awk -v a="$idle_cpu" -v s="$idle_seconds" 'BEGIN {print (a <= 10 * s)}')") |"
+  echo "| PostgreSQL, 1 relay: durable accept >= half of SQLite's in the same run | $pg_1 events/s, $(ratio "$pg_1" "$pg_sqlite") of $pg_sqlite | $(pg_verdict "$(awk -v a="$pg_1" -v b="$pg_sqlite" 'BEGIN {print (b > 0 && a >= b / 2)}')") |"
+  echo "| PostgreSQL, 2 relays on one database accept more than 1 | $pg_2 events/s, $(ratio "$pg_2" "$pg_1") of 1 relay | $(pg_verdict "$(awk -v a="$pg_2" -v b="$pg_1" 'BEGIN {print (b > 0 && a > b)}')") |"
   echo
   echo "## 1. Durable accept"
   echo
@@ -244,6 +255,44 @@ plot_dir="$(basename "$PLOTS")"
   echo
   echo "A daemon with TLS, one healthy destination and no traffic, for $idle_seconds s:"
   echo "RSS $(mb "$idle_rss") MiB, $idle_cpu ms of CPU."
+  echo
+  echo "## 5. PostgreSQL backend"
+  echo
+  echo "A throwaway PostgreSQL $("/usr/lib/postgresql/15/bin/postgres" --version 2>/dev/null | awk '{print $3}') cluster on the same host and disk"
+  echo "(initdb, default settings: fsync and synchronous_commit on, so a 202 is"
+  echo "committed in PostgreSQL as durably as in SQLite), a fresh database per"
+  echo "figure. ocirelay-bench posts $(median postgresql pg-1node accepted) createobject events over 64"
+  echo "connections, the destination down (accept only); with 2 relays on one"
+  echo "database, 32 connections go to each. SQLite is measured in the same runs"
+  echo "with the same generator (its figure differs from section 1's, taken with"
+  echo "wrk). End to end as in section 2 ($(median postgresql pg-e2e accepted) events over 64"
+  echo "connections, and $(median postgresql pg-e2e-c1 accepted) over one for the added latency of the path)."
+  echo
+  echo "| figure | SQLite | PostgreSQL, 1 relay | range | 2 relays, one database | range |"
+  echo "|---|---|---|---|---|---|"
+  for k in accepted_per_s queued latency_p50_us latency_p99_us peak_rss_kb; do
+    echo "| $k | $(median postgresql sqlite "$k") | $(median postgresql pg-1node "$k") | $(range postgresql pg-1node "$k") |" \
+      "$(median postgresql pg-2nodes "$k") | $(range postgresql pg-2nodes "$k") |"
+  done
+  echo
+  echo "| end to end, PostgreSQL | 64 connections | range | 1 connection | range |"
+  echo "|---|---|---|---|---|"
+  for k in accepted_per_s delivered_per_s added_p50_us added_p99_us not_delivered duplicates peak_rss_kb; do
+    echo "| $k | $(median postgresql pg-e2e "$k") | $(range postgresql pg-e2e "$k") | $(median postgresql pg-e2e-c1 "$k") | $(range postgresql pg-e2e-c1 "$k") |"
+  done
+  echo
+  echo "## 6. Batch input"
+  echo
+  echo "The structured CloudEvent of tests/data/events/cloudevents-1.0-structured.json,"
+  echo "$(median batch_input single accepted) events per run over 64 connections to a SQLite relay, the"
+  echo "destination down: one event per POST, against 100 events per POST as"
+  echo "\`application/cloudevents-batch+json\` (each batch stored in one transaction)."
+  echo
+  echo "| figure | single POSTs | range | 100-event batches | range |"
+  echo "|---|---|---|---|---|"
+  for k in accepted_per_s queued requests latency_p50_us latency_p99_us peak_rss_kb; do
+    echo "| $k | $(median batch_input single "$k") | $(range batch_input single "$k") | $(median batch_input batch100 "$k") | $(range batch_input batch100 "$k") |"
+  done
   echo
   if [ -f "$ROOT/bench/analysis.md" ]; then
     cat "$ROOT/bench/analysis.md"

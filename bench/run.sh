@@ -8,34 +8,56 @@
 #   bench/run.sh --quick         smoke run for CI: every step, tiny sizes,
 #                                output under build/bench-quick/ (docs untouched)
 #   bench/run.sh --runs 5        more runs per figure (default 3; medians quoted)
+#   bench/run.sh --only postgresql,batch-input
+#                                only these steps (fsync, accept, e2e, batching,
+#                                backlog, idle, postgresql, batch-input); the
+#                                report goes to build/bench-only/ (docs untouched)
 #
 # Every server listens on 127.0.0.1 on a free port. Nothing is downloaded:
-# wrk, nginx and gnuplot come from Debian (scripts/install-extra-deps.sh).
+# wrk, nginx and gnuplot come from Debian (scripts/install-extra-deps.sh); the
+# PostgreSQL step uses the postgresql-15 server of scripts/install-deps.sh and
+# is skipped, with a message, where it is not installed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 
 QUICK=0
 RUNS=3
+ONLY=""
+STEPS="fsync accept e2e batching backlog idle postgresql batch-input"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --runs) RUNS="$2"; shift ;;
-    *) echo "usage: bench/run.sh [--quick] [--runs N]" >&2; exit 2 ;;
+    --only) ONLY="$(echo "$2" | tr ',' ' ')"; shift ;;
+    *) echo "usage: bench/run.sh [--quick] [--runs N] [--only STEP[,STEP...]]" >&2; exit 2 ;;
   esac
   shift
 done
+for step in $ONLY; do
+  case " $STEPS " in
+    *" $step "*) ;;
+    *) echo "bench/run.sh: unknown step '$step'; steps: $STEPS" >&2; exit 2 ;;
+  esac
+done
+# want STEP: whether this run takes that step.
+want() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 
 # Outbound batching (section 5): events posted at a steady rate.
 BATCH_RATE=100
 if [ "$QUICK" = 1 ]; then
   RUNS=1; WRK_SECONDS=2; E2E_COUNT=3000; E2E_SERIAL_COUNT=200; BACKLOG=5000; IDLE_SECONDS=3; FSYNC_SECONDS=1
   BATCH_COUNT=300
+  PG_COUNT=2000; PG_E2E_COUNT=1000; BATCH_INPUT_COUNT=2000
   OUT="$ROOT/build/bench-quick"; DOC="$OUT/benchmarks.md"; PLOTS="$OUT"
 else
   WRK_SECONDS=10; E2E_COUNT=100000; E2E_SERIAL_COUNT=2000; BACKLOG=1000000; IDLE_SECONDS=30; FSYNC_SECONDS=5
   BATCH_COUNT=3000
+  PG_COUNT=40000; PG_E2E_COUNT=20000; BATCH_INPUT_COUNT=40000
   OUT="$ROOT/build/bench-full"; DOC="$ROOT/docs/benchmarks.md"; PLOTS="$ROOT/docs/benchmarks"
+  if [ -n "$ONLY" ]; then  # a partial run never rewrites the page
+    OUT="$ROOT/build/bench-only"; DOC="$OUT/benchmarks.md"; PLOTS="$OUT"
+  fi
 fi
 CONNECTIONS=(1 16 64)
 
@@ -44,6 +66,8 @@ scripts/build.sh --target ocirelayd ocirelay-bench >/dev/null
 OCIRELAYD="$ROOT/build/daemon/ocirelayd"
 BENCH="$ROOT/build/bench/ocirelay-bench"
 EVENT="$ROOT/tests/data/events/createobject.json"
+CLOUDEVENT="$ROOT/tests/data/events/cloudevents-1.0-structured.json"
+RSS_LOG="$OUT/backlog-rss.tsv"
 
 # The storage lives on the disk the project is on (not a tmpfs), so that
 # fsync costs what it costs in production.
@@ -55,9 +79,11 @@ RESULTS="$OUT/results.tsv"
 : >"$RESULTS"
 
 PIDS=()
+PG_RUNNING=0
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [ "$PG_RUNNING" = 1 ]; then pg_stop; fi
 }
 trap cleanup EXIT
 
@@ -86,10 +112,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
   -keyout "$WORK/server.key" -out "$WORK/server.crt" 2>/dev/null
 chmod 600 "$WORK/server.key"
 
-# write_config FILE DIR SINK_PORT TLS(0|1) [BATCH]: BATCH is the destination's
-# batch: mapping (flow style), none when absent.
+# write_config FILE DIR SINK_PORT TLS(0|1) [BATCH] [PG_URL NODE_ID]: BATCH is
+# the destination's batch: mapping (flow style), none when empty; with PG_URL
+# the queue is in that PostgreSQL database, this relay being NODE_ID.
 write_config() {
-  local file="$1" dir="$2" sink_port="$3" tls="$4" batch="${5:-}"
+  local file="$1" dir="$2" sink_port="$3" tls="$4" batch="${5:-}" pg_url="${6:-}" node="${7:-}"
   mkdir -p "$dir"
   {
     echo "server:"
@@ -102,7 +129,12 @@ write_config() {
     echo "management:"
     echo "  listen: \"\""
     echo "storage:"
-    echo "  path: $dir/queue.db"
+    if [ -n "$pg_url" ]; then
+      echo "  backend: postgresql"
+      echo "  postgresql: { url: \"$pg_url\", node_id: $node }"
+    else
+      echo "  path: $dir/queue.db"
+    fi
     echo "log:"
     echo "  level: info"
     echo "  file: $dir/ocirelay.log"
@@ -120,6 +152,9 @@ write_config() {
     echo "routes:"
     echo "  - name: objects"
     echo "    match: { eventType: [\"com.oraclecloud.objectstorage.*\"] }"
+    echo "    destinations: [sink]"
+    echo "  - name: cloudevents"  # the batch-input step's CloudEvents
+    echo "    match: { type: [\"com.oraclecloud.objectstorage.*\"] }"
     echo "    destinations: [sink]"
   } >"$file"
 }
@@ -189,58 +224,61 @@ TICK_US=$((1000000 / $(getconf CLK_TCK)))
 record machine load start "load1=$(cut -d' ' -f1 /proc/loadavg)"
 
 # --- 0. The disk -------------------------------------------------------------
-say "raw fsync rate of the disk under $WORK"
-for run in $(seq 1 "$RUNS"); do
-  "$BENCH" fsync --dir "$WORK" --seconds "$FSYNC_SECONDS" >"$WORK/fsync.out"
-  # shellcheck disable=SC2046
-  record fsync disk "$run" $(kv_lines "$WORK/fsync.out")
-done
+if want fsync; then
+  say "raw fsync rate of the disk under $WORK"
+  for run in $(seq 1 "$RUNS"); do
+    "$BENCH" fsync --dir "$WORK" --seconds "$FSYNC_SECONDS" >"$WORK/fsync.out"
+    # shellcheck disable=SC2046
+    record fsync disk "$run" $(kv_lines "$WORK/fsync.out")
+  done
+fi
 
 # --- 1. Durable accept: ocirelay and nginx under wrk -------------------------
-run_wrk() {  # run_wrk URL CONNECTIONS RUN_ID OUTFILE
-  local threads=2
-  [ "$2" -lt 2 ] && threads=1
-  wrk -t"$threads" -c"$2" -d"${WRK_SECONDS}s" --timeout 10s -s "$ROOT/bench/post_event.lua" \
-    "$1" -- "$EVENT" "$3" >"$4" 2>&1
-}
+if want accept; then
+  run_wrk() {  # run_wrk URL CONNECTIONS RUN_ID OUTFILE
+    local threads=2
+    [ "$2" -lt 2 ] && threads=1
+    wrk -t"$threads" -c"$2" -d"${WRK_SECONDS}s" --timeout 10s -s "$ROOT/bench/post_event.lua" \
+      "$1" -- "$EVENT" "$3" >"$4" 2>&1
+  }
 
-say "durable accept: ocirelay, ${WRK_SECONDS}s per run, connections ${CONNECTIONS[*]}"
-for scheme in http https; do
-  tls=0; [ "$scheme" = https ] && tls=1
-  for c in "${CONNECTIONS[@]}"; do
-    for run in $(seq 1 "$RUNS"); do
-      dir="$WORK/accept-$scheme-$c-$run"
-      write_config "$dir.yaml" "$dir" "$(free_port)" "$tls"  # the sink stays down: accept only
-      start_daemon "$dir.yaml" "$dir"
-      url="$scheme://127.0.0.1:$DAEMON_PORT/v1/events"
-      commits0="$(metric "$DAEMON_PORT" "$scheme" ocirelay_storage_commit_seconds_count)"
-      queued0="$(metric "$DAEMON_PORT" "$scheme" 'ocirelay_events_received_total{result="queued"')"
-      daemon_ticks0="$(cpu_ticks "$DAEMON_PID")"; children_cpu_ms load_ms0
-      run_wrk "$url" "$c" "r$run" "$dir/wrk.out"
-      daemon_ticks1="$(cpu_ticks "$DAEMON_PID")"; children_cpu_ms load_ms1
-      commits1="$(metric "$DAEMON_PORT" "$scheme" ocirelay_storage_commit_seconds_count)"
-      queued1="$(metric "$DAEMON_PORT" "$scheme" 'ocirelay_events_received_total{result="queued"')"
-      seconds="$(sed -n 's/^seconds=//p' "$dir/wrk.out")"
-      stop_daemon
-      # shellcheck disable=SC2046
-      record accept "ocirelay-$scheme-$c" "$run" $(kv_lines "$dir/wrk.out") \
-        "commits_per_s=$(awk -v a="$commits0" -v b="$commits1" -v s="$seconds" 'BEGIN {printf "%.0f", (b-a)/s}')" \
-        "queued=$((queued1 - queued0))" \
-        "server_cpu_us=$(cpu_per_event "$((daemon_ticks1 - daemon_ticks0))" "$TICK_US" "$dir/wrk.out")" \
-        "load_cpu_us=$(cpu_per_event "$((load_ms1 - load_ms0))" 1000 "$dir/wrk.out")" \
-        "events_per_commit=$(awk -v a="$commits0" -v b="$commits1" -v q="$((queued1 - queued0))" 'BEGIN {printf "%.1f", (b>a) ? q/(b-a) : 0}')"
-      say "  ocirelay $scheme c=$c run $run: $(sed -n 's/^accepted_per_s=//p' "$dir/wrk.out") ev/s"
-      rm -rf "$dir"
+  say "durable accept: ocirelay, ${WRK_SECONDS}s per run, connections ${CONNECTIONS[*]}"
+  for scheme in http https; do
+    tls=0; [ "$scheme" = https ] && tls=1
+    for c in "${CONNECTIONS[@]}"; do
+      for run in $(seq 1 "$RUNS"); do
+        dir="$WORK/accept-$scheme-$c-$run"
+        write_config "$dir.yaml" "$dir" "$(free_port)" "$tls"  # the sink stays down: accept only
+        start_daemon "$dir.yaml" "$dir"
+        url="$scheme://127.0.0.1:$DAEMON_PORT/v1/events"
+        commits0="$(metric "$DAEMON_PORT" "$scheme" ocirelay_storage_commit_seconds_count)"
+        queued0="$(metric "$DAEMON_PORT" "$scheme" 'ocirelay_events_received_total{result="queued"')"
+        daemon_ticks0="$(cpu_ticks "$DAEMON_PID")"; children_cpu_ms load_ms0
+        run_wrk "$url" "$c" "r$run" "$dir/wrk.out"
+        daemon_ticks1="$(cpu_ticks "$DAEMON_PID")"; children_cpu_ms load_ms1
+        commits1="$(metric "$DAEMON_PORT" "$scheme" ocirelay_storage_commit_seconds_count)"
+        queued1="$(metric "$DAEMON_PORT" "$scheme" 'ocirelay_events_received_total{result="queued"')"
+        seconds="$(sed -n 's/^seconds=//p' "$dir/wrk.out")"
+        stop_daemon
+        # shellcheck disable=SC2046
+        record accept "ocirelay-$scheme-$c" "$run" $(kv_lines "$dir/wrk.out") \
+          "commits_per_s=$(awk -v a="$commits0" -v b="$commits1" -v s="$seconds" 'BEGIN {printf "%.0f", (b-a)/s}')" \
+          "queued=$((queued1 - queued0))" \
+          "server_cpu_us=$(cpu_per_event "$((daemon_ticks1 - daemon_ticks0))" "$TICK_US" "$dir/wrk.out")" \
+          "load_cpu_us=$(cpu_per_event "$((load_ms1 - load_ms0))" 1000 "$dir/wrk.out")" \
+          "events_per_commit=$(awk -v a="$commits0" -v b="$commits1" -v q="$((queued1 - queued0))" 'BEGIN {printf "%.1f", (b>a) ? q/(b-a) : 0}')"
+        say "  ocirelay $scheme c=$c run $run: $(sed -n 's/^accepted_per_s=//p' "$dir/wrk.out") ev/s"
+        rm -rf "$dir"
+      done
     done
   done
-done
 
-say "durable accept reference: nginx answering 202 to the same POSTs"
-NGINX="$WORK/nginx"
-mkdir -p "$NGINX/logs"
-NGINX_HTTP="$(free_port)"
-NGINX_HTTPS="$(free_port)"
-cat >"$NGINX/nginx.conf" <<EOF
+  say "durable accept reference: nginx answering 202 to the same POSTs"
+  NGINX="$WORK/nginx"
+  mkdir -p "$NGINX/logs"
+  NGINX_HTTP="$(free_port)"
+  NGINX_HTTPS="$(free_port)"
+  cat >"$NGINX/nginx.conf" <<EOF
 worker_processes auto;
 pid $NGINX/nginx.pid;
 error_log $NGINX/logs/error.log warn;
@@ -263,26 +301,27 @@ http {
   }
 }
 EOF
-nginx -p "$NGINX" -c "$NGINX/nginx.conf" -g 'daemon off; user root;' &
-NGINX_PID=$!
-PIDS+=("$NGINX_PID")
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$NGINX_HTTP/" && break; sleep 0.05; done
-for scheme in http https; do
-  port="$NGINX_HTTP"; [ "$scheme" = https ] && port="$NGINX_HTTPS"
-  for c in "${CONNECTIONS[@]}"; do
-    for run in $(seq 1 "$RUNS"); do
-      nginx_ticks0="$(tree_cpu_ticks "$NGINX_PID")"; children_cpu_ms load_ms0
-      run_wrk "$scheme://127.0.0.1:$port/v1/events" "$c" "n$run" "$WORK/nginx-wrk.out"
-      nginx_ticks1="$(tree_cpu_ticks "$NGINX_PID")"; children_cpu_ms load_ms1
-      # shellcheck disable=SC2046
-      record accept "nginx-$scheme-$c" "$run" $(kv_lines "$WORK/nginx-wrk.out") \
-        "server_cpu_us=$(cpu_per_event "$((nginx_ticks1 - nginx_ticks0))" "$TICK_US" "$WORK/nginx-wrk.out")" \
-        "load_cpu_us=$(cpu_per_event "$((load_ms1 - load_ms0))" 1000 "$WORK/nginx-wrk.out")"
-      say "  nginx $scheme c=$c run $run: $(sed -n 's/^accepted_per_s=//p' "$WORK/nginx-wrk.out") req/s"
+  nginx -p "$NGINX" -c "$NGINX/nginx.conf" -g 'daemon off; user root;' &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$NGINX_HTTP/" && break; sleep 0.05; done
+  for scheme in http https; do
+    port="$NGINX_HTTP"; [ "$scheme" = https ] && port="$NGINX_HTTPS"
+    for c in "${CONNECTIONS[@]}"; do
+      for run in $(seq 1 "$RUNS"); do
+        nginx_ticks0="$(tree_cpu_ticks "$NGINX_PID")"; children_cpu_ms load_ms0
+        run_wrk "$scheme://127.0.0.1:$port/v1/events" "$c" "n$run" "$WORK/nginx-wrk.out"
+        nginx_ticks1="$(tree_cpu_ticks "$NGINX_PID")"; children_cpu_ms load_ms1
+        # shellcheck disable=SC2046
+        record accept "nginx-$scheme-$c" "$run" $(kv_lines "$WORK/nginx-wrk.out") \
+          "server_cpu_us=$(cpu_per_event "$((nginx_ticks1 - nginx_ticks0))" "$TICK_US" "$WORK/nginx-wrk.out")" \
+          "load_cpu_us=$(cpu_per_event "$((load_ms1 - load_ms0))" 1000 "$WORK/nginx-wrk.out")"
+        say "  nginx $scheme c=$c run $run: $(sed -n 's/^accepted_per_s=//p' "$WORK/nginx-wrk.out") req/s"
+      done
     done
   done
-done
-kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true
+  kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true
+fi
 
 # --- 2. End to end: post N events while a sink takes the deliveries ---------
 # e2e_runs LABEL CONNECTIONS COUNT [SECTION RATE BATCH]: RUNS runs, each on a
@@ -306,116 +345,245 @@ e2e_runs() {
     rm -rf "$dir"
   done
 }
-say "end to end: $E2E_COUNT events, 64 connections, sink healthy"
-e2e_runs ocirelay 64 "$E2E_COUNT"
-# At 64 connections the relay accepts faster than it delivers, so the added
-# latency there is mostly time in the queue. One connection posting one
-# event at a time stays below the delivery rate: the latency of the path.
-say "end to end, one connection: $E2E_SERIAL_COUNT events"
-e2e_runs ocirelay-c1 1 "$E2E_SERIAL_COUNT"
+if want e2e; then
+  say "end to end: $E2E_COUNT events, 64 connections, sink healthy"
+  e2e_runs ocirelay 64 "$E2E_COUNT"
+  # At 64 connections the relay accepts faster than it delivers, so the added
+  # latency there is mostly time in the queue. One connection posting one
+  # event at a time stays below the delivery rate: the latency of the path.
+  say "end to end, one connection: $E2E_SERIAL_COUNT events"
+  e2e_runs ocirelay-c1 1 "$E2E_SERIAL_COUNT"
+fi
 
 # --- 2b. Outbound batching: a steady rate to a batching destination ----------
-# Events per billed OIC message (ceil(body / 51,200) per request, counted by
-# the sink) and the latency batching adds, against the same rate unbatched.
-say "batching: $BATCH_COUNT events at $BATCH_RATE/s, batch max_events 100, 50KiB, max_wait 1s"
-e2e_runs batched 4 "$BATCH_COUNT" batching "$BATCH_RATE" \
-  "{ max_events: 100, max_bytes: 50KiB, max_wait: 1s, envelope: events }"
-say "batching reference: the same rate, no batching"
-e2e_runs unbatched 4 "$BATCH_COUNT" batching "$BATCH_RATE"
+if want batching; then
+  # Events per billed OIC message (ceil(body / 51,200) per request, counted by
+  # the sink) and the latency batching adds, against the same rate unbatched.
+  say "batching: $BATCH_COUNT events at $BATCH_RATE/s, batch max_events 100, 50KiB, max_wait 1s"
+  e2e_runs batched 4 "$BATCH_COUNT" batching "$BATCH_RATE" \
+    "{ max_events: 100, max_bytes: 50KiB, max_wait: 1s, envelope: events }"
+  say "batching reference: the same rate, no batching"
+  e2e_runs unbatched 4 "$BATCH_COUNT" batching "$BATCH_RATE"
+fi
 
 # --- 3. Backlog: queue while the sink is down, then drain -------------------
-say "backlog: $BACKLOG events queued with the sink down"
-dir="$WORK/backlog"
-sink_port="$(free_port)"
-write_config "$dir.yaml" "$dir" "$sink_port" 0
-start_daemon "$dir.yaml" "$dir"
-RSS_LOG="$OUT/backlog-rss.tsv"
-T0="$(date +%s.%N)"
-# Samples whichever daemon is current (the file follows restarts) until the
-# file is removed.
-PID_FILE="$WORK/backlog.pid"
-echo "$DAEMON_PID" >"$PID_FILE"
-(
-  while [ -f "$PID_FILE" ]; do
-    pid="$(cat "$PID_FILE" 2>/dev/null)"
-    rss="$(rss_kb "$pid" 2>/dev/null)" || rss=""
-    if [ -n "$rss" ]; then
-      printf '%s\t%s\n' "$(awk -v t0="$T0" -v t="$(date +%s.%N)" 'BEGIN {printf "%.1f", t-t0}')" "$rss"
-    fi
-    sleep 0.5
-  done
-) >"$RSS_LOG" 2>/dev/null &
-SAMPLER_PID=$!
-PIDS+=("$SAMPLER_PID")
-"$BENCH" post --target "$DAEMON_PORT" --count "$BACKLOG" --connections 64 --event "$EVENT" \
-  --run backlog >"$dir/post.out"
-queue_end="$(awk -v t0="$T0" -v t="$(date +%s.%N)" 'BEGIN {printf "%.1f", t-t0}')"
-peak_queueing="$(hwm_kb "$DAEMON_PID")"
-stop_daemon
-db_bytes="$(du -cb "$dir"/queue.db* | tail -1 | cut -f1)"
-# shellcheck disable=SC2046
-record backlog fill 1 $(kv_lines "$dir/post.out") "peak_rss_kb=$peak_queueing" \
-  "storage_bytes=$db_bytes" "bytes_per_event=$((db_bytes / BACKLOG))"
-
-say "backlog: start-up time with $BACKLOG events queued"
-for run in $(seq 1 5); do
-  t_start="$(date +%s%N)"
+if want backlog; then
+  say "backlog: $BACKLOG events queued with the sink down"
+  dir="$WORK/backlog"
+  sink_port="$(free_port)"
+  write_config "$dir.yaml" "$dir" "$sink_port" 0
   start_daemon "$dir.yaml" "$dir"
+  T0="$(date +%s.%N)"
+  # Samples whichever daemon is current (the file follows restarts) until the
+  # file is removed.
+  PID_FILE="$WORK/backlog.pid"
   echo "$DAEMON_PID" >"$PID_FILE"
-  for _ in $(seq 1 2000); do
-    curl -s -o /dev/null "http://127.0.0.1:$DAEMON_PORT/health" && break
-    sleep 0.005
+  (
+    while [ -f "$PID_FILE" ]; do
+      pid="$(cat "$PID_FILE" 2>/dev/null)"
+      rss="$(rss_kb "$pid" 2>/dev/null)" || rss=""
+      if [ -n "$rss" ]; then
+        printf '%s\t%s\n' "$(awk -v t0="$T0" -v t="$(date +%s.%N)" 'BEGIN {printf "%.1f", t-t0}')" "$rss"
+      fi
+      sleep 0.5
+    done
+  ) >"$RSS_LOG" 2>/dev/null &
+  SAMPLER_PID=$!
+  PIDS+=("$SAMPLER_PID")
+  "$BENCH" post --target "$DAEMON_PORT" --count "$BACKLOG" --connections 64 --event "$EVENT" \
+    --run backlog >"$dir/post.out"
+  queue_end="$(awk -v t0="$T0" -v t="$(date +%s.%N)" 'BEGIN {printf "%.1f", t-t0}')"
+  peak_queueing="$(hwm_kb "$DAEMON_PID")"
+  stop_daemon
+  db_bytes="$(du -cb "$dir"/queue.db* | tail -1 | cut -f1)"
+  # shellcheck disable=SC2046
+  record backlog fill 1 $(kv_lines "$dir/post.out") "peak_rss_kb=$peak_queueing" \
+    "storage_bytes=$db_bytes" "bytes_per_event=$((db_bytes / BACKLOG))"
+
+  say "backlog: start-up time with $BACKLOG events queued"
+  for run in $(seq 1 5); do
+    t_start="$(date +%s%N)"
+    start_daemon "$dir.yaml" "$dir"
+    echo "$DAEMON_PID" >"$PID_FILE"
+    for _ in $(seq 1 2000); do
+      curl -s -o /dev/null "http://127.0.0.1:$DAEMON_PORT/health" && break
+      sleep 0.005
+    done
+    t_up="$(date +%s%N)"
+    record startup backlog "$run" "startup_ms=$(((t_up - t_start) / 1000000))"
+    [ "$run" -lt 5 ] && stop_daemon
   done
-  t_up="$(date +%s%N)"
-  record startup backlog "$run" "startup_ms=$(((t_up - t_start) / 1000000))"
-  [ "$run" -lt 5 ] && stop_daemon
-done
-say "backlog: draining to the sink"
-echo 5 >"/proc/$DAEMON_PID/clear_refs"  # resets VmHWM: the next peak is the drain's
-drain_start_rss="$(rss_kb "$DAEMON_PID")"
-"$BENCH" sink --port "$sink_port" --expect 0 >"$dir/sink.out" &
-SINK_PID=$!
-PIDS+=("$SINK_PID")
-for _ in $(seq 1 20000); do
-  received="$(curl -s "http://127.0.0.1:$sink_port/stats" | sed -n 's/.*"received":\([0-9]*\).*/\1/p')"
-  [ "${received:-0}" -ge "$BACKLOG" ] && break
-  sleep 0.2
-done
-stats="$(curl -s "http://127.0.0.1:$sink_port/stats")"
-first_ns="$(echo "$stats" | sed -n 's/.*"first_ns":\([0-9]*\).*/\1/p')"
-last_ns="$(echo "$stats" | sed -n 's/.*"last_ns":\([0-9]*\).*/\1/p')"
-peak_draining="$(hwm_kb "$DAEMON_PID")"
-stop_daemon
-kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
-record backlog drain 1 "received=$received" "peak_rss_kb=$peak_draining" \
-  "rss_at_drain_start_kb=$drain_start_rss" \
-  "drain_seconds=$(awk -v a="$first_ns" -v b="$last_ns" 'BEGIN {printf "%.1f", (b-a)/1e9}')" \
-  "drain_per_s=$(awk -v n="$received" -v a="$first_ns" -v b="$last_ns" 'BEGIN {printf "%.0f", (b>a) ? n/((b-a)/1e9) : 0}')"
-rm -f "$PID_FILE"
-wait "$SAMPLER_PID" 2>/dev/null || true
-rm -rf "$dir"
+  say "backlog: draining to the sink"
+  echo 5 >"/proc/$DAEMON_PID/clear_refs"  # resets VmHWM: the next peak is the drain's
+  drain_start_rss="$(rss_kb "$DAEMON_PID")"
+  "$BENCH" sink --port "$sink_port" --expect 0 >"$dir/sink.out" &
+  SINK_PID=$!
+  PIDS+=("$SINK_PID")
+  for _ in $(seq 1 20000); do
+    received="$(curl -s "http://127.0.0.1:$sink_port/stats" | sed -n 's/.*"received":\([0-9]*\).*/\1/p')"
+    [ "${received:-0}" -ge "$BACKLOG" ] && break
+    sleep 0.2
+  done
+  stats="$(curl -s "http://127.0.0.1:$sink_port/stats")"
+  first_ns="$(echo "$stats" | sed -n 's/.*"first_ns":\([0-9]*\).*/\1/p')"
+  last_ns="$(echo "$stats" | sed -n 's/.*"last_ns":\([0-9]*\).*/\1/p')"
+  peak_draining="$(hwm_kb "$DAEMON_PID")"
+  stop_daemon
+  kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
+  record backlog drain 1 "received=$received" "peak_rss_kb=$peak_draining" \
+    "rss_at_drain_start_kb=$drain_start_rss" \
+    "drain_seconds=$(awk -v a="$first_ns" -v b="$last_ns" 'BEGIN {printf "%.1f", (b-a)/1e9}')" \
+    "drain_per_s=$(awk -v n="$received" -v a="$first_ns" -v b="$last_ns" 'BEGIN {printf "%.0f", (b>a) ? n/((b-a)/1e9) : 0}')"
+  rm -f "$PID_FILE"
+  wait "$SAMPLER_PID" 2>/dev/null || true
+  rm -rf "$dir"
+fi
 
 # --- 4. Idle footprint --------------------------------------------------------
-say "idle: ${IDLE_SECONDS}s with no traffic"
-dir="$WORK/idle"
-sink_port="$(free_port)"
-"$BENCH" sink --port "$sink_port" >/dev/null &
-SINK_PID=$!
-PIDS+=("$SINK_PID")
-write_config "$dir.yaml" "$dir" "$sink_port" 1
-start_daemon "$dir.yaml" "$dir"
-sleep 2
-ticks0="$(cpu_ticks "$DAEMON_PID")"
-sleep "$IDLE_SECONDS"
-ticks1="$(cpu_ticks "$DAEMON_PID")"
-hz="$(getconf CLK_TCK)"
-record idle ocirelay 1 "rss_kb=$(rss_kb "$DAEMON_PID")" \
-  "cpu_ms=$(((ticks1 - ticks0) * 1000 / hz))" "seconds=$IDLE_SECONDS"
-stop_daemon
-kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
+if want idle; then
+  say "idle: ${IDLE_SECONDS}s with no traffic"
+  dir="$WORK/idle"
+  sink_port="$(free_port)"
+  "$BENCH" sink --port "$sink_port" >/dev/null &
+  SINK_PID=$!
+  PIDS+=("$SINK_PID")
+  write_config "$dir.yaml" "$dir" "$sink_port" 1
+  start_daemon "$dir.yaml" "$dir"
+  sleep 2
+  ticks0="$(cpu_ticks "$DAEMON_PID")"
+  sleep "$IDLE_SECONDS"
+  ticks1="$(cpu_ticks "$DAEMON_PID")"
+  hz="$(getconf CLK_TCK)"
+  record idle ocirelay 1 "rss_kb=$(rss_kb "$DAEMON_PID")" \
+    "cpu_ms=$(((ticks1 - ticks0) * 1000 / hz))" "seconds=$IDLE_SECONDS"
+  stop_daemon
+  kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
+fi
+
+# --- 5. PostgreSQL: the same relay on a shared database ----------------------
+# A throwaway cluster in the work dir (the same disk as the SQLite runs),
+# default settings: fsync and synchronous_commit on, so a 202 is as durable
+# as SQLite's. Each figure is taken on a fresh database. SQLite is measured
+# in the same runs with the same load generator, for the ratios.
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_DIR="$WORK/pg"
+pg_available() {
+  local b
+  for b in initdb pg_ctl psql postgres; do [ -x "$PG_BIN/$b" ] || return 1; done
+  [ "$(id -u)" != 0 ] || id postgres >/dev/null 2>&1
+}
+# As the `postgres` user when root (the server refuses to run as root).
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_start() {
+  mkdir -p "$PG_DIR/socket"
+  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$PG_DIR"
+  as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust --encoding=UTF8 \
+    --no-locale --no-sync >"$PG_DIR/initdb.log" 2>&1 ||
+    { say "initdb failed:"; cat "$PG_DIR/initdb.log" >&2; exit 1; }
+  PG_PORT="$(free_port)"
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR/socket -c max_connections=200" \
+    start >"$PG_DIR/pg_ctl.log" 2>&1 ||
+    { say "pg_ctl start failed:"; cat "$PG_DIR/pg_ctl.log" "$PG_DIR/server.log" >&2; exit 1; }
+  PG_RUNNING=1
+}
+pg_stop() {
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  PG_RUNNING=0
+}
+# pg_database NAME: a new, empty database; prints its URL.
+pg_database() {
+  "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1 \
+    -c "CREATE DATABASE $1" >/dev/null
+  echo "postgresql://postgres@127.0.0.1:$PG_PORT/$1"
+}
+
+# accept_runs SECTION LABEL RUN NODES COUNT PG_URL POST_ARGS...: NODES relays
+# (SQLite when PG_URL is empty: NODES must be 1) take COUNT events over 64
+# connections, split evenly; the sink stays down. Records the accept figures
+# and the relays' peak RSS.
+accept_runs() {
+  local section="$1" label="$2" run="$3" nodes="$4" count="$5" url="$6"; shift 6
+  local dir="$WORK/pg-$label-$run" ports="" pids=() i port queued=0
+  for i in $(seq 1 "$nodes"); do
+    write_config "$dir-$i.yaml" "$dir-$i" "$(free_port)" 0 "" "$url" "bench-$i"
+    start_daemon "$dir-$i.yaml" "$dir-$i"
+    ports="${ports:+$ports,}$DAEMON_PORT"; pids+=("$DAEMON_PID")
+  done
+  "$BENCH" post --target "$ports" --count "$count" --connections 64 --run "$label-$run" \
+    "$@" >"$dir.out" || true
+  for port in ${ports//,/ }; do  # stored, not filtered nor refused
+    queued=$((queued + $(metric "$port" http 'ocirelay_events_received_total{result="queued"')))
+  done
+  local hwm=0 rss=0
+  for i in "${pids[@]}"; do
+    hwm=$(($(hwm_kb "$i") > hwm ? $(hwm_kb "$i") : hwm))
+    rss=$(($(rss_kb "$i") > rss ? $(rss_kb "$i") : rss))
+    DAEMON_PID="$i"; stop_daemon
+  done
+  # shellcheck disable=SC2046
+  record "$section" "$label" "$run" $(kv_lines "$dir.out") "queued=$queued" \
+    "peak_rss_kb=$hwm" "rss_kb=$rss"
+  say "  $label run $run: $(sed -n 's/^accepted_per_s=//p' "$dir.out") ev/s, $queued queued," \
+    "peak RSS $hwm kB"
+  rm -rf "$dir"*
+}
+# pg_e2e LABEL RUN CONNECTIONS COUNT [PG_URL]: as e2e_runs, on PostgreSQL.
+pg_e2e() {
+  local label="$1" run="$2" connections="$3" count="$4" url="${5:-}"
+  local dir="$WORK/pg-$label-$run" sink_port
+  sink_port="$(free_port)"
+  write_config "$dir.yaml" "$dir" "$sink_port" 0 "" "$url" bench-1
+  start_daemon "$dir.yaml" "$dir"
+  "$BENCH" e2e --target "$DAEMON_PORT" --sink-port "$sink_port" --count "$count" \
+    --connections "$connections" --event "$EVENT" --run "$label-$run" --timeout 300 \
+    >"$dir/e2e.out" || true
+  local hwm
+  hwm="$(hwm_kb "$DAEMON_PID")"
+  stop_daemon
+  # shellcheck disable=SC2046
+  record postgresql "$label" "$run" $(kv_lines "$dir/e2e.out") "peak_rss_kb=$hwm"
+  say "  $label run $run: $(sed -n 's/^delivered_per_s=//p' "$dir/e2e.out") delivered/s," \
+    "added p50 $(sed -n 's/^added_p50_us=//p' "$dir/e2e.out") us"
+  rm -rf "$dir"
+}
+
+if want postgresql; then
+  if ! pg_available; then
+    say "postgresql: SKIPPED: no PostgreSQL 15 server in $PG_BIN (or, as root, no postgres user);"
+    say "  scripts/install-deps.sh installs it"
+  else
+    pg_start
+    say "postgresql: cluster on 127.0.0.1:$PG_PORT under $PG_DIR; $PG_COUNT events per accept run"
+    for run in $(seq 1 "$RUNS"); do
+      accept_runs postgresql sqlite "$run" 1 "$PG_COUNT" "" --event "$EVENT"
+      accept_runs postgresql pg-1node "$run" 1 "$PG_COUNT" "$(pg_database "accept1_$run")" \
+        --event "$EVENT"
+      accept_runs postgresql pg-2nodes "$run" 2 "$PG_COUNT" "$(pg_database "accept2_$run")" \
+        --event "$EVENT"
+      pg_e2e pg-e2e "$run" 64 "$PG_E2E_COUNT" "$(pg_database "e2e_$run")"
+      pg_e2e pg-e2e-c1 "$run" 1 "$E2E_SERIAL_COUNT" "$(pg_database "e2ec1_$run")"
+    done
+    pg_stop
+  fi
+fi
+
+# --- 6. Batch input: 100-event CloudEvents batches vs single POSTs ----------
+# The same structured CloudEvent, alone per POST or 100 to a POST as
+# application/cloudevents-batch+json; each batch is stored in one
+# transaction. 64 connections, the sink down: the accept path alone.
+if want batch-input; then
+  say "batch input: $BATCH_INPUT_COUNT CloudEvents, single POSTs vs 100-event batches"
+  for run in $(seq 1 "$RUNS"); do
+    accept_runs batch_input single "$run" 1 "$BATCH_INPUT_COUNT" "" --event "$CLOUDEVENT"
+    accept_runs batch_input batch100 "$run" 1 "$BATCH_INPUT_COUNT" "" --event "$CLOUDEVENT" \
+      --batch 100
+  done
+fi
 
 record machine load end "load1=$(cut -d' ' -f1 /proc/loadavg)"
 
 # --- Report -------------------------------------------------------------------
 bash "$ROOT/bench/report.sh" "$RESULTS" "$RSS_LOG" "$DOC" "$PLOTS" "$RUNS" "$QUICK"
 say "figures: $RESULTS; report: $DOC"
+

@@ -15,12 +15,18 @@ std::optional<EventTemplate> EventTemplate::load(const std::string& path, std::s
   std::ostringstream text;
   text << in.rdbuf();
   const std::string body = text.str();
-  const std::string key = "\"eventID\"";
-  const auto k = body.find(key);
+  // An OCI Events envelope's "eventID", else a CloudEvent's "id" (the first
+  // member of that name: the fixtures put it before "data").
+  std::string key = "\"eventID\"";
+  auto k = body.find(key);
+  if (k == std::string::npos) {
+    key = "\"id\"";
+    k = body.find(key);
+  }
   const auto open = k == std::string::npos ? k : body.find('"', k + key.size());
   const auto close = open == std::string::npos ? open : body.find('"', open + 1);
   if (close == std::string::npos) {
-    error = path + ": no \"eventID\" string member";
+    error = path + ": no \"eventID\" or \"id\" string member";
     return std::nullopt;
   }
   EventTemplate t;

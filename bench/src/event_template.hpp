@@ -15,10 +15,11 @@ namespace ocirelay::bench {
 
 class EventTemplate {
  public:
-  // Reads a JSON event file that has an "eventID" string member.
+  // Reads a JSON event file that has an "eventID" (OCI Events) or "id"
+  // (CloudEvents) string member.
   static std::optional<EventTemplate> load(const std::string& path, std::string& error);
 
-  // The event with eventID = "<run>-<seq>".
+  // The event with its ID = "<run>-<seq>".
   std::string make(std::string_view run, std::uint64_t seq) const;
 
   // The sequence number from an ID made by make(), or nullopt.

@@ -1,5 +1,7 @@
 #include "load_generator.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -24,32 +26,49 @@ constexpr int kMaxFailuresInARow = 250;  // about 5 s of refused connections
 struct Shared {
   const LoadOptions& options;
   const EventTemplate& event;
-  tcp::endpoint target;
+  std::vector<tcp::endpoint> targets;
   std::uint64_t next = 0;  // single-threaded: the generator's io_context
   LoadReport& report;
 };
 
-std::string request_for(const Shared& s, std::uint64_t seq) {
-  const std::string body = s.event.make(s.options.run, seq);
+// The request for events first .. first + n - 1: one event alone, or a
+// CloudEvents batch (a JSON array of structured events).
+std::string request_for(const Shared& s, std::uint64_t first, std::uint64_t n) {
+  const bool batch = s.options.batch > 1;
+  std::string body;
+  if (batch) {
+    body.reserve(n * (s.event.size() + 32) + 2);
+    body += '[';
+    for (std::uint64_t i = 0; i < n; ++i) {
+      if (i > 0) body += ',';
+      body += s.event.make(s.options.run, first + i);
+    }
+    body += ']';
+  } else {
+    body = s.event.make(s.options.run, first);
+  }
   std::string out;
-  out.reserve(body.size() + 160);
+  out.reserve(body.size() + 180);
   out += "POST ";
   out += s.options.path;
   out += " HTTP/1.1\r\nHost: ";
   out += s.options.host;
-  out += "\r\nContent-Type: application/json\r\nContent-Length: ";
+  out += batch ? "\r\nContent-Type: application/cloudevents-batch+json"
+               : "\r\nContent-Type: application/json";
+  out += "\r\nContent-Length: ";
   out += std::to_string(body.size());
   out += "\r\n\r\n";
   out += body;
   return out;
 }
 
-asio::awaitable<void> connection(Shared& s) {
+asio::awaitable<void> connection(Shared& s, tcp::endpoint target) {
   auto executor = co_await asio::this_coro::executor;
   tcp::socket socket(executor);
   std::string buffer;
   Message answer;
-  std::uint64_t seq = 0;
+  std::uint64_t seq = 0;  // the request's first event
+  std::uint64_t n = 1;    // and its number of events
   bool have_seq = false;
   int failures_in_a_row = 0;
   for (;;) {
@@ -57,7 +76,9 @@ asio::awaitable<void> connection(Shared& s) {
       if (s.next >= s.options.count) {
         co_return;
       }
-      seq = s.next++;
+      seq = s.next;
+      n = std::min<std::uint64_t>(std::max<std::size_t>(s.options.batch, 1), s.options.count - seq);
+      s.next += n;
       have_seq = true;
       if (s.options.rate > 0) {  // a steady rate: event seq at seq / rate seconds
         const auto due = s.report.started_ns +
@@ -69,7 +90,7 @@ asio::awaitable<void> connection(Shared& s) {
       }
     }
     if (!socket.is_open()) {
-      auto [cec] = co_await socket.async_connect(s.target, kUse);
+      auto [cec] = co_await socket.async_connect(target, kUse);
       if (cec) {
         ++s.report.errors;
         socket.close();
@@ -83,7 +104,7 @@ asio::awaitable<void> connection(Shared& s) {
       socket.set_option(tcp::no_delay(true));
       buffer.clear();
     }
-    const std::string request = request_for(s, seq);
+    const std::string request = request_for(s, seq, n);
     const auto sent = now_ns();
     auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(request), kUse);
     boost::system::error_code rec = wec;
@@ -102,12 +123,15 @@ asio::awaitable<void> connection(Shared& s) {
     const auto acked = now_ns();
     const int status = answer.status();
     if (status >= 200 && status < 300) {
-      ++s.report.accepted;
-      s.report.sent_ns[seq] = sent;
-      s.report.acked_ns[seq] = acked;
+      s.report.accepted += n;
+      ++s.report.requests;
+      for (std::uint64_t i = seq; i < seq + n; ++i) {
+        s.report.sent_ns[i] = sent;
+        s.report.acked_ns[i] = acked;
+      }
       s.report.latency_us.push_back(static_cast<std::uint32_t>((acked - sent) / 1000));
     } else {
-      ++s.report.refused;
+      s.report.refused += n;
     }
     have_seq = false;
     const auto connection_header = answer.header("Connection");
@@ -127,11 +151,15 @@ LoadReport LoadGenerator::run() {
   report.acked_ns.assign(options_.count, 0);
   report.latency_us.reserve(options_.count);
   asio::io_context io{1};
-  Shared shared{options_, event_,
-                tcp::endpoint(asio::ip::make_address(options_.host), options_.port), 0, report};
+  Shared shared{options_, event_, {}, 0, report};
+  const auto address = asio::ip::make_address(options_.host);
+  for (const auto port : options_.ports) {
+    shared.targets.emplace_back(address, port);
+  }
   report.started_ns = now_ns();
   for (std::size_t i = 0; i < options_.connections; ++i) {
-    asio::co_spawn(io, connection(shared), asio::detached);
+    asio::co_spawn(io, connection(shared, shared.targets[i % shared.targets.size()]),
+                   asio::detached);
   }
   io.run();
   report.finished_ns = now_ns();

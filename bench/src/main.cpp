@@ -1,9 +1,15 @@
 // ocirelay-bench: the measuring tool behind bench/run.sh.
 //
 //   ocirelay-bench sink  --port P [--expect N]        fast 202 sink until SIGTERM
-//   ocirelay-bench post  --target PORT --count N --connections C --event FILE [--run ID]
-//   ocirelay-bench e2e   --target PORT --sink-port P --count N --connections C
+//   ocirelay-bench post  --target PORT[,PORT...] --count N --connections C --event FILE
+//                        [--run ID] [--batch EVENTS_PER_REQUEST]
+//   ocirelay-bench e2e   --target PORT[,PORT...] --sink-port P --count N --connections C
 //                        --event FILE [--run ID] [--timeout SECONDS] [--rate EVENTS_PER_S]
+//
+// Several target ports (relays on one database): connection i posts to port
+// i % ports. --batch N (N > 1) posts CloudEvents batches of N events
+// (application/cloudevents-batch+json; --event is then a structured
+// CloudEvent); counts and rates stay in events.
 //   ocirelay-bench fsync --dir D [--seconds S]
 //   ocirelay-bench free-port
 //
@@ -64,10 +70,11 @@ int usage() {
 
 void print_load(const LoadReport& r) {
   const double seconds = static_cast<double>(r.finished_ns - r.started_ns) / 1e9;
-  std::printf("accepted=%llu\nrefused=%llu\nerrors=%llu\nseconds=%.3f\n",
+  std::printf("accepted=%llu\nrequests=%llu\nrefused=%llu\nerrors=%llu\nseconds=%.3f\n",
               static_cast<unsigned long long>(r.accepted),
-              static_cast<unsigned long long>(r.refused),
-              static_cast<unsigned long long>(r.errors), seconds);
+              static_cast<unsigned long long>(r.requests),
+              static_cast<unsigned long long>(r.refused), static_cast<unsigned long long>(r.errors),
+              seconds);
   std::printf("accepted_per_s=%.0f\n", seconds > 0 ? static_cast<double>(r.accepted) / seconds : 0);
   std::printf("latency_p50_us=%u\nlatency_p99_us=%u\nlatency_p999_us=%u\n",
               percentile(r.latency_us, 50), percentile(r.latency_us, 99),
@@ -85,7 +92,19 @@ std::optional<EventTemplate> load_event(const Args& a) {
 
 LoadOptions load_options(const Args& a) {
   LoadOptions o;
-  o.port = static_cast<unsigned short>(number(a, "target", 0));
+  const std::string targets = get(a, "target");
+  for (std::size_t at = 0; at < targets.size();) {
+    auto comma = targets.find(',', at);
+    if (comma == std::string::npos) comma = targets.size();
+    const auto port = std::strtoul(targets.substr(at, comma - at).c_str(), nullptr, 10);
+    if (port == 0 || port > 65535) {
+      o.ports.clear();  // usage() follows
+      break;
+    }
+    o.ports.push_back(static_cast<unsigned short>(port));
+    at = comma + 1;
+  }
+  o.batch = number(a, "batch", 1);
   o.connections = number(a, "connections", 16);
   o.count = number(a, "count", 10000);
   o.run = get(a, "run", "bench");
@@ -102,8 +121,7 @@ int run_sink(const Args& a) {
   std::printf("sink listening on 127.0.0.1:%u\n", sink.port());
   std::fflush(stdout);
   io.run();
-  std::printf("received=%llu\nduplicates=%llu\n",
-              static_cast<unsigned long long>(sink.received()),
+  std::printf("received=%llu\nduplicates=%llu\n", static_cast<unsigned long long>(sink.received()),
               static_cast<unsigned long long>(sink.duplicates()));
   return 0;
 }
@@ -114,7 +132,7 @@ int run_post(const Args& a) {
     return 1;
   }
   const auto options = load_options(a);
-  if (options.port == 0) {
+  if (options.ports.empty()) {
     return usage();
   }
   const auto report = LoadGenerator(options, *event).run();
@@ -132,7 +150,7 @@ int run_e2e(const Args& a) {
     return 1;
   }
   const auto options = load_options(a);
-  if (options.port == 0) {
+  if (options.ports.empty()) {
     return usage();
   }
   asio::io_context sink_io{1};
@@ -141,7 +159,8 @@ int run_e2e(const Args& a) {
   std::thread sink_thread([&] { sink_io.run(); });
 
   const auto report = LoadGenerator(options, *event).run();
-  const auto deadline = now_ns() + static_cast<std::int64_t>(number(a, "timeout", 120)) * 1000000000;
+  const auto deadline =
+      now_ns() + static_cast<std::int64_t>(number(a, "timeout", 120)) * 1000000000;
   while (sink.received() < report.accepted && now_ns() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -188,8 +207,8 @@ int run_e2e(const Args& a) {
               sink.billed_messages() > 0 ? static_cast<double>(sink.received()) /
                                                static_cast<double>(sink.billed_messages())
                                          : 0);
-  std::printf("post_to_delivery_p50_us=%u\npost_to_delivery_p99_us=%u\n",
-              percentile(total_us, 50), percentile(total_us, 99));
+  std::printf("post_to_delivery_p50_us=%u\npost_to_delivery_p99_us=%u\n", percentile(total_us, 50),
+              percentile(total_us, 99));
   return lost == 0 ? 0 : 1;
 }
 
