@@ -13,13 +13,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "oci/oci_error.hpp"
 #include "ocirelay/common/oci_certificate.hpp"
 #include "ocirelay/common/oci_private_key.hpp"
 #include "ocirelay/http/tls_context.hpp"
 #include "ocirelay/http/url.hpp"
 #include "ocirelay/oci/oci_endpoints.hpp"
 #include "ocirelay/oci/security_token.hpp"
-#include "oci/oci_error.hpp"
 
 namespace ocirelay::oci {
 
@@ -168,7 +168,8 @@ asio::awaitable<Result<std::string>> InstancePrincipal::read_metadata(std::strin
   const std::string where = "the metadata service (" + metadata_->url().origin() +
                             metadata_prefix_ + std::string(path) + ")";
   if (!response) co_return fail(where + ": " + response.error().message);
-  if (response->status != 200) co_return fail(where + ": " + oci_http_failure(response.value(), true));
+  if (response->status != 200)
+    co_return fail(where + ": " + oci_http_failure(response.value(), true));
   co_return std::move(response->body);
 }
 
@@ -229,8 +230,10 @@ asio::awaitable<Result<std::string>> InstancePrincipal::federate(
   request.headers.add("Content-Type", "application/json");
   request.headers.add("Accept", "application/json");
   request.body.assign(buffer.GetString(), buffer.GetSize());
-  const OciRequest signed_part{request.method, request.target, federation_->url().host_header(),
-                               request.headers.fields(), request.body};
+  // Kept alive while signing: OciRequest holds views.
+  const std::string host = federation_->url().host_header();
+  const OciRequest signed_part{request.method, request.target, host, request.headers.fields(),
+                               request.body};
   // Signed with the real time whatever clock schedules the refreshes.
   auto added = identity.signer.sign(signed_part, Clock::now());
   if (!added) co_return fail("cannot sign the federation request: " + added.error());

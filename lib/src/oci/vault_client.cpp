@@ -4,11 +4,11 @@
 
 #include <rapidjson/document.h>
 
+#include "oci/oci_error.hpp"
 #include "ocirelay/common/base64.hpp"
 #include "ocirelay/http/tls_context.hpp"
 #include "ocirelay/http/url.hpp"
 #include "ocirelay/oci/oci_endpoints.hpp"
-#include "oci/oci_error.hpp"
 
 namespace ocirelay::oci {
 
@@ -71,8 +71,10 @@ asio::awaitable<Result<std::string>> VaultClient::secret(const std::string& ocid
   request.method = "GET";
   request.target = oci_request_target(prefix_ + "/20190301/secretbundles/" + ocid);
   request.headers.add("Accept", "application/json");
-  const OciRequest signed_part{request.method, request.target, client_->url().host_header(),
-                               request.headers.fields(), request.body};
+  // Kept alive while signing: OciRequest holds views.
+  const std::string host = client_->url().host_header();
+  const OciRequest signed_part{request.method, request.target, host, request.headers.fields(),
+                               request.body};
   auto added = signer.value()->sign(signed_part, std::chrono::system_clock::now());
   if (!added) co_return fail("cannot sign the request: " + added.error());
   for (auto& [name, value] : added.value()) request.headers.add(std::move(name), std::move(value));
