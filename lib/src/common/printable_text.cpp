@@ -6,16 +6,16 @@ namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
-// The length of the valid UTF-8 sequence at the start of `s`, or 0 when it
-// does not start with one (RFC 3629, section 4).
-std::size_t sequence_length(std::string_view s) {
+// The length of the valid UTF-8 sequence at the start of `s` (not empty),
+// or 0 when it does not start with one (RFC 3629, section 4). NUL counts as
+// a sequence of one.
+std::size_t utf8_sequence_length(std::string_view s) {
   const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
   const auto continuation = [&](std::size_t i, unsigned char low = 0x80,
                                 unsigned char high = 0xBF) {
     return i < s.size() && byte(i) >= low && byte(i) <= high;
   };
   const unsigned char lead = byte(0);
-  if (lead == 0x00) return 0;
   if (lead < 0x80) return 1;
   if (lead >= 0xC2 && lead <= 0xDF) return continuation(1) ? 2 : 0;
   if (lead == 0xE0) return continuation(1, 0xA0) && continuation(2) ? 3 : 0;
@@ -31,7 +31,21 @@ std::size_t sequence_length(std::string_view s) {
   return 0;
 }
 
+// As utf8_sequence_length(), NUL refused: PostgreSQL's text takes none.
+std::size_t sequence_length(std::string_view s) {
+  return s.front() == '\0' ? 0 : utf8_sequence_length(s);
+}
+
 }  // namespace
+
+bool is_utf8(std::string_view text) {
+  while (!text.empty()) {
+    const std::size_t n = utf8_sequence_length(text);
+    if (n == 0) return false;
+    text.remove_prefix(n);
+  }
+  return true;
+}
 
 std::string valid_utf8(std::string_view text) {
   std::string out;

@@ -11,6 +11,7 @@
 #include <rapidjson/writer.h>
 
 #include "ocirelay/common/base64.hpp"
+#include "ocirelay/common/printable_text.hpp"
 
 #include "event/json_text.hpp"
 
@@ -22,7 +23,7 @@ constexpr std::array<std::string_view, 4> kRequired{"specversion", "id", "source
 
 // Without kWriteValidateEncodingFlag: RapidJSON's validating writer reads past
 // the end of a string that ends in a truncated UTF-8 sequence. Every string
-// written here is checked with is_utf8() first instead.
+// written here is checked with is_utf8() (common/printable_text) first instead.
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 int hex_value(char c) {
@@ -45,38 +46,6 @@ std::string_view trimmed(std::string_view text) {
   while (!text.empty() && blank(text.front())) text.remove_prefix(1);
   while (!text.empty() && blank(text.back())) text.remove_suffix(1);
   return text;
-}
-
-// Well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF).
-bool is_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t extra = 0;
-    unsigned min = 0;
-    unsigned code = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1, min = 0x80, code = c & 0x1Fu;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2, min = 0x800, code = c & 0x0Fu;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3, min = 0x10000, code = c & 0x07u;
-    } else {
-      return false;
-    }
-    if (text.size() - i <= extra) return false;
-    for (std::size_t k = 1; k <= extra; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0u) != 0x80u) return false;
-      code = (code << 6) | (next & 0x3Fu);
-    }
-    if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
-    i += extra + 1;
-  }
-  return true;
 }
 
 // CloudEvents attribute names: lower-case ASCII letters and digits. Header

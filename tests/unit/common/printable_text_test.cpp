@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+using ocirelay::is_utf8;
 using ocirelay::printable_text;
 using ocirelay::valid_utf8;
 
@@ -50,4 +51,15 @@ TEST_CASE("printable_text blanks controls and cuts on a character boundary", "[c
   for (int b = 0; b < 256; ++b) every_byte += static_cast<char>(b);
   const std::string out = printable_text(every_byte, 1000);
   CHECK(valid_utf8(out) == out);
+}
+
+TEST_CASE("is_utf8 accepts well-formed text, NUL included, and nothing else", "[common][utf8]") {
+  CHECK(is_utf8(""));
+  CHECK(is_utf8("caf\xC3\xA9 \xF0\x9F\x93\xA6"));
+  CHECK(is_utf8(std::string("a\0b", 3)));
+  CHECK_FALSE(is_utf8("caf\xE9"));
+  CHECK_FALSE(is_utf8("\xC0\xAF"));          // overlong
+  CHECK_FALSE(is_utf8("\xED\xA0\x80"));      // surrogate
+  CHECK_FALSE(is_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
+  CHECK_FALSE(is_utf8("x\xE2\x82"));         // cut short
 }

@@ -10,6 +10,10 @@
 
 namespace ocirelay {
 
+// Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates, at
+// most U+10FFFF). NUL is a character like any other here.
+bool is_utf8(std::string_view text);
+
 // `text` as valid UTF-8: each byte that does not start or continue a valid
 // sequence (overlong forms, surrogates and code points above U+10FFFF
 // included), and each NUL byte, becomes U+FFFD. Valid text is unchanged.
