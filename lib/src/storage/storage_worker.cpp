@@ -13,6 +13,10 @@ namespace ocirelay::storage {
 namespace {
 
 constexpr auto kMeasurePeriod = std::chrono::seconds(1);
+// While new events are refused for space, an insert looks again if the last
+// measurement is older than this, so the relay reopens as soon as space is
+// back instead of at the next periodic measurement.
+constexpr auto kClosedRemeasure = std::chrono::milliseconds(100);
 
 // A generous estimate of what an insert batch adds to the database: the
 // bodies, the event ID in three places, and rows and index entries.
@@ -184,14 +188,16 @@ void StorageWorker::measure_space(bool tick) {
   }
   const SpaceLimits& limits = guard_.limits();
   if (log_ && first && limits.reserve && *limits.reserve >= sample->fs_size) {
-    log_->warn("storage: storage.reserve ({}) is not smaller than the file system ({}): every new "
-               "event will be refused",
-               format_size(*limits.reserve), format_size(sample->fs_size));
+    log_->warn(
+        "storage: storage.reserve ({}) is not smaller than the file system ({}): every new "
+        "event will be refused",
+        format_size(*limits.reserve), format_size(sample->fs_size));
   }
   if (log_ && change == SpaceGuard::Change::closed) {
-    log_->warn("storage: refusing new events (503) for lack of space: {}; deliveries go on, and "
-               "each one delivered frees space",
-               guard_.explain());
+    log_->warn(
+        "storage: refusing new events (503) for lack of space: {}; deliveries go on, and "
+        "each one delivered frees space",
+        guard_.explain());
   } else if (log_ && change == SpaceGuard::Change::reopened) {
     log_->info("storage: accepting new events again: {}", guard_.explain());
   }
@@ -214,12 +220,12 @@ void StorageWorker::measure_space(bool tick) {
     space_ = status;
   }
   if (observer_ != nullptr) {
-    observer_->on_space(metrics::StorageSpace{
-        .free = status.sample.fs_free,
-        .database = status.sample.database_bytes + status.sample.wal_bytes,
-        .reusable = status.sample.reusable_bytes,
-        .reserve = status.reserve,
-        .full = !status.accepting});
+    observer_->on_space(
+        metrics::StorageSpace{.free = status.sample.fs_free,
+                              .database = status.sample.database_bytes + status.sample.wal_bytes,
+                              .reusable = status.sample.reusable_bytes,
+                              .reserve = status.reserve,
+                              .full = !status.accepting});
   }
 }
 
@@ -233,6 +239,9 @@ void StorageWorker::insert(std::vector<NewEvent>& events, std::vector<InsertOp*>
     const std::uint64_t need = estimate_bytes(events);
     if (guard_.accepting() && need > insert_budget_) {
       measure_space(false);  // near the limit: look again before writing
+    } else if (!guard_.accepting() && std::chrono::steady_clock::now() >=
+                                          next_measure_ - kMeasurePeriod + kClosedRemeasure) {
+      measure_space(false);  // refusing: has space come back?
     }
     if (!guard_.accepting()) {
       complete_all(StoreError{"storage is full: new events are refused until deliveries free space",
