@@ -263,7 +263,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "postgresql: a claim whose rows its relay never received is not renewed, and another "
+    "postgresql: a claim whose rows its relay never received is not renewed and another "
     "relay delivers them after the lease",
     "[pg][postgresql]") {
   PgCluster* pg = PgCluster::shared();
