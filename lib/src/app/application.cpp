@@ -242,9 +242,8 @@ class Application::Impl {
       if (ec) break;
       const storage::Millis now = storage::now_millis();
       auto renewed = co_await storage->async_call<std::int64_t>(
-          asio::use_awaitable, [now, claims = held_claims()](storage::Store& s) {
-            return s.renew_claims(now, claims);
-          });
+          asio::use_awaitable,
+          [now, claims = held_claims()](storage::Store& s) { return s.renew_claims(now, claims); });
       if (!renewed) {
         log->warn("cannot renew the lease of this relay's deliveries in flight: {}",
                   renewed.error().message);

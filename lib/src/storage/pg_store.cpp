@@ -498,8 +498,7 @@ StoreResult<std::int64_t> PgStore::release(const std::string* destination) {
   return r.changed();
 }
 
-StoreResult<std::int64_t> PgStore::renew_claims(Millis now,
-                                                std::span<const std::int64_t> claims) {
+StoreResult<std::int64_t> PgStore::renew_claims(Millis now, std::span<const std::int64_t> claims) {
   if (claims.empty()) return std::int64_t{0};
   if (auto c = connected(); !c) return fail(std::move(c).error());
   PgResult r = db_.exec(kSqlRenew, PgParams{}

@@ -80,8 +80,7 @@ class PgStore final : public Store {
                                                  Millis now) override;
   StoreResult<std::int64_t> purge_dead_letters(const DeadLetterSelection& selection) override;
   bool shared() const noexcept override { return true; }
-  StoreResult<std::int64_t> renew_claims(Millis now,
-                                         std::span<const std::int64_t> claims) override;
+  StoreResult<std::int64_t> renew_claims(Millis now, std::span<const std::int64_t> claims) override;
   std::optional<std::string> unreachable() const override { return unreachable_; }
 
   const std::string& node_id() const noexcept { return options_.node_id; }

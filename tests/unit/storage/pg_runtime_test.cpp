@@ -119,8 +119,7 @@ TEST_CASE("postgresql: each fetch stamps its deliveries with a new claim token",
   const std::string url = pg->create_database("tokens");
   auto a = open_store(url, "node-a");
   auto b = open_store(url, "node-b");
-  std::vector<NewEvent> events{make_event("e1", kT0), make_event("e2", kT0),
-                               make_event("e3", kT0)};
+  std::vector<NewEvent> events{make_event("e1", kT0), make_event("e2", kT0), make_event("e3", kT0)};
   ok(a->insert_batch(events));
   auto first = ok(a->fetch_due("oic", kT0 + 10, 2)).due;
   auto second = ok(b->fetch_due("oic", kT0 + 10, 2)).due;
@@ -132,8 +131,7 @@ TEST_CASE("postgresql: each fetch stamps its deliveries with a new claim token",
   CHECK(second[0].claim != first[0].claim);
 }
 
-TEST_CASE("postgresql: renewal extends only the claims the relay says it holds",
-          "[storage][pg]") {
+TEST_CASE("postgresql: renewal extends only the claims the relay says it holds", "[storage][pg]") {
   PgCluster* pg = PgCluster::shared();
   if (pg == nullptr) return;
   const std::string url = pg->create_database("renew_held");
@@ -195,9 +193,10 @@ TEST_CASE("postgresql: a result under a stale claim token changes nothing", "[st
   CHECK(stats[0].pending == 0);
   CHECK(stats[0].dead == 0);
   const std::string database = url.substr(url.rfind('/') + 1);
-  CHECK(std::stoll(pg->psql(database, "SELECT count(*) FROM deliveries WHERE state = 'inflight'"
-                           " AND attempts = 0 AND lease_until = " +
-                               std::to_string(kT0 + 10 + 2 * kLease))) == 2);
+  CHECK(std::stoll(pg->psql(database,
+                            "SELECT count(*) FROM deliveries WHERE state = 'inflight'"
+                            " AND attempts = 0 AND lease_until = " +
+                                std::to_string(kT0 + 10 + 2 * kLease))) == 2);
   const std::vector<std::int64_t> fresh_holds{fresh[0].claim};
   const std::vector<std::int64_t> stale_holds{old_claim[0].claim};
   CHECK(ok(a->renew_claims(kT0 + 20'000 + kLease, stale_holds)) == 0);
@@ -213,7 +212,8 @@ TEST_CASE("postgresql: a result under a stale claim token changes nothing", "[st
   CHECK(stats[0].pending == 1);
   CHECK(stats[0].dead == 1);
   // Released rows carry no token.
-  CHECK(std::stoll(pg->psql(database, "SELECT count(*) FROM deliveries WHERE claim IS NOT NULL")) == 0);
+  CHECK(std::stoll(pg->psql(database, "SELECT count(*) FROM deliveries WHERE claim IS NOT NULL")) ==
+        0);
 }
 
 TEST_CASE("postgresql: a relay's listener hears the destinations of new events", "[storage][pg]") {

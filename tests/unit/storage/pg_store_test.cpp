@@ -481,8 +481,8 @@ TEST_CASE("postgresql: a version 1 database is upgraded in place and keeps its r
     auto due = ok(store->fetch_due("oic", kT0 + 10, 3)).due;
     REQUIRE(due.size() == 3);
     e2_claimed = due[1].id;
-    complete(*store, {retry(due[0], 1, kT0 + 10, 503, "HTTP 503"),
-                      dead(due[2], 1, 400, "HTTP 400")});
+    complete(*store,
+             {retry(due[0], 1, kT0 + 10, 503, "HTTP 503"), dead(due[2], 1, 400, "HTTP 400")});
   }
   // Back to what version 1 left: its schema is migration 1's exactly, so
   // taking away what migration 2 added gives a version 1 database (e2 in
@@ -494,8 +494,9 @@ TEST_CASE("postgresql: a version 1 database is upgraded in place and keeps its r
 
   auto a = open_pg(url, "node-a");
   CHECK(sql_count(url, "SELECT max(version) FROM ocirelay_schema") == 2);
-  CHECK(sql_count(url, "SELECT count(*) FROM ocirelay_schema WHERE version = 2"
-                       " AND applied_by = 'node-a'") == 1);
+  CHECK(sql_count(url,
+                  "SELECT count(*) FROM ocirelay_schema WHERE version = 2"
+                  " AND applied_by = 'node-a'") == 1);
   CHECK(sql_count(url, "SELECT count(*) FROM events") == 3);
   auto stats = ok(a->stats());
   REQUIRE(stats.size() == 1);

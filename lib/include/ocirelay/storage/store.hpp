@@ -85,9 +85,8 @@ class Store {
   // attempt is still under way. A claim the relay no longer holds (its
   // fetch_due() failed after the server committed it) is not renewed: it
   // runs out and any relay takes it again. Returns how many.
-  virtual StoreResult<std::int64_t> renew_claims([[maybe_unused]] Millis now,
-                                                 [[maybe_unused]] std::span<const std::int64_t>
-                                                     claims) {
+  virtual StoreResult<std::int64_t> renew_claims(
+      [[maybe_unused]] Millis now, [[maybe_unused]] std::span<const std::int64_t> claims) {
     return std::int64_t{0};
   }
   // Why the store cannot reach its database, as its last operation found;
