@@ -474,7 +474,7 @@ TEST_CASE("postgresql: a version 1 database is upgraded in place and keeps its r
   if (pg == nullptr) return;
   const std::string url = pg->create_database("upgrade_v1");
   const std::string database = url.substr(url.rfind('/') + 1);
-  Millis e2_claimed = 0;
+  std::int64_t e2_claimed = 0;
   {
     auto store = open_pg(url, "node-a");
     insert(*store, {make_event("e1", kT0), make_event("e2", kT0 + 1), make_event("e3", kT0 + 2)});
