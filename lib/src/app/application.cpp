@@ -241,9 +241,13 @@ class Application::Impl {
       auto [ec] = co_await renew_timer.async_wait(nothrow);
       if (ec) break;
       const storage::Millis now = storage::now_millis();
-      auto renewed = co_await storage->async_call<std::int64_t>(
-          asio::use_awaitable,
-          [now, claims = held_claims()](storage::Store& s) { return s.renew_claims(now, claims); });
+      // A named callable, moved in: a temporary with a non-trivial capture
+      // in the co_await expression is destroyed twice by GCC 12.
+      auto renew = [now, claims = held_claims()](storage::Store& s) {
+        return s.renew_claims(now, claims);
+      };
+      auto renewed =
+          co_await storage->async_call<std::int64_t>(asio::use_awaitable, std::move(renew));
       if (!renewed) {
         log->warn("cannot renew the lease of this relay's deliveries in flight: {}",
                   renewed.error().message);
