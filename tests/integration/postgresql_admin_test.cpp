@@ -107,14 +107,14 @@ TEST_CASE("postgresql: --check-config --connect reports the server and the schem
   auto current = run_ocirelayd({"--check-config", "--connect", "--config", config});
   INFO(current.output);
   CHECK(current.exit_code == 0);
-  CHECK(contains(current.output, "schema version 1: current"));
+  CHECK(contains(current.output, "schema version 2: current"));
 
   // A schema from a newer ocirelayd: the relay would refuse it, so exit 3.
   pg->psql(database, "INSERT INTO ocirelay_schema (version, applied_by) VALUES (99, 'future')");
   auto newer = run_ocirelayd({"--check-config", "--connect", "--config", config});
   INFO(newer.output);
   CHECK(newer.exit_code == 3);
-  CHECK(contains(newer.output, "schema version 99 is newer than this ocirelayd supports (1)"));
+  CHECK(contains(newer.output, "schema version 99 is newer than this ocirelayd supports (2)"));
 
   for (const auto& r : {empty, current, newer}) CHECK_FALSE(contains(r.output, kPassword));
 
@@ -197,6 +197,7 @@ TEST_CASE("postgresql: storage check reports the cluster's queue, claims and pro
   pg->psql(database, "UPDATE deliveries SET lease_until = 1 WHERE claimed_by = 'relay-a'");
   AttemptResult dead;
   dead.id = claimed_b.value().due[0].id;
+  dead.claim = claimed_b.value().due[0].claim;
   dead.kind = AttemptResult::Kind::dead;
   dead.attempts = 1;
   dead.last_status = 400;
@@ -207,7 +208,7 @@ TEST_CASE("postgresql: storage check reports the cluster's queue, claims and pro
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(contains(r.output, "server: PostgreSQL 15."));
-  CHECK(contains(r.output, "schema version 1"));
+  CHECK(contains(r.output, "schema version 2"));
   CHECK(contains(r.output,
                  "6 events stored; deliveries 2 pending, 3 in flight, 1 dead; "
                  "6 event IDs remembered"));
@@ -270,6 +271,7 @@ std::string make_sqlite_backlog(const TempDir& dir, std::int64_t now) {
   for (const auto& d : due.value().due) {
     AttemptResult r;
     r.id = d.id;
+    r.claim = d.claim;
     if (d.event_id == "p1") continue;  // stays in flight
     if (d.event_id == "d0") {
       r.kind = AttemptResult::Kind::dead;

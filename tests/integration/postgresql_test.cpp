@@ -22,6 +22,7 @@
 
 #include <rapidjson/document.h>
 
+#include "ocirelay/storage/store.hpp"
 #include "support/daemon_process.hpp"
 #include "support/fake_http_server.hpp"
 #include "support/fixtures.hpp"
@@ -261,6 +262,65 @@ TEST_CASE(
   CHECK(pg->psql(db, "SELECT count(*) FROM deliveries") == "0\n");
 }
 
+TEST_CASE(
+    "postgresql: a claim whose rows its relay never received is not renewed and another "
+    "relay delivers them after the lease",
+    "[pg][postgresql]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("relay_lost_claim");
+  const std::string db = url.substr(url.rfind('/') + 1);
+  FakeHttpServer oic;
+  oic.set_script(
+      [](const RecordedRequest&, std::size_t index) { return status(index == 0 ? 503 : 202); });
+  const std::string tail = relay_tail(oic.url("/flow"), {}, kLongPause);
+  auto a = pg_relay(url, "relay-a", tail, "    lease: 2s\n");
+  auto b = pg_relay(url, "relay-b", tail, "    lease: 2s\n");
+  a->start();
+  // relay-a's destination pauses for a minute: it claims nothing meanwhile,
+  // but it runs, renewing its claims every lease / 3.
+  REQUIRE(TestClient(a->port()).post_event(event_with_id(100)).status == 202);
+  REQUIRE(wait_for_metric(*a, kPaused, 1, 10s));
+
+  // A fetch under relay-a's name whose rows relay-a never holds: as when its
+  // connection drops during the COMMIT of fetch_due and the server committed.
+  ocirelay::storage::PostgresqlOptions options;
+  options.url = url;
+  options.node_id = "relay-a";
+  options.lease = 2s;
+  auto opened = ocirelay::storage::open_postgresql_store(options);
+  REQUIRE(opened);
+  auto lost = std::move(opened).value();
+  std::vector<ocirelay::storage::NewEvent> events;
+  for (int i = 0; i < 3; ++i) {
+    ocirelay::storage::NewEvent e;
+    e.event_id = event_id_for(i);
+    e.body = event_with_id(i);
+    e.destinations = {"oic"};
+    e.received_at = ocirelay::storage::now_millis();
+    events.push_back(std::move(e));
+  }
+  REQUIRE(lost->insert_batch(events));
+  auto claimed = lost->fetch_due("oic", ocirelay::storage::now_millis(), 10);
+  REQUIRE(claimed);
+  REQUIRE(claimed->due.size() == 3);
+  lost.reset();
+  CHECK(pg->psql(db, "SELECT count(*) FROM deliveries WHERE claimed_by = 'relay-a'") == "3\n");
+
+  // relay-b starts: relay-a does not renew a claim it does not hold, so once
+  // its lease ran out relay-b takes it and delivers the events, once each.
+  b->start();
+  // (Not settled: the first event waits for its retry, a minute away.)
+  REQUIRE(wait_for_metric(*b, kDelivered, 3, 20s));
+  const auto counts = received_ids(oic);
+  for (int i = 0; i < 3; ++i) {
+    INFO(event_id_for(i));
+    CHECK(counts.count(event_id_for(i)) == 1);
+    if (counts.count(event_id_for(i)) == 1) CHECK(counts.at(event_id_for(i)) == 1);
+  }
+  CHECK(metric(*a, kDelivered).value_or(0) == 0);
+}
+
 namespace {
 
 // Polls GET `path` on `port` until it answers `status`; false at the timeout.
@@ -428,7 +488,10 @@ TEST_CASE("postgresql: two relays starting at once on an empty database migrate 
   std::thread start_a([&] { a->start(); });
   b->start();
   start_a.join();
-  CHECK(pg->psql(db, "SELECT version, count(*) FROM ocirelay_schema GROUP BY version") == "1|1\n");
+  // Each migration applied once (two of them: schema version 2).
+  CHECK(pg->psql(db,
+                 "SELECT version, count(*) FROM ocirelay_schema GROUP BY version ORDER BY version") ==
+        "1|1\n2|1\n");
   REQUIRE(TestClient(a->port()).post_event(event_with_id(1)).status == 202);
   REQUIRE(TestClient(b->port()).post_event(event_with_id(2)).status == 202);
   REQUIRE(oic.wait_for_requests(2, 10s));

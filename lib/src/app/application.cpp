@@ -3,6 +3,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
 #include <list>
 #include <optional>
@@ -215,9 +216,23 @@ class Application::Impl {
     }
   }
 
+  // The claim tokens the dispatchers (retired ones still draining included)
+  // hold deliveries of. On the io_context's thread, as the dispatchers.
+  std::vector<std::int64_t> held_claims() const {
+    std::vector<std::int64_t> claims;
+    for (const auto& d : dispatchers) d->held_claims(claims);
+    for (const auto& d : retired) d->held_claims(claims);
+    std::sort(claims.begin(), claims.end());
+    claims.erase(std::unique(claims.begin(), claims.end()), claims.end());
+    return claims;
+  }
+
   // Every lease / 3, the lease of this relay's claims (deliveries in flight)
   // is extended, so that an attempt longer than the lease keeps its claim.
-  // A relay that dies stops renewing: its claims run out and others take them.
+  // Only the claims the dispatchers hold are: one whose rows this relay never
+  // received (the connection dropped as fetch_due committed), or whose rows
+  // it no longer holds, runs out and is taken again. A relay that dies stops
+  // renewing: its claims run out and others take them.
   asio::awaitable<void> renew_claims_periodically() {
     const auto period = std::max<Duration>(
         std::chrono::duration_cast<Duration>(config.storage.postgresql.lease) / 3, 100ms);
@@ -226,8 +241,13 @@ class Application::Impl {
       auto [ec] = co_await renew_timer.async_wait(nothrow);
       if (ec) break;
       const storage::Millis now = storage::now_millis();
-      auto renewed = co_await storage->async_call<std::int64_t>(
-          asio::use_awaitable, [now](storage::Store& s) { return s.renew_claims(now); });
+      // A named callable, moved in: a temporary with a non-trivial capture
+      // in the co_await expression is destroyed twice by GCC 12.
+      auto renew = [now, claims = held_claims()](storage::Store& s) {
+        return s.renew_claims(now, claims);
+      };
+      auto renewed =
+          co_await storage->async_call<std::int64_t>(asio::use_awaitable, std::move(renew));
       if (!renewed) {
         log->warn("cannot renew the lease of this relay's deliveries in flight: {}",
                   renewed.error().message);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <random>
 
 #include <spdlog/spdlog.h>
@@ -137,6 +138,12 @@ class Dispatcher::Impl {
   const char* state() const { return health_.name(); }
   std::size_t in_flight() const { return in_flight_; }
 
+  void held_claims(std::vector<std::int64_t>& out) const {
+    for (const auto& [claim, count] : claims_) {
+      if (claim != 0 && count > 0) out.push_back(claim);
+    }
+  }
+
   void start() { tasks_.spawn(run(), "queue loop"); }
 
   void notify() {
@@ -240,6 +247,7 @@ class Dispatcher::Impl {
         if (fetched->due.size() == want) new_work_ = true;  // there may be more
         const auto taken = clock_.steady_now();
         for (auto& d : fetched->due) {
+          ++claims_[d.claim];
           d.body = sender_->shape(d.body);
           buffer_.push_back(Waiting{std::move(d), taken});
         }
@@ -360,6 +368,7 @@ class Dispatcher::Impl {
       for (const auto& d : b.deliveries) {
         storage::AttemptResult result;
         result.id = d.id;
+        result.claim = d.claim;
         result.kind = storage::AttemptResult::Kind::retry;
         result.attempts = d.attempts;
         result.next_attempt_at = b.due_at;
@@ -419,6 +428,7 @@ class Dispatcher::Impl {
     const std::string in = batch.empty() ? std::string() : " in " + batch;
     storage::AttemptResult result;
     result.id = d.id;
+    result.claim = d.claim;
     result.attempts = attempt;
     result.last_status = a.status.value_or(0);
     result.last_error = a.error;
@@ -486,6 +496,7 @@ class Dispatcher::Impl {
       if (stopping_) break;  // stays inflight; released before storage closes
       co_await sleep(kStorageRetry);
     }
+    for (const auto& result : results) let_go(result.claim);
     for (const auto& result : results) {
       if (result.kind == storage::AttemptResult::Kind::retry) {
         next_due_ =
@@ -503,6 +514,7 @@ class Dispatcher::Impl {
     if (aborted_) {
       log_->info("event {} to {}: attempt {} aborted by shutdown; stays queued", d.event_id,
                  dest_.name, attempt);
+      let_go(d.claim);
       finish_delivery();
       co_return;
     }
@@ -543,6 +555,7 @@ class Dispatcher::Impl {
     if (aborted_) {
       log_->info("{} ({} events) to {}: aborted by shutdown; the events stay queued", b.key, count,
                  dest_.name);
+      for (const auto& d : b.deliveries) let_go(d.claim);
       finish_delivery();
       co_return;
     }
@@ -610,6 +623,13 @@ class Dispatcher::Impl {
     wake();
   }
 
+  // One delivery taken under `claim` is no longer held in memory: its
+  // result is recorded (or could not be, at stop), or its attempt aborted.
+  void let_go(std::int64_t claim) {
+    auto it = claims_.find(claim);
+    if (it != claims_.end() && --it->second == 0) claims_.erase(it);
+  }
+
   asio::any_io_executor ex_;
   config::Destination dest_;
   std::unique_ptr<DeliveryQueue> queue_;  // the destination's rows in storage
@@ -624,6 +644,10 @@ class Dispatcher::Impl {
   std::size_t capacity_ = 32;
   std::deque<Waiting> buffer_;  // taken from storage, not yet sent
   std::vector<Batch> held_;     // batching: sent, failed, waiting for their retry
+  // Per claim token: how many of its deliveries this dispatcher holds
+  // (waiting in buffer_, being sent, held for a batch's retry, or with their
+  // result being recorded); what held_claims() reports for renewal.
+  std::map<std::int64_t, std::size_t> claims_;
   std::size_t in_flight_ = 0;   // requests under way: what concurrency limits
   std::optional<storage::Millis> next_due_;
   bool new_work_ = true;  // look at storage at start
@@ -668,5 +692,6 @@ asio::awaitable<bool> Dispatcher::drain(std::chrono::steady_clock::time_point de
   return impl_->drain(deadline);
 }
 std::size_t Dispatcher::in_flight() const noexcept { return impl_->in_flight(); }
+void Dispatcher::held_claims(std::vector<std::int64_t>& out) const { impl_->held_claims(out); }
 
 }  // namespace ocirelay::delivery

@@ -71,8 +71,20 @@ CREATE TABLE seen (
 CREATE INDEX seen_age ON seen (first_seen_at);
 )sql";
 
+// Version 2: claim tokens. Each fetch_due() call takes one value of
+// delivery_claims and stamps it on the rows it claims (`claim`, NULL unless
+// inflight; rows claimed by a version 1 relay have none). Results apply, and
+// renewals extend, only where the token matches: a relay's late result for a
+// row claimed again since, or a claim whose rows the relay never received,
+// no longer passes for its current claim. A version 1 database keeps its
+// rows; the column is added without rewriting the table.
+constexpr const char* kMigration2 = R"sql(
+CREATE SEQUENCE delivery_claims AS bigint;
+ALTER TABLE deliveries ADD COLUMN claim bigint;
+)sql";
+
 // Migration n is kMigrations[n - 1].
-constexpr const char* kMigrations[] = {kMigration1};
+constexpr const char* kMigrations[] = {kMigration1, kMigration2};
 static_assert(std::size(kMigrations) == kPgSchemaVersion);
 
 constexpr const char* kSchemaTable =

@@ -13,7 +13,7 @@
 namespace ocirelay::storage {
 
 // The schema version this build writes (the highest migration it knows).
-inline constexpr std::int64_t kPgSchemaVersion = 1;
+inline constexpr std::int64_t kPgSchemaVersion = 2;
 
 // The key of the transaction-level advisory lock taken while migrating
 // (pg_advisory_xact_lock): "ocirelay" in ASCII.

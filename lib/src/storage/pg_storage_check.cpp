@@ -95,7 +95,7 @@ class PgStorageChecker {
     return r.int64(0, 0);
   }
 
-  // The tables and indexes of schema version 1 (pg_schema.cpp), in the
+  // The tables, indexes and sequence of the current schema (pg_schema.cpp), in the
   // schema the relays' search_path finds them in. Definitions are the
   // migrations'; only their presence is checked.
   bool check_schema() {
@@ -110,12 +110,14 @@ class PgStorageChecker {
         "index deliveries_age",
         "index deliveries_event",
         "index seen_age",
+        "sequence delivery_claims",
     };
     PgResult r;
     if (!query("the schema",
-               "SELECT CASE c.relkind WHEN 'r' THEN 'table' ELSE 'index' END || ' ' || c.relname"
+               "SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'S' THEN 'sequence'"
+               " ELSE 'index' END || ' ' || c.relname"
                " FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace"
-               " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i', 'p')",
+               " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i', 'p', 'S')",
                r)) {
       return false;
     }

@@ -17,7 +17,7 @@ namespace {
 
 constexpr int kTransactionTries = 3;
 
-// --- SQL (schema version 1, pg_schema.cpp) ----------------------------------
+// --- SQL (schema version 2, pg_schema.cpp) ----------------------------------
 
 // A whole batch in two statements, whatever its size: one round trip each
 // instead of three per event.
@@ -52,17 +52,20 @@ constexpr const char* kSqlEventsInsert =
 
 // $1 destination, $2 now, $3 limit, $4 node_id, $5 lease end. Due pending
 // rows and claims whose lease ran out, oldest first; rows another relay is
-// claiming at this moment are skipped, not waited for.
+// claiming at this moment are skipped, not waited for. The rows claimed
+// share one new claim token (the CTE `token` is evaluated once).
 constexpr const char* kSqlClaim =
     "WITH due AS ("
     " SELECT id FROM deliveries"
     " WHERE destination = $1 AND ((state = 'pending' AND next_attempt_at <= $2)"
     " OR (state = 'inflight' AND lease_until <= $2))"
-    " ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
+    " ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),"
+    " token AS (SELECT nextval('delivery_claims') AS claim)"
     " UPDATE deliveries AS d SET state = 'inflight', claimed_by = $4, lease_until = $5,"
-    " updated_at = $2"
-    " FROM due, events AS e WHERE d.id = due.id AND e.id = d.event"
-    " RETURNING d.id, e.event_id, e.body, d.attempts, d.received_at, d.next_attempt_at";
+    " claim = token.claim, updated_at = $2"
+    " FROM due, token, events AS e WHERE d.id = due.id AND e.id = d.event"
+    " RETURNING d.id, e.event_id, e.body, d.attempts, d.received_at, d.next_attempt_at,"
+    " d.claim";
 
 // $1 destination, $2 now, $3 node_id: when something not yet due will be: a
 // pending row's next attempt, or the end of another relay's claim.
@@ -88,27 +91,30 @@ constexpr const char* kSqlEventRelease =
     "DELETE FROM events WHERE id = $1"
     " AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event = $1)";
 
-// Retry and dead apply to this relay's claim only: a row released meanwhile,
-// or claimed by another relay after the lease ran out, is left alone.
+// Retry and dead apply to the claim the attempt was made under only: a row
+// released meanwhile, or claimed again after the lease ran out (by another
+// relay, or by this one under a new token), is left alone.
 constexpr const char* kSqlRetry =
     "UPDATE deliveries SET state = 'pending', attempts = $2, next_attempt_at = $3,"
     " last_status = $4, last_error = $5, updated_at = $6, claimed_by = NULL,"
-    " lease_until = NULL WHERE id = $1 AND state = 'inflight' AND claimed_by = $7";
+    " lease_until = NULL, claim = NULL"
+    " WHERE id = $1 AND state = 'inflight' AND claimed_by = $7 AND claim = $8";
 
 constexpr const char* kSqlDead =
     "UPDATE deliveries SET state = 'dead', attempts = $2, last_status = $3, last_error = $4,"
-    " updated_at = $5, claimed_by = NULL, lease_until = NULL"
-    " WHERE id = $1 AND state = 'inflight' AND claimed_by = $6";
+    " updated_at = $5, claimed_by = NULL, lease_until = NULL, claim = NULL"
+    " WHERE id = $1 AND state = 'inflight' AND claimed_by = $6 AND claim = $7";
 
 // $1 now, $2 node_id, $3 destination (NULL: every one).
 constexpr const char* kSqlRelease =
     "UPDATE deliveries SET state = 'pending', claimed_by = NULL, lease_until = NULL,"
-    " updated_at = $1 WHERE state = 'inflight' AND claimed_by = $2"
+    " claim = NULL, updated_at = $1 WHERE state = 'inflight' AND claimed_by = $2"
     " AND ($3::text IS NULL OR destination = $3)";
 
-// $1 lease end, $2 node_id.
+// $1 lease end, $2 node_id, $3 the claim tokens the relay holds (bigint[]).
 constexpr const char* kSqlRenew =
-    "UPDATE deliveries SET lease_until = $1 WHERE state = 'inflight' AND claimed_by = $2";
+    "UPDATE deliveries SET lease_until = $1 WHERE state = 'inflight' AND claimed_by = $2"
+    " AND claim = ANY($3::bigint[])";
 
 // $1 channel, $2 payload: sent when the transaction commits.
 constexpr const char* kSqlNotify = "SELECT pg_notify($1, $2)";
@@ -399,6 +405,7 @@ StoreResult<FetchResult> PgStore::fetch_due(const std::string& destination, Mill
       delivery.body = claimed.bytes(row, 2);
       delivery.attempts = static_cast<int>(claimed.int64(row, 3));
       delivery.received_at = claimed.int64(row, 4);
+      delivery.claim = claimed.int64(row, 6);
       rows.emplace_back(claimed.int64(row, 5), std::move(delivery));
     }
     // RETURNING has no order: oldest first, as claimed.
@@ -449,7 +456,8 @@ std::optional<StoreError> PgStore::apply_all(std::span<const AttemptResult> resu
                                              .int64(result.last_status)
                                              .text(valid_utf8(result.last_error))
                                              .int64(now)
-                                             .text(options_.node_id));
+                                             .text(options_.node_id)
+                                             .int64(result.claim));
         if (!r.ok()) return PgConnection::error(r, "complete");
         break;
       }
@@ -460,7 +468,8 @@ std::optional<StoreError> PgStore::apply_all(std::span<const AttemptResult> resu
                                             .int64(result.last_status)
                                             .text(valid_utf8(result.last_error))
                                             .int64(now)
-                                            .text(options_.node_id));
+                                            .text(options_.node_id)
+                                            .int64(result.claim));
         if (!r.ok()) return PgConnection::error(r, "complete");
         break;
       }
@@ -489,10 +498,13 @@ StoreResult<std::int64_t> PgStore::release(const std::string* destination) {
   return r.changed();
 }
 
-StoreResult<std::int64_t> PgStore::renew_claims(Millis now) {
+StoreResult<std::int64_t> PgStore::renew_claims(Millis now, std::span<const std::int64_t> claims) {
+  if (claims.empty()) return std::int64_t{0};
   if (auto c = connected(); !c) return fail(std::move(c).error());
-  PgResult r =
-      db_.exec(kSqlRenew, PgParams{}.int64(now + options_.lease.count()).text(options_.node_id));
+  PgResult r = db_.exec(kSqlRenew, PgParams{}
+                                       .int64(now + options_.lease.count())
+                                       .text(options_.node_id)
+                                       .text(id_array({claims.begin(), claims.end()})));
   if (!r.ok()) return fail(failed(PgConnection::error(r, "renew_claims")));
   return r.changed();
 }

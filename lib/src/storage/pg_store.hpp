@@ -7,10 +7,13 @@
 //   same eventID at once, one commits it and the other waits for that commit
 //   and finds a duplicate;
 // - fetch_due() claims rows with FOR UPDATE SKIP LOCKED, marking them
-//   inflight with claimed_by = node_id and lease_until = now + lease, and
-//   also takes rows whose lease ran out (their relay died or lost the
-//   database); a delivery is claimed by one relay at a time;
-// - retry and dead results apply only to this relay's own claims, and
+//   inflight with claimed_by = node_id, lease_until = now + lease and a
+//   claim token (one value of a sequence per call), and also takes rows
+//   whose lease ran out (their relay died or lost the database); a delivery
+//   is claimed by one relay at a time;
+// - retry and dead results apply only under the claim token the attempt was
+//   made with (so not to a row claimed again since, by any relay);
+//   renew_claims() renews only the tokens the relay says it holds; and
 //   release_inflight() returns only this relay's claims;
 // - rows are locked in a fixed order (seen by eventID, event bodies by id),
 //   and a transaction that still meets a deadlock or serialization failure
@@ -77,7 +80,7 @@ class PgStore final : public Store {
                                                  Millis now) override;
   StoreResult<std::int64_t> purge_dead_letters(const DeadLetterSelection& selection) override;
   bool shared() const noexcept override { return true; }
-  StoreResult<std::int64_t> renew_claims(Millis now) override;
+  StoreResult<std::int64_t> renew_claims(Millis now, std::span<const std::int64_t> claims) override;
   std::optional<std::string> unreachable() const override { return unreachable_; }
 
   const std::string& node_id() const noexcept { return options_.node_id; }

@@ -65,6 +65,7 @@ class AdminFixture {
       for (const auto& d : due->due) {
         storage::AttemptResult r;
         r.id = d.id;
+        r.claim = d.claim;
         r.kind = storage::AttemptResult::Kind::dead;
         r.attempts = 2;
         r.last_status = 400;

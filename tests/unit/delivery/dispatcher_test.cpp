@@ -142,6 +142,9 @@ class ScriptedSender final : public Sender {
 };
 
 // The destination's queue in a real SQLite store, called on the test thread.
+// Like PgStore, it stamps the deliveries of each fetch that takes some with a
+// claim token of their own (1, 2, ...; SQLite ignores them), and notes the
+// tokens the results carry back.
 class StoreQueue final : public DeliveryQueue {
  public:
   StoreQueue(storage::Store& store, std::string destination)
@@ -149,20 +152,32 @@ class StoreQueue final : public DeliveryQueue {
 
   asio::awaitable<storage::StoreResult<storage::FetchResult>> fetch_due(
       storage::Millis now, std::size_t limit) override {
-    co_return store_.fetch_due(destination_, now, limit);
+    auto fetched = store_.fetch_due(destination_, now, limit);
+    if (fetched && !fetched->due.empty()) {
+      ++last_claim_;
+      for (auto& d : fetched->due) d.claim = last_claim_;
+    }
+    co_return fetched;
   }
   asio::awaitable<storage::StoreResult<Unit>> complete(
       std::vector<storage::AttemptResult> results) override {
     ++completions_;
+    for (const auto& r : results) result_claims_.push_back(r.claim);
     co_return store_.complete(results);
   }
   // How many complete() calls (transactions) there were.
   int completions() const { return completions_; }
+  // The token of the last fetch that took deliveries (0: none yet).
+  std::int64_t last_claim() const { return last_claim_; }
+  // The claim token of each result recorded, in order.
+  const std::vector<std::int64_t>& result_claims() const { return result_claims_; }
 
  private:
   storage::Store& store_;
   std::string destination_;
   int completions_ = 0;
+  std::int64_t last_claim_ = 0;
+  std::vector<std::int64_t> result_claims_;
 };
 
 config::Destination destination(unsigned concurrency = 4) {
@@ -292,6 +307,13 @@ struct Bench {
     return metric("ocirelay_destination_state{destination=\"oic\",state=\"" + state + "\"}");
   }
   std::string state() const { return dispatcher->state(); }
+  // What the dispatcher reports for renewal, sorted.
+  std::vector<std::int64_t> held_claims() const {
+    std::vector<std::int64_t> claims;
+    dispatcher->held_claims(claims);
+    std::sort(claims.begin(), claims.end());
+    return claims;
+  }
 
   config::Destination dest;
   test::TempDir dir;
@@ -535,6 +557,42 @@ TEST_CASE("dispatcher: a retry that would pass max_age is dead-lettered", "[disp
   CHECK(letters[0].last_error == "HTTP 500 (gave up: older than max_age 30s)");
 }
 
+TEST_CASE("dispatcher: it reports the claims it holds until their results are recorded",
+          "[dispatcher]") {
+  Bench bench(destination(1));
+  CHECK(bench.held_claims().empty());
+  bench.queue_events(2);
+  bench.start();
+  REQUIRE(bench.sender->held() == 1);
+  REQUIRE(bench.queue->last_claim() == 1);
+  // One being sent, one waiting: both of claim 1.
+  CHECK(bench.held_claims() == std::vector<std::int64_t>{1});
+  bench.queue_events(2);
+  bench.dispatcher->notify();
+  bench.settle();
+  REQUIRE(bench.queue->last_claim() == 2);
+  CHECK(bench.held_claims() == std::vector<std::int64_t>{1, 2});
+
+  // Claim 1's first result recorded: its other delivery still holds it.
+  bench.answer(status(202));
+  CHECK(bench.held_claims() == std::vector<std::int64_t>{1, 2});
+  // Its second is a retry: back in the queue, no longer this relay's.
+  bench.answer(status(503));
+  CHECK(bench.held_claims() == std::vector<std::int64_t>{2});
+  CHECK(bench.queue->result_claims() == std::vector<std::int64_t>{1, 1});
+  CHECK(bench.stats().pending == 1);
+
+  // After the pause, the rest go (the retry under a new claim).
+  bench.advance(10s);
+  while (bench.sender->held() > 0) bench.answer(status(202));
+  CHECK(bench.held_claims().empty());
+  CHECK(bench.stats().pending + bench.stats().inflight == 0);
+  const auto& claims = bench.queue->result_claims();
+  REQUIRE(claims.size() == 5);
+  CHECK(std::count(claims.begin(), claims.end(), 2) == 2);
+  CHECK(claims.back() > 2);
+}
+
 TEST_CASE("dispatcher: drain lets attempts finish until the deadline, then aborts them",
           "[dispatcher]") {
   Bench bench(destination(2));
@@ -712,6 +770,26 @@ TEST_CASE("dispatcher batching: a retryable failure retries the same batch with 
   CHECK(bench.metric("ocirelay_delivery_attempts_sum{destination=\"oic\"}") == 2 * 3 + 2);
   const auto left = bench.stats();
   CHECK(left.pending + left.inflight + left.dead == 0);
+}
+
+TEST_CASE("dispatcher batching: a batch held for its retry keeps its claim reported",
+          "[dispatcher][batch]") {
+  Bench bench(batching(3, 50 * 1024, 1));
+  bench.sender->script = [](std::size_t i, const std::string&) {
+    return i == 0 ? status(503) : status(202);
+  };
+  bench.queue_events(3);
+  bench.start();
+  REQUIRE(bench.sender->calls.size() == 1);
+  // Sent, failed, held in memory for its retry: its rows are still this
+  // relay's, so their claim must stay renewed.
+  CHECK(bench.stats().inflight == 3);
+  CHECK(bench.held_claims() == std::vector<std::int64_t>{1});
+  CHECK(bench.queue->result_claims().empty());
+  bench.advance(10s);
+  REQUIRE(bench.sender->calls.size() == 2);
+  CHECK(bench.held_claims().empty());
+  CHECK(bench.queue->result_claims() == std::vector<std::int64_t>{1, 1, 1});
 }
 
 TEST_CASE("dispatcher batching: a batch's results are recorded in one transaction",

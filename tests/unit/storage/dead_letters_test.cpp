@@ -50,6 +50,7 @@ std::vector<Delivery> kill_all(Store& store, const std::string& destination, int
   for (const Delivery& d : due) {
     AttemptResult r;
     r.id = d.id;
+    r.claim = d.claim;
     r.kind = AttemptResult::Kind::dead;
     r.attempts = attempts;
     r.last_status = status;
@@ -147,6 +148,7 @@ TEST_CASE("a dead letter is shown with its event body, others are not found",
   REQUIRE(due.size() == 1);
   AttemptResult r;
   r.id = due[0].id;
+  r.claim = due[0].claim;
   r.kind = AttemptResult::Kind::dead;
   r.attempts = 2;
   r.last_status = 404;

@@ -1,6 +1,7 @@
 // What a running relay needs of PgStore and PgListener on a real PostgreSQL
-// server (tests/support/pg_cluster): lease renewal, notifications of new
-// events, and losing and finding the database again.
+// server (tests/support/pg_cluster): lease renewal by claim token, results
+// under a claim token, notifications of new events, and losing and finding
+// the database again.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -17,6 +18,8 @@
 #include "unit/storage/store_test_support.hpp"
 
 using namespace std::chrono_literals;
+using ocirelay::storage::AttemptResult;
+using ocirelay::storage::Delivery;
 using ocirelay::storage::InsertOutcome;
 using ocirelay::storage::Millis;
 using ocirelay::storage::NewEvent;
@@ -24,10 +27,12 @@ using ocirelay::storage::open_postgresql_store;
 using ocirelay::storage::PgListener;
 using ocirelay::storage::PostgresqlOptions;
 using ocirelay::storage::Store;
+using ocirelay::storage::test::dead;
 using ocirelay::storage::test::delivered;
 using ocirelay::storage::test::kT0;
 using ocirelay::storage::test::make_event;
 using ocirelay::storage::test::ok;
+using ocirelay::storage::test::retry;
 using ocirelay::test::PgCluster;
 
 namespace {
@@ -87,15 +92,17 @@ TEST_CASE("postgresql: renewing a claim keeps it from other nodes", "[storage][p
   CHECK(claimed[0].event_id == "e1");
 
   // a renews its claim two thirds into the lease: it now runs to then + lease.
-  CHECK(ok(a->renew_claims(kT0 + 20'000)) == 1);
+  const std::vector<std::int64_t> a_holds{claimed[0].claim};
+  CHECK(ok(a->renew_claims(kT0 + 20'000, a_holds)) == 1);
   // Past the first lease, b takes only the other delivery, and waits for the
   // renewed end of a's claim.
   auto other = ok(b->fetch_due("oic", kT0 + 10 + kLease, 10));
   REQUIRE(other.due.size() == 1);
   CHECK(other.due[0].event_id == "e2");
   CHECK(other.next_due == kT0 + 20'000 + kLease);
-  // b's renewal is of b's claim only.
-  CHECK(ok(b->renew_claims(kT0 + 20'000 + kLease)) == 1);
+  // b's renewal is of b's claim only, even when it names a's token.
+  const std::vector<std::int64_t> b_holds{other.due[0].claim, claimed[0].claim};
+  CHECK(ok(b->renew_claims(kT0 + 20'000 + kLease, b_holds)) == 1);
   // A claim that is not renewed again is taken once its lease ran out.
   auto taken = ok(b->fetch_due("oic", kT0 + 20'000 + kLease, 10)).due;
   REQUIRE(taken.size() == 1);
@@ -103,7 +110,110 @@ TEST_CASE("postgresql: renewing a claim keeps it from other nodes", "[storage][p
   // Completed claims are no longer renewed.
   std::vector<ocirelay::storage::AttemptResult> done{delivered(taken[0].id)};
   ok(b->complete(done));
-  CHECK(ok(a->renew_claims(kT0 + 60'000)) == 0);
+  CHECK(ok(a->renew_claims(kT0 + 60'000, a_holds)) == 0);
+}
+
+TEST_CASE("postgresql: each fetch stamps its deliveries with a new claim token", "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("tokens");
+  auto a = open_store(url, "node-a");
+  auto b = open_store(url, "node-b");
+  std::vector<NewEvent> events{make_event("e1", kT0), make_event("e2", kT0), make_event("e3", kT0)};
+  ok(a->insert_batch(events));
+  auto first = ok(a->fetch_due("oic", kT0 + 10, 2)).due;
+  auto second = ok(b->fetch_due("oic", kT0 + 10, 2)).due;
+  REQUIRE(first.size() == 2);
+  REQUIRE(second.size() == 1);
+  CHECK(first[0].claim != 0);
+  CHECK(first[1].claim == first[0].claim);
+  CHECK(second[0].claim != 0);
+  CHECK(second[0].claim != first[0].claim);
+}
+
+TEST_CASE("postgresql: renewal extends only the claims the relay says it holds", "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("renew_held");
+  auto a = open_store(url, "node-a");
+  auto b = open_store(url, "node-b");
+  std::vector<NewEvent> events{make_event("held", kT0), make_event("lost1", kT0 + 1),
+                               make_event("lost2", kT0 + 2)};
+  ok(a->insert_batch(events));
+  auto held = ok(a->fetch_due("oic", kT0 + 10, 1)).due;
+  // a second fetch whose rows the relay never received (its connection
+  // dropped as the server committed): a claim it does not hold.
+  auto lost = ok(a->fetch_due("oic", kT0 + 10, 10)).due;
+  REQUIRE(held.size() == 1);
+  REQUIRE(lost.size() == 2);
+  REQUIRE(lost[0].claim != held[0].claim);
+
+  const std::vector<std::int64_t> holds{held[0].claim};
+  CHECK(ok(a->renew_claims(kT0 + 20'000, holds)) == 1);
+  // Nothing held: nothing renewed.
+  CHECK(ok(a->renew_claims(kT0 + 20'000, {})) == 0);
+  // Past the first lease, b takes the lost claim's rows, not the held one.
+  auto taken = ok(b->fetch_due("oic", kT0 + 10 + kLease, 10));
+  REQUIRE(taken.due.size() == 2);
+  CHECK(taken.due[0].event_id == "lost1");
+  CHECK(taken.due[1].event_id == "lost2");
+  CHECK(taken.next_due == kT0 + 20'000 + kLease);
+  // b delivers them; a's renewal of the lost token (were it still named)
+  // no longer touches them.
+  std::vector<AttemptResult> done{delivered(taken.due[0]), delivered(taken.due[1])};
+  ok(b->complete(done));
+  const std::vector<std::int64_t> both{held[0].claim, lost[0].claim};
+  CHECK(ok(a->renew_claims(kT0 + 30'000, both)) == 1);
+}
+
+TEST_CASE("postgresql: a result under a stale claim token changes nothing", "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("stale_claim");
+  auto a = open_store(url, "node-a");
+  std::vector<NewEvent> events{make_event("e1", kT0), make_event("e2", kT0 + 1)};
+  ok(a->insert_batch(events));
+  auto old_claim = ok(a->fetch_due("oic", kT0 + 10, 10)).due;
+  REQUIRE(old_claim.size() == 2);
+  // A database outage longer than the lease: the relay, still holding the
+  // rows in memory, claims them again itself under a new token.
+  auto fresh = ok(a->fetch_due("oic", kT0 + 10 + kLease, 10)).due;
+  REQUIRE(fresh.size() == 2);
+  REQUIRE(fresh[0].id == old_claim[0].id);
+  REQUIRE(fresh[0].claim != old_claim[0].claim);
+
+  // The stale copies' retry and dead results are ignored: the fresh claim
+  // stays in flight, its lease and attempts unchanged.
+  std::vector<AttemptResult> stale{retry(old_claim[0], 1, kT0 + 99'000, 503, "HTTP 503"),
+                                   dead(old_claim[1], 1, 400, "HTTP 400")};
+  ok(a->complete(stale));
+  auto stats = ok(a->stats());
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].inflight == 2);
+  CHECK(stats[0].pending == 0);
+  CHECK(stats[0].dead == 0);
+  const std::string database = url.substr(url.rfind('/') + 1);
+  CHECK(std::stoll(pg->psql(database,
+                            "SELECT count(*) FROM deliveries WHERE state = 'inflight'"
+                            " AND attempts = 0 AND lease_until = " +
+                                std::to_string(kT0 + 10 + 2 * kLease))) == 2);
+  const std::vector<std::int64_t> fresh_holds{fresh[0].claim};
+  const std::vector<std::int64_t> stale_holds{old_claim[0].claim};
+  CHECK(ok(a->renew_claims(kT0 + 20'000 + kLease, stale_holds)) == 0);
+  CHECK(ok(a->renew_claims(kT0 + 20'000 + kLease, fresh_holds)) == 2);
+
+  // The fresh claim's results apply.
+  std::vector<AttemptResult> current{retry(fresh[0], 1, kT0 + 99'000, 503, "HTTP 503"),
+                                     dead(fresh[1], 1, 400, "HTTP 400")};
+  ok(a->complete(current));
+  stats = ok(a->stats());
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].inflight == 0);
+  CHECK(stats[0].pending == 1);
+  CHECK(stats[0].dead == 1);
+  // Released rows carry no token.
+  CHECK(std::stoll(pg->psql(database, "SELECT count(*) FROM deliveries WHERE claim IS NOT NULL")) ==
+        0);
 }
 
 TEST_CASE("postgresql: a relay's listener hears the destinations of new events", "[storage][pg]") {

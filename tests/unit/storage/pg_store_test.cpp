@@ -219,8 +219,8 @@ TEST_CASE("both backends: complete applies delivered, retry and dead results", "
   insert(*store, {make_event("a", kT0), make_event("b", kT0 + 1), make_event("c", kT0 + 2)});
   auto due = ok(store->fetch_due("oic", kT0 + 10, 10)).due;
   REQUIRE(due.size() == 3);
-  complete(*store, {delivered(due[0].id), retry(due[1].id, 1, kT0 + 5000, 503, "HTTP 503"),
-                    dead(due[2].id, 1, 400, "HTTP 400: bad request")});
+  complete(*store, {delivered(due[0]), retry(due[1], 1, kT0 + 5000, 503, "HTTP 503"),
+                    dead(due[2], 1, 400, "HTTP 400: bad request")});
 
   auto stats = ok(store->stats());
   REQUIRE(stats.size() == 1);
@@ -434,8 +434,8 @@ TEST_CASE("postgresql: a claim whose lease ran out is taken by another node", "[
   CHECK(taken[0].id == claimed[0].id);
   CHECK(taken[0].attempts == 0);
   // a's late results no longer apply: retry and dead only to its own claims.
-  complete(*a, {retry(claimed[0].id, 1, kT0 + 99'000, 503, "HTTP 503"),
-                dead(claimed[0].id, 1, 400, "HTTP 400")});
+  complete(*a, {retry(claimed[0], 1, kT0 + 99'000, 503, "HTTP 503"),
+                dead(claimed[0], 1, 400, "HTTP 400")});
   CHECK(ok(a->release_inflight()) == 0);
   CHECK(ok(b->stats())[0].inflight == 2);
   // A delivery is final whoever reports it.
@@ -466,6 +466,63 @@ TEST_CASE("postgresql: nodes opening a new database at once migrate it once", "[
   // And a store opened later finds nothing to do.
   open_pg(url, "late");
   CHECK(sql_count(url, "SELECT count(*) FROM ocirelay_schema") == kPgSchemaVersion);
+}
+
+TEST_CASE("postgresql: a version 1 database is upgraded in place and keeps its rows",
+          "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("upgrade_v1");
+  const std::string database = url.substr(url.rfind('/') + 1);
+  std::int64_t e2_claimed = 0;
+  {
+    auto store = open_pg(url, "node-a");
+    insert(*store, {make_event("e1", kT0), make_event("e2", kT0 + 1), make_event("e3", kT0 + 2)});
+    auto due = ok(store->fetch_due("oic", kT0 + 10, 3)).due;
+    REQUIRE(due.size() == 3);
+    e2_claimed = due[1].id;
+    complete(*store,
+             {retry(due[0], 1, kT0 + 10, 503, "HTTP 503"), dead(due[2], 1, 400, "HTTP 400")});
+  }
+  // Back to what version 1 left: its schema is migration 1's exactly, so
+  // taking away what migration 2 added gives a version 1 database (e2 in
+  // flight under a version 1 claim: no token).
+  pg->psql(database,
+           "ALTER TABLE deliveries DROP COLUMN claim; DROP SEQUENCE delivery_claims;"
+           " DELETE FROM ocirelay_schema WHERE version = 2");
+  REQUIRE(sql_count(url, "SELECT max(version) FROM ocirelay_schema") == 1);
+
+  auto a = open_pg(url, "node-a");
+  CHECK(sql_count(url, "SELECT max(version) FROM ocirelay_schema") == 2);
+  CHECK(sql_count(url,
+                  "SELECT count(*) FROM ocirelay_schema WHERE version = 2"
+                  " AND applied_by = 'node-a'") == 1);
+  CHECK(sql_count(url, "SELECT count(*) FROM events") == 3);
+  auto stats = ok(a->stats());
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].pending == 1);
+  CHECK(stats[0].inflight == 1);
+  CHECK(stats[0].dead == 1);
+  auto letters = ok(a->dead_letters(10));
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].event_id == "e3");
+
+  // The pending row is claimed under a token, and its result applies.
+  auto again = ok(a->fetch_due("oic", kT0 + 10, 10)).due;
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].event_id == "e1");
+  CHECK(again[0].attempts == 1);
+  CHECK(again[0].claim != 0);
+  complete(*a, {delivered(again[0], 2)});
+  // The version 1 claim has no token: no renewal keeps it; once its lease
+  // ran out it is claimed again, with one.
+  auto b = open_pg(url, "node-b");
+  auto taken = ok(b->fetch_due("oic", kT0 + 10 + kLease, 10)).due;
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].id == e2_claimed);
+  CHECK(taken[0].claim != 0);
+  complete(*b, {delivered(taken[0])});
+  CHECK(sql_count(url, "SELECT count(*) FROM deliveries WHERE state <> 'dead'") == 0);
 }
 
 TEST_CASE("postgresql: a database from a newer ocirelay is refused", "[storage][pg]") {

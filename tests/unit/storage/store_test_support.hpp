@@ -78,6 +78,26 @@ inline AttemptResult dead(std::int64_t id, int attempts, int status, std::string
   return r;
 }
 
+// The same, for delivery `d` under the claim token it was fetched with, as
+// the dispatcher reports it (PostgreSQL applies retry and dead results only
+// under the claim they were made with).
+inline AttemptResult delivered(const Delivery& d, int attempts = 1) {
+  AttemptResult r = delivered(d.id, attempts);
+  r.claim = d.claim;
+  return r;
+}
+inline AttemptResult retry(const Delivery& d, int attempts, Millis next, int status,
+                           std::string error) {
+  AttemptResult r = retry(d.id, attempts, next, status, std::move(error));
+  r.claim = d.claim;
+  return r;
+}
+inline AttemptResult dead(const Delivery& d, int attempts, int status, std::string error) {
+  AttemptResult r = dead(d.id, attempts, status, std::move(error));
+  r.claim = d.claim;
+  return r;
+}
+
 // Opens the SQLite store at `path`; fails the test with the error otherwise.
 inline std::unique_ptr<SqliteStore> open_store(const std::string& path) {
   auto store = SqliteStore::open(SqliteOptions{path});

@@ -43,9 +43,11 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -114,6 +116,13 @@ class Dispatcher {
   // bug; logged). Several drains may wait at once.
   boost::asio::awaitable<bool> drain(std::chrono::steady_clock::time_point deadline);
   std::size_t in_flight() const noexcept;
+  // Appends the claim tokens (storage::Delivery::claim, not 0) of the
+  // deliveries this dispatcher holds in memory: taken and not yet sent,
+  // being sent, held for a batch's retry, or with their result being
+  // recorded. The relay renews the lease of those claims only
+  // (Store::renew_claims). Called on the dispatcher's executor, like every
+  // member; a retired dispatcher still draining reports its own.
+  void held_claims(std::vector<std::int64_t>& out) const;
 
   class Impl;
 

@@ -32,6 +32,11 @@ struct Delivery {
   std::string body;
   int attempts = 0;      // attempts made before this one
   Millis received_at = 0;
+  // The claim token of the fetch_due() call that took it (PostgreSQL: one
+  // value of a sequence per call, never reused); 0 with SQLite, whose one
+  // relay needs none. Results carry it back (AttemptResult::claim), and the
+  // relay renews the claims it still holds by it (Store::renew_claims).
+  std::int64_t claim = 0;
 };
 
 enum class DeliveryState { pending, inflight, dead };
@@ -40,6 +45,7 @@ enum class DeliveryState { pending, inflight, dead };
 struct AttemptResult {
   enum class Kind { delivered, retry, dead };
   std::int64_t id = 0;
+  std::int64_t claim = 0;  // the Delivery's claim token
   Kind kind = Kind::delivered;
   int attempts = 0;         // total attempts made, including this one
   Millis next_attempt_at = 0;  // for retry

@@ -51,6 +51,10 @@ class Store {
   // pending with their next attempt time, dead ones are kept as dead letters.
   // Retry and dead results apply only to deliveries still in flight: one
   // released meanwhile (release_inflight) stays pending for a new attempt.
+  // On a shared store, only to deliveries still in flight under the
+  // result's claim token: a late result of a delivery claimed again since
+  // (by any relay, this one included) changes nothing. A delivered result
+  // is final whoever reports it: the destination has the event.
   virtual StoreResult<Unit> complete(std::span<const AttemptResult> results) = 0;
 
   // Returns inflight deliveries to pending (start-up after a crash, or
@@ -74,10 +78,15 @@ class Store {
   // Whether other relays take deliveries from the same queue: a dispatcher
   // then claims only what it can send at once, leaving the rest to them.
   virtual bool shared() const noexcept { return false; }
-  // Extends the lease of every delivery this relay has claimed and not yet
-  // completed to `now` plus the lease, so that another relay does not take
-  // one whose attempt is still under way. Returns how many.
-  virtual StoreResult<std::int64_t> renew_claims([[maybe_unused]] Millis now) {
+  // Extends to `now` plus the lease the lease of this relay's deliveries
+  // still in flight under one of `claims` (claim tokens of its fetch_due()
+  // calls whose deliveries it holds in memory: waiting, being sent, or held
+  // for a batch's retry), so that another relay does not take one whose
+  // attempt is still under way. A claim the relay no longer holds (its
+  // fetch_due() failed after the server committed it) is not renewed: it
+  // runs out and any relay takes it again. Returns how many.
+  virtual StoreResult<std::int64_t> renew_claims(
+      [[maybe_unused]] Millis now, [[maybe_unused]] std::span<const std::int64_t> claims) {
     return std::int64_t{0};
   }
   // Why the store cannot reach its database, as its last operation found;
