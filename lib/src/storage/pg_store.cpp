@@ -96,12 +96,15 @@ constexpr const char* kSqlLockEvents =
     "SELECT id FROM events WHERE id IN"
     " (SELECT event FROM deliveries WHERE id = ANY($1::bigint[])) ORDER BY id FOR UPDATE";
 
-// Whatever the row's state and claim: the destination has it.
-constexpr const char* kSqlDelivered = "DELETE FROM deliveries WHERE id = $1 RETURNING event";
+// $1 delivery ids. Whatever the rows' state and claim: the destination has
+// them.
+constexpr const char* kSqlDelivered =
+    "DELETE FROM deliveries WHERE id = ANY($1::bigint[]) RETURNING event";
 
+// $1 event ids: the bodies no delivery needs any more.
 constexpr const char* kSqlEventRelease =
-    "DELETE FROM events WHERE id = $1"
-    " AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event = $1)";
+    "DELETE FROM events AS e WHERE e.id = ANY($1::bigint[])"
+    " AND NOT EXISTS (SELECT 1 FROM deliveries AS d WHERE d.event = e.id)";
 
 // Retry and dead apply to the claim the attempt was made under only: a row
 // released meanwhile, or claimed again after the lease ran out (by another
@@ -268,8 +271,7 @@ StoreResult<Unit> PgStore::in_transaction(const char* context, bool durable,
     std::optional<Failed> failed;
     {
       PgTransaction transaction(db_);
-      PgResult r = transaction.begin();
-      if (r.ok() && !durable) r = db_.exec("SET LOCAL synchronous_commit = off");
+      PgResult r = durable ? transaction.begin() : transaction.begin_async_commit();
       if (!r.ok()) {
         failed = Failed{PgConnection::error(r, context), r.sqlstate()};
       } else if (auto error = body()) {
@@ -447,19 +449,28 @@ std::optional<StoreError> PgStore::apply_all(std::span<const AttemptResult> resu
     if (result.kind == AttemptResult::Kind::delivered) delivered.push_back(result.id);
   }
   if (!delivered.empty()) {
-    PgResult locked = db_.exec(kSqlLockEvents, PgParams{}.text(id_array(delivered)));
+    // Three statements however many were delivered: lock their events, delete
+    // the deliveries (those already gone are not returned), and delete the
+    // events left without a delivery.
+    const std::string ids = id_array(delivered);
+    PgResult locked = db_.exec(kSqlLockEvents, PgParams{}.text(ids));
     if (!locked.ok()) return PgConnection::error(locked, "complete");
+    PgResult removed = db_.exec(kSqlDelivered, PgParams{}.text(ids));
+    if (!removed.ok()) return PgConnection::error(removed, "complete");
+    if (removed.rows() > 0) {
+      std::vector<std::int64_t> events;
+      events.reserve(static_cast<std::size_t>(removed.rows()));
+      for (int row = 0; row < removed.rows(); ++row) events.push_back(removed.int64(row, 0));
+      std::sort(events.begin(), events.end());
+      events.erase(std::unique(events.begin(), events.end()), events.end());
+      PgResult released = db_.exec(kSqlEventRelease, PgParams{}.text(id_array(events)));
+      if (!released.ok()) return PgConnection::error(released, "complete");
+    }
   }
   for (const AttemptResult& result : results) {
     switch (result.kind) {
-      case AttemptResult::Kind::delivered: {
-        PgResult removed = db_.exec(kSqlDelivered, PgParams{}.int64(result.id));
-        if (!removed.ok()) return PgConnection::error(removed, "complete");
-        if (removed.rows() == 0) break;  // already gone
-        PgResult released = db_.exec(kSqlEventRelease, PgParams{}.int64(removed.int64(0, 0)));
-        if (!released.ok()) return PgConnection::error(released, "complete");
-        break;
-      }
+      case AttemptResult::Kind::delivered:
+        break;  // above
       case AttemptResult::Kind::retry: {
         PgResult r = db_.exec(kSqlRetry, PgParams{}
                                              .int64(result.id)

@@ -19,6 +19,10 @@ class PgTransaction {
   PgTransaction& operator=(const PgTransaction&) = delete;
 
   PgResult begin();
+  // A transaction whose commit does not wait for the WAL flush
+  // (synchronous_commit off, for this transaction only): begun in the same
+  // round trip.
+  PgResult begin_async_commit();
   PgResult commit();
 
  private:

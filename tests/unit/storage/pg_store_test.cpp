@@ -443,6 +443,65 @@ TEST_CASE("postgresql: a claim whose lease ran out is taken by another node", "[
   CHECK(ok(b->stats())[0].inflight == 1);
 }
 
+TEST_CASE("postgresql: a claim merges lapsed claims and due rows, oldest first, up to the limit",
+          "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("merge");
+  auto a = open_pg(url, "node-a");
+  auto b = open_pg(url, "node-b");
+  std::vector<NewEvent> events;
+  for (int i = 0; i < 6; ++i) events.push_back(make_event(numbered_id(i), kT0 + i));
+  // Not due yet at the claims below.
+  events.push_back(make_event("later", kT0 + 10 * kLease));
+  insert(*a, std::move(events));
+  // a claims the 2nd and 4th oldest (the others retried at once, due again).
+  auto first = ok(a->fetch_due("oic", kT0 + 10, 4)).due;
+  REQUIRE(first.size() == 4);
+  complete(*a, {retry(first[0], 1, kT0 + 10, 503, "HTTP 503"),
+                retry(first[2], 1, kT0 + 10, 503, "HTTP 503")});
+  // b, once a's lease ran out: a's lapsed claims (due since kT0 + 1 and
+  // kT0 + 3) and the pending rows (kT0 + 4, kT0 + 5, and the two retried at
+  // kT0 + 10) in one order; the limit cuts across both kinds.
+  const Millis later = kT0 + 10 + kLease;
+  auto taken = ok(b->fetch_due("oic", later, 3)).due;
+  REQUIRE(taken.size() == 3);
+  CHECK(taken[0].id == first[1].id);
+  CHECK(taken[1].id == first[3].id);
+  CHECK(taken[2].event_id == numbered_id(4));
+  auto rest = ok(b->fetch_due("oic", later, 10));
+  REQUIRE(rest.due.size() == 3);
+  CHECK(rest.due[0].event_id == numbered_id(5));
+  CHECK(rest.due[1].id == first[0].id);
+  CHECK(rest.due[1].attempts == 1);
+  CHECK(rest.due[2].id == first[2].id);
+  CHECK(rest.next_due == kT0 + 10 * kLease);
+  CHECK(sql_count(url, "SELECT count(*) FROM deliveries WHERE claimed_by = 'node-b'") == 6);
+}
+
+TEST_CASE("postgresql: one complete() delivering every delivery of an event releases its body",
+          "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("together");
+  auto store = open_pg(url);
+  insert(*store,
+         {make_event("both", kT0, {"one", "two"}), make_event("kept", kT0, {"one", "two"})});
+  auto one = ok(store->fetch_due("one", kT0 + 10, 10)).due;
+  auto two = ok(store->fetch_due("two", kT0 + 10, 10)).due;
+  REQUIRE(one.size() == 2);
+  REQUIRE(two.size() == 2);
+  REQUIRE(one[0].event_id == "both");
+  REQUIRE(two[0].event_id == "both");
+  // Both of "both" in one transaction, one of "kept", and one already gone.
+  complete(*store, {delivered(one[0].id), delivered(two[0].id), delivered(one[1].id),
+                    delivered(one[0].id)});
+  CHECK(sql_count(url, "SELECT count(*) FROM events") == 1);
+  CHECK(sql_count(url, "SELECT count(*) FROM deliveries") == 1);
+  complete(*store, {delivered(two[1].id)});
+  CHECK(sql_count(url, "SELECT count(*) FROM events") == 0);
+}
+
 TEST_CASE("postgresql: nodes opening a new database at once migrate it once", "[storage][pg]") {
   PgCluster* pg = PgCluster::shared();
   if (pg == nullptr) return;
