@@ -220,9 +220,18 @@ class Dispatcher::Impl {
           buffer_.pop_front();
         }
       }
-      // A queue other relays share: claim only what can be sent now (none
-      // while paused), so that what this relay cannot send goes to them.
-      // When batching, each request slot carries up to max_events.
+      // A queue other relays share, and this relay cannot send for a while:
+      // what waits here goes back to storage, due now, for the other relays.
+      if (queue_->shared() && health_.state() == Health::paused && !buffer_.empty()) {
+        co_await give_back_waiting();
+        continue;
+      }
+      // A queue other relays share: claim only what can be sent now and one
+      // round more (none while paused), so that what this relay cannot send
+      // soon goes to them; and claim once the next round is no longer all
+      // held, rather than one delivery per slot freed (each claim is a
+      // transaction). When batching, each request slot carries up to
+      // max_events.
       // Batches held for their retry count against the buffer's room, so that
       // a destination that keeps asking for retries (e.g. 409 in retry_on)
       // without ever pausing cannot pull the whole backlog into memory.
@@ -231,9 +240,10 @@ class Dispatcher::Impl {
       const std::size_t can_send = health_.limit(concurrency_) * per_request;
       const std::size_t holding = in_flight_ * per_request + waiting;
       const std::size_t room = capacity_ > waiting ? capacity_ - waiting : 0;
-      const std::size_t want = !queue_->shared()    ? room
-                               : can_send > holding ? std::min(room, can_send - holding)
-                                                    : 0;
+      const std::size_t ahead = 2 * can_send;
+      const std::size_t want = !queue_->shared()     ? room
+                               : can_send >= holding ? std::min(room, ahead - holding)
+                                                     : 0;
       if (new_work_ && waiting < capacity_ / 2 && want > 0) {
         new_work_ = false;
         auto fetched = co_await queue_->fetch_due(clock_.millis(), want);
@@ -355,6 +365,32 @@ class Dispatcher::Impl {
     b.key = batch_key(std::move(ids));
     b.deliveries = std::move(deliveries);
     return b;
+  }
+
+  // The deliveries waiting in the buffer (not attempted by this relay) go
+  // back to storage, due at once (a first attempt in its place, by when it
+  // was received), their attempts unchanged; the reason is kept as their
+  // last error.
+  asio::awaitable<void> give_back_waiting() {
+    std::deque<Waiting> waiting = std::move(buffer_);
+    buffer_.clear();
+    std::vector<storage::AttemptResult> results;
+    results.reserve(waiting.size());
+    const storage::Millis now = clock_.millis();
+    for (const Waiting& w : waiting) {
+      storage::AttemptResult result;
+      result.id = w.d.id;
+      result.claim = w.d.claim;
+      result.kind = storage::AttemptResult::Kind::retry;
+      result.attempts = w.d.attempts;
+      // Its place in the queue: a first attempt was due when received.
+      result.next_attempt_at = w.d.attempts == 0 ? std::min(w.d.received_at, now) : now;
+      result.last_error = "given back to the queue: " + dest_.name + " paused on this relay";
+      results.push_back(std::move(result));
+    }
+    log_->info("{} paused: {} waiting delivery(ies) given back to the queue for other relays",
+               dest_.name, results.size());
+    co_await record(std::move(results), std::to_string(waiting.size()) + " waiting deliveries");
   }
 
   // At stop: the batches held for a retry go back to storage as retries, due
@@ -648,7 +684,7 @@ class Dispatcher::Impl {
   // (waiting in buffer_, being sent, held for a batch's retry, or with their
   // result being recorded); what held_claims() reports for renewal.
   std::map<std::int64_t, std::size_t> claims_;
-  std::size_t in_flight_ = 0;   // requests under way: what concurrency limits
+  std::size_t in_flight_ = 0;  // requests under way: what concurrency limits
   std::optional<storage::Millis> next_due_;
   bool new_work_ = true;  // look at storage at start
   bool woken_ = false;

@@ -152,6 +152,7 @@ class StoreQueue final : public DeliveryQueue {
 
   asio::awaitable<storage::StoreResult<storage::FetchResult>> fetch_due(
       storage::Millis now, std::size_t limit) override {
+    fetch_limits.push_back(limit);
     auto fetched = store_.fetch_due(destination_, now, limit);
     if (fetched && !fetched->due.empty()) {
       ++last_claim_;
@@ -165,6 +166,11 @@ class StoreQueue final : public DeliveryQueue {
     for (const auto& r : results) result_claims_.push_back(r.claim);
     co_return store_.complete(results);
   }
+  bool shared() const noexcept override { return shared_queue; }
+  // As a PostgreSQL queue other relays take from, when set.
+  bool shared_queue = false;
+  // The limit of each fetch_due() call, in order.
+  std::vector<std::size_t> fetch_limits;
   // How many complete() calls (transactions) there were.
   int completions() const { return completions_; }
   // The token of the last fetch that took deliveries (0: none yet).
@@ -939,4 +945,63 @@ TEST_CASE("dispatcher: in real time, a retry comes back when due without a notif
   while (!joined && Steady::now() < limit) io.run_one_for(50ms);
   CHECK(joined == true);
   CHECK(dispatcher->state() == std::string("healthy"));
+}
+
+TEST_CASE("dispatcher: on a shared queue it claims one round ahead, in rounds", "[dispatcher]") {
+  Bench bench(destination(4));
+  bench.queue->shared_queue = true;
+  bench.queue_events(20);
+  bench.start();
+  // Four sent, four claimed to follow them; the rest left to other relays.
+  CHECK(bench.sender->held() == 4);
+  CHECK(bench.queue->fetch_limits == std::vector<std::size_t>{8});
+  CHECK(bench.stats().inflight == 8);
+  CHECK(bench.stats().pending == 12);
+  // Each answer sends one that waited; no claim while the next round is held.
+  for (int i = 0; i < 3; ++i) bench.answer(status(202));
+  CHECK(bench.sender->held() == 4);
+  CHECK(bench.queue->fetch_limits.size() == 1);
+  // The last one that waited goes out: one claim for the next round.
+  bench.answer(status(202));
+  CHECK(bench.queue->fetch_limits == std::vector<std::size_t>{8, 4});
+  CHECK(bench.stats().inflight == 8);
+  while (bench.sender->held() > 0) bench.answer(status(202));
+  CHECK(bench.sender->calls.size() == 20);
+  // One claim per round of four, not one per answer.
+  CHECK(bench.queue->fetch_limits.size() <= 6);
+  const auto left = bench.stats();
+  CHECK(left.pending + left.inflight + left.dead == 0);
+}
+
+TEST_CASE("dispatcher: on a shared queue a paused destination gives back what waits",
+          "[dispatcher]") {
+  Bench bench(destination(4));  // initial_backoff 10s
+  bench.queue->shared_queue = true;
+  bench.queue_events(20);
+  bench.start();
+  REQUIRE(bench.sender->held() == 4);
+  REQUIRE(bench.stats().inflight == 8);
+  // The destination fails: paused, and the four waiting go back, due as they
+  // were (first attempts), untouched by this relay; the four sent are retries.
+  bench.answer(status(503));
+  CHECK(bench.state() == "paused");
+  for (int i = 0; i < 3; ++i) bench.answer(status(503));
+  const auto paused = bench.stats();
+  CHECK(paused.inflight == 0);
+  CHECK(paused.pending == 20);
+  CHECK(bench.held_claims().empty());
+  CHECK(bench.sender->calls.size() == 4);
+  // Due now: another relay would take them (here, a fetch as of now).
+  auto due = bench.store->fetch_due("oic", bench.clock.millis(), 100);
+  REQUIRE(due);
+  REQUIRE(due->due.size() == 16);
+  CHECK(due->due[0].event_id == id_of(4));
+  CHECK(due->due[0].attempts == 0);
+  REQUIRE(bench.store->release_inflight());  // that relay let them go again
+  // Nothing is claimed while paused; after the pause, a probe.
+  bench.advance(9999ms);
+  CHECK(bench.sender->calls.size() == 4);
+  bench.advance(1ms);
+  CHECK(bench.state() == "probing");
+  CHECK(bench.sender->calls.size() == 5);
 }

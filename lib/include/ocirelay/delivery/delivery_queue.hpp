@@ -27,7 +27,8 @@ class DeliveryQueue {
       storage::Millis now, std::size_t limit) = 0;
 
   // Whether other relays take from the same queue (Store::shared): the
-  // dispatcher then claims only what it can send at once.
+  // dispatcher then claims only what it can send soon (one round ahead),
+  // and gives back what waits when its destination pauses.
   virtual bool shared() const noexcept { return false; }
 
   // Records the results of one attempt (Store::complete): one delivery's,

@@ -76,7 +76,8 @@ class Store {
   // The defaults are a store of one relay's own.
 
   // Whether other relays take deliveries from the same queue: a dispatcher
-  // then claims only what it can send at once, leaving the rest to them.
+  // then claims only what it can send soon (one round ahead), and gives
+  // back what waits when its destination pauses, leaving the rest to them.
   virtual bool shared() const noexcept { return false; }
   // Extends to `now` plus the lease the lease of this relay's deliveries
   // still in flight under one of `claims` (claim tokens of its fetch_due()
