@@ -113,11 +113,27 @@ bool contains(const std::string& haystack, const std::string& needle) {
 TEST_CASE("postgresql: one relay queues and delivers events end to end", "[pg][postgresql]") {
   PgCluster* pg = PgCluster::shared();
   if (pg == nullptr) return;
-  const std::string url = pg->create_database("relay_one");
+  // pool_size 1: one queue connection for everything; 4: deliveries get a
+  // connection of their own (one destination: one), besides the listener's.
+  const int pool_size = GENERATE(1, 4);
+  INFO("pool_size " << pool_size);
+  const std::string url = pg->create_database("relay_one_" + std::to_string(pool_size));
   FakeHttpServer oic;
-  auto relay = pg_relay(url, "relay-a", relay_tail(oic.url("/flow")));
+  auto relay = pg_relay(url, "relay-a", relay_tail(oic.url("/flow")),
+                        "    pool_size: " + std::to_string(pool_size) + "\n");
   relay->start();
   CHECK(contains(relay->log(), "storage postgresql (node relay-a)"));
+  const std::string connections = pool_size == 1 ? "2" : "3";
+  CHECK(contains(relay->log(), "postgresql: " + connections + " connection(s) to the database"));
+  // The listener connects on its own thread: give it a moment.
+  std::string seen;
+  for (int i = 0; i < 100 && seen != connections + "\n"; ++i) {
+    if (i > 0) std::this_thread::sleep_for(50ms);
+    seen = pg->psql(url.substr(url.rfind('/') + 1),
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid()");
+  }
+  CHECK(seen == connections + "\n");
   TestClient client(relay->port());
   const std::string body = fixture("events/createobject.json");
   REQUIRE(client.post_event(body).status == 202);
@@ -489,9 +505,10 @@ TEST_CASE("postgresql: two relays starting at once on an empty database migrate 
   b->start();
   start_a.join();
   // Each migration applied once (two of them: schema version 2).
-  CHECK(pg->psql(db,
-                 "SELECT version, count(*) FROM ocirelay_schema GROUP BY version ORDER BY version") ==
-        "1|1\n2|1\n");
+  CHECK(
+      pg->psql(db,
+               "SELECT version, count(*) FROM ocirelay_schema GROUP BY version ORDER BY version") ==
+      "1|1\n2|1\n");
   REQUIRE(TestClient(a->port()).post_event(event_with_id(1)).status == 202);
   REQUIRE(TestClient(b->port()).post_event(event_with_id(2)).status == 202);
   REQUIRE(oic.wait_for_requests(2, 10s));

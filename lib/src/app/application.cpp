@@ -108,6 +108,11 @@ class Application::Impl {
   metrics::Registry registry;
   std::unique_ptr<metrics::RelayMetrics> metrics;
   std::unique_ptr<storage::StorageWorker> storage;
+  // PostgreSQL with pool_size >= 2: connections (each with its storage
+  // thread) for the dispatchers' claims and results, so that they do not
+  // wait behind the accept path's commits; destination i uses [i % size].
+  // Empty: the dispatchers use `storage`.
+  std::vector<std::unique_ptr<storage::StorageWorker>> delivery_storage;
   std::unique_ptr<filter::Router> router;
   std::unique_ptr<ingress::OnsConfirmer> confirmer;
   std::vector<std::unique_ptr<delivery::Dispatcher>> dispatchers;
@@ -330,10 +335,10 @@ class Application::Impl {
   }
 
   ConfigReload reloader() {
-    return ConfigReload(ReloadTargets{config, io.get_executor(), *logging, *log, *storage, *metrics,
-                                      *router, *confirmer, *handler, *server,
-                                      management_server.get(), admin_handler.get(), dispatchers,
-                                      retired, shutting_down});
+    return ConfigReload(ReloadTargets{config, io.get_executor(), *logging, *log, *storage,
+                                      delivery_storage, *metrics, *router, *confirmer, *handler,
+                                      *server, management_server.get(), admin_handler.get(),
+                                      dispatchers, retired, shutting_down});
   }
 
   // SIGHUP: reads the configuration file again and applies what can change
@@ -461,6 +466,18 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
       std::move(store).value(), impl->logging->get("storage"), impl->metrics.get(),
       storage::SpaceLimits{c.storage.reserve, c.storage.max_size});
 
+  if (c.storage.backend == config::Storage::Backend::postgresql &&
+      c.storage.postgresql.pool_size >= 2 && !c.destinations.empty()) {
+    const std::size_t connections =
+        std::min<std::size_t>(c.storage.postgresql.pool_size - 1, c.destinations.size());
+    for (std::size_t i = 0; i < connections; ++i) {
+      auto queue = storage::open_postgresql_store(postgresql_options(c.storage.postgresql));
+      if (!queue) return fail(StartError("storage: " + queue.error().message, kExitStorage));
+      impl->delivery_storage.push_back(std::make_unique<storage::StorageWorker>(
+          std::move(queue).value(), impl->logging->get("storage"), impl->metrics.get()));
+    }
+  }
+
   std::vector<filter::Route> routes;
   for (const auto& r : c.routes) routes.emplace_back(r);
   impl->router = std::make_unique<filter::Router>(std::move(routes));
@@ -470,9 +487,13 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
   if (!confirmer) return fail(confirmer.error());
   impl->confirmer = std::move(confirmer).value();
 
-  for (const auto& d : c.destinations) {
-    auto dispatcher = delivery::Dispatcher::create(impl->io.get_executor(), d, *impl->storage,
-                                                   *impl->metrics, impl->logging->get("delivery"));
+  for (std::size_t i = 0; i < c.destinations.size(); ++i) {
+    storage::StorageWorker& queue =
+        impl->delivery_storage.empty() ? *impl->storage
+                                       : *impl->delivery_storage[i % impl->delivery_storage.size()];
+    auto dispatcher =
+        delivery::Dispatcher::create(impl->io.get_executor(), c.destinations[i], queue,
+                                     *impl->metrics, impl->logging->get("delivery"));
     if (!dispatcher) return fail(dispatcher.error());
     impl->dispatchers.push_back(std::move(dispatcher).value());
   }
@@ -575,6 +596,14 @@ int Application::run() {
   }
   a.log->info("storage {}: {} event deliveries queued", storage_description(c.storage),
               a.queued_at_start);
+  if (c.storage.backend == config::Storage::Backend::postgresql) {
+    a.log->info(
+        "postgresql: {} connection(s) to the database: 1 for new events and administration, {} "
+        "for deliveries, 1 listening for other relays' new events",
+        2 + a.delivery_storage.size(),
+        a.delivery_storage.empty() ? std::string("the same")
+                                   : std::to_string(a.delivery_storage.size()));
+  }
   // Outbound TLS without a tls.ca_file trusts this bundle (system_trust.hpp).
   if (const auto trust = http::find_system_trust()) {
     a.log->info("system CA bundle: {} ({})", trust->file, trust->from);
@@ -630,6 +659,7 @@ int Application::run() {
   // Returns when nothing is left to run: the shutdown has joined every
   // component and ended the application's own coroutines.
   a.io.run();
+  for (auto& worker : a.delivery_storage) worker->stop();
   a.storage->stop();
   if (!a.shutdown_clean) {
     a.log->error("ocirelay stopped, but the shutdown did not complete cleanly (exit code {})",

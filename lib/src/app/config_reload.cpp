@@ -44,7 +44,11 @@ Result<ReloadPlan> ConfigReload::prepare(config::Config next) {
     }
   }
   for (const auto* d : changed) {
-    auto made = delivery::Dispatcher::create(t_.executor, *d, t_.storage, t_.metrics,
+    const auto index = static_cast<std::size_t>(d - next.destinations.data());
+    storage::StorageWorker& queue = t_.delivery_storage.empty()
+                                        ? t_.storage
+                                        : *t_.delivery_storage[index % t_.delivery_storage.size()];
+    auto made = delivery::Dispatcher::create(t_.executor, *d, queue, t_.metrics,
                                              t_.logging.get("delivery"));
     if (!made) return fail(made.error());
     plan.fresh.push_back(std::move(made).value());

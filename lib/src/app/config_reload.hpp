@@ -72,6 +72,9 @@ struct ReloadTargets {
   log::Logging& logging;
   spdlog::logger& log;
   storage::StorageWorker& storage;
+  // PostgreSQL with pool_size >= 2: the delivery path's own connections;
+  // destination i of the configuration uses [i % size]. Empty: `storage`.
+  const std::vector<std::unique_ptr<storage::StorageWorker>>& delivery_storage;
   metrics::RelayMetrics& metrics;
   filter::Router& router;
   ingress::OnsConfirmer& confirmer;
