@@ -213,9 +213,10 @@ cpu_per_event() {
 # Clock ticks of a process and its children (nginx: master and workers),
 # from /proc alone (a fresh Debian 12 may have no procps, hence no pgrep).
 # Through cat: a process that exits during the scan is skipped, where mawk
-# would stop at its vanished file.
+# would stop at its vanished file; cat then exits 1, which must not end the
+# run (pipefail): a busy machine has processes exiting all the time.
 tree_cpu_ticks() {
-  cat /proc/[0-9]*/stat 2>/dev/null |
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } |
     awk -v p="$1" '$1 == p || $4 == p {t += $14 + $15} END {print t + 0}'
 }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
