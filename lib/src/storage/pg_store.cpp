@@ -427,6 +427,9 @@ StoreResult<FetchResult> PgStore::fetch_due(const std::string& destination, Mill
       return a.first != b.first ? a.first < b.first : a.second.id < b.second.id;
     });
     for (auto& row : rows) out.due.push_back(std::move(row.second));
+    // As many as asked for: the caller asks again at once, so when the next
+    // one is due does not matter (and costs a round trip in a backlog).
+    if (static_cast<std::int64_t>(out.due.size()) >= clamp_limit(limit)) return std::nullopt;
     PgResult next =
         db_.exec(kSqlNextDue, PgParams{}.text(destination).int64(now).text(options_.node_id));
     if (!next.ok() || next.rows() != 1) return PgConnection::error(next, "fetch_due");

@@ -200,10 +200,12 @@ TEST_CASE("both backends: fetch_due returns the oldest due first, up to the limi
   REQUIRE(first.due.size() == 2);
   CHECK(first.due[0].event_id == "c");
   CHECK(first.due[1].event_id == "a");
-  CHECK(first.next_due == kT0 + 400);
+  // As many as asked for: when the next is due may be left out.
+  CHECK((!first.next_due || *first.next_due == kT0 + 400));
   auto second = ok(store->fetch_due("oic", kT0 + 100, 10));
   REQUIRE(second.due.size() == 1);
   CHECK(second.due[0].event_id == "b");
+  CHECK(second.next_due == kT0 + 400);
   auto third = ok(store->fetch_due("oic", kT0 + 1000, 10));
   REQUIRE(third.due.size() == 2);
   CHECK(third.due[0].event_id == "y");

@@ -56,7 +56,8 @@ struct AttemptResult {
 struct FetchResult {
   std::vector<Delivery> due;  // now inflight, oldest first
   // Earliest next_attempt_at among pending rows of that destination that are
-  // not yet due; nullopt when there are none.
+  // not yet due; nullopt when there are none. A store may leave it out when
+  // `due` holds as many as were asked for (the caller asks again at once).
   std::optional<Millis> next_due;
 };
 
