@@ -472,7 +472,15 @@ Result<std::unique_ptr<Application>, StartError> Application::create(config::Con
         std::min<std::size_t>(c.storage.postgresql.pool_size - 1, c.destinations.size());
     for (std::size_t i = 0; i < connections; ++i) {
       auto queue = storage::open_postgresql_store(postgresql_options(c.storage.postgresql));
-      if (!queue) return fail(StartError("storage: " + queue.error().message, kExitStorage));
+      if (!queue) {
+        // The first connection works: a server short of connections (its
+        // max_connections sized for fewer per relay) costs speed, not service.
+        impl->log->warn("storage: cannot open delivery connection {} of {} ({}); deliveries use {}",
+                        i + 1, connections, queue.error().message,
+                        impl->delivery_storage.empty() ? std::string("the main connection")
+                                                       : std::to_string(i) + " connection(s)");
+        break;
+      }
       impl->delivery_storage.push_back(std::make_unique<storage::StorageWorker>(
           std::move(queue).value(), impl->logging->get("storage"), impl->metrics.get()));
     }

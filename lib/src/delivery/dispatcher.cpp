@@ -290,6 +290,11 @@ class Dispatcher::Impl {
       if (!ec) new_work_ = true;  // the wait ran out: something may be due now
     }
     co_await record_held();
+    // What waits unsent stays inflight in storage until the relay releases
+    // it (at stop, or for a destination a reload retired); its claims are no
+    // longer renewed.
+    for (const Waiting& w : buffer_) let_go(w.d.claim);
+    buffer_.clear();
   }
 
   bool batching() const { return dest_.batch.enabled(); }
@@ -368,29 +373,25 @@ class Dispatcher::Impl {
   }
 
   // The deliveries waiting in the buffer (not attempted by this relay) go
-  // back to storage, due at once (a first attempt in its place, by when it
-  // was received), their attempts unchanged; the reason is kept as their
-  // last error.
+  // back to storage as they were (Kind::released: attempts, due time and
+  // last error untouched), for any relay to take.
   asio::awaitable<void> give_back_waiting() {
     std::deque<Waiting> waiting = std::move(buffer_);
     buffer_.clear();
     std::vector<storage::AttemptResult> results;
     results.reserve(waiting.size());
-    const storage::Millis now = clock_.millis();
     for (const Waiting& w : waiting) {
       storage::AttemptResult result;
       result.id = w.d.id;
       result.claim = w.d.claim;
-      result.kind = storage::AttemptResult::Kind::retry;
+      result.kind = storage::AttemptResult::Kind::released;
       result.attempts = w.d.attempts;
-      // Its place in the queue: a first attempt was due when received.
-      result.next_attempt_at = w.d.attempts == 0 ? std::min(w.d.received_at, now) : now;
-      result.last_error = "given back to the queue: " + dest_.name + " paused on this relay";
       results.push_back(std::move(result));
     }
     log_->info("{} paused: {} waiting delivery(ies) given back to the queue for other relays",
                dest_.name, results.size());
-    co_await record(std::move(results), std::to_string(waiting.size()) + " waiting deliveries");
+    const std::string what = std::to_string(waiting.size()) + " waiting deliveries";
+    co_await record(std::move(results), what);
   }
 
   // At stop: the batches held for a retry go back to storage as retries, due

@@ -55,8 +55,8 @@ constexpr const char* kSqlEventsInsert =
 // claiming at this moment are skipped, not waited for. The rows claimed
 // share one new claim token (the CTE `token` is evaluated once).
 //
-// The two kinds are looked up apart, each in its own partial index in
-// order, and merged: one scan with `(pending AND ...) OR (inflight AND ...)`
+// The two kinds are looked up apart, each through its own partial index
+// (pending rows in due order; lapsed claims, few, sorted), and merged: one scan with `(pending AND ...) OR (inflight AND ...)`
 // read and sorted every due row of the destination on each call (18 ms for
 // a 20,000-event backlog, against 0.7 ms). A row locked by `pend` or
 // `lapsed` that the final LIMIT leaves out stays unclaimed, and is skipped
@@ -69,7 +69,7 @@ constexpr const char* kSqlClaim =
     " lapsed AS ("
     " SELECT id, next_attempt_at FROM deliveries"
     " WHERE destination = $1 AND state = 'inflight' AND lease_until <= $2"
-    " ORDER BY lease_until, id LIMIT $3 FOR UPDATE SKIP LOCKED),"
+    " ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),"
     " due AS (SELECT id FROM (SELECT * FROM pend UNION ALL SELECT * FROM lapsed) AS u"
     " ORDER BY next_attempt_at, id LIMIT $3),"
     " token AS (SELECT nextval('delivery_claims') AS claim)"
@@ -120,6 +120,12 @@ constexpr const char* kSqlDead =
     " updated_at = $5, claimed_by = NULL, lease_until = NULL, claim = NULL"
     " WHERE id = $1 AND state = 'inflight' AND claimed_by = $6 AND claim = $7";
 
+// $1 id, $2 now, $3 node_id, $4 claim: as it was, under the claim only.
+constexpr const char* kSqlReleaseOne =
+    "UPDATE deliveries SET state = 'pending', updated_at = $2, claimed_by = NULL,"
+    " lease_until = NULL, claim = NULL"
+    " WHERE id = $1 AND state = 'inflight' AND claimed_by = $3 AND claim = $4";
+
 // $1 now, $2 node_id, $3 destination (NULL: every one).
 constexpr const char* kSqlRelease =
     "UPDATE deliveries SET state = 'pending', claimed_by = NULL, lease_until = NULL,"
@@ -127,9 +133,13 @@ constexpr const char* kSqlRelease =
     " AND ($3::text IS NULL OR destination = $3)";
 
 // $1 lease end, $2 node_id, $3 the claim tokens the relay holds (bigint[]).
+// Rows locked at this moment (a result being recorded on another of the
+// relay's connections) are skipped, not waited for: never a deadlock with
+// complete(), and a row whose result rolls back is renewed next time.
 constexpr const char* kSqlRenew =
-    "UPDATE deliveries SET lease_until = $1 WHERE state = 'inflight' AND claimed_by = $2"
-    " AND claim = ANY($3::bigint[])";
+    "UPDATE deliveries SET lease_until = $1 WHERE id IN (SELECT id FROM deliveries"
+    " WHERE state = 'inflight' AND claimed_by = $2 AND claim = ANY($3::bigint[])"
+    " FOR UPDATE SKIP LOCKED)";
 
 // $1 channel, $2 payload: sent when the transaction commits.
 constexpr const char* kSqlNotify = "SELECT pg_notify($1, $2)";
@@ -484,6 +494,13 @@ std::optional<StoreError> PgStore::apply_all(std::span<const AttemptResult> resu
                                              .int64(now)
                                              .text(options_.node_id)
                                              .int64(result.claim));
+        if (!r.ok()) return PgConnection::error(r, "complete");
+        break;
+      }
+      case AttemptResult::Kind::released: {
+        PgResult r = db_.exec(
+            kSqlReleaseOne,
+            PgParams{}.int64(result.id).int64(now).text(options_.node_id).int64(result.claim));
         if (!r.ok()) return PgConnection::error(r, "complete");
         break;
       }

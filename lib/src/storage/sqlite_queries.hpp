@@ -44,6 +44,10 @@ inline constexpr const char* kSqlRetry =
     " last_status = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1 AND state = 'inflight'"
     " RETURNING destination";
 
+inline constexpr const char* kSqlReleaseOne =
+    "UPDATE deliveries SET state = 'pending', updated_at = ?2 WHERE id = ?1 AND state = 'inflight'"
+    " RETURNING destination";
+
 inline constexpr const char* kSqlDead =
     "UPDATE deliveries SET state = 'dead', attempts = ?2, last_status = ?3, last_error = ?4,"
     " updated_at = ?5 WHERE id = ?1 AND state = 'inflight' RETURNING destination";

@@ -46,7 +46,6 @@ StoreError path_error(const std::string& path, const std::string& cause) {
   return StoreError{path + ": " + cause, false};
 }
 
-
 // Makes a new directory entry durable. Returns 0 or an errno value.
 int sync_directory(const std::filesystem::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -228,6 +227,7 @@ StoreResult<Unit> SqliteStore::prepare_statements() {
       {&delivered_, kSqlDelivered},
       {&event_release_, kSqlEventRelease},
       {&retry_, kSqlRetry},
+      {&release_one_, kSqlReleaseOne},
       {&dead_, kSqlDead},
       {&release_inflight_, kSqlReleaseInflight},
       {&release_inflight_for_, kSqlReleaseInflightFor},
@@ -464,6 +464,14 @@ int SqliteStore::apply(const AttemptResult& result, Millis now) {
           .bind(6, now);
       const int rc = each_row(
           retry_, [&] { counts_.move(retry_.column_text(0), kStateInflight, kStatePending, 1); });
+      return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    case AttemptResult::Kind::released: {
+      SqliteStatement::Scope scope(release_one_);
+      release_one_.bind(1, result.id).bind(2, now);
+      const int rc = each_row(release_one_, [&] {
+        counts_.move(release_one_.column_text(0), kStateInflight, kStatePending, 1);
+      });
       return rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
     case AttemptResult::Kind::dead: {
@@ -724,8 +732,7 @@ StoreResult<SpaceSample> SqliteStore::measure_space() {
 void SqliteStore::limit_wal(std::uint64_t pages) {
   const auto n = static_cast<int>(std::min<std::uint64_t>(pages, 1u << 30));
   sqlite3_wal_autocheckpoint(db_.handle(), n);
-  const std::string limit =
-      "PRAGMA journal_size_limit = " + std::to_string(2 * pages * page_size_);
+  const std::string limit = "PRAGMA journal_size_limit = " + std::to_string(2 * pages * page_size_);
   db_.exec(limit.c_str());  // best effort: the WAL only stays larger
 }
 

@@ -96,6 +96,7 @@ class SqliteStore final : public Store {
   SqliteStatement delivered_;
   SqliteStatement event_release_;
   SqliteStatement retry_;
+  SqliteStatement release_one_;
   SqliteStatement dead_;
   SqliteStatement release_inflight_;
   SqliteStatement release_inflight_for_;

@@ -166,7 +166,7 @@ void StorageWorker::run() {
   }
 }
 
-void StorageWorker::measure_space(bool tick) {
+void StorageWorker::measure_space(bool tick, bool look_only) {
   next_measure_ = std::chrono::steady_clock::now() + kMeasurePeriod;
   auto sample = guarded([&] { return store_->measure_space(); });
   if (!sample) {
@@ -201,7 +201,10 @@ void StorageWorker::measure_space(bool tick) {
   } else if (log_ && change == SpaceGuard::Change::reopened) {
     log_->info("storage: accepting new events again: {}", guard_.explain());
   }
-  if (!guard_.accepting() || (idle && sample->wal_bytes > 0)) {
+  // While refusing: at each periodic measurement and when closing, not at
+  // an insert's look (up to ten a second).
+  if ((!guard_.accepting() && (!look_only || change == SpaceGuard::Change::closed)) ||
+      (idle && sample->wal_bytes > 0)) {
     auto shrunk = guarded([&] { return store_->shrink_wal(); });
     if (!shrunk && log_) {
       log_->debug("storage: cannot truncate the write-ahead log: {}", shrunk.error().message);
@@ -241,7 +244,7 @@ void StorageWorker::insert(std::vector<NewEvent>& events, std::vector<InsertOp*>
       measure_space(false);  // near the limit: look again before writing
     } else if (!guard_.accepting() && std::chrono::steady_clock::now() >=
                                           next_measure_ - kMeasurePeriod + kClosedRemeasure) {
-      measure_space(false);  // refusing: has space come back?
+      measure_space(false, true);  // refusing: has space come back?
     }
     if (!guard_.accepting()) {
       complete_all(StoreError{"storage is full: new events are refused until deliveries free space",

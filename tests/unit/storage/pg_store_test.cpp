@@ -255,6 +255,54 @@ TEST_CASE("both backends: complete applies delivered, retry and dead results", "
   CHECK(ok(store->stats())[0].dead == 1);
 }
 
+TEST_CASE("both backends: a released delivery is pending again as it was", "[storage][pg]") {
+  const Backend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
+  insert(*store, {make_event("a", kT0), make_event("b", kT0 + 1)});
+  auto due = ok(store->fetch_due("oic", kT0 + 10, 10)).due;
+  REQUIRE(due.size() == 2);
+  complete(*store, {retry(due[0], 1, kT0 + 5000, 503, "HTTP 503")});
+  auto retried = ok(store->fetch_due("oic", kT0 + 5000, 10)).due;
+  REQUIRE(retried.size() == 1);
+  AttemptResult back_a;
+  back_a.id = retried[0].id;
+  back_a.claim = retried[0].claim;
+  back_a.kind = AttemptResult::Kind::released;
+  back_a.attempts = 1;
+  AttemptResult back_b = back_a;
+  back_b.id = due[1].id;
+  back_b.claim = due[1].claim;
+  back_b.attempts = 0;
+  complete(*store, {back_a, back_b});
+  auto stats = ok(store->stats());
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].pending == 2);
+  CHECK(stats[0].inflight == 0);
+  // Due as before, attempts unchanged: b since it was received, a at its
+  // retry time; a keeps its last error.
+  auto early = ok(store->fetch_due("oic", kT0 + 4999, 10));
+  REQUIRE(early.due.size() == 1);
+  CHECK(early.due[0].id == due[1].id);
+  CHECK(early.due[0].attempts == 0);
+  CHECK(early.next_due == kT0 + 5000);
+  auto later = ok(store->fetch_due("oic", kT0 + 5000, 10)).due;
+  REQUIRE(later.size() == 1);
+  CHECK(later[0].id == due[0].id);
+  CHECK(later[0].attempts == 1);
+  if (backend.name == "postgresql") {
+    const std::string db = backend.url.substr(backend.url.rfind('/') + 1);
+    CHECK(PgCluster::shared()->psql(db, "SELECT last_error FROM deliveries WHERE id = " +
+                                            std::to_string(due[0].id)) == "HTTP 503\n");
+    // Under a claim token it no longer holds, a release does nothing.
+    AttemptResult stale = back_a;
+    stale.id = later[0].id;
+    stale.claim = later[0].claim + 1000;
+    complete(*store, {stale});
+    CHECK(ok(store->stats())[0].inflight == 2);
+  }
+}
+
 TEST_CASE("both backends: bodies come back byte for byte, and go with the last delivery",
           "[storage][pg]") {
   const Backend backend(GENERATE(from_range(backends())));

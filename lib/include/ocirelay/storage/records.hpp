@@ -17,7 +17,7 @@ Millis now_millis();
 
 struct NewEvent {
   std::string event_id;
-  std::string body;  // byte for byte as received
+  std::string body;                       // byte for byte as received
   std::vector<std::string> destinations;  // one delivery row each; non-empty
   Millis received_at = 0;
 };
@@ -30,7 +30,7 @@ struct Delivery {
   std::string event_id;
   std::string destination;
   std::string body;
-  int attempts = 0;      // attempts made before this one
+  int attempts = 0;  // attempts made before this one
   Millis received_at = 0;
   // The claim token of the fetch_due() call that took it (PostgreSQL: one
   // value of a sequence per call, never reused); 0 with SQLite, whose one
@@ -43,14 +43,16 @@ enum class DeliveryState { pending, inflight, dead };
 
 // The outcome of one delivery attempt, applied by Store::complete().
 struct AttemptResult {
-  enum class Kind { delivered, retry, dead };
+  // released: not attempted by this relay; back to pending as it was (its
+  // attempts, due time and last error untouched), for any relay to take.
+  enum class Kind { delivered, retry, dead, released };
   std::int64_t id = 0;
   std::int64_t claim = 0;  // the Delivery's claim token
   Kind kind = Kind::delivered;
-  int attempts = 0;         // total attempts made, including this one
+  int attempts = 0;            // total attempts made, including this one
   Millis next_attempt_at = 0;  // for retry
-  int last_status = 0;      // HTTP status, 0 when none (connection error)
-  std::string last_error;   // short reason; never contains secrets
+  int last_status = 0;         // HTTP status, 0 when none (connection error)
+  std::string last_error;      // short reason; never contains secrets
 };
 
 struct FetchResult {
@@ -73,7 +75,7 @@ inline constexpr const char* kLocalNode = "local";
 
 struct DestinationStats {
   std::string destination;
-  std::int64_t pending = 0;   // waiting (due or backing off)
+  std::int64_t pending = 0;  // waiting (due or backing off)
   std::int64_t inflight = 0;
   std::int64_t dead = 0;
   std::optional<Millis> oldest_received_at;  // among pending and inflight

@@ -236,7 +236,8 @@ class StorageWorker {
   // gives WAL space back when refusing, or on a periodic `tick` when nothing
   // was written for a period. Storage thread (or the constructor, before it
   // starts).
-  void measure_space(bool tick);
+  // `look_only`: an insert's look while refusing (no WAL truncation).
+  void measure_space(bool tick, bool look_only = false);
 
   std::unique_ptr<Store> store_;
   std::shared_ptr<spdlog::logger> log_;
