@@ -279,6 +279,59 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "postgresql: a delivery whose claim ran out while its relay was sending it is not sent "
+    "again by that relay",
+    "[pg][postgresql]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("relay_reclaim");
+  const std::string db = url.substr(url.rfind('/') + 1);
+  FakeHttpServer oic;
+  // The first attempt takes 6 s (three leases); later ones are answered at once.
+  oic.set_script([](const RecordedRequest&, std::size_t index) {
+    return Reply{ocirelay::http::Response{202, {}, {}, false}, index == 0 ? 6s : 0s};
+  });
+  auto a = pg_relay(url, "relay-a", relay_tail(oic.url("/flow")), "    lease: 2s\n");
+  a->start();
+  REQUIRE(TestClient(a->port()).post_event(event_with_id(0)).status == 202);
+  REQUIRE(oic.wait_for_requests(1, 10s));
+  const std::string first_row =
+      "(SELECT d.id FROM deliveries AS d JOIN events AS e ON e.id = "
+      "d.event WHERE e.event_id = '" +
+      event_id_for(0) + "')";
+  const std::string claim_sql = "SELECT claim FROM deliveries WHERE id = " + first_row;
+  const std::string first_claim = pg->psql(db, claim_sql);
+  REQUIRE(first_claim != "\n");
+
+  // Its lease runs out while the attempt is under way, as when the relay's
+  // renewals are lost; a new event makes the relay fetch, which claims the
+  // row again under a new token. (A renewal that comes between the two
+  // extends the lease again: then once more.)
+  bool reclaimed = false;
+  int posted = 1;
+  while (!reclaimed && posted <= 10) {
+    pg->psql(db, "UPDATE deliveries SET lease_until = 0 WHERE id = " + first_row);
+    REQUIRE(TestClient(a->port()).post_event(event_with_id(posted)).status == 202);
+    ++posted;
+    REQUIRE(wait_for_metric(*a, kDelivered, posted - 1, 10s));
+    reclaimed = pg->psql(db, claim_sql) != first_claim;
+  }
+  REQUIRE(reclaimed);
+
+  // The relay keeps sending its one attempt; it does not send the event again.
+  REQUIRE(wait_for_metric(*a, kDelivered, posted, 20s));
+  REQUIRE(wait_until_settled(*a, "oic", 10s));
+  const auto counts = received_ids(oic);
+  CHECK(counts.size() == static_cast<std::size_t>(posted));
+  for (const auto& [id, n] : counts) {
+    INFO(id);
+    CHECK(n == 1);
+  }
+  CHECK(oic.request_count() == static_cast<std::size_t>(posted));
+  CHECK(pg->psql(db, "SELECT count(*) FROM deliveries") == "0\n");
+}
+
+TEST_CASE(
     "postgresql: a claim whose rows its relay never received is not renewed and another "
     "relay delivers them after the lease",
     "[pg][postgresql]") {

@@ -4,6 +4,7 @@
 #include <deque>
 #include <map>
 #include <random>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -38,6 +39,9 @@ using Health = DestinationHealth::State;
 // With nothing known to be due, look again this often anyway.
 constexpr Duration kIdlePoll = 60s;
 constexpr Duration kStorageRetry = 1s;
+// Stopping: results not yet recorded are tried again this often until the
+// drain deadline.
+constexpr Duration kStoppingStorageRetry = 100ms;
 // After an abort, how long the aborted tasks may take to end: they only wait
 // for storage answers by then.
 constexpr Duration kAbortGrace = 2s;
@@ -221,7 +225,7 @@ class Dispatcher::Impl {
         }
       }
       // A queue other relays share, and this relay cannot send for a while:
-      // what waits here goes back to storage, due now, for the other relays.
+      // what waits here goes back to storage as it was, for the other relays.
       if (queue_->shared() && health_.state() == Health::paused && !buffer_.empty()) {
         co_await give_back_waiting();
         continue;
@@ -257,7 +261,7 @@ class Dispatcher::Impl {
         if (fetched->due.size() == want) new_work_ = true;  // there may be more
         const auto taken = clock_.steady_now();
         for (auto& d : fetched->due) {
-          ++claims_[d.claim];
+          if (!hold(d)) continue;  // already here: not sent a second time
           d.body = sender_->shape(d.body);
           buffer_.push_back(Waiting{std::move(d), taken});
         }
@@ -293,7 +297,7 @@ class Dispatcher::Impl {
     // What waits unsent stays inflight in storage until the relay releases
     // it (at stop, or for a destination a reload retired); its claims are no
     // longer renewed.
-    for (const Waiting& w : buffer_) let_go(w.d.claim);
+    for (const Waiting& w : buffer_) let_go(w.d.id);
     buffer_.clear();
   }
 
@@ -383,7 +387,7 @@ class Dispatcher::Impl {
     for (const Waiting& w : waiting) {
       storage::AttemptResult result;
       result.id = w.d.id;
-      result.claim = w.d.claim;
+      result.claim = claim_of(w.d);
       result.kind = storage::AttemptResult::Kind::released;
       result.attempts = w.d.attempts;
       results.push_back(std::move(result));
@@ -405,7 +409,7 @@ class Dispatcher::Impl {
       for (const auto& d : b.deliveries) {
         storage::AttemptResult result;
         result.id = d.id;
-        result.claim = d.claim;
+        result.claim = claim_of(d);
         result.kind = storage::AttemptResult::Kind::retry;
         result.attempts = d.attempts;
         result.next_attempt_at = b.due_at;
@@ -465,7 +469,7 @@ class Dispatcher::Impl {
     const std::string in = batch.empty() ? std::string() : " in " + batch;
     storage::AttemptResult result;
     result.id = d.id;
-    result.claim = d.claim;
+    result.claim = claim_of(d);
     result.attempts = attempt;
     result.last_status = a.status.value_or(0);
     result.last_error = a.error;
@@ -519,27 +523,86 @@ class Dispatcher::Impl {
   }
 
   // Records the results of one attempt (one delivery's, or a batch's in one
-  // transaction), trying again while storage fails (unless stopping: the
-  // rows then stay inflight, released before storage closes). `what`: the
-  // event ID, or the batch's key, for the log.
+  // transaction), trying again while storage fails; when stopping, more
+  // often, until the drain deadline aborts the dispatcher (the rows then
+  // stay inflight, and those with a result that was not recorded are
+  // logged). A retry or dead result whose delivery was claimed again while
+  // it was being recorded (its lease had run out) applied to nothing: it is
+  // recorded again under the new claim. `what`: the event ID, or the
+  // batch's key, for the log.
   asio::awaitable<void> record(std::vector<storage::AttemptResult> results,
                                const std::string& what) {
     if (results.empty()) co_return;
-    for (;;) {
-      auto recorded = co_await queue_->complete(results);
-      if (recorded) break;
-      log_->error("{} to {}: cannot record the attempt: {}", what, dest_.name,
-                  recorded.error().message);
-      if (stopping_) break;  // stays inflight; released before storage closes
-      co_await sleep(kStorageRetry);
+    std::vector<storage::AttemptResult> todo = results;
+    while (!todo.empty()) {
+      const bool stored = co_await store_results(todo, what);
+      if (!stored) break;
+      todo = reclaimed(std::move(todo));
     }
-    for (const auto& result : results) let_go(result.claim);
+    for (const auto& result : results) let_go(result.id);
     for (const auto& result : results) {
       if (result.kind == storage::AttemptResult::Kind::retry) {
         next_due_ =
             next_due_ ? std::min(*next_due_, result.next_attempt_at) : result.next_attempt_at;
       }
     }
+  }
+
+  // Of results just recorded, the retry and dead ones whose delivery was
+  // claimed again meanwhile, with their claim now.
+  std::vector<storage::AttemptResult> reclaimed(
+      std::vector<storage::AttemptResult> recorded) const {
+    std::vector<storage::AttemptResult> again;
+    for (auto& result : recorded) {
+      const std::int64_t claim = claim_of(result.id, result.claim);
+      if (result.kind == storage::AttemptResult::Kind::delivered || claim == result.claim) {
+        continue;
+      }
+      result.claim = claim;
+      again.push_back(std::move(result));
+    }
+    return again;
+  }
+
+  // One complete() of `results`, tried again while storage fails. False
+  // when it never succeeded: the dispatcher was aborted at the drain
+  // deadline first.
+  asio::awaitable<bool> store_results(const std::vector<storage::AttemptResult>& results,
+                                      const std::string& what) {
+    for (;;) {
+      auto recorded = co_await queue_->complete(results);
+      if (recorded) co_return true;
+      log_->error("{} to {}: cannot record the attempt: {}", what, dest_.name,
+                  recorded.error().message);
+      if (aborted_) {
+        report_unrecorded(results, what);
+        co_return false;
+      }
+      co_await sleep(stopping_ ? kStoppingStorageRetry : kStorageRetry);
+    }
+  }
+
+  // At the shutdown deadline, results storage did not take: their rows stay
+  // inflight and go out again. For those the destination accepted, that is
+  // a second delivery; their event IDs are logged so it can be traced.
+  void report_unrecorded(const std::vector<storage::AttemptResult>& results,
+                         const std::string& what) {
+    std::string delivered;
+    for (const auto& result : results) {
+      if (result.kind != storage::AttemptResult::Kind::delivered) continue;
+      const auto it = holding_.find(result.id);
+      if (!delivered.empty()) delivered += ", ";
+      delivered += it != holding_.end() ? it->second.event_id : std::to_string(result.id);
+    }
+    if (delivered.empty()) {
+      log_->warn("{} to {}: result not recorded by the shutdown deadline; attempted again later",
+                 what, dest_.name);
+      return;
+    }
+    log_->error(
+        "{} to {}: accepted by the destination, but the result could not be recorded by the "
+        "shutdown deadline; possible duplicate delivery of event(s) {}",
+        what, dest_.name, delivered);
   }
 
   asio::awaitable<void> deliver(storage::Delivery d) {
@@ -551,7 +614,7 @@ class Dispatcher::Impl {
     if (aborted_) {
       log_->info("event {} to {}: attempt {} aborted by shutdown; stays queued", d.event_id,
                  dest_.name, attempt);
-      let_go(d.claim);
+      let_go(d.id);
       finish_delivery();
       co_return;
     }
@@ -583,7 +646,11 @@ class Dispatcher::Impl {
   // retried stay together in memory (their rows inflight) and go again as
   // the same batch, with the same key, when their retry is due. An event
   // that runs out of max_attempts or max_age leaves the batch as a dead
-  // letter; the rest go on as a batch of their own.
+  // letter; the rest go on as a batch of their own. On a queue other relays
+  // share, and when stopping, events to be retried go back to storage
+  // instead (as record_held does), due when the batch would have been
+  // retried, so that any relay can take them: this one may be the one that
+  // cannot reach the destination.
   asio::awaitable<void> deliver_batch(Batch b) {
     const std::size_t count = b.deliveries.size();
     const auto started = clock_.steady_now();
@@ -592,7 +659,7 @@ class Dispatcher::Impl {
     if (aborted_) {
       log_->info("{} ({} events) to {}: aborted by shutdown; the events stay queued", b.key, count,
                  dest_.name);
-      for (const auto& d : b.deliveries) let_go(d.claim);
+      for (const auto& d : b.deliveries) let_go(d.id);
       finish_delivery();
       co_return;
     }
@@ -609,6 +676,7 @@ class Dispatcher::Impl {
     std::vector<storage::Delivery> again;
     std::optional<storage::Millis> due_at;
     bool destination_failure = false;
+    const bool hold_retries = !stopping_ && !queue_->shared();
     for (auto& d : b.deliveries) {
       AttemptOutcome outcome;
       outcome.attempt = d.attempts + 1;
@@ -618,13 +686,27 @@ class Dispatcher::Impl {
       const AttemptPlan plan = plan_attempt(dest_.retry, outcome, now, jitter);
       destination_failure = destination_failure || plan.destination_failure;
       auto result = settle(d, plan, a, now, took, b.key);
-      if (result.kind == storage::AttemptResult::Kind::retry && !stopping_) {
+      if (result.kind == storage::AttemptResult::Kind::retry) {
         due_at = due_at ? std::min(*due_at, result.next_attempt_at) : result.next_attempt_at;
+      }
+      if (result.kind == storage::AttemptResult::Kind::retry && hold_retries) {
         d.attempts = result.attempts;
         again.push_back(std::move(d));
       } else {
         results.push_back(std::move(result));
       }
+    }
+    if (due_at && !hold_retries) {
+      std::size_t returned = 0;
+      for (auto& result : results) {
+        if (result.kind != storage::AttemptResult::Kind::retry) continue;
+        result.next_attempt_at = *due_at;
+        ++returned;
+      }
+      log_->warn(
+          "{} ({} events) to {}: attempt failed: {}; {} event(s) back to the queue, due "
+          "in {}",
+          b.key, count, dest_.name, a.error, returned, format_duration(Duration(*due_at - now)));
     }
     note_health(destination_failure, started_epoch, a);
     if (a.status && *a.status >= 200 && *a.status <= 299) {
@@ -660,9 +742,45 @@ class Dispatcher::Impl {
     wake();
   }
 
-  // One delivery taken under `claim` is no longer held in memory: its
-  // result is recorded (or could not be, at stop), or its attempt aborted.
-  void let_go(std::int64_t claim) {
+  // Takes a fetched delivery into memory under its claim. False when this
+  // dispatcher already holds it (waiting, being sent, held for a batch's
+  // retry, or its result being recorded): its claim ran out before it could
+  // be renewed (e.g. storage was unreachable for longer than the lease) and
+  // this fetch claimed it again. The copy held goes on under the new claim,
+  // so that its result applies and renewals cover it, and it is not sent a
+  // second time.
+  bool hold(const storage::Delivery& d) {
+    auto [it, fresh] = holding_.try_emplace(d.id, Holding{d.claim, d.event_id});
+    if (!fresh) {
+      if (it->second.claim == d.claim) return false;
+      log_->warn(
+          "event {} to {}: claimed again after its lease ran out (claim {}, was {}); "
+          "already being handled here, not sent again",
+          d.event_id, dest_.name, d.claim, it->second.claim);
+      release_claim(it->second.claim);
+      it->second.claim = d.claim;
+    }
+    ++claims_[d.claim];
+    return fresh;
+  }
+
+  // The claim a held delivery is held under now (`fallback` when not held).
+  std::int64_t claim_of(std::int64_t id, std::int64_t fallback) const {
+    const auto it = holding_.find(id);
+    return it != holding_.end() ? it->second.claim : fallback;
+  }
+  std::int64_t claim_of(const storage::Delivery& d) const { return claim_of(d.id, d.claim); }
+
+  // Delivery `id` is no longer held in memory: its result is recorded (or
+  // could not be, at the shutdown deadline), or its attempt aborted.
+  void let_go(std::int64_t id) {
+    const auto it = holding_.find(id);
+    if (it == holding_.end()) return;
+    release_claim(it->second.claim);
+    holding_.erase(it);
+  }
+
+  void release_claim(std::int64_t claim) {
     auto it = claims_.find(claim);
     if (it != claims_.end() && --it->second == 0) claims_.erase(it);
   }
@@ -681,9 +799,18 @@ class Dispatcher::Impl {
   std::size_t capacity_ = 32;
   std::deque<Waiting> buffer_;  // taken from storage, not yet sent
   std::vector<Batch> held_;     // batching: sent, failed, waiting for their retry
-  // Per claim token: how many of its deliveries this dispatcher holds
-  // (waiting in buffer_, being sent, held for a batch's retry, or with their
-  // result being recorded); what held_claims() reports for renewal.
+  // The deliveries this dispatcher holds (waiting in buffer_, being sent,
+  // held for a batch's retry, or with their result being recorded), by
+  // delivery id: the claim each is held under now. A copy of a Delivery
+  // (in a coroutine, a batch) may carry an older claim: results look the
+  // current one up here.
+  struct Holding {
+    std::int64_t claim = 0;
+    std::string event_id;
+  };
+  std::unordered_map<std::int64_t, Holding> holding_;
+  // Per claim token: how many of holding_ are held under it; what
+  // held_claims() reports for renewal.
   std::map<std::int64_t, std::size_t> claims_;
   std::size_t in_flight_ = 0;  // requests under way: what concurrency limits
   std::optional<storage::Millis> next_due_;

@@ -1,14 +1,18 @@
 // The Dispatcher on an io_context of the test's own, in simulated time: a
 // clock the test advances, a scripted sender standing in for the destination
 // (answers at once, or holds a request until the test answers it), and the
-// destination's queue in a real SQLite store, called on the test's thread.
-// Covers concurrency, pause and probe, Retry-After, rate_limit, retries,
-// max_attempts, max_age, oldest-first draining, and drain()'s abort.
+// destination's queue in a real SQLite store, called on the test's thread
+// (shared, with claims like PgStore's, for the tests of a queue several
+// relays share). Covers concurrency, pause and probe, Retry-After,
+// rate_limit, retries, max_attempts, max_age, oldest-first draining,
+// drain()'s abort, claims that ran out while held, and results that storage
+// fails to record while stopping.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -17,6 +21,7 @@
 #include <vector>
 
 #include <spdlog/logger.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -143,12 +148,23 @@ class ScriptedSender final : public Sender {
 
 // The destination's queue in a real SQLite store, called on the test thread.
 // Like PgStore, it stamps the deliveries of each fetch that takes some with a
-// claim token of their own (1, 2, ...; SQLite ignores them), and notes the
-// tokens the results carry back.
+// claim token of their own (1, 2, ...), and notes the tokens the results
+// carry back. When `shared`, it says so (Store::shared), and applies retry
+// and dead results only under the claim their row was last taken with, as
+// PgStore does; lapse() lets every claim run out at once. Completions can be
+// made to fail, or held until the test lets them go.
 class StoreQueue final : public DeliveryQueue {
  public:
-  StoreQueue(storage::Store& store, std::string destination)
-      : store_(store), destination_(std::move(destination)) {}
+  StoreQueue(storage::Store& store, std::string destination, asio::io_context* io = nullptr)
+      : store_(store), destination_(std::move(destination)), io_(io) {}
+
+  bool shared_queue = false;
+  // complete() waits until release_completions() (needs the io_context).
+  bool hold_completions = false;
+  // The next this many complete() calls fail, as with storage unreachable.
+  int failing_completions = 0;
+
+  bool shared() const noexcept override { return shared_queue; }
 
   asio::awaitable<storage::StoreResult<storage::FetchResult>> fetch_due(
       storage::Millis now, std::size_t limit) override {
@@ -156,21 +172,59 @@ class StoreQueue final : public DeliveryQueue {
     auto fetched = store_.fetch_due(destination_, now, limit);
     if (fetched && !fetched->due.empty()) {
       ++last_claim_;
-      for (auto& d : fetched->due) d.claim = last_claim_;
+      for (auto& d : fetched->due) {
+        d.claim = last_claim_;
+        row_claims_[d.id] = last_claim_;
+      }
     }
     co_return fetched;
   }
   asio::awaitable<storage::StoreResult<Unit>> complete(
       std::vector<storage::AttemptResult> results) override {
     ++completions_;
+    if (hold_completions) {
+      REQUIRE(io_ != nullptr);
+      auto hold = std::make_shared<asio::steady_timer>(*io_, asio::steady_timer::time_point::max());
+      held_completions_.push_back(hold);
+      co_await hold->async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (failing_completions > 0) {
+      --failing_completions;
+      ++failed_completions_;
+      co_return fail(storage::StoreError{"the database cannot be reached", false});
+    }
     for (const auto& r : results) result_claims_.push_back(r.claim);
-    co_return store_.complete(results);
+    if (!shared_queue) co_return store_.complete(results);
+    std::vector<storage::AttemptResult> apply;
+    for (const auto& r : results) {
+      const auto it = row_claims_.find(r.id);
+      const bool current = it != row_claims_.end() && it->second == r.claim;
+      if (r.kind == storage::AttemptResult::Kind::delivered || current) {
+        apply.push_back(r);
+      } else {
+        ++stale_results_;
+      }
+    }
+    auto done = store_.complete(apply);
+    if (done) {
+      for (const auto& r : apply) row_claims_.erase(r.id);
+    }
+    co_return done;
   }
-  bool shared() const noexcept override { return shared_queue; }
-  // As a PostgreSQL queue other relays take from, when set.
-  bool shared_queue = false;
   // The limit of each fetch_due() call, in order.
   std::vector<std::size_t> fetch_limits;
+  // Every claim runs out (the relay could not renew): the rows in flight
+  // are due again for the next fetch.
+  void lapse() { REQUIRE(store_.release_inflight(destination_)); }
+  // Lets the completions held so far go on.
+  void release_completions() {
+    for (auto& hold : held_completions_) hold->cancel();
+    held_completions_.clear();
+  }
+  std::size_t held_completions() const { return held_completions_.size(); }
+  // Retry and dead results that came with a claim no longer the row's: ignored.
+  int stale_results() const { return stale_results_; }
+  int failed_completions() const { return failed_completions_; }
   // How many complete() calls (transactions) there were.
   int completions() const { return completions_; }
   // The token of the last fetch that took deliveries (0: none yet).
@@ -181,9 +235,14 @@ class StoreQueue final : public DeliveryQueue {
  private:
   storage::Store& store_;
   std::string destination_;
+  asio::io_context* io_;
   int completions_ = 0;
+  int failed_completions_ = 0;
+  int stale_results_ = 0;
   std::int64_t last_claim_ = 0;
   std::vector<std::int64_t> result_claims_;
+  std::map<std::int64_t, std::int64_t> row_claims_;  // delivery id -> claim last taken with
+  std::vector<std::shared_ptr<asio::steady_timer>> held_completions_;
 };
 
 config::Destination destination(unsigned concurrency = 4) {
@@ -201,21 +260,23 @@ std::string id_of(int i) { return "event-" + std::to_string(1000 + i); }
 
 // One dispatcher, its destination, its store and the simulated clock.
 struct Bench {
-  explicit Bench(config::Destination d = destination()) : dest(std::move(d)) {
+  explicit Bench(config::Destination d = destination(), bool shared = false) : dest(std::move(d)) {
     auto opened = storage::open_sqlite_store(storage::SqliteOptions{dir.file("queue.db")});
     if (!opened) FAIL("cannot open the store: " << opened.error().message);
     store = std::move(opened).value();
     auto s = std::make_unique<ScriptedSender>(io, clock);
     sender = s.get();
     Dispatcher::Collaborators parts;
-    auto q = std::make_unique<StoreQueue>(*store, dest.name);
+    auto q = std::make_unique<StoreQueue>(*store, dest.name, &io);
+    q->shared_queue = shared;
     queue = q.get();
     parts.queue = std::move(q);
     parts.sender = std::move(s);
     parts.clock = clock.delivery_clock();
     parts.unit_random = [] { return kFull; };
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(log_text);
     dispatcher = Dispatcher::assemble(io.get_executor(), dest, std::move(parts), metrics,
-                                      std::make_shared<spdlog::logger>("dispatcher-test"));
+                                      std::make_shared<spdlog::logger>("dispatcher-test", sink));
   }
   ~Bench() {
     if (started && !draining) {
@@ -328,6 +389,7 @@ struct Bench {
   metrics::Registry registry;
   metrics::RelayMetrics metrics{registry, "test"};
   std::unique_ptr<storage::Store> store;
+  std::ostringstream log_text;  // what the dispatcher logged
   ScriptedSender* sender = nullptr;
   StoreQueue* queue = nullptr;  // owned by the dispatcher
   std::unique_ptr<Dispatcher> dispatcher;
@@ -969,39 +1031,188 @@ TEST_CASE("dispatcher: on a shared queue it claims one round ahead, in rounds", 
   CHECK(bench.sender->calls.size() == 20);
   // One claim per round of four, not one per answer.
   CHECK(bench.queue->fetch_limits.size() <= 6);
-  const auto left = bench.stats();
-  CHECK(left.pending + left.inflight + left.dead == 0);
-}
+  // --- a queue several relays share (claims that run out, batches to retry)
 
-TEST_CASE("dispatcher: on a shared queue a paused destination gives back what waits",
-          "[dispatcher]") {
-  Bench bench(destination(4));  // initial_backoff 10s
-  bench.queue->shared_queue = true;
-  bench.queue_events(20);
-  bench.start();
-  REQUIRE(bench.sender->held() == 4);
-  REQUIRE(bench.stats().inflight == 8);
-  // The destination fails: paused, and the four waiting go back, due as they
-  // were (first attempts), untouched by this relay; the four sent are retries.
-  bench.answer(status(503));
-  CHECK(bench.state() == "paused");
-  for (int i = 0; i < 3; ++i) bench.answer(status(503));
-  const auto paused = bench.stats();
-  CHECK(paused.inflight == 0);
-  CHECK(paused.pending == 20);
-  CHECK(bench.held_claims().empty());
-  CHECK(bench.sender->calls.size() == 4);
-  // Due now: another relay would take them (here, a fetch as of now).
-  auto due = bench.store->fetch_due("oic", bench.clock.millis(), 100);
-  REQUIRE(due);
-  REQUIRE(due->due.size() == 16);
-  CHECK(due->due[0].event_id == id_of(4));
-  CHECK(due->due[0].attempts == 0);
-  REQUIRE(bench.store->release_inflight());  // that relay let them go again
-  // Nothing is claimed while paused; after the pause, a probe.
-  bench.advance(9999ms);
-  CHECK(bench.sender->calls.size() == 4);
-  bench.advance(1ms);
-  CHECK(bench.state() == "probing");
-  CHECK(bench.sender->calls.size() == 5);
-}
+  TEST_CASE("dispatcher shared queue: a delivery claimed again while in flight is not sent twice",
+            "[dispatcher][shared]") {
+    Bench bench(destination(3), true);
+    bench.queue_events(2);
+    bench.start();
+    REQUIRE(bench.sender->held() == 2);
+    REQUIRE(bench.held_claims() == std::vector<std::int64_t>{1});
+    // No renewal for longer than the lease: both claims run out while the two
+    // requests are under way, and the free slot's fetch claims them again.
+    bench.queue->lapse();
+    bench.advance(0ms);
+    CHECK(bench.queue->last_claim() == 3);  // one row per fetch (one free slot)
+    CHECK(bench.sender->calls.size() == 2);
+    CHECK(bench.sender->ids() == std::vector<std::string>{id_of(0), id_of(1)});
+    // The copies in flight go on under the new claims, which are renewed.
+    CHECK(bench.held_claims() == std::vector<std::int64_t>{2, 3});
+    CHECK(bench.stats().inflight == 2);
+
+    // Event 0's retry applies under its current claim: back in the queue.
+    bench.answer(status(500));
+    CHECK(bench.queue->stale_results() == 0);
+    CHECK(bench.queue->result_claims() == std::vector<std::int64_t>{2});
+    CHECK(bench.stats().pending == 1);
+    CHECK(bench.held_claims() == std::vector<std::int64_t>{3});
+    bench.answer(status(202));
+    CHECK(bench.held_claims().empty());
+    CHECK(bench.sender->calls.size() == 2);
+    const auto left = bench.stats();
+    CHECK(left.inflight == 0);
+    CHECK(left.pending == 1);
+  }
+
+  TEST_CASE("dispatcher shared queue: a result recorded while its row is claimed again follows",
+            "[dispatcher][shared]") {
+    Bench bench(destination(2), true);
+    bench.queue_events(1);
+    bench.start();
+    REQUIRE(bench.sender->held() == 1);
+    bench.queue->hold_completions = true;
+    bench.answer(status(400));  // dead-lettered: recorded under claim 1
+    REQUIRE(bench.queue->held_completions() == 1);
+    // Meanwhile the claim runs out and a fetch takes the row again.
+    bench.queue->lapse();
+    bench.advance(0ms);
+    REQUIRE(bench.queue->last_claim() == 2);
+    CHECK(bench.held_claims() == std::vector<std::int64_t>{2});
+    CHECK(bench.sender->calls.size() == 1);
+    // Claim 1's result applies to nothing; it is recorded again under claim 2.
+    bench.queue->hold_completions = false;
+    bench.queue->release_completions();
+    bench.settle();
+    CHECK(bench.queue->stale_results() == 1);
+    CHECK(bench.queue->result_claims() == std::vector<std::int64_t>{1, 2});
+    CHECK(bench.held_claims().empty());
+    const auto left = bench.stats();
+    CHECK(left.inflight == 0);
+    CHECK(left.dead == 1);
+    CHECK(bench.sender->calls.size() == 1);
+  }
+
+  TEST_CASE("dispatcher shared queue: events waiting for their batch are not batched twice",
+            "[dispatcher][shared][batch]") {
+    Bench bench(batching(4, 50 * 1024, 1), true);
+    bench.queue_events(2);
+    bench.start();
+    CHECK(bench.sender->calls.empty());  // waiting for max_wait
+    REQUIRE(bench.held_claims() == std::vector<std::int64_t>{1});
+    bench.queue->lapse();
+    bench.advance(500ms);
+    REQUIRE(bench.queue->last_claim() == 2);
+    CHECK(bench.held_claims() == std::vector<std::int64_t>{2});
+    bench.sender->script = [](std::size_t, const std::string&) { return status(202); };
+    bench.advance(500ms);
+    REQUIRE(bench.sender->calls.size() == 1);
+    CHECK(bench.sender->calls[0].body == body_of({0, 1}));
+    CHECK(bench.sender->calls[0].event_id == key_of({0, 1}));
+    CHECK(bench.queue->result_claims() == std::vector<std::int64_t>{2, 2});
+    CHECK(bench.held_claims().empty());
+    const auto left = bench.stats();
+    CHECK(left.pending + left.inflight + left.dead == 0);
+  }
+
+  TEST_CASE("dispatcher: on a shared queue a paused destination gives back what waits",
+            "[dispatcher]") {
+    Bench bench(destination(4));  // initial_backoff 10s
+    bench.queue->shared_queue = true;
+    bench.queue_events(20);
+    bench.start();
+    REQUIRE(bench.sender->held() == 4);
+    REQUIRE(bench.stats().inflight == 8);
+    // The destination fails: paused, and the four waiting go back, due as they
+    // were (first attempts), untouched by this relay; the four sent are retries.
+    bench.answer(status(503));
+    CHECK(bench.state() == "paused");
+    for (int i = 0; i < 3; ++i) bench.answer(status(503));
+    const auto paused = bench.stats();
+    CHECK(paused.inflight == 0);
+    CHECK(paused.pending == 20);
+    CHECK(bench.held_claims().empty());
+    CHECK(bench.sender->calls.size() == 4);
+    // Due now: another relay would take them (here, a fetch as of now).
+    auto due = bench.store->fetch_due("oic", bench.clock.millis(), 100);
+    REQUIRE(due);
+    REQUIRE(due->due.size() == 16);
+    CHECK(due->due[0].event_id == id_of(4));
+    CHECK(due->due[0].attempts == 0);
+    REQUIRE(bench.store->release_inflight());  // that relay let them go again
+    // Nothing is claimed while paused; after the pause, a probe.
+    bench.advance(9999ms);
+    CHECK(bench.sender->calls.size() == 4);
+    bench.advance(1ms);
+    CHECK(bench.state() == "probing");
+    CHECK(bench.sender->calls.size() == 5);
+    TEST_CASE("dispatcher shared queue: a batch to be retried goes back to the queue",
+              "[dispatcher][shared][batch]") {
+      Bench bench(batching(3, 50 * 1024, 1), true);
+      bench.sender->script = [](std::size_t i, const std::string&) {
+        return i == 0 ? status(503) : status(202);
+      };
+      bench.queue_events(3);
+      bench.start();
+      REQUIRE(bench.sender->calls.size() == 1);
+      CHECK(bench.state() == "paused");
+      // Not held by this relay: pending for any relay, with the attempt counted,
+      // due when the batch would have been retried.
+      auto left = bench.stats();
+      CHECK(left.pending == 3);
+      CHECK(left.inflight == 0);
+      CHECK(bench.held_claims().empty());
+      CHECK(bench.queue->result_claims() == std::vector<std::int64_t>{1, 1, 1});
+      CHECK(bench.queue->completions() == 1);
+      auto due = bench.store->fetch_due("oic", bench.clock.millis(), 10);
+      REQUIRE(due);
+      CHECK(due->due.empty());
+      REQUIRE(due->next_due.has_value());
+      CHECK(*due->next_due > bench.clock.millis() + 9000);
+      CHECK(*due->next_due <= bench.clock.millis() + 10000);
+      // This relay takes them again after its pause: the same events, the same key.
+      bench.advance(10s);
+      REQUIRE(bench.sender->calls.size() == 2);
+      CHECK(bench.sender->calls[1].event_id == key_of({0, 1, 2}));
+      CHECK(bench.sender->calls[1].body == body_of({0, 1, 2}));
+      CHECK(bench.queue->last_claim() == 2);
+      left = bench.stats();
+      CHECK(left.pending + left.inflight + left.dead == 0);
+      CHECK(bench.metric("ocirelay_delivery_attempts_sum{destination=\"oic\"}") == 2 * 3);
+    }
+
+    TEST_CASE("dispatcher: while stopping, a result storage fails to record is tried again",
+              "[dispatcher]") {
+      Bench bench(destination(1));
+      bench.queue_events(1);
+      bench.start();
+      REQUIRE(bench.sender->held() == 1);
+      bench.begin_drain(Steady::now() + 10s);
+      bench.queue->failing_completions = 2;
+      bench.answer(status(202));
+      CHECK(bench.end_drain() == true);
+      CHECK(bench.queue->failed_completions() == 2);
+      const auto left = bench.stats();
+      CHECK(left.pending + left.inflight + left.dead == 0);
+      CHECK(bench.log_text.str().find("possible duplicate") == std::string::npos);
+    }
+
+    TEST_CASE("dispatcher: a 2xx never recorded by the shutdown deadline is logged as a duplicate",
+              "[dispatcher]") {
+      Bench bench(destination(2));
+      bench.queue_events(2);
+      bench.start();
+      REQUIRE(bench.sender->held() == 2);
+      bench.begin_drain(Steady::now() + 300ms);
+      bench.queue->failing_completions = 1000;
+      bench.answer(status(202));
+      bench.answer(status(503));
+      CHECK(bench.end_drain() == true);
+      const auto left = bench.stats();
+      CHECK(left.inflight == 2);  // stays queued: released before storage closes
+      const std::string log = bench.log_text.str();
+      const auto line_at = log.find("possible duplicate delivery of event(s) " + id_of(0));
+      REQUIRE(line_at != std::string::npos);
+      const std::string line = log.substr(line_at, log.find('\n', line_at) - line_at);
+      CHECK(line.find(id_of(1)) == std::string::npos);  // the retry is not a duplicate
+    }

@@ -12,7 +12,9 @@
 // request each with the batch's key. A batch is one attempt: its events are
 // delivered or dead-lettered one by one, or retried together as the same
 // batch, held in memory with their rows inflight until the retry is due
-// (recorded as retries in storage if the dispatcher stops first).
+// (recorded as retries in storage if the dispatcher stops first). On a
+// shared queue a batch to be retried goes back to storage at once instead,
+// so that another relay, which may reach the destination, can take it.
 //
 // Destination health: when an attempt fails in a way that says the
 // destination is unwell (no response, 408, 429, 5xx, 401, 403, 404), the
@@ -26,6 +28,9 @@
 // dispatcher claims only as many deliveries as it has free slots (none while
 // paused), instead of reading ahead, so that another relay sends what this
 // one cannot; notify() is then also called when another relay queued events.
+// A delivery whose claim ran out while this dispatcher still held it (no
+// renewal for longer than the lease) and that a fetch claims again is not
+// sent a second time: the copy held goes on under the new claim.
 //
 // The decisions are made by value types that take time as an argument
 // (DestinationHealth, RateLimiter, plan_attempt); the Dispatcher feeds them
@@ -39,7 +44,10 @@
 // must have completed before destruction. Deliveries still running when the
 // drain deadline passes are aborted (terminal cancellation, connections
 // closed) and stay inflight in storage, to be released (by
-// StorageWorker::async_release_inflight) before storage closes.
+// StorageWorker::async_release_inflight) before storage closes. Results that
+// storage fails to record while stopping are tried again until that
+// deadline; those of deliveries the destination accepted that still are not
+// recorded then are logged as possible duplicates, with their event IDs.
 #pragma once
 
 #include <chrono>
