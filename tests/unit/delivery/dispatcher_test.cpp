@@ -211,8 +211,6 @@ class StoreQueue final : public DeliveryQueue {
     }
     co_return done;
   }
-  // The limit of each fetch_due() call, in order.
-  std::vector<std::size_t> fetch_limits;
   // Every claim runs out (the relay could not renew): the rows in flight
   // are due again for the next fetch.
   void lapse() { REQUIRE(store_.release_inflight(destination_)); }
@@ -225,6 +223,8 @@ class StoreQueue final : public DeliveryQueue {
   // Retry and dead results that came with a claim no longer the row's: ignored.
   int stale_results() const { return stale_results_; }
   int failed_completions() const { return failed_completions_; }
+  // The limit of each fetch_due() call, in order.
+  std::vector<std::size_t> fetch_limits;
   // How many complete() calls (transactions) there were.
   int completions() const { return completions_; }
   // The token of the last fetch that took deliveries (0: none yet).
@@ -1009,6 +1009,162 @@ TEST_CASE("dispatcher: in real time, a retry comes back when due without a notif
   CHECK(dispatcher->state() == std::string("healthy"));
 }
 
+// --- a queue several relays share (claims that run out, batches to retry)
+
+TEST_CASE("dispatcher shared queue: a delivery claimed again while in flight is not sent twice",
+          "[dispatcher][shared]") {
+  Bench bench(destination(3), true);
+  bench.queue_events(2);
+  bench.start();
+  REQUIRE(bench.sender->held() == 2);
+  REQUIRE(bench.held_claims() == std::vector<std::int64_t>{1});
+  // No renewal for longer than the lease: both claims run out while the two
+  // requests are under way, and the next fetch (a round ahead) claims them
+  // again.
+  bench.queue->lapse();
+  bench.advance(0ms);
+  CHECK(bench.queue->last_claim() == 2);
+  CHECK(bench.sender->calls.size() == 2);
+  CHECK(bench.sender->ids() == std::vector<std::string>{id_of(0), id_of(1)});
+  // The copies in flight go on under the new claim, which is renewed.
+  CHECK(bench.held_claims() == std::vector<std::int64_t>{2});
+  CHECK(bench.stats().inflight == 2);
+
+  // Event 0's retry applies under its current claim: back in the queue.
+  bench.answer(status(500));
+  CHECK(bench.queue->stale_results() == 0);
+  CHECK(bench.queue->result_claims() == std::vector<std::int64_t>{2});
+  CHECK(bench.stats().pending == 1);
+  CHECK(bench.held_claims() == std::vector<std::int64_t>{2});  // event 1's
+  bench.answer(status(202));
+  CHECK(bench.held_claims().empty());
+  CHECK(bench.sender->calls.size() == 2);
+  const auto left = bench.stats();
+  CHECK(left.inflight == 0);
+  CHECK(left.pending == 1);
+}
+
+TEST_CASE("dispatcher shared queue: a result recorded while its row is claimed again follows",
+          "[dispatcher][shared]") {
+  Bench bench(destination(2), true);
+  bench.queue_events(1);
+  bench.start();
+  REQUIRE(bench.sender->held() == 1);
+  bench.queue->hold_completions = true;
+  bench.answer(status(400));  // dead-lettered: recorded under claim 1
+  REQUIRE(bench.queue->held_completions() == 1);
+  // Meanwhile the claim runs out and a fetch takes the row again.
+  bench.queue->lapse();
+  bench.advance(0ms);
+  REQUIRE(bench.queue->last_claim() == 2);
+  CHECK(bench.held_claims() == std::vector<std::int64_t>{2});
+  CHECK(bench.sender->calls.size() == 1);
+  // Claim 1's result applies to nothing; it is recorded again under claim 2.
+  bench.queue->hold_completions = false;
+  bench.queue->release_completions();
+  bench.settle();
+  CHECK(bench.queue->stale_results() == 1);
+  CHECK(bench.queue->result_claims() == std::vector<std::int64_t>{1, 2});
+  CHECK(bench.held_claims().empty());
+  const auto left = bench.stats();
+  CHECK(left.inflight == 0);
+  CHECK(left.dead == 1);
+  CHECK(bench.sender->calls.size() == 1);
+}
+
+TEST_CASE("dispatcher shared queue: events waiting for their batch are not batched twice",
+          "[dispatcher][shared][batch]") {
+  Bench bench(batching(4, 50 * 1024, 1), true);
+  bench.queue_events(2);
+  bench.start();
+  CHECK(bench.sender->calls.empty());  // waiting for max_wait
+  REQUIRE(bench.held_claims() == std::vector<std::int64_t>{1});
+  bench.queue->lapse();
+  bench.advance(500ms);
+  REQUIRE(bench.queue->last_claim() == 2);
+  CHECK(bench.held_claims() == std::vector<std::int64_t>{2});
+  bench.sender->script = [](std::size_t, const std::string&) { return status(202); };
+  bench.advance(500ms);
+  REQUIRE(bench.sender->calls.size() == 1);
+  CHECK(bench.sender->calls[0].body == body_of({0, 1}));
+  CHECK(bench.sender->calls[0].event_id == key_of({0, 1}));
+  CHECK(bench.queue->result_claims() == std::vector<std::int64_t>{2, 2});
+  CHECK(bench.held_claims().empty());
+  const auto left = bench.stats();
+  CHECK(left.pending + left.inflight + left.dead == 0);
+}
+
+TEST_CASE("dispatcher shared queue: a batch to be retried goes back to the queue",
+          "[dispatcher][shared][batch]") {
+  Bench bench(batching(3, 50 * 1024, 1), true);
+  bench.sender->script = [](std::size_t i, const std::string&) {
+    return i == 0 ? status(503) : status(202);
+  };
+  bench.queue_events(3);
+  bench.start();
+  REQUIRE(bench.sender->calls.size() == 1);
+  CHECK(bench.state() == "paused");
+  // Not held by this relay: pending for any relay, with the attempt counted,
+  // due when the batch would have been retried.
+  auto left = bench.stats();
+  CHECK(left.pending == 3);
+  CHECK(left.inflight == 0);
+  CHECK(bench.held_claims().empty());
+  CHECK(bench.queue->result_claims() == std::vector<std::int64_t>{1, 1, 1});
+  CHECK(bench.queue->completions() == 1);
+  auto due = bench.store->fetch_due("oic", bench.clock.millis(), 10);
+  REQUIRE(due);
+  CHECK(due->due.empty());
+  REQUIRE(due->next_due.has_value());
+  CHECK(*due->next_due > bench.clock.millis() + 9000);
+  CHECK(*due->next_due <= bench.clock.millis() + 10000);
+  // This relay takes them again after its pause: the same events, the same key.
+  bench.advance(10s);
+  REQUIRE(bench.sender->calls.size() == 2);
+  CHECK(bench.sender->calls[1].event_id == key_of({0, 1, 2}));
+  CHECK(bench.sender->calls[1].body == body_of({0, 1, 2}));
+  CHECK(bench.queue->last_claim() == 2);
+  left = bench.stats();
+  CHECK(left.pending + left.inflight + left.dead == 0);
+  CHECK(bench.metric("ocirelay_delivery_attempts_sum{destination=\"oic\"}") == 2 * 3);
+}
+
+TEST_CASE("dispatcher: while stopping, a result storage fails to record is tried again",
+          "[dispatcher]") {
+  Bench bench(destination(1));
+  bench.queue_events(1);
+  bench.start();
+  REQUIRE(bench.sender->held() == 1);
+  bench.begin_drain(Steady::now() + 10s);
+  bench.queue->failing_completions = 2;
+  bench.answer(status(202));
+  CHECK(bench.end_drain() == true);
+  CHECK(bench.queue->failed_completions() == 2);
+  const auto left = bench.stats();
+  CHECK(left.pending + left.inflight + left.dead == 0);
+  CHECK(bench.log_text.str().find("possible duplicate") == std::string::npos);
+}
+
+TEST_CASE("dispatcher: a 2xx never recorded by the shutdown deadline is logged as a duplicate",
+          "[dispatcher]") {
+  Bench bench(destination(2));
+  bench.queue_events(2);
+  bench.start();
+  REQUIRE(bench.sender->held() == 2);
+  bench.begin_drain(Steady::now() + 300ms);
+  bench.queue->failing_completions = 1000;
+  bench.answer(status(202));
+  bench.answer(status(503));
+  CHECK(bench.end_drain() == true);
+  const auto left = bench.stats();
+  CHECK(left.inflight == 2);  // stays queued: released before storage closes
+  const std::string log = bench.log_text.str();
+  const auto line_at = log.find("possible duplicate delivery of event(s) " + id_of(0));
+  REQUIRE(line_at != std::string::npos);
+  const std::string line = log.substr(line_at, log.find('\n', line_at) - line_at);
+  CHECK(line.find(id_of(1)) == std::string::npos);  // the retry is not a duplicate
+}
+
 TEST_CASE("dispatcher: on a shared queue it claims one round ahead, in rounds", "[dispatcher]") {
   Bench bench(destination(4));
   bench.queue->shared_queue = true;
@@ -1031,188 +1187,39 @@ TEST_CASE("dispatcher: on a shared queue it claims one round ahead, in rounds", 
   CHECK(bench.sender->calls.size() == 20);
   // One claim per round of four, not one per answer.
   CHECK(bench.queue->fetch_limits.size() <= 6);
-  // --- a queue several relays share (claims that run out, batches to retry)
+  const auto left = bench.stats();
+  CHECK(left.pending + left.inflight + left.dead == 0);
+}
 
-  TEST_CASE("dispatcher shared queue: a delivery claimed again while in flight is not sent twice",
-            "[dispatcher][shared]") {
-    Bench bench(destination(3), true);
-    bench.queue_events(2);
-    bench.start();
-    REQUIRE(bench.sender->held() == 2);
-    REQUIRE(bench.held_claims() == std::vector<std::int64_t>{1});
-    // No renewal for longer than the lease: both claims run out while the two
-    // requests are under way, and the free slot's fetch claims them again.
-    bench.queue->lapse();
-    bench.advance(0ms);
-    CHECK(bench.queue->last_claim() == 3);  // one row per fetch (one free slot)
-    CHECK(bench.sender->calls.size() == 2);
-    CHECK(bench.sender->ids() == std::vector<std::string>{id_of(0), id_of(1)});
-    // The copies in flight go on under the new claims, which are renewed.
-    CHECK(bench.held_claims() == std::vector<std::int64_t>{2, 3});
-    CHECK(bench.stats().inflight == 2);
-
-    // Event 0's retry applies under its current claim: back in the queue.
-    bench.answer(status(500));
-    CHECK(bench.queue->stale_results() == 0);
-    CHECK(bench.queue->result_claims() == std::vector<std::int64_t>{2});
-    CHECK(bench.stats().pending == 1);
-    CHECK(bench.held_claims() == std::vector<std::int64_t>{3});
-    bench.answer(status(202));
-    CHECK(bench.held_claims().empty());
-    CHECK(bench.sender->calls.size() == 2);
-    const auto left = bench.stats();
-    CHECK(left.inflight == 0);
-    CHECK(left.pending == 1);
-  }
-
-  TEST_CASE("dispatcher shared queue: a result recorded while its row is claimed again follows",
-            "[dispatcher][shared]") {
-    Bench bench(destination(2), true);
-    bench.queue_events(1);
-    bench.start();
-    REQUIRE(bench.sender->held() == 1);
-    bench.queue->hold_completions = true;
-    bench.answer(status(400));  // dead-lettered: recorded under claim 1
-    REQUIRE(bench.queue->held_completions() == 1);
-    // Meanwhile the claim runs out and a fetch takes the row again.
-    bench.queue->lapse();
-    bench.advance(0ms);
-    REQUIRE(bench.queue->last_claim() == 2);
-    CHECK(bench.held_claims() == std::vector<std::int64_t>{2});
-    CHECK(bench.sender->calls.size() == 1);
-    // Claim 1's result applies to nothing; it is recorded again under claim 2.
-    bench.queue->hold_completions = false;
-    bench.queue->release_completions();
-    bench.settle();
-    CHECK(bench.queue->stale_results() == 1);
-    CHECK(bench.queue->result_claims() == std::vector<std::int64_t>{1, 2});
-    CHECK(bench.held_claims().empty());
-    const auto left = bench.stats();
-    CHECK(left.inflight == 0);
-    CHECK(left.dead == 1);
-    CHECK(bench.sender->calls.size() == 1);
-  }
-
-  TEST_CASE("dispatcher shared queue: events waiting for their batch are not batched twice",
-            "[dispatcher][shared][batch]") {
-    Bench bench(batching(4, 50 * 1024, 1), true);
-    bench.queue_events(2);
-    bench.start();
-    CHECK(bench.sender->calls.empty());  // waiting for max_wait
-    REQUIRE(bench.held_claims() == std::vector<std::int64_t>{1});
-    bench.queue->lapse();
-    bench.advance(500ms);
-    REQUIRE(bench.queue->last_claim() == 2);
-    CHECK(bench.held_claims() == std::vector<std::int64_t>{2});
-    bench.sender->script = [](std::size_t, const std::string&) { return status(202); };
-    bench.advance(500ms);
-    REQUIRE(bench.sender->calls.size() == 1);
-    CHECK(bench.sender->calls[0].body == body_of({0, 1}));
-    CHECK(bench.sender->calls[0].event_id == key_of({0, 1}));
-    CHECK(bench.queue->result_claims() == std::vector<std::int64_t>{2, 2});
-    CHECK(bench.held_claims().empty());
-    const auto left = bench.stats();
-    CHECK(left.pending + left.inflight + left.dead == 0);
-  }
-
-  TEST_CASE("dispatcher: on a shared queue a paused destination gives back what waits",
-            "[dispatcher]") {
-    Bench bench(destination(4));  // initial_backoff 10s
-    bench.queue->shared_queue = true;
-    bench.queue_events(20);
-    bench.start();
-    REQUIRE(bench.sender->held() == 4);
-    REQUIRE(bench.stats().inflight == 8);
-    // The destination fails: paused, and the four waiting go back, due as they
-    // were (first attempts), untouched by this relay; the four sent are retries.
-    bench.answer(status(503));
-    CHECK(bench.state() == "paused");
-    for (int i = 0; i < 3; ++i) bench.answer(status(503));
-    const auto paused = bench.stats();
-    CHECK(paused.inflight == 0);
-    CHECK(paused.pending == 20);
-    CHECK(bench.held_claims().empty());
-    CHECK(bench.sender->calls.size() == 4);
-    // Due now: another relay would take them (here, a fetch as of now).
-    auto due = bench.store->fetch_due("oic", bench.clock.millis(), 100);
-    REQUIRE(due);
-    REQUIRE(due->due.size() == 16);
-    CHECK(due->due[0].event_id == id_of(4));
-    CHECK(due->due[0].attempts == 0);
-    REQUIRE(bench.store->release_inflight());  // that relay let them go again
-    // Nothing is claimed while paused; after the pause, a probe.
-    bench.advance(9999ms);
-    CHECK(bench.sender->calls.size() == 4);
-    bench.advance(1ms);
-    CHECK(bench.state() == "probing");
-    CHECK(bench.sender->calls.size() == 5);
-    TEST_CASE("dispatcher shared queue: a batch to be retried goes back to the queue",
-              "[dispatcher][shared][batch]") {
-      Bench bench(batching(3, 50 * 1024, 1), true);
-      bench.sender->script = [](std::size_t i, const std::string&) {
-        return i == 0 ? status(503) : status(202);
-      };
-      bench.queue_events(3);
-      bench.start();
-      REQUIRE(bench.sender->calls.size() == 1);
-      CHECK(bench.state() == "paused");
-      // Not held by this relay: pending for any relay, with the attempt counted,
-      // due when the batch would have been retried.
-      auto left = bench.stats();
-      CHECK(left.pending == 3);
-      CHECK(left.inflight == 0);
-      CHECK(bench.held_claims().empty());
-      CHECK(bench.queue->result_claims() == std::vector<std::int64_t>{1, 1, 1});
-      CHECK(bench.queue->completions() == 1);
-      auto due = bench.store->fetch_due("oic", bench.clock.millis(), 10);
-      REQUIRE(due);
-      CHECK(due->due.empty());
-      REQUIRE(due->next_due.has_value());
-      CHECK(*due->next_due > bench.clock.millis() + 9000);
-      CHECK(*due->next_due <= bench.clock.millis() + 10000);
-      // This relay takes them again after its pause: the same events, the same key.
-      bench.advance(10s);
-      REQUIRE(bench.sender->calls.size() == 2);
-      CHECK(bench.sender->calls[1].event_id == key_of({0, 1, 2}));
-      CHECK(bench.sender->calls[1].body == body_of({0, 1, 2}));
-      CHECK(bench.queue->last_claim() == 2);
-      left = bench.stats();
-      CHECK(left.pending + left.inflight + left.dead == 0);
-      CHECK(bench.metric("ocirelay_delivery_attempts_sum{destination=\"oic\"}") == 2 * 3);
-    }
-
-    TEST_CASE("dispatcher: while stopping, a result storage fails to record is tried again",
-              "[dispatcher]") {
-      Bench bench(destination(1));
-      bench.queue_events(1);
-      bench.start();
-      REQUIRE(bench.sender->held() == 1);
-      bench.begin_drain(Steady::now() + 10s);
-      bench.queue->failing_completions = 2;
-      bench.answer(status(202));
-      CHECK(bench.end_drain() == true);
-      CHECK(bench.queue->failed_completions() == 2);
-      const auto left = bench.stats();
-      CHECK(left.pending + left.inflight + left.dead == 0);
-      CHECK(bench.log_text.str().find("possible duplicate") == std::string::npos);
-    }
-
-    TEST_CASE("dispatcher: a 2xx never recorded by the shutdown deadline is logged as a duplicate",
-              "[dispatcher]") {
-      Bench bench(destination(2));
-      bench.queue_events(2);
-      bench.start();
-      REQUIRE(bench.sender->held() == 2);
-      bench.begin_drain(Steady::now() + 300ms);
-      bench.queue->failing_completions = 1000;
-      bench.answer(status(202));
-      bench.answer(status(503));
-      CHECK(bench.end_drain() == true);
-      const auto left = bench.stats();
-      CHECK(left.inflight == 2);  // stays queued: released before storage closes
-      const std::string log = bench.log_text.str();
-      const auto line_at = log.find("possible duplicate delivery of event(s) " + id_of(0));
-      REQUIRE(line_at != std::string::npos);
-      const std::string line = log.substr(line_at, log.find('\n', line_at) - line_at);
-      CHECK(line.find(id_of(1)) == std::string::npos);  // the retry is not a duplicate
-    }
+TEST_CASE("dispatcher: on a shared queue a paused destination gives back what waits",
+          "[dispatcher]") {
+  Bench bench(destination(4));  // initial_backoff 10s
+  bench.queue->shared_queue = true;
+  bench.queue_events(20);
+  bench.start();
+  REQUIRE(bench.sender->held() == 4);
+  REQUIRE(bench.stats().inflight == 8);
+  // The destination fails: paused, and the four waiting go back, due as they
+  // were (first attempts), untouched by this relay; the four sent are retries.
+  bench.answer(status(503));
+  CHECK(bench.state() == "paused");
+  for (int i = 0; i < 3; ++i) bench.answer(status(503));
+  const auto paused = bench.stats();
+  CHECK(paused.inflight == 0);
+  CHECK(paused.pending == 20);
+  CHECK(bench.held_claims().empty());
+  CHECK(bench.sender->calls.size() == 4);
+  // Due now: another relay would take them (here, a fetch as of now).
+  auto due = bench.store->fetch_due("oic", bench.clock.millis(), 100);
+  REQUIRE(due);
+  REQUIRE(due->due.size() == 16);
+  CHECK(due->due[0].event_id == id_of(4));
+  CHECK(due->due[0].attempts == 0);
+  REQUIRE(bench.store->release_inflight());  // that relay let them go again
+  // Nothing is claimed while paused; after the pause, a probe.
+  bench.advance(9999ms);
+  CHECK(bench.sender->calls.size() == 4);
+  bench.advance(1ms);
+  CHECK(bench.state() == "probing");
+  CHECK(bench.sender->calls.size() == 5);
+}
