@@ -49,13 +49,12 @@ constexpr std::chrono::seconds kLingerTime{30};
 constexpr std::chrono::seconds kLingerIdle{5};
 
 // Freed memory goes back to the system (malloc_trim) kTrimDelay after
-// kTrimAfterChanges connections have opened or closed since the last time,
-// at most once per kTrimDelay. glibc keeps freed memory in its heap, where
-// the buffers of the connections still open keep it from shrinking: what a
-// TLS handshake used and freed (about 13 KiB a connection), and all that a
-// closed connection held (docs/benchmarks.md, memory per connection).
+// kTrimAfterClosed connections have closed since the last time, at most once
+// per kTrimDelay. glibc keeps what closed connections freed (about 80 KiB
+// each with TLS) in its heap, where the buffers of the connections still
+// open keep it from shrinking (docs/benchmarks.md, memory per connection).
 constexpr std::chrono::seconds kTrimDelay{5};
-constexpr std::size_t kTrimAfterChanges = 64;
+constexpr std::size_t kTrimAfterClosed = 64;
 
 bool is_resource_exhaustion(const boost::system::error_code& ec) {
   if (ec.category() != boost::system::system_category()) return false;
@@ -306,9 +305,9 @@ class BasicServer final : public Server::Impl {
     return false;
   }
 
-  // Called as a connection starts and as it ends: see kTrimDelay.
-  void connection_opened_or_closed() {
-    if (++changes_since_trim_ < kTrimAfterChanges || trim_pending_ || stopping_) return;
+  // Called as a connection ends: see kTrimDelay.
+  void connection_closed() {
+    if (++closed_since_trim_ < kTrimAfterClosed || trim_pending_ || stopping_) return;
     trim_pending_ = true;
     tasks_.spawn(trim_later(), "memory release");
   }
@@ -321,7 +320,7 @@ class BasicServer final : public Server::Impl {
     }
     trim_pending_ = false;
     if (ec || stopping_) co_return;
-    changes_since_trim_ = 0;
+    closed_since_trim_ = 0;
     ::malloc_trim(0);
   }
 
@@ -396,10 +395,9 @@ class BasicServer final : public Server::Impl {
       typename std::list<Connection>::iterator it;
       ~Erase() {
         self->connections_.erase(it);
-        self->connection_opened_or_closed();
+        self->connection_closed();
       }
     } erase{this, entry};
-    connection_opened_or_closed();
 
     boost::system::error_code ec;
     std::string remote;
@@ -466,8 +464,8 @@ class BasicServer final : public Server::Impl {
 
   // An error answer sent before the request was read to its end, then a
   // lingering close, as nginx does (lingering_time, lingering_timeout): the
-  // write side is shut down (plain connections), and what the client still
-  // sends is read and thrown away, for at most kLingerTime in all and
+  // write side is shut down (FIN; on TLS, close_notify), and what the client
+  // still sends is read and thrown away, for at most kLingerTime in all and
   // kLingerIdle between reads. Closing at once with unread input makes the
   // kernel answer with a reset, which destroys the answer in flight: a client
   // that sends a whole 2 MB body before reading would see ECONNRESET instead
@@ -488,9 +486,10 @@ class BasicServer final : public Server::Impl {
       // counterpart of the plain connection's FIN. Asio's shutdown sends
       // it and then waits for the client's close_notify, reading: that wait
       // is the first part of the linger. It ends at the client's
-      // close_notify, on more application data (refused after close_notify),
-      // at EOF or after kLingerIdle; the linger then goes on below on the TCP
-      // stream, whose bytes need no decrypting to be thrown away.
+      // close_notify, at EOF, on an error (OpenSSL's shutdown may refuse
+      // application data the client still sends) or after kLingerIdle; the
+      // linger then goes on below on the TCP stream, whose bytes need no
+      // decrypting to be thrown away.
       tcp_stream.expires_after(kLingerIdle);
       co_await stream.async_shutdown(nothrow);
     }
@@ -637,7 +636,7 @@ class BasicServer final : public Server::Impl {
   bool stopping_ = false;
   std::uint64_t connection_counter_ = 0;
   std::uint64_t evicted_ = 0;
-  std::size_t changes_since_trim_ = 0;
+  std::size_t closed_since_trim_ = 0;
   bool trim_pending_ = false;
   // Where lingering connections' input goes (answer_and_linger); written by
   // any of them, never read, so one buffer serves the whole server.
