@@ -111,8 +111,10 @@ idle_cpu="$(median idle ocirelay cpu_ms)"
 idle_seconds="$(median idle ocirelay seconds)"
 backlog_n="$(median backlog fill accepted)"
 peak_rss="$(awk -v a="$fill_rss" -v b="$drain_rss" 'BEGIN {print (a > b) ? a : b}')"
-# The memory-per-connection labels (tls-N) and figures, in the order measured.
-mapfile -t HOLD_LABELS < <(awk -F'\t' '$1=="connections" && !seen[$2]++ {print $2}' "$RESULTS")
+# The memory-per-connection labels (tls-N, by N) and figures; the targets
+# are checked on the largest N.
+mapfile -t HOLD_LABELS < <(awk -F'\t' '$1=="connections" && !seen[$2]++ {print $2}' "$RESULTS" |
+  sort -t- -k2,2n)
 hold_keys="$(awk -F'\t' '$1=="connections" && !seen[$4]++ {print $4}' "$RESULTS" | tr '\n' ' ')"
 hold_big="${HOLD_LABELS[${#HOLD_LABELS[@]}-1]:-none}"
 hold_idle="$(median connections "$hold_big" rss_idle_kb)"
@@ -269,9 +271,9 @@ plot_dir="$(basename "$PLOTS")"
   echo
   echo "\`ocirelay-bench hold\`: N TLS keep-alive connections to a relay with TLS, one"
   echo "event posted and answered on each, then all held open and idle (within"
-  echo "\`idle_timeout\`); the relay's RSS (VmRSS) before, while they are idle, and"
-  echo "after the client closes them all (without close_notify, as most clients do)."
-  echo "A fresh relay per figure, the destination down."
+  echo "\`idle_timeout\`); the relay's RSS (VmRSS) before, while they are idle (10 s"
+  echo "after the last answer), and after the client closes them all (without"
+  echo "close_notify, as most clients do). A fresh relay per figure, the destination down."
   echo
   echo "| figure | $(for c in "${HOLD_LABELS[@]}"; do printf '%s | range | ' "$c"; done)"
   echo "|---|$(for _ in "${HOLD_LABELS[@]}"; do printf -- '---|---|'; done)"

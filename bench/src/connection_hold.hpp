@@ -3,8 +3,9 @@
 // event on each (so every connection is a used one, its answer read), and
 // keeps them all open and idle; then closes them (without close_notify, as
 // most clients do) and reports the relay's resident memory (VmRSS of `pid`,
-// from /proc) before, while they are idle, and at each of `after_close`
-// seconds after closing.
+// from /proc) before, while they are idle (`settle_seconds` after the last
+// answer: the relay gives memory freed by handshakes back within about 5 s),
+// and at each of `after_close` seconds after closing.
 //
 // Thread and lifetime contract: run() blocks the calling thread, which alone
 // runs the hold's own io_context; one run() per object.
@@ -24,7 +25,7 @@ struct HoldOptions {
   int pid = 0;  // the relay's process, for its VmRSS
   std::size_t connections = 256;
   std::string run = "hold";                    // eventID prefix, distinct per run
-  double settle_seconds = 2;                   // after the last answer, before the idle figure
+  double settle_seconds = 10;                  // after the last answer, before the idle figure
   std::vector<double> after_close{5, 30, 60};  // seconds after closing, ascending
 };
 

@@ -15,7 +15,7 @@
 //
 // hold: memory per connection. N TLS keep-alive connections, one event
 // posted on each, kept open idle; the relay's VmRSS (of PID) before, while
-// idle (after --settle seconds, default 2), and at each of --after seconds
+// idle (after --settle seconds, default 10), and at each of --after seconds
 // after closing them all (default 5,30,60).
 //   ocirelay-bench fsync --dir D [--seconds S]
 //   ocirelay-bench free-port
@@ -230,7 +230,7 @@ int run_hold(const Args& a) {
   o.pid = static_cast<int>(number(a, "pid", 0));
   o.connections = number(a, "connections", 256);
   o.run = get(a, "run", "hold");
-  o.settle_seconds = std::strtod(get(a, "settle", "2").c_str(), nullptr);
+  o.settle_seconds = std::strtod(get(a, "settle", "10").c_str(), nullptr);
   const std::string after = get(a, "after", "5,30,60");
   o.after_close.clear();
   for (std::size_t at = 0; at < after.size();) {
