@@ -466,8 +466,9 @@ fi
 # --- 4b. Memory per connection ----------------------------------------------
 # N TLS keep-alive connections, one event posted on each, held open and idle
 # (well within idle_timeout); the relay's RSS before, while they are idle
-# (10 s after the last answer) and after they close (ocirelay-bench hold). One fresh relay per figure; the
-# sink stays down, so nothing is delivered meanwhile.
+# (10 s after the last answer) and after they close (ocirelay-bench hold).
+# One fresh relay per figure; the sink stays down, so nothing is delivered
+# meanwhile.
 if want connections; then
   want_files=$((${HOLD_CONNECTIONS[-1]} + 256))
   if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want_files" ]; then

@@ -1,6 +1,7 @@
 #include "connection_hold.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <thread>
