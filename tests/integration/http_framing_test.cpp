@@ -3,7 +3,8 @@
 // and the connection closed; HEAD answers carry no body; an HTTP/1.0 client
 // never gets 100 Continue; and an early error answer (413 on a too large
 // Content-Length) reaches a client that sends its whole body before reading,
-// over plain HTTP and TLS, instead of being destroyed by a reset.
+// over plain HTTP and TLS, instead of being destroyed by a reset; on TLS the
+// relay sends close_notify right after it, before the lingering close.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
