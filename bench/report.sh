@@ -111,6 +111,15 @@ idle_cpu="$(median idle ocirelay cpu_ms)"
 idle_seconds="$(median idle ocirelay seconds)"
 backlog_n="$(median backlog fill accepted)"
 peak_rss="$(awk -v a="$fill_rss" -v b="$drain_rss" 'BEGIN {print (a > b) ? a : b}')"
+# The memory-per-connection labels (tls-N, by N) and figures; the targets
+# are checked on the largest N.
+mapfile -t HOLD_LABELS < <(awk -F'\t' '$1=="connections" && !seen[$2]++ {print $2}' "$RESULTS" |
+  sort -t- -k2,2n)
+hold_keys="$(awk -F'\t' '$1=="connections" && !seen[$4]++ {print $4}' "$RESULTS" | tr '\n' ' ')"
+hold_big="${HOLD_LABELS[${#HOLD_LABELS[@]}-1]:-none}"
+hold_idle="$(median connections "$hold_big" rss_idle_kb)"
+hold_after="$(awk -F'\t' -v l="$hold_big" '$1=="connections" && $2==l && $4 ~ /^rss_closed_/ {k=$4} END {print k}' "$RESULTS")"
+hold_closed="$(median connections "$hold_big" "${hold_after:-none}")"
 pg_sqlite="$(median postgresql sqlite accepted_per_s)"
 pg_1="$(median postgresql pg-1node accepted_per_s)"
 pg_2="$(median postgresql pg-2nodes accepted_per_s)"
@@ -150,6 +159,8 @@ plot_dir="$(basename "$PLOTS")"
   echo "| start-up with $backlog_n queued < 1 s | $startup ms | $(verdict "$(awk -v a="$startup" 'BEGIN {print (a < 1000)}')") |"
   echo "| idle RSS < 20 MB | $(mb "$idle_rss") MiB | $(verdict "$(awk -v a="$idle_rss" 'BEGIN {print (a < 20480)}')") |"
   echo "| idle CPU: timers only | $idle_cpu ms CPU in $idle_seconds s | $(verdict "$(awk -v a="$idle_cpu" -v s="$idle_seconds" 'BEGIN {print (a <= 10 * s)}')") |"
+  echo "| RSS < 100 MB with ${hold_big#tls-} open TLS keep-alive connections | $(mb "$hold_idle") MiB | $(verdict "$(awk -v a="$hold_idle" 'BEGIN {print (a != "n/a" && a < 102400)}')") |"
+  echo "| ... back under 64 MB within a minute of closing them | $(mb "$hold_closed") MiB (${hold_after:-n/a}) | $(verdict "$(awk -v a="$hold_closed" 'BEGIN {print (a != "n/a" && a < 65536)}')") |"
   echo "| PostgreSQL, 1 relay: durable accept >= half of SQLite's in the same run | $pg_1 events/s, $(ratio "$pg_1" "$pg_sqlite") of $pg_sqlite | $(pg_verdict "$(awk -v a="$pg_1" -v b="$pg_sqlite" 'BEGIN {print (b > 0 && a >= b / 2)}')") |"
   echo "| PostgreSQL, 2 relays on one database accept more than 1 | $pg_2 events/s, $(ratio "$pg_2" "$pg_1") of 1 relay | $(pg_verdict "$(awk -v a="$pg_2" -v b="$pg_1" 'BEGIN {print (b > 0 && a > b)}')") |"
   echo
@@ -255,6 +266,20 @@ plot_dir="$(basename "$PLOTS")"
   echo
   echo "A daemon with TLS, one healthy destination and no traffic, for $idle_seconds s:"
   echo "RSS $(mb "$idle_rss") MiB, $idle_cpu ms of CPU."
+  echo
+  echo "## 4b. Memory per connection"
+  echo
+  echo "\`ocirelay-bench hold\`: N TLS keep-alive connections to a relay with TLS, one"
+  echo "event posted and answered on each, then all held open and idle (within"
+  echo "\`idle_timeout\`); the relay's RSS (VmRSS) before, while they are idle (10 s"
+  echo "after the last answer), and after the client closes them all (without"
+  echo "close_notify, as most clients do). A fresh relay per figure, the destination down."
+  echo
+  echo "| figure | $(for c in "${HOLD_LABELS[@]}"; do printf '%s | range | ' "$c"; done)"
+  echo "|---|$(for _ in "${HOLD_LABELS[@]}"; do printf -- '---|---|'; done)"
+  for k in $hold_keys; do
+    echo "| $k | $(for c in "${HOLD_LABELS[@]}"; do printf '%s | %s | ' "$(median connections "$c" "$k")" "$(range connections "$c" "$k")"; done)"
+  done
   echo
   echo "## 5. PostgreSQL backend"
   echo

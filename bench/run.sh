@@ -10,7 +10,8 @@
 #   bench/run.sh --runs 5        more runs per figure (default 3; medians quoted)
 #   bench/run.sh --only postgresql,batch-input
 #                                only these steps (fsync, accept, e2e, batching,
-#                                backlog, idle, postgresql, batch-input); the
+#                                backlog, idle, connections, postgresql,
+#                                batch-input); the
 #                                report goes to build/bench-only/ (docs untouched)
 #
 # Every server listens on 127.0.0.1 on a free port. Nothing is downloaded:
@@ -24,7 +25,7 @@ cd "$ROOT"
 QUICK=0
 RUNS=3
 ONLY=""
-STEPS="fsync accept e2e batching backlog idle postgresql batch-input"
+STEPS="fsync accept e2e batching backlog idle connections postgresql batch-input"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -46,11 +47,13 @@ want() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac;
 # Outbound batching (section 5): events posted at a steady rate.
 BATCH_RATE=100
 if [ "$QUICK" = 1 ]; then
+  HOLD_CONNECTIONS=(16 64); HOLD_AFTER=1
   RUNS=1; WRK_SECONDS=2; E2E_COUNT=3000; E2E_SERIAL_COUNT=200; BACKLOG=5000; IDLE_SECONDS=3; FSYNC_SECONDS=1
   BATCH_COUNT=300
   PG_COUNT=2000; PG_E2E_COUNT=1000; BATCH_INPUT_COUNT=2000
   OUT="$ROOT/build/bench-quick"; DOC="$OUT/benchmarks.md"; PLOTS="$OUT"
 else
+  HOLD_CONNECTIONS=(256 1000); HOLD_AFTER=5,30,60
   WRK_SECONDS=10; E2E_COUNT=100000; E2E_SERIAL_COUNT=2000; BACKLOG=1000000; IDLE_SECONDS=30; FSYNC_SECONDS=5
   BATCH_COUNT=3000
   PG_COUNT=40000; PG_E2E_COUNT=20000; BATCH_INPUT_COUNT=40000
@@ -459,6 +462,34 @@ if want idle; then
     "cpu_ms=$(((ticks1 - ticks0) * 1000 / hz))" "seconds=$IDLE_SECONDS"
   stop_daemon
   kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
+fi
+
+# --- 4b. Memory per connection ----------------------------------------------
+# N TLS keep-alive connections, one event posted on each, held open and idle
+# (well within idle_timeout); the relay's RSS before, while they are idle
+# (10 s after the last answer) and after they close (ocirelay-bench hold).
+# One fresh relay per figure; the sink stays down, so nothing is delivered
+# meanwhile.
+if want connections; then
+  want_files=$((${HOLD_CONNECTIONS[-1]} + 256))
+  if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want_files" ]; then
+    ulimit -n "$want_files" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+  fi
+  for c in "${HOLD_CONNECTIONS[@]}"; do
+    for run in $(seq 1 "$RUNS"); do
+      say "memory per connection: $c TLS connections held idle, then closed (run $run)"
+      dir="$WORK/hold-$c-$run"
+      write_config "$dir.yaml" "$dir" "$(free_port)" 1
+      start_daemon "$dir.yaml" "$dir"
+      "$BENCH" hold --target "$DAEMON_PORT" --pid "$DAEMON_PID" --connections "$c" \
+        --event "$EVENT" --run "hold-$c-$run" --after "$HOLD_AFTER" >"$dir/hold.out" || true
+      stop_daemon
+      # shellcheck disable=SC2046
+      record connections "tls-$c" "$run" $(kv_lines "$dir/hold.out")
+      say "  $(kv_lines "$dir/hold.out")"
+      rm -rf "$dir"
+    done
+  done
 fi
 
 # --- 5. PostgreSQL: the same relay on a shared database ----------------------

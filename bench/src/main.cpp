@@ -10,6 +10,13 @@
 // i % ports. --batch N (N > 1) posts CloudEvents batches of N events
 // (application/cloudevents-batch+json; --event is then a structured
 // CloudEvent); counts and rates stay in events.
+//   ocirelay-bench hold  --target PORT --pid PID --connections N --event FILE
+//                        [--run ID] [--settle SECONDS] [--after S1,S2,...]
+//
+// hold: memory per connection. N TLS keep-alive connections, one event
+// posted on each, kept open idle; the relay's VmRSS (of PID) before, while
+// idle (after --settle seconds, default 10), and at each of --after seconds
+// after closing them all (default 5,30,60).
 //   ocirelay-bench fsync --dir D [--seconds S]
 //   ocirelay-bench free-port
 //
@@ -27,6 +34,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "clock.hpp"
+#include "connection_hold.hpp"
 #include "event_template.hpp"
 #include "fsync_probe.hpp"
 #include "load_generator.hpp"
@@ -63,7 +71,7 @@ std::uint64_t number(const Args& a, const std::string& key, std::uint64_t fallba
 
 int usage() {
   std::fprintf(stderr,
-               "usage: ocirelay-bench sink|post|e2e|fsync|free-port [--key value]...\n"
+               "usage: ocirelay-bench sink|post|e2e|hold|fsync|free-port [--key value]...\n"
                "see the comment at the top of bench/src/main.cpp\n");
   return 2;
 }
@@ -212,6 +220,42 @@ int run_e2e(const Args& a) {
   return lost == 0 ? 0 : 1;
 }
 
+int run_hold(const Args& a) {
+  const auto event = load_event(a);
+  if (!event) {
+    return 1;
+  }
+  HoldOptions o;
+  o.port = static_cast<unsigned short>(number(a, "target", 0));
+  o.pid = static_cast<int>(number(a, "pid", 0));
+  o.connections = number(a, "connections", 256);
+  o.run = get(a, "run", "hold");
+  o.settle_seconds = std::strtod(get(a, "settle", "10").c_str(), nullptr);
+  const std::string after = get(a, "after", "5,30,60");
+  o.after_close.clear();
+  for (std::size_t at = 0; at < after.size();) {
+    auto comma = after.find(',', at);
+    if (comma == std::string::npos) comma = after.size();
+    o.after_close.push_back(std::strtod(after.substr(at, comma - at).c_str(), nullptr));
+    at = comma + 1;
+  }
+  if (o.port == 0 || o.pid <= 0 || o.after_close.empty()) {
+    return usage();
+  }
+  const auto r = ConnectionHold(o, *event).run();
+  std::printf("connections=%zu\nopened=%zu\nfailed=%zu\n", o.connections, r.opened, r.failed);
+  std::printf("rss_start_kb=%ld\nrss_idle_kb=%ld\nhwm_kb=%ld\n", r.rss_start_kb, r.rss_idle_kb,
+              r.hwm_kb);
+  std::printf("idle_kb_per_connection=%.1f\n",
+              r.opened > 0 ? static_cast<double>(r.rss_idle_kb - r.rss_start_kb) /
+                                 static_cast<double>(r.opened)
+                           : 0);
+  for (std::size_t i = 0; i < o.after_close.size(); ++i) {
+    std::printf("rss_closed_%.0fs_kb=%ld\n", o.after_close[i], r.rss_after_close_kb[i]);
+  }
+  return r.opened == o.connections ? 0 : 1;
+}
+
 int run_fsync(const Args& a) {
   const auto seconds = std::strtod(get(a, "seconds", "3").c_str(), nullptr);
   const auto result = probe_fsync(get(a, "dir", "."), seconds);
@@ -242,6 +286,7 @@ int main(int argc, char** argv) {
     if (mode == "sink") return run_sink(args);
     if (mode == "post") return run_post(args);
     if (mode == "e2e") return run_e2e(args);
+    if (mode == "hold") return run_hold(args);
     if (mode == "fsync") return run_fsync(args);
     if (mode == "free-port") return run_free_port();
   } catch (const std::exception& e) {

@@ -69,10 +69,11 @@ int Message::status() const {
   return ec == std::errc{} ? code : 0;
 }
 
-asio::awaitable<boost::system::error_code> read_message(asio::ip::tcp::socket& socket,
-                                                         std::string& buffer, Message& out) {
-  auto [ec, n] = co_await asio::async_read_until(
-      socket, asio::dynamic_buffer(buffer, kMaxHead), "\r\n\r\n", kUse);
+template <class Stream>
+asio::awaitable<boost::system::error_code> read_any(Stream& socket, std::string& buffer,
+                                                    Message& out) {
+  auto [ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(buffer, kMaxHead),
+                                                 "\r\n\r\n", kUse);
   if (ec) {
     co_return ec;
   }
@@ -97,6 +98,16 @@ asio::awaitable<boost::system::error_code> read_message(asio::ip::tcp::socket& s
   out.body.assign(buffer, 0, length);
   buffer.erase(0, length);
   co_return boost::system::error_code{};
+}
+
+asio::awaitable<boost::system::error_code> read_message(asio::ip::tcp::socket& socket,
+                                                        std::string& buffer, Message& out) {
+  return read_any(socket, buffer, out);
+}
+
+asio::awaitable<boost::system::error_code> read_message(
+    asio::ssl::stream<asio::ip::tcp::socket>& stream, std::string& buffer, Message& out) {
+  return read_any(stream, buffer, out);
 }
 
 }  // namespace ocirelay::bench

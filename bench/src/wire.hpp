@@ -11,6 +11,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/system/error_code.hpp>
 
 namespace ocirelay::bench {
@@ -30,7 +31,11 @@ struct Message {
 // Reads one message from the socket. `buffer` keeps bytes read past the end
 // of this message for the next call. Returns an error on EOF, on a head larger
 // than 64 KiB or on a missing/invalid Content-Length where a body follows.
+boost::asio::awaitable<boost::system::error_code> read_message(boost::asio::ip::tcp::socket& socket,
+                                                               std::string& buffer, Message& out);
+// The same over TLS.
 boost::asio::awaitable<boost::system::error_code> read_message(
-    boost::asio::ip::tcp::socket& socket, std::string& buffer, Message& out);
+    boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& stream, std::string& buffer,
+    Message& out);
 
 }  // namespace ocirelay::bench

@@ -3,7 +3,8 @@
 // and the connection closed; HEAD answers carry no body; an HTTP/1.0 client
 // never gets 100 Continue; and an early error answer (413 on a too large
 // Content-Length) reaches a client that sends its whole body before reading,
-// over plain HTTP and TLS, instead of being destroyed by a reset.
+// over plain HTTP and TLS, instead of being destroyed by a reset; on TLS the
+// relay sends close_notify right after it, before the lingering close.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
@@ -21,6 +22,8 @@
 #include <iterator>
 #include <regex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "support/fake_http_server.hpp"
 #include "support/fixtures.hpp"
@@ -87,9 +90,11 @@ std::string send_all_then_read(std::uint16_t port, const std::string& request) {
   return in;
 }
 
-// The same over TLS (OpenSSL, blocking), trusting `ca_file`.
+// The same over TLS (OpenSSL, blocking), trusting `ca_file`. With `ending`:
+// how the connection went on after the response, "close_notify" when the
+// next read met the relay's close_notify.
 std::string tls_send_all_then_read(std::uint16_t port, const std::string& ca_file,
-                                   const std::string& request) {
+                                   const std::string& request, std::string* ending = nullptr) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   REQUIRE(ctx != nullptr);
   REQUIRE(SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) == 1);
@@ -121,6 +126,13 @@ std::string tls_send_all_then_read(std::uint16_t port, const std::string& ca_fil
           break;
         }
         out.append(buf, static_cast<std::size_t>(n));
+      }
+      if (ending != nullptr) {
+        const int n = SSL_read(ssl, buf, sizeof buf);
+        const int error = SSL_get_error(ssl, n);
+        *ending = n == 0 && error == SSL_ERROR_ZERO_RETURN
+                      ? "close_notify"
+                      : "read " + std::to_string(n) + ", SSL error " + std::to_string(error);
       }
     }
   }
@@ -156,12 +168,43 @@ TEST_CASE("a 413 reaches clients that send a whole 2 MB body before reading, pla
     const std::string over_tcp = send_all_then_read(plain.port(), request);
     CHECK(over_tcp.rfind("HTTP/1.1 413 ", 0) == 0);
     CHECK(over_tcp.find(R"({"error":"body larger than)") != std::string::npos);
-    const std::string over_tls = tls_send_all_then_read(tls.port(), pki.ca_cert, request);
+    std::string ending;
+    const std::string over_tls = tls_send_all_then_read(tls.port(), pki.ca_cert, request, &ending);
     CHECK(over_tls.rfind("HTTP/1.1 413 ", 0) == 0);
     CHECK(over_tls.find(R"({"error":"body larger than)") != std::string::npos);
+    CHECK(ending == "close_notify");  // sent before the lingering close
   }
   // The relay is still there and serves.
   CHECK(TestClient(plain.port()).post_event(event_with_id(1)).status == 202);
+}
+
+TEST_CASE("a TLS connection the relay closes after an early answer gets close_notify first",
+          "[framing][linger][tls]") {
+  TempDir dir;
+  const auto pki = make_test_pki(dir);
+  FakeHttpServer oic;
+  RelayHarness tls(relay_to(oic), server_tls_yaml(pki.server_cert, pki.server_key));
+  tls.start();
+  // Answered before any body is read, then a lingering close: 413 on the
+  // Content-Length (the body is never sent), 404, and 400 for bad framing.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"POST /v1/events HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\n"
+       "Content-Length: 5000000\r\n\r\n",
+       "HTTP/1.1 413 "},
+      {"GET /nowhere HTTP/1.1\r\nHost: relay\r\n\r\n", "HTTP/1.1 404 "},
+      {"POST /v1/events HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", "HTTP/1.1 400 "},
+  };
+  for (const auto& [request, status] : cases) {
+    INFO(request);
+    std::string ending;
+    const std::string answer = tls_send_all_then_read(tls.port(), pki.ca_cert, request, &ending);
+    CHECK(answer.rfind(status, 0) == 0);
+    // Without it the client would see the TCP close only when the linger
+    // ends, with no way to tell it from a truncation.
+    CHECK(ending == "close_notify");
+  }
+  // The relay still serves TLS clients.
+  CHECK(TestClient(tls.port(), pki.ca_cert).post_event(event_with_id(3)).status == 202);
 }
 
 TEST_CASE("an unknown or non-final Transfer-Encoding gets 400, and what follows is not served",

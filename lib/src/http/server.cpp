@@ -4,8 +4,10 @@
 #include <array>
 #include <cerrno>
 #include <list>
+#include <tuple>
 #include <type_traits>
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -45,6 +47,14 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 // defaults, lingering_time 30s and lingering_timeout 5s.
 constexpr std::chrono::seconds kLingerTime{30};
 constexpr std::chrono::seconds kLingerIdle{5};
+
+// Freed memory goes back to the system (malloc_trim) kTrimDelay after
+// kTrimAfterClosed connections have closed since the last time, at most once
+// per kTrimDelay. glibc keeps what closed connections freed (about 80 KiB
+// each with TLS) in its heap, where the buffers of the connections still
+// open keep it from shrinking (docs/benchmarks.md, memory per connection).
+constexpr std::chrono::seconds kTrimDelay{5};
+constexpr std::size_t kTrimAfterClosed = 64;
 
 bool is_resource_exhaustion(const boost::system::error_code& ec) {
   if (ec.category() != boost::system::system_category()) return false;
@@ -107,11 +117,15 @@ class BasicServer final : public Server::Impl {
         handler_(handler),
         log_(std::move(log)),
         acceptor_(ex_),
+        trim_timer_(ex_),
         tasks_(ex_, [log = log_](std::exception_ptr e, const std::string& task) {
           log->error("{} ended by an exception: {}", task, exception_text(e));
         }) {}
 
-  ~BasicServer() override { socket_file_.remove(); }
+  ~BasicServer() override {
+    stopping_ = true;  // no memory release task is started from here on
+    socket_file_.remove();
+  }
 
   // Every connection holds a descriptor: max_connections is lowered to what
   // the open-file limit (RLIMIT_NOFILE) allows, keeping a quarter of it, at
@@ -205,6 +219,7 @@ class BasicServer final : public Server::Impl {
     stopping_ = true;
     boost::system::error_code ec;
     acceptor_.close(ec);
+    trim_timer_.cancel();
     socket_file_.remove();  // new clients fail at once
     for (auto& c : connections_) {
       if (!c.busy && c.close) c.close();
@@ -290,6 +305,25 @@ class BasicServer final : public Server::Impl {
     return false;
   }
 
+  // Called as a connection ends: see kTrimDelay.
+  void connection_closed() {
+    if (++closed_since_trim_ < kTrimAfterClosed || trim_pending_ || stopping_) return;
+    trim_pending_ = true;
+    tasks_.spawn(trim_later(), "memory release");
+  }
+
+  asio::awaitable<void> trim_later() {
+    boost::system::error_code ec;
+    if (!stopping_) {  // stop() cancels the wait, which may not have begun yet
+      trim_timer_.expires_after(kTrimDelay);
+      std::tie(ec) = co_await trim_timer_.async_wait(nothrow);
+    }
+    trim_pending_ = false;
+    if (ec || stopping_) co_return;
+    closed_since_trim_ = 0;
+    ::malloc_trim(0);
+  }
+
   void log_evictions() {
     if (evicted_ == 1 || evicted_ % 1000 == 0) {
       log_->warn("connection limit {} reached; closed the oldest idle connection to make room "
@@ -359,7 +393,10 @@ class BasicServer final : public Server::Impl {
     struct Erase {
       BasicServer* self;
       typename std::list<Connection>::iterator it;
-      ~Erase() { self->connections_.erase(it); }
+      ~Erase() {
+        self->connections_.erase(it);
+        self->connection_closed();
+      }
     } erase{this, entry};
 
     boost::system::error_code ec;
@@ -427,8 +464,8 @@ class BasicServer final : public Server::Impl {
 
   // An error answer sent before the request was read to its end, then a
   // lingering close, as nginx does (lingering_time, lingering_timeout): the
-  // write side is shut down (plain connections), and what the client still
-  // sends is read and thrown away, for at most kLingerTime in all and
+  // write side is shut down (FIN; on TLS, close_notify), and what the client
+  // still sends is read and thrown away, for at most kLingerTime in all and
   // kLingerIdle between reads. Closing at once with unread input makes the
   // kernel answer with a reset, which destroys the answer in flight: a client
   // that sends a whole 2 MB body before reading would see ECONNRESET instead
@@ -439,17 +476,29 @@ class BasicServer final : public Server::Impl {
                                           unsigned version, bool head_request = false) {
     if (!co_await write(stream, std::move(response), version, false, head_request)) co_return;
     conn.busy = false;
+    auto& tcp_stream = beast::get_lowest_layer(stream);
+    const auto until = std::chrono::steady_clock::now() + kLingerTime;
     if constexpr (std::is_same_v<Stream, beast::basic_stream<Protocol>>) {
       boost::system::error_code ec;
       stream.socket().shutdown(asio::socket_base::shutdown_send, ec);
+    } else {
+      // TLS: close_notify, TLS's end of data (RFC 8446 section 6.1), the
+      // counterpart of the plain connection's FIN. Asio's shutdown sends
+      // it and then waits for the client's close_notify, reading: that wait
+      // is the first part of the linger. It ends at the client's
+      // close_notify, at EOF, on an error (OpenSSL's shutdown may refuse
+      // application data the client still sends) or after kLingerIdle; the
+      // linger then goes on below on the TCP stream, whose bytes need no
+      // decrypting to be thrown away.
+      tcp_stream.expires_after(kLingerIdle);
+      co_await stream.async_shutdown(nothrow);
     }
-    const auto until = std::chrono::steady_clock::now() + kLingerTime;
-    while (!stopping_) {
+    while (!stopping_ && tcp_stream.socket().is_open()) {
       const auto now = std::chrono::steady_clock::now();
       if (now >= until) break;
-      beast::get_lowest_layer(stream).expires_after(
+      tcp_stream.expires_after(
           std::min<std::chrono::steady_clock::duration>(kLingerIdle, until - now));
-      auto [ec, n] = co_await stream.async_read_some(asio::buffer(discard_), nothrow);
+      auto [ec, n] = co_await tcp_stream.async_read_some(asio::buffer(discard_), nothrow);
       if (ec) break;
     }
   }
@@ -580,12 +629,15 @@ class BasicServer final : public Server::Impl {
   Handler& handler_;
   std::shared_ptr<spdlog::logger> log_;
   typename Protocol::acceptor acceptor_;
+  asio::steady_timer trim_timer_;  // see kTrimDelay; before tasks_, which wait on it
   UnixSocketFile socket_file_;  // unused on TCP
   std::list<Connection> connections_;
   TaskGroup tasks_;  // the accept loop and one task per connection; drain() joins them
   bool stopping_ = false;
   std::uint64_t connection_counter_ = 0;
   std::uint64_t evicted_ = 0;
+  std::size_t closed_since_trim_ = 0;
+  bool trim_pending_ = false;
   // Where lingering connections' input goes (answer_and_linger); written by
   // any of them, never read, so one buffer serves the whole server.
   std::array<char, 16 * 1024> discard_{};
