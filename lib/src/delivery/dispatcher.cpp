@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <map>
 #include <random>
 #include <unordered_map>
 
@@ -142,10 +141,14 @@ class Dispatcher::Impl {
   const char* state() const { return health_.name(); }
   std::size_t in_flight() const { return in_flight_; }
 
+  // Appends the claim tokens of the deliveries held (each once, ascending).
   void held_claims(std::vector<std::int64_t>& out) const {
-    for (const auto& [claim, count] : claims_) {
-      if (claim != 0 && count > 0) out.push_back(claim);
+    const auto first = static_cast<std::ptrdiff_t>(out.size());
+    for (const auto& [id, held] : holding_) {
+      if (held.claim != 0) out.push_back(held.claim);
     }
+    std::sort(out.begin() + first, out.end());
+    out.erase(std::unique(out.begin() + first, out.end()), out.end());
   }
 
   void start() { tasks_.spawn(run(), "queue loop"); }
@@ -757,10 +760,8 @@ class Dispatcher::Impl {
           "event {} to {}: claimed again after its lease ran out (claim {}, was {}); "
           "already being handled here, not sent again",
           d.event_id, dest_.name, d.claim, it->second.claim);
-      release_claim(it->second.claim);
       it->second.claim = d.claim;
     }
-    ++claims_[d.claim];
     return fresh;
   }
 
@@ -773,17 +774,7 @@ class Dispatcher::Impl {
 
   // Delivery `id` is no longer held in memory: its result is recorded (or
   // could not be, at the shutdown deadline), or its attempt aborted.
-  void let_go(std::int64_t id) {
-    const auto it = holding_.find(id);
-    if (it == holding_.end()) return;
-    release_claim(it->second.claim);
-    holding_.erase(it);
-  }
-
-  void release_claim(std::int64_t claim) {
-    auto it = claims_.find(claim);
-    if (it != claims_.end() && --it->second == 0) claims_.erase(it);
-  }
+  void let_go(std::int64_t id) { holding_.erase(id); }
 
   asio::any_io_executor ex_;
   config::Destination dest_;
@@ -809,9 +800,6 @@ class Dispatcher::Impl {
     std::string event_id;
   };
   std::unordered_map<std::int64_t, Holding> holding_;
-  // Per claim token: how many of holding_ are held under it; what
-  // held_claims() reports for renewal.
-  std::map<std::int64_t, std::size_t> claims_;
   std::size_t in_flight_ = 0;  // requests under way: what concurrency limits
   std::optional<storage::Millis> next_due_;
   bool new_work_ = true;  // look at storage at start
