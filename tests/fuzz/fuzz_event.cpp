@@ -11,9 +11,10 @@
 // rest the body. Besides ASan/UBSan, the target checks what the parsers
 // promise: an accepted event is an object whose identity fields are the
 // strings the relay needs, within the limits, nested no deeper than
-// max_depth; a single event keeps its body byte for byte, a batch member its
-// own bytes of the array, a binary-mode event is a structured CloudEvent that
-// parses again to the same document; a rejected input has a reason.
+// max_depth, with no member name twice in one object; a single event keeps
+// its body byte for byte, a batch member its own bytes of the array, a
+// binary-mode event is a structured CloudEvent that parses again to the same
+// document; a rejected input has a reason.
 //
 // Single-threaded; libFuzzer calls LLVMFuzzerTestOneInput sequentially.
 
@@ -74,8 +75,29 @@ std::string_view member_text(const rapidjson::Value& object, const char* name) {
   return {it->value.GetString(), it->value.GetStringLength()};
 }
 
+// Whether any object in `root` has a member name twice, without recursion.
+bool has_repeated_names(const rapidjson::Value& root) {
+  std::vector<const rapidjson::Value*> stack{&root};
+  while (!stack.empty()) {
+    const rapidjson::Value* value = stack.back();
+    stack.pop_back();
+    if (value->IsObject()) {
+      for (auto m = value->MemberBegin(); m != value->MemberEnd(); ++m) {
+        for (auto n = value->MemberBegin(); n != m; ++n) {
+          if (n->name == m->name) return true;
+        }
+        stack.push_back(&m->value);
+      }
+    } else if (value->IsArray()) {
+      for (const auto& element : value->GetArray()) stack.push_back(&element);
+    }
+  }
+  return false;
+}
+
 void check_accepted(const ocirelay::event::Event& ev, const ParseLimits& limits) {
   check(ev.json().IsObject(), "accepted event is not an object");
+  check(!has_repeated_names(ev.json()), "accepted event has a member name twice");
   const bool cloudevents = ev.json().HasMember("specversion");
   check(cloudevents || ev.data().IsObject(), "accepted OCI event's data is not an object");
   // CloudEvents 1.0 forbids both; an OCI Events envelope has no data_base64,

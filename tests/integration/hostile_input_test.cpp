@@ -508,6 +508,32 @@ TEST_CASE("hostile: 100,000 levels of nesting get 400, no stack overflow", "[hos
   CHECK(oic.request_count() == 0);
 }
 
+TEST_CASE("hostile: a member name twice gets 400 naming it, nothing is queued", "[hostile]") {
+  FakeHttpServer oic;
+  RelayHarness relay(relay_to(oic));
+  relay.start();
+  TestClient client(relay.port());
+  // The bucket named twice: a route could read one and OIC the other.
+  std::string twice = fixture("events/createobject.json");
+  const auto bucket = twice.find("\"bucketName\"");
+  REQUIRE(bucket != std::string::npos);
+  twice.insert(bucket, "\"bucketName\": \"elsewhere\", ");
+  auto r = client.post_event(twice);
+  CHECK(r.status == 400);
+  CHECK(contains(r.body, "has the member name \\\"bucketName\\\" twice in the object at "
+                         "\\\"/data/additionalDetails\\\""));
+  // In a batch, the member is named.
+  auto batch = client.post_event("[" + fixture("events/createobject.json") + "," + twice + "]");
+  CHECK(batch.status == 400);
+  CHECK(contains(batch.body, "events[1]: has the member name"));
+  // The same event without the repeat is taken and delivered once.
+  CHECK(client.post_event(fixture("events/createobject.json")).status == 202);
+  REQUIRE(oic.wait_for_requests(1, 10s));
+  std::this_thread::sleep_for(200ms);
+  CHECK(oic.request_count() == 1);
+  CHECK(relay.daemon().running());
+}
+
 TEST_CASE("hostile: a Content-Length that lies", "[hostile]") {
   FakeHttpServer oic;
   RelayHarness relay(relay_to(oic), "  body_timeout: 1s\n");

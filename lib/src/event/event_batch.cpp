@@ -144,7 +144,10 @@ Result<std::vector<Event>, BatchError> parse_event_batch(std::string_view body, 
     const Span& span = handler.spans()[i];
     auto parsed = parse_event(std::string(body.substr(span.begin, span.end - span.begin)), limits);
     if (!parsed) {
-      return fail(bad(member_label(i) + ": " + parsed.error()));
+      // The member is the text at fault, not the whole body.
+      std::string_view reason = parsed.error();
+      if (reason.starts_with("body ")) reason.remove_prefix(5);
+      return fail(bad(member_label(i) + ": " + std::string(reason)));
     }
     if (form == BatchForm::cloudevents && parsed->format() != Format::cloudevents_1_0) {
       return fail(bad(member_label(i) + ": not a CloudEvent (missing specversion)"));

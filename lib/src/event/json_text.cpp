@@ -1,8 +1,13 @@
 #include "event/json_text.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 #include <rapidjson/error/en.h>
+
+#include "ocirelay/common/printable_text.hpp"
 
 namespace ocirelay::event::detail {
 
@@ -62,7 +67,111 @@ class DepthLimitedHandler {
   bool depth_exceeded_ = false;
 };
 
+std::string_view name_of(const rapidjson::Value& name) {
+  return {name.GetString(), name.GetStringLength()};
+}
+
+// The first name that appears twice among an object's members, if any.
+// Pairwise for the small objects events are made of; sorted past that.
+std::optional<std::string_view> repeated_name(const rapidjson::Value& object,
+                                              std::vector<std::string_view>& scratch) {
+  const auto begin = object.MemberBegin();
+  const auto count = static_cast<std::size_t>(object.MemberCount());
+  if (count <= 16) {
+    for (std::size_t i = 1; i < count; ++i) {
+      const std::string_view name = name_of(begin[i].name);
+      for (std::size_t j = 0; j < i; ++j) {
+        if (name_of(begin[j].name) == name) return name;
+      }
+    }
+    return std::nullopt;
+  }
+  scratch.clear();
+  for (std::size_t i = 0; i < count; ++i) scratch.push_back(name_of(begin[i].name));
+  std::sort(scratch.begin(), scratch.end());
+  const auto twice = std::adjacent_find(scratch.begin(), scratch.end());
+  if (twice == scratch.end()) return std::nullopt;
+  return *twice;
+}
+
+// Appends `segment` to a JSON Pointer (RFC 6901: "~" as "~0", "/" as "~1").
+void append_pointer(std::string& pointer, std::string_view segment) {
+  pointer += '/';
+  for (const char c : segment) {
+    if (c == '~') {
+      pointer += "~0";
+    } else if (c == '/') {
+      pointer += "~1";
+    } else {
+      pointer += c;
+    }
+  }
+}
+
+// A container met by the walk below: where it sits in its parent (a member
+// name, or an array index when `name` is null) and its parent's frame.
+struct Frame {
+  const rapidjson::Value* value;
+  std::size_t parent;
+  const rapidjson::Value* name;
+  rapidjson::SizeType index;
+};
+
+constexpr std::size_t kRoot = static_cast<std::size_t>(-1);
+
+// The JSON Pointer of frame `at`, from the parent links.
+std::string pointer_of(const std::vector<Frame>& frames, std::size_t at) {
+  std::vector<std::string> segments;
+  for (; frames[at].parent != kRoot; at = frames[at].parent) {
+    const Frame& f = frames[at];
+    segments.push_back(f.name != nullptr ? std::string(name_of(*f.name))
+                                         : std::to_string(f.index));
+  }
+  std::string pointer;
+  for (auto it = segments.rbegin(); it != segments.rend(); ++it) append_pointer(pointer, *it);
+  return pointer;
+}
+
 }  // namespace
+
+std::string repeated_name_error(const rapidjson::Value& root, std::string_view what) {
+  if (!root.IsObject() && !root.IsArray()) return {};
+  // Depth first without recursion: with a large nesting limit the document
+  // may be deeper than the stack allows.
+  std::vector<Frame> frames{{&root, kRoot, nullptr, 0}};
+  std::vector<std::size_t> pending{0};
+  std::vector<std::string_view> scratch;
+  while (!pending.empty()) {
+    const std::size_t at = pending.back();
+    pending.pop_back();
+    const rapidjson::Value& value = *frames[at].value;
+    const auto push = [&](const rapidjson::Value& child, const rapidjson::Value* name,
+                          rapidjson::SizeType index) {
+      if (!child.IsObject() && !child.IsArray()) return;
+      frames.push_back(Frame{&child, at, name, index});
+      pending.push_back(frames.size() - 1);
+    };
+    if (value.IsArray()) {
+      // Pushed last to first, so the first is looked at first.
+      for (rapidjson::SizeType i = value.Size(); i > 0; --i) push(value[i - 1], nullptr, i - 1);
+      continue;
+    }
+    if (const auto twice = repeated_name(value, scratch)) {
+      std::string text(what);
+      text += " has the member name \"";
+      text += printable_text(*twice, 64);
+      text += "\" twice in the object at \"";
+      text += printable_text(pointer_of(frames, at), 200);
+      text += "\" (JSON leaves repeated names to each reader, so they are refused)";
+      return text;
+    }
+    for (auto m = value.MemberEnd(); m != value.MemberBegin();) {
+      --m;
+      push(m->value, &m->name, 0);
+    }
+  }
+  return {};
+}
 
 std::string json_error(std::string_view what, std::size_t offset, std::string_view reason) {
   std::string text(what);
@@ -97,7 +206,7 @@ std::string parse_json(std::string_view text, unsigned max_depth, rapidjson::Doc
   if (result.IsError()) {
     return json_error(what, result.Offset(), rapidjson::GetParseError_En(result.Code()));
   }
-  return {};
+  return repeated_name_error(doc, what);
 }
 
 }  // namespace ocirelay::event::detail

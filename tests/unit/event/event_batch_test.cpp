@@ -127,6 +127,10 @@ TEST_CASE("a bad member fails the whole batch, naming its index", "[event][batch
       batch_error(
           R"([{"eventType":"t","eventID":"i","data":{}},{"eventType":"t","eventID":"j","data":{"x":{}}}])",
           BatchForm::events, 10, shallow) == "events[1]: nests JSON deeper than 2 levels");
+  CHECK_THAT(batch_error(std::string("[") + oci("a") +
+                         R"(,{"eventType":"t","eventID":"j","data":{"x":1,"x":2}}])"),
+             Catch::Matchers::StartsWith(
+                 "events[1]: has the member name \"x\" twice in the object at \"/data\""));
 }
 
 TEST_CASE("a batch over max_events is refused as too large", "[event][batch][errors]") {
