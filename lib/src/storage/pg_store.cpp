@@ -19,36 +19,44 @@ constexpr int kTransactionTries = 3;
 
 // --- SQL (schema version 2, pg_schema.cpp) ----------------------------------
 
-// A whole batch in two statements, whatever its size: one round trip each
-// instead of three per event.
+// A whole batch in one statement, run on its own (autocommit): one round trip
+// whatever the batch's size, and its commit waits for the WAL flush
+// (synchronous_commit stays on). The data-modifying CTEs see one snapshot
+// and share their RETURNING rows.
 //
-// $1 event_ids (text[], sorted, each once), $2 first seen at (bigint[]).
-// Inserted in array order, so concurrent batches lock seen rows in the same
-// order. RETURNING names the new IDs; the others are duplicates (committed
-// by this or another relay, or waited for until it committed).
-constexpr const char* kSqlSeenInsert =
-    "INSERT INTO seen (event_id, first_seen_at)"
+// fresh: $1 event_ids (text[], sorted, each once), $2 first seen at
+// (bigint[]). Inserted in array order, so concurrent batches lock seen rows
+// in the same order. RETURNING names the new IDs; the others are duplicates
+// (committed by this or another relay, or waited for until it committed).
+//
+// input, e, d: the events that have destinations, of which those in `fresh`
+// are stored with their deliveries. $3 event_ids (text[]), $4 every body end
+// to end (bytea, binary), $5 each body's offset in $4 and $6 its length (a
+// bytea parameter is below 1 GiB: these fit an int), $7 received_at
+// (bigint[]); $8 each delivery's event (index into $3, from 1), $9 its
+// destination (text[]). Rows are inserted in input order, so ids keep the
+// order of acceptance.
+//
+// wake: NOTIFY on channel $10 with payload $11 (the destinations of $9),
+// sent at commit, when a delivery was stored. It is a CTE the final SELECT
+// joins, so that it runs (an unreferenced plain SELECT CTE would not).
+constexpr const char* kSqlAccept =
+    "WITH fresh AS (INSERT INTO seen (event_id, first_seen_at)"
     " SELECT id, at FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS t(id, at, n)"
-    " ORDER BY n ON CONFLICT DO NOTHING RETURNING event_id";
-
-// The queued events and their deliveries. $1 event_ids (text[]), $2 every
-// body end to end (bytea, binary), $3 each body's offset in $2 and $4 its
-// length (a bytea parameter is below 1 GiB: these fit an int), $5
-// received_at (bigint[]); $6 each delivery's event (index into $1, from 1),
-// $7 its destination (text[]). Rows are inserted in input order, so ids keep
-// the order of acceptance.
-constexpr const char* kSqlEventsInsert =
-    "WITH input AS (SELECT * FROM unnest($1::text[], $3::bigint[], $4::bigint[], $5::bigint[])"
-    " WITH ORDINALITY AS t(event_id, off, len, received_at, n)),"
+    " ORDER BY n ON CONFLICT DO NOTHING RETURNING event_id),"
+    " input AS (SELECT * FROM unnest($3::text[], $5::bigint[], $6::bigint[], $7::bigint[])"
+    " WITH ORDINALITY AS t(event_id, off, len, received_at, n)"
+    " WHERE t.event_id IN (SELECT fresh.event_id FROM fresh)),"
     " e AS (INSERT INTO events (event_id, body, received_at)"
-    " SELECT event_id, substring($2::bytea FROM (off + 1)::int FOR len::int), received_at FROM "
-    "input"
-    " ORDER BY n RETURNING id, event_id)"
-    " INSERT INTO deliveries (event, destination, state, attempts, next_attempt_at, received_at,"
-    " updated_at)"
-    " SELECT e.id, d.destination, 'pending', 0, i.received_at, i.received_at, i.received_at"
-    " FROM unnest($6::bigint[], $7::text[]) WITH ORDINALITY AS d(event, destination, n)"
-    " JOIN input AS i ON i.n = d.event JOIN e ON e.event_id = i.event_id ORDER BY d.n";
+    " SELECT event_id, substring($4::bytea FROM (off + 1)::int FOR len::int), received_at"
+    " FROM input ORDER BY n RETURNING id, event_id),"
+    " d AS (INSERT INTO deliveries (event, destination, state, attempts, next_attempt_at,"
+    " received_at, updated_at)"
+    " SELECT e.id, x.destination, 'pending', 0, i.received_at, i.received_at, i.received_at"
+    " FROM unnest($8::bigint[], $9::text[]) WITH ORDINALITY AS x(event, destination, n)"
+    " JOIN input AS i ON i.n = x.event JOIN e ON e.event_id = i.event_id ORDER BY x.n),"
+    " wake AS (SELECT pg_notify($10, $11) WHERE EXISTS (SELECT 1 FROM e))"
+    " SELECT fresh.event_id FROM fresh LEFT JOIN wake ON true";
 
 // $1 destination, $2 now, $3 limit, $4 node_id, $5 lease end. Due pending
 // rows and claims whose lease ran out, oldest first; rows another relay is
@@ -210,6 +218,18 @@ std::string text_array(const std::vector<std::string_view>& values) {
   return text;
 }
 
+// A NOTIFY payload: the destinations, one a line; empty (every destination)
+// when that would be too long.
+std::string notify_payload(const std::vector<std::string>& destinations) {
+  std::string payload;
+  for (const std::string& d : destinations) {
+    if (!payload.empty()) payload += '\n';
+    payload += d;
+  }
+  if (payload.size() > kMaxNotifyPayload) payload.clear();
+  return payload;
+}
+
 // A failure inside a transaction, with its SQLSTATE kept for the retry.
 struct Failed {
   StoreError error;
@@ -301,16 +321,8 @@ StoreResult<Unit> PgStore::in_transaction(const char* context, bool durable,
 }
 
 StoreResult<std::vector<InsertOutcome>> PgStore::insert_batch(std::span<const NewEvent> events) {
-  std::vector<InsertOutcome> outcomes;
+  std::vector<InsertOutcome> outcomes(events.size(), InsertOutcome::duplicate);
   if (events.empty()) return outcomes;
-  auto done = in_transaction("insert_batch", true, [&] { return insert_all(events, outcomes); });
-  if (!done) return fail(std::move(done).error());
-  return outcomes;
-}
-
-std::optional<StoreError> PgStore::insert_all(std::span<const NewEvent> events,
-                                              std::vector<InsertOutcome>& outcomes) {
-  outcomes.assign(events.size(), InsertOutcome::duplicate);
   // Seen rows in eventID order, so concurrent batches lock them in the same
   // order; stable, so the first of a batch's repeats is the one queued (the
   // later ones are not sent: duplicates of it).
@@ -321,27 +333,15 @@ std::optional<StoreError> PgStore::insert_all(std::span<const NewEvent> events,
   });
   std::vector<std::string_view> ids;
   std::vector<std::int64_t> seen_at;
-  std::vector<std::size_t> first;  // per element of ids: its event
+  std::vector<bool> first(events.size(), false);
   for (const std::size_t i : order) {
     if (!ids.empty() && ids.back() == events[i].event_id) continue;
     ids.push_back(events[i].event_id);
     seen_at.push_back(events[i].received_at);
-    first.push_back(i);
-  }
-  PgResult seen =
-      db_.exec(kSqlSeenInsert, PgParams{}.text(text_array(ids)).text(id_array(seen_at)));
-  if (!seen.ok()) return PgConnection::error(seen, "insert_batch");
-  std::vector<std::string> fresh;
-  fresh.reserve(static_cast<std::size_t>(seen.rows()));
-  for (int row = 0; row < seen.rows(); ++row) fresh.push_back(seen.bytes(row, 0));
-  std::sort(fresh.begin(), fresh.end());
-  for (std::size_t k = 0; k < ids.size(); ++k) {
-    if (std::binary_search(fresh.begin(), fresh.end(), ids[k])) {
-      outcomes[first[k]] = InsertOutcome::queued;
-    }
+    first[i] = true;
   }
 
-  // The queued events with their deliveries, in input order.
+  // The events to store if fresh, with their deliveries, in input order.
   std::vector<std::string_view> event_ids;
   std::string bodies;
   std::vector<std::int64_t> offsets;
@@ -349,60 +349,64 @@ std::optional<StoreError> PgStore::insert_all(std::span<const NewEvent> events,
   std::vector<std::int64_t> received;
   std::vector<std::int64_t> delivery_event;
   std::vector<std::string_view> delivery_destination;
+  std::vector<std::string> destinations;
   for (std::size_t i = 0; i < events.size(); ++i) {
     const NewEvent& event = events[i];
-    if (outcomes[i] != InsertOutcome::queued || event.destinations.empty()) continue;
+    if (!first[i] || event.destinations.empty()) continue;
     event_ids.push_back(event.event_id);
     offsets.push_back(static_cast<std::int64_t>(bodies.size()));
     lengths.push_back(static_cast<std::int64_t>(event.body.size()));
     bodies += event.body;
     received.push_back(event.received_at);
-    const auto& destinations = event.destinations;
-    for (auto it = destinations.begin(); it != destinations.end(); ++it) {
-      if (std::find(destinations.begin(), it, *it) != it) continue;  // named twice
+    const auto& named = event.destinations;
+    for (auto it = named.begin(); it != named.end(); ++it) {
+      if (std::find(named.begin(), it, *it) != it) continue;  // named twice
       delivery_event.push_back(static_cast<std::int64_t>(event_ids.size()));
       delivery_destination.push_back(*it);
-    }
-  }
-  if (!event_ids.empty()) {
-    PgResult r = db_.exec(kSqlEventsInsert, PgParams{}
-                                                .text(text_array(event_ids))
-                                                .bytes(std::move(bodies))
-                                                .text(id_array(offsets))
-                                                .text(id_array(lengths))
-                                                .text(id_array(received))
-                                                .text(id_array(delivery_event))
-                                                .text(text_array(delivery_destination)));
-    if (!r.ok()) return PgConnection::error(r, "insert_batch");
-  }
-  return notify_new(events, outcomes);
-}
-
-std::optional<StoreError> PgStore::notify_new(std::span<const NewEvent> events,
-                                              const std::vector<InsertOutcome>& outcomes) {
-  std::vector<std::string> destinations;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    if (outcomes[i] != InsertOutcome::queued) continue;
-    for (const std::string& d : events[i].destinations) {
-      if (std::find(destinations.begin(), destinations.end(), d) == destinations.end()) {
-        destinations.push_back(d);
+      if (std::find(destinations.begin(), destinations.end(), *it) == destinations.end()) {
+        destinations.push_back(*it);
       }
     }
   }
   std::sort(destinations.begin(), destinations.end());
-  return notify(destinations, "insert_batch: notify");
+  PgParams params;  // built in place: a copy would copy every body
+  params.text(text_array(ids))
+      .text(id_array(seen_at))
+      .text(text_array(event_ids))
+      .bytes(std::move(bodies))
+      .text(id_array(offsets))
+      .text(id_array(lengths))
+      .text(id_array(received))
+      .text(id_array(delivery_event))
+      .text(text_array(delivery_destination))
+      .text(kPgNewEventsChannel)
+      .text(notify_payload(destinations));
+
+  for (int attempt = 1;; ++attempt) {
+    if (auto c = connected(); !c) return fail(std::move(c).error());
+    PgResult r = db_.exec(kSqlAccept, params);
+    if (!r.ok()) {
+      if (attempt < kTransactionTries && retryable(r.sqlstate())) continue;
+      return fail(failed(PgConnection::error(r, "insert_batch")));
+    }
+    std::vector<std::string> fresh;
+    fresh.reserve(static_cast<std::size_t>(r.rows()));
+    for (int row = 0; row < r.rows(); ++row) fresh.push_back(r.bytes(row, 0));
+    std::sort(fresh.begin(), fresh.end());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (first[i] && std::binary_search(fresh.begin(), fresh.end(), events[i].event_id)) {
+        outcomes[i] = InsertOutcome::queued;
+      }
+    }
+    return outcomes;
+  }
 }
 
 std::optional<StoreError> PgStore::notify(const std::vector<std::string>& destinations,
                                           const char* context) {
   if (destinations.empty()) return std::nullopt;
-  std::string payload;
-  for (const std::string& d : destinations) {
-    if (!payload.empty()) payload += '\n';
-    payload += d;
-  }
-  if (payload.size() > kMaxNotifyPayload) payload.clear();
-  PgResult r = db_.exec(kSqlNotify, PgParams{}.text(kPgNewEventsChannel).text(payload));
+  PgResult r = db_.exec(kSqlNotify,
+                        PgParams{}.text(kPgNewEventsChannel).text(notify_payload(destinations)));
   if (!r.ok()) return PgConnection::error(r, context);
   return std::nullopt;
 }

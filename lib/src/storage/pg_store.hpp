@@ -21,7 +21,8 @@
 //
 // Durability: inserts, release_inflight() and prune_dedupe() commit with
 // synchronous_commit on, so they return only once the WAL is flushed on the
-// server. fetch_due() and complete() commit with synchronous_commit off
+// server. An insert is one statement in its own transaction: one round trip
+// per batch. fetch_due() and complete() commit with synchronous_commit off
 // (SET LOCAL), as SqliteStore commits them without fsync: a server crash can
 // lose only their last effects, which makes a delivery happen again.
 //
@@ -33,8 +34,8 @@
 // unreachable() says why, until a connection works again.
 //
 // Other relays learn of new events from a NOTIFY on kPgNewEventsChannel in
-// the insert's transaction (PgListener), its payload the destinations with
-// new deliveries, one a line.
+// the insert's transaction (PgListener), its payload the destinations of the
+// batch, one a line.
 //
 // Thread contract: one thread at a time (see Store).
 #pragma once
@@ -95,9 +96,6 @@ class PgStore final : public Store {
   // `error`, after noting that the database is unreachable when it was the
   // connection that failed.
   StoreError failed(StoreError error);
-  // NOTIFY of the destinations that have new deliveries (insert_all).
-  std::optional<StoreError> notify_new(std::span<const NewEvent> events,
-                                       const std::vector<InsertOutcome>& outcomes);
   // NOTIFY on kPgNewEventsChannel, its payload `destinations` (sorted), one
   // a line; nothing when there are none.
   std::optional<StoreError> notify(const std::vector<std::string>& destinations,
@@ -107,8 +105,6 @@ class PgStore final : public Store {
   // failure. `body` returns an error, or nullopt to commit.
   StoreResult<Unit> in_transaction(const char* context, bool durable,
                                    const std::function<std::optional<StoreError>()>& body);
-  std::optional<StoreError> insert_all(std::span<const NewEvent> events,
-                                       std::vector<InsertOutcome>& outcomes);
   std::optional<StoreError> apply_all(std::span<const AttemptResult> results, Millis now);
   StoreResult<std::int64_t> release(const std::string* destination);
 

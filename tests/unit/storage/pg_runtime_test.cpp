@@ -244,9 +244,18 @@ TEST_CASE("postgresql: a relay's listener hears the destinations of new events",
   ok(a->insert_batch(third));
   REQUIRE(heard.wait_for(3, 10s));
   CHECK(heard.call(2) == std::vector<std::string>{"crm"});
+  // An event no route took is only remembered for dedupe: no notification,
+  // and it is a duplicate when sent again.
+  std::vector<NewEvent> unrouted{make_event("e4", kT0, {})};
+  CHECK(ok(a->insert_batch(unrouted)) == std::vector<InsertOutcome>{InsertOutcome::queued});
+  CHECK(ok(a->insert_batch(unrouted)) == std::vector<InsertOutcome>{InsertOutcome::duplicate});
+  std::vector<NewEvent> fifth{make_event("e5", kT0, {"erp"})};
+  ok(a->insert_batch(fifth));
+  REQUIRE(heard.wait_for(4, 10s));
+  CHECK(heard.call(3) == std::vector<std::string>{"erp"});
   listener.reset();
   std::lock_guard lock(heard.mutex);
-  CHECK(heard.calls.size() == 3);
+  CHECK(heard.calls.size() == 4);
 }
 
 TEST_CASE("postgresql: a store and a listener find the database again after it was down",
