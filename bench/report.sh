@@ -116,7 +116,8 @@ peak_rss="$(awk -v a="$fill_rss" -v b="$drain_rss" 'BEGIN {print (a > b) ? a : b
 mapfile -t HOLD_LABELS < <(awk -F'\t' '$1=="connections" && !seen[$2]++ {print $2}' "$RESULTS" |
   sort -t- -k2,2n)
 hold_keys="$(awk -F'\t' '$1=="connections" && !seen[$4]++ {print $4}' "$RESULTS" | tr '\n' ' ')"
-hold_big="${HOLD_LABELS[${#HOLD_LABELS[@]}-1]:-none}"
+hold_big=none  # (no connections step in a run with --only)
+[ "${#HOLD_LABELS[@]}" -gt 0 ] && hold_big="${HOLD_LABELS[${#HOLD_LABELS[@]}-1]}"
 hold_idle="$(median connections "$hold_big" rss_idle_kb)"
 hold_after="$(awk -F'\t' -v l="$hold_big" '$1=="connections" && $2==l && $4 ~ /^rss_closed_/ {k=$4} END {print k}' "$RESULTS")"
 hold_closed="$(median connections "$hold_big" "${hold_after:-none}")"
@@ -295,7 +296,8 @@ plot_dir="$(basename "$PLOTS")"
   echo
   echo "| figure | SQLite | PostgreSQL, 1 relay | range | 2 relays, one database | range |"
   echo "|---|---|---|---|---|---|"
-  for k in accepted_per_s queued latency_p50_us latency_p99_us peak_rss_kb; do
+  for k in accepted_per_s queued latency_p50_us latency_p99_us peak_rss_kb relay_cpu_us db_cpu_us \
+    load_cpu_us machine_busy_pct; do
     echo "| $k | $(median postgresql sqlite "$k") | $(median postgresql pg-1node "$k") | $(range postgresql pg-1node "$k") |" \
       "$(median postgresql pg-2nodes "$k") | $(range postgresql pg-2nodes "$k") |"
   done

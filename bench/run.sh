@@ -223,6 +223,19 @@ tree_cpu_ticks() {
     awk -v p="$1" '$1 == p || $4 == p {t += $14 + $15} END {print t + 0}'
 }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
+# pids_cpu_ticks PID...: the sum of tree_cpu_ticks over the processes.
+pids_cpu_ticks() {
+  local p t=0
+  for p in "$@"; do t=$((t + $(tree_cpu_ticks "$p"))); done
+  echo "$t"
+}
+# cpu_stat: "TOTAL IDLE" clock ticks of the whole machine (/proc/stat; idle
+# includes iowait).
+cpu_stat() { awk '$1 == "cpu" {t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6}' /proc/stat; }
+# per_event_us AMOUNT UNIT_US EVENTS: microseconds per event, one decimal.
+per_event_us() {
+  awk -v c="$1" -v u="$2" -v n="$3" 'BEGIN {if (n > 0) printf "%.1f\n", c * u / n; else print "n/a"}'
+}
 
 # Whatever else runs on the machine shows in the figures: note the load.
 record machine load start "load1=$(cut -d' ' -f1 /proc/loadavg)"
@@ -542,11 +555,26 @@ accept_runs() {
     start_daemon "$dir-$i.yaml" "$dir-$i"
     ports="${ports:+$ports,}$DAEMON_PORT"; pids+=("$DAEMON_PID")
   done
+  # CPU of the relays, of the database server (postmaster and backends), of
+  # the load generator, and how busy the machine was: where the time went.
+  local relay0 relay1 db0=0 db1=0 load0 load1 stat0 stat1 db_pid=""
+  [ -n "$url" ] && db_pid="$(head -n1 "$PG_DIR/data/postmaster.pid")"
+  relay0="$(pids_cpu_ticks "${pids[@]}")"; children_cpu_ms load0; stat0="$(cpu_stat)"
+  [ -n "$db_pid" ] && db0="$(tree_cpu_ticks "$db_pid")"
   "$BENCH" post --target "$ports" --count "$count" --connections 64 --run "$label-$run" \
     "$@" >"$dir.out" || true
+  relay1="$(pids_cpu_ticks "${pids[@]}")"; children_cpu_ms load1; stat1="$(cpu_stat)"
+  [ -n "$db_pid" ] && db1="$(tree_cpu_ticks "$db_pid")"
   for port in ${ports//,/ }; do  # stored, not filtered nor refused
     queued=$((queued + $(metric "$port" http 'ocirelay_events_received_total{result="queued"')))
   done
+  local relay_us db_us load_us busy
+  relay_us="$(per_event_us "$((relay1 - relay0))" "$TICK_US" "$queued")"
+  db_us="$(per_event_us "$((db1 - db0))" "$TICK_US" "$queued")"
+  load_us="$(per_event_us "$((load1 - load0))" 1000 "$queued")"
+  busy="$(awk -v a="$stat0" -v b="$stat1" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    if (y[1] > x[1]) printf "%.0f", 100 * (1 - (y[2] - x[2]) / (y[1] - x[1])); else print "n/a" }')"
   local hwm=0 rss=0
   for i in "${pids[@]}"; do
     hwm=$(($(hwm_kb "$i") > hwm ? $(hwm_kb "$i") : hwm))
@@ -555,9 +583,11 @@ accept_runs() {
   done
   # shellcheck disable=SC2046
   record "$section" "$label" "$run" $(kv_lines "$dir.out") "queued=$queued" \
-    "peak_rss_kb=$hwm" "rss_kb=$rss"
+    "peak_rss_kb=$hwm" "rss_kb=$rss" "relay_cpu_us=$relay_us" "db_cpu_us=$db_us" \
+    "load_cpu_us=$load_us" "machine_busy_pct=$busy"
   say "  $label run $run: $(sed -n 's/^accepted_per_s=//p' "$dir.out") ev/s, $queued queued," \
-    "peak RSS $hwm kB"
+    "peak RSS $hwm kB; CPU per event: relays $relay_us us, database $db_us us," \
+    "generator $load_us us; machine $busy% busy"
   rm -rf "$dir"*
 }
 # pg_e2e LABEL RUN CONNECTIONS COUNT [PG_URL]: as e2e_runs, on PostgreSQL.

@@ -520,8 +520,9 @@ TEST_CASE("hostile: a member name twice gets 400 naming it, nothing is queued", 
   twice.insert(bucket, "\"bucketName\": \"elsewhere\", ");
   auto r = client.post_event(twice);
   CHECK(r.status == 400);
-  CHECK(contains(r.body, "has the member name \\\"bucketName\\\" twice in the object at "
-                         "\\\"/data/additionalDetails\\\""));
+  CHECK(contains(r.body,
+                 "has the member name \\\"bucketName\\\" twice in the object at "
+                 "\\\"/data/additionalDetails\\\""));
   // In a batch, the member is named.
   auto batch = client.post_event("[" + fixture("events/createobject.json") + "," + twice + "]");
   CHECK(batch.status == 400);

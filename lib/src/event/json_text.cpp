@@ -124,8 +124,7 @@ std::string pointer_of(const std::vector<Frame>& frames, std::size_t at) {
   std::vector<std::string> segments;
   for (; frames[at].parent != kRoot; at = frames[at].parent) {
     const Frame& f = frames[at];
-    segments.push_back(f.name != nullptr ? std::string(name_of(*f.name))
-                                         : std::to_string(f.index));
+    segments.push_back(f.name != nullptr ? std::string(name_of(*f.name)) : std::to_string(f.index));
   }
   std::string pointer;
   for (auto it = segments.rbegin(); it != segments.rend(); ++it) append_pointer(pointer, *it);

@@ -1,5 +1,7 @@
 #include "storage/pg_connection.hpp"
 
+#include <algorithm>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -74,13 +76,16 @@ PgConnection::~PgConnection() {
 }
 
 PgConnection::PgConnection(PgConnection&& other) noexcept
-    : pq_(other.pq_), conn_(std::exchange(other.conn_, nullptr)) {}
+    : pq_(other.pq_),
+      conn_(std::exchange(other.conn_, nullptr)),
+      prepared_(std::exchange(other.prepared_, {})) {}
 
 PgConnection& PgConnection::operator=(PgConnection&& other) noexcept {
   if (this != &other) {
     if (conn_ != nullptr) pq_->finish(conn_);
     pq_ = other.pq_;
     conn_ = std::exchange(other.conn_, nullptr);
+    prepared_ = std::exchange(other.prepared_, {});
   }
   return *this;
 }
@@ -100,6 +105,34 @@ PgResult PgConnection::exec(const char* sql, const PgParams& params) {
   // Binary results: bytea byte for byte, integers without parsing text.
   return PgResult(pq_, pq_->exec_params(conn_, sql, params.size(), nullptr, params.values(),
                                         params.lengths(), params.formats(), 1));
+}
+
+PgResult PgConnection::exec_prepared(const char* sql, const PgParams& params) {
+  if (conn_ == nullptr) return PgResult{};
+  for (int attempt = 1;; ++attempt) {
+    const auto index = static_cast<std::size_t>(std::find(prepared_.begin(), prepared_.end(), sql) -
+                                                prepared_.begin());
+    const bool known = index < prepared_.size();
+    const std::string name = "ocirelay_" + std::to_string(index);
+    if (!known) {
+      // Parameter types come from the casts in the statement.
+      PgResult made(pq_, pq_->prepare(conn_, name.c_str(), sql, params.size(), nullptr));
+      if (!made.ok()) return made;
+      prepared_.push_back(sql);
+    }
+    PgResult result = run_prepared(name, params);
+    // 26000, invalid_sql_statement_name: the server lost what was prepared.
+    if (known && attempt == 1 && result.sqlstate() == "26000") {
+      prepared_.clear();
+      continue;
+    }
+    return result;
+  }
+}
+
+PgResult PgConnection::run_prepared(const std::string& name, const PgParams& params) {
+  return PgResult(pq_, pq_->exec_prepared(conn_, name.c_str(), params.size(), params.values(),
+                                          params.lengths(), params.formats(), 1));
 }
 
 PgResult PgConnection::exec_script(const char* sql) {

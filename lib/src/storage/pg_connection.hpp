@@ -49,6 +49,13 @@ class PgConnection {
   // One statement; results in binary format.
   PgResult exec(const char* sql);
   PgResult exec(const char* sql, const PgParams& params);
+  // One of the statements run again and again (claims, results, inserts):
+  // prepared on this connection at its first use, under a name of its own,
+  // so that the server parses and plans it once. `sql` must be a string
+  // constant: statements are told apart by its address. A statement the
+  // server no longer knows (a pooler in front that lost the session's
+  // state) is prepared again, once.
+  PgResult exec_prepared(const char* sql, const PgParams& params);
   // Several statements without parameters (schema scripts).
   PgResult exec_script(const char* sql);
 
@@ -63,8 +70,12 @@ class PgConnection {
   static StoreError error(const PgResult& result, std::string_view context);
 
  private:
+  // Runs the statement prepared as `name`.
+  PgResult run_prepared(const std::string& name, const PgParams& params);
+
   const PqLibrary* pq_ = nullptr;
   PGconn* conn_ = nullptr;
+  std::vector<const char*> prepared_;  // the statement "ocirelay_<i>" is prepared_[i]
 };
 
 }  // namespace ocirelay::storage

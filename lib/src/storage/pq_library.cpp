@@ -42,6 +42,8 @@ Loaded open_library() {
       resolve(handle, "PQerrorMessage", l.error_message, e) &&
       resolve(handle, "PQfinish", l.finish, e) && resolve(handle, "PQexec", l.exec, e) &&
       resolve(handle, "PQexecParams", l.exec_params, e) &&
+      resolve(handle, "PQprepare", l.prepare, e) &&
+      resolve(handle, "PQexecPrepared", l.exec_prepared, e) &&
       resolve(handle, "PQresultStatus", l.result_status, e) &&
       resolve(handle, "PQresultErrorField", l.result_error_field, e) &&
       resolve(handle, "PQresultErrorMessage", l.result_error_message, e) &&

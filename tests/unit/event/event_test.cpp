@@ -354,8 +354,7 @@ TEST_CASE("error reasons stay short", "[event][errors]") {
   CHECK(parse_error(long_type) == "eventType must be a string");
 }
 
-TEST_CASE("a member name twice in one object is refused, at any depth",
-          "[event][errors][names]") {
+TEST_CASE("a member name twice in one object is refused, at any depth", "[event][errors][names]") {
   // The filter would read the first eventType or bucketName, a Java reader
   // at OIC the last: an event one could route past a rule is refused.
   CHECK(parse_error(R"({"eventType":"t","eventID":"i","eventType":"u","data":{}})") ==
@@ -372,9 +371,9 @@ TEST_CASE("a member name twice in one object is refused, at any depth",
   std::string wide = R"({"eventType":"t","eventID":"i","data":{)";
   for (int i = 0; i < 40; ++i) wide += "\"m" + std::to_string(i) + "\":" + std::to_string(i) + ",";
   wide += R"("m7":true}})";
-  CHECK_THAT(parse_error(wide), Catch::Matchers::StartsWith(
-                                    "body has the member name \"m7\" twice in the object at "
-                                    "\"/data\""));
+  CHECK_THAT(parse_error(wide),
+             Catch::Matchers::StartsWith("body has the member name \"m7\" twice in the object at "
+                                         "\"/data\""));
   // A control character in the name is not echoed.
   CHECK_THAT(parse_error("{\"eventType\":\"t\",\"eventID\":\"i\",\"data\":{\"a\\u0007\":1,"
                          "\"a\\u0007\":2}}"),

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ocirelay/storage/store.hpp"
+#include "storage/pg_connection.hpp"
 #include "storage/pg_schema.hpp"
 #include "storage/pg_store.hpp"
 #include "support/pg_cluster.hpp"
@@ -677,4 +678,57 @@ TEST_CASE("postgresql: connection errors never show the URL", "[storage][pg]") {
     CHECK_THAT(store.error().message, Catch::Contains("storage.postgresql.url: cannot connect"));
     CHECK_THAT(store.error().message, !Catch::Contains(secret));
   }
+}
+
+namespace {
+constexpr const char* kSqlPlusOne = "SELECT $1::bigint + 1";
+constexpr const char* kSqlTimesTwo = "SELECT $1::bigint * 2";
+}  // namespace
+
+TEST_CASE("postgresql: a statement run again is prepared once per connection", "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  using ocirelay::storage::PgConnection;
+  using ocirelay::storage::PgParams;
+  ocirelay::storage::PgConnectOptions options;
+  options.url = pg->create_database("prepared");
+  auto connected = PgConnection::connect(options);
+  REQUIRE(connected.ok());
+  PgConnection db = std::move(connected).value();
+  const auto prepared = [&db] {
+    auto r = db.exec("SELECT count(*) FROM pg_prepared_statements");
+    REQUIRE(r.ok());
+    return r.int64(0, 0);
+  };
+
+  for (std::int64_t i = 0; i < 3; ++i) {
+    auto r = db.exec_prepared(kSqlPlusOne, PgParams{}.int64(i));
+    REQUIRE(r.ok());
+    CHECK(r.int64(0, 0) == i + 1);
+  }
+  CHECK(prepared() == 1);
+  auto twice = db.exec_prepared(kSqlTimesTwo, PgParams{}.int64(21));
+  REQUIRE(twice.ok());
+  CHECK(twice.int64(0, 0) == 42);
+  CHECK(prepared() == 2);
+
+  // The server forgot them (as behind a pooler that lost the session's
+  // state): each is prepared again at its next use.
+  REQUIRE(db.exec("DEALLOCATE ALL").ok());
+  auto again = db.exec_prepared(kSqlTimesTwo, PgParams{}.int64(5));
+  REQUIRE(again.ok());
+  CHECK(again.int64(0, 0) == 10);
+  auto plus = db.exec_prepared(kSqlPlusOne, PgParams{}.int64(5));
+  REQUIRE(plus.ok());
+  CHECK(plus.int64(0, 0) == 6);
+  CHECK(prepared() == 2);
+
+  // A statement that does not prepare fails with the server's reason, and
+  // is tried again at the next use.
+  constexpr const char* kBroken = "SELECT FROM nowhere WHERE $1::bigint";
+  auto broken = db.exec_prepared(kBroken, PgParams{}.int64(1));
+  CHECK_FALSE(broken.ok());
+  CHECK(broken.sqlstate() == "42P01");
+  CHECK(db.exec_prepared(kBroken, PgParams{}.int64(1)).sqlstate() == "42P01");
+  CHECK(prepared() == 2);
 }
