@@ -321,6 +321,18 @@ plot_dir="$(basename "$PLOTS")"
     echo "| $k | $(median batch_input single "$k") | $(range batch_input single "$k") | $(median batch_input batch100 "$k") | $(range batch_input batch100 "$k") |"
   done
   echo
+  echo "## 7. The per-event log"
+  echo
+  echo "A SQLite relay takes $(median log info queued) createobject events over 64 connections, the"
+  echo "destination down, once at \`log.level: info\` (one line per accepted event)"
+  echo "and once switched to \`warn\` by a reload (no line per event), turn about."
+  echo
+  echo "| figure | info | range | warn | range |"
+  echo "|---|---|---|---|---|"
+  for k in accepted_per_s latency_p50_us latency_p99_us relay_cpu_us log_bytes_per_event; do
+    echo "| $k | $(median log info "$k") | $(range log info "$k") | $(median log warn "$k") | $(range log warn "$k") |"
+  done
+  echo
   if [ -f "$ROOT/bench/analysis.md" ]; then
     cat "$ROOT/bench/analysis.md"
   fi

@@ -11,7 +11,7 @@
 #   bench/run.sh --only postgresql,batch-input
 #                                only these steps (fsync, accept, e2e, batching,
 #                                backlog, idle, connections, postgresql,
-#                                batch-input); the
+#                                batch-input, log); the
 #                                report goes to build/bench-only/ (docs untouched)
 #
 # Every server listens on 127.0.0.1 on a free port. Nothing is downloaded:
@@ -25,7 +25,7 @@ cd "$ROOT"
 QUICK=0
 RUNS=3
 ONLY=""
-STEPS="fsync accept e2e batching backlog idle connections postgresql batch-input"
+STEPS="fsync accept e2e batching backlog idle connections postgresql batch-input log"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -50,13 +50,13 @@ if [ "$QUICK" = 1 ]; then
   HOLD_CONNECTIONS=(16 64); HOLD_AFTER=1
   RUNS=1; WRK_SECONDS=2; E2E_COUNT=3000; E2E_SERIAL_COUNT=200; BACKLOG=5000; IDLE_SECONDS=3; FSYNC_SECONDS=1
   BATCH_COUNT=300
-  PG_COUNT=2000; PG_E2E_COUNT=1000; BATCH_INPUT_COUNT=2000
+  PG_COUNT=2000; PG_E2E_COUNT=1000; BATCH_INPUT_COUNT=2000; LOG_COUNT=2000
   OUT="$ROOT/build/bench-quick"; DOC="$OUT/benchmarks.md"; PLOTS="$OUT"
 else
   HOLD_CONNECTIONS=(256 1000); HOLD_AFTER=5,30,60
   WRK_SECONDS=10; E2E_COUNT=100000; E2E_SERIAL_COUNT=2000; BACKLOG=1000000; IDLE_SECONDS=30; FSYNC_SECONDS=5
   BATCH_COUNT=3000
-  PG_COUNT=40000; PG_E2E_COUNT=20000; BATCH_INPUT_COUNT=40000
+  PG_COUNT=40000; PG_E2E_COUNT=20000; BATCH_INPUT_COUNT=40000; LOG_COUNT=40000
   OUT="$ROOT/build/bench-full"; DOC="$ROOT/docs/benchmarks.md"; PLOTS="$ROOT/docs/benchmarks"
   if [ -n "$ONLY" ]; then  # a partial run never rewrites the page
     OUT="$ROOT/build/bench-only"; DOC="$OUT/benchmarks.md"; PLOTS="$OUT"
@@ -640,6 +640,39 @@ if want batch-input; then
     accept_runs batch_input single "$run" 1 "$BATCH_INPUT_COUNT" "" --event "$CLOUDEVENT"
     accept_runs batch_input batch100 "$run" 1 "$BATCH_INPUT_COUNT" "" --event "$CLOUDEVENT" \
       --batch 100
+  done
+fi
+
+# --- 7. The per-event log: log.level info against warn ----------------------
+# What the info line per accepted event costs: the same SQLite relay, the
+# sink down, once at info (a line per event) and once switched to warn by a
+# reload (no line per event), turn about in each run.
+if want log; then
+  say "per-event log: $LOG_COUNT events over 64 connections, log.level info against warn"
+  for run in $(seq 1 "$RUNS"); do
+    for level in info warn; do
+      dir="$WORK/log-$level-$run"
+      write_config "$dir.yaml" "$dir" "$(free_port)" 0
+      start_daemon "$dir.yaml" "$dir"
+      if [ "$level" != info ]; then
+        sed -i "s/^  level: info\$/  level: $level/" "$dir.yaml"
+        kill -HUP "$DAEMON_PID"
+        sleep 1  # applied at once; nothing at warn says so
+      fi
+      relay0="$(tree_cpu_ticks "$DAEMON_PID")"; log0="$(stat -c %s "$dir/ocirelay.log")"
+      "$BENCH" post --target "$DAEMON_PORT" --count "$LOG_COUNT" --connections 64 \
+        --run "log-$level-$run" --event "$EVENT" >"$dir/post.out" || true
+      relay1="$(tree_cpu_ticks "$DAEMON_PID")"; log1="$(stat -c %s "$dir/ocirelay.log")"
+      queued="$(metric "$DAEMON_PORT" http 'ocirelay_events_received_total{result="queued"')"
+      stop_daemon
+      # shellcheck disable=SC2046
+      record log "$level" "$run" $(kv_lines "$dir/post.out") "queued=$queued" \
+        "relay_cpu_us=$(per_event_us "$((relay1 - relay0))" "$TICK_US" "$queued")" \
+        "log_bytes_per_event=$(per_event_us "$((log1 - log0))" 1 "$queued")"
+      say "  $level run $run: $(sed -n 's/^accepted_per_s=//p' "$dir/post.out") ev/s," \
+        "relay CPU $(per_event_us "$((relay1 - relay0))" "$TICK_US" "$queued") us per event"
+      rm -rf "$dir"*
+    done
   done
 fi
 
