@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <rapidjson/error/en.h>
+#include <boost/container/small_vector.hpp>
 
 #include "ocirelay/common/printable_text.hpp"
 
@@ -119,8 +120,11 @@ struct Frame {
 
 constexpr std::size_t kRoot = static_cast<std::size_t>(-1);
 
+// Room for the containers of a typical event without a heap allocation.
+using Frames = boost::container::small_vector<Frame, 16>;
+
 // The JSON Pointer of frame `at`, from the parent links.
-std::string pointer_of(const std::vector<Frame>& frames, std::size_t at) {
+std::string pointer_of(const Frames& frames, std::size_t at) {
   std::vector<std::string> segments;
   for (; frames[at].parent != kRoot; at = frames[at].parent) {
     const Frame& f = frames[at];
@@ -137,9 +141,10 @@ std::string repeated_name_error(const rapidjson::Value& root, std::string_view w
   if (!root.IsObject() && !root.IsArray()) return {};
   // Depth first without recursion: with a large nesting limit the document
   // may be deeper than the stack allows.
-  std::vector<Frame> frames{{&root, kRoot, nullptr, 0}};
-  std::vector<std::size_t> pending{0};
-  std::vector<std::string_view> scratch;
+  // Every event goes through here: no heap allocation for a typical one.
+  Frames frames{{&root, kRoot, nullptr, 0}};
+  boost::container::small_vector<std::size_t, 16> pending{0};
+  std::vector<std::string_view> scratch;  // objects past 16 members only
   while (!pending.empty()) {
     const std::size_t at = pending.back();
     pending.pop_back();
