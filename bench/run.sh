@@ -662,9 +662,11 @@ if want log; then
       relay0="$(tree_cpu_ticks "$DAEMON_PID")"; log0="$(stat -c %s "$dir/ocirelay.log")"
       "$BENCH" post --target "$DAEMON_PORT" --count "$LOG_COUNT" --connections 64 \
         --run "log-$level-$run" --event "$EVENT" >"$dir/post.out" || true
-      relay1="$(tree_cpu_ticks "$DAEMON_PID")"; log1="$(stat -c %s "$dir/ocirelay.log")"
+      relay1="$(tree_cpu_ticks "$DAEMON_PID")"
       queued="$(metric "$DAEMON_PORT" http 'ocirelay_events_received_total{result="queued"')"
       stop_daemon
+      # After the stop: lines are written once per log.flush_interval.
+      log1="$(stat -c %s "$dir/ocirelay.log")"
       # shellcheck disable=SC2046
       record log "$level" "$run" $(kv_lines "$dir/post.out") "queued=$queued" \
         "relay_cpu_us=$(per_event_us "$((relay1 - relay0))" "$TICK_US" "$queued")" \

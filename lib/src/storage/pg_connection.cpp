@@ -109,25 +109,29 @@ PgResult PgConnection::exec(const char* sql, const PgParams& params) {
 
 PgResult PgConnection::exec_prepared(const char* sql, const PgParams& params) {
   if (conn_ == nullptr) return PgResult{};
-  for (int attempt = 1;; ++attempt) {
-    const auto index = static_cast<std::size_t>(std::find(prepared_.begin(), prepared_.end(), sql) -
-                                                prepared_.begin());
-    const bool known = index < prepared_.size();
-    const std::string name = "ocirelay_" + std::to_string(index);
-    if (!known) {
-      // Parameter types come from the casts in the statement.
-      PgResult made(pq_, pq_->prepare(conn_, name.c_str(), sql, params.size(), nullptr));
-      if (!made.ok()) return made;
-      prepared_.push_back(sql);
-    }
-    PgResult result = run_prepared(name, params);
-    // 26000, invalid_sql_statement_name: the server lost what was prepared.
-    if (known && attempt == 1 && result.sqlstate() == "26000") {
-      prepared_.clear();
-      continue;
-    }
-    return result;
+  const auto index = static_cast<std::size_t>(std::find(prepared_.begin(), prepared_.end(), sql) -
+                                              prepared_.begin());
+  const std::string name = "ocirelay_" + std::to_string(index);
+  const auto prepare = [&] {
+    // Parameter types come from the casts in the statement.
+    return PgResult(pq_, pq_->prepare(conn_, name.c_str(), sql, params.size(), nullptr));
+  };
+  if (index == prepared_.size()) {
+    PgResult made = prepare();
+    if (!made.ok()) return made;
+    prepared_.push_back(sql);
+    return run_prepared(name, params);
   }
+  PgResult result = run_prepared(name, params);
+  // 26000, invalid_sql_statement_name: the server lost this statement (a
+  // pooler in front that lost the session's state). Prepared again under the
+  // same name, outside a transaction only (inside one, the error aborted it).
+  if (result.sqlstate() == "26000" && pq_->transaction_status(conn_) == PQTRANS_IDLE) {
+    PgResult made = prepare();
+    if (!made.ok()) return made;
+    return run_prepared(name, params);
+  }
+  return result;
 }
 
 PgResult PgConnection::run_prepared(const std::string& name, const PgParams& params) {

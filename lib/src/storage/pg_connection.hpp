@@ -49,12 +49,13 @@ class PgConnection {
   // One statement; results in binary format.
   PgResult exec(const char* sql);
   PgResult exec(const char* sql, const PgParams& params);
-  // One of the statements run again and again (claims, results, inserts):
+  // A statement run again and again (PgStore: the accept statement):
   // prepared on this connection at its first use, under a name of its own,
   // so that the server parses and plans it once. `sql` must be a string
-  // constant: statements are told apart by its address. A statement the
-  // server no longer knows (a pooler in front that lost the session's
-  // state) is prepared again, once.
+  // constant (static storage): statements are told apart by its address. A
+  // statement the server no longer knows (a pooler in front that lost the
+  // session's state) is prepared again under its name, once, when no
+  // transaction is open.
   PgResult exec_prepared(const char* sql, const PgParams& params);
   // Several statements without parameters (schema scripts).
   PgResult exec_script(const char* sql);

@@ -722,6 +722,19 @@ TEST_CASE("postgresql: a statement run again is prepared once per connection", "
   REQUIRE(plus.ok());
   CHECK(plus.int64(0, 0) == 6);
   CHECK(prepared() == 2);
+  // Only one lost: the other keeps its name.
+  REQUIRE(db.exec("DEALLOCATE ocirelay_0").ok());
+  CHECK(db.exec_prepared(kSqlPlusOne, PgParams{}.int64(1)).int64(0, 0) == 2);
+  CHECK(db.exec_prepared(kSqlTimesTwo, PgParams{}.int64(1)).int64(0, 0) == 2);
+  CHECK(prepared() == 2);
+  // Lost inside a transaction: the error aborted it, so it is not hidden by
+  // a retry that could only fail; after the rollback it is prepared again.
+  REQUIRE(db.exec("BEGIN").ok());
+  REQUIRE(db.exec("DEALLOCATE ALL").ok());
+  CHECK(db.exec_prepared(kSqlPlusOne, PgParams{}.int64(1)).sqlstate() == "26000");
+  REQUIRE(db.exec("ROLLBACK").ok());  // (DEALLOCATE is not undone by it)
+  CHECK(db.exec_prepared(kSqlPlusOne, PgParams{}.int64(1)).int64(0, 0) == 2);
+  CHECK(db.exec_prepared(kSqlTimesTwo, PgParams{}.int64(2)).int64(0, 0) == 4);
 
   // A statement that does not prepare fails with the server's reason, and
   // is tried again at the next use.
