@@ -34,8 +34,8 @@
 // unreachable() says why, until a connection works again.
 //
 // Other relays learn of new events from a NOTIFY on kPgNewEventsChannel in
-// the insert's transaction (PgListener), its payload the destinations of the
-// batch, one a line.
+// the insert's transaction (PgListener), its payload the destinations with
+// new deliveries, one a line.
 //
 // Thread contract: one thread at a time (see Store).
 #pragma once

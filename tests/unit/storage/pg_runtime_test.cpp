@@ -253,9 +253,27 @@ TEST_CASE("postgresql: a relay's listener hears the destinations of new events",
   ok(a->insert_batch(fifth));
   REQUIRE(heard.wait_for(4, 10s));
   CHECK(heard.call(3) == std::vector<std::string>{"erp"});
+  // A batch with a duplicate names only the destinations it stored
+  // deliveries for, each once.
+  std::vector<NewEvent> mixed{make_event("e1", kT0, {"oic"}),
+                              make_event("e6", kT0, {"zeta", "erp"}),
+                              make_event("e7", kT0, {"erp"})};
+  CHECK(ok(a->insert_batch(mixed)) == std::vector<InsertOutcome>{InsertOutcome::duplicate,
+                                                                 InsertOutcome::queued,
+                                                                 InsertOutcome::queued});
+  REQUIRE(heard.wait_for(5, 10s));
+  CHECK(heard.call(4) == std::vector<std::string>{"erp", "zeta"});
+  // Past the payload's limit (200 names of about 32 bytes, over 4000 in
+  // all): an empty one, meaning every destination.
+  std::vector<std::string> many;
+  for (int i = 0; i < 200; ++i) many.push_back("destination-with-a-long-name-" + std::to_string(i));
+  std::vector<NewEvent> wide{make_event("e8", kT0, many)};
+  ok(a->insert_batch(wide));
+  REQUIRE(heard.wait_for(6, 10s));
+  CHECK(heard.call(5).empty());
   listener.reset();
   std::lock_guard lock(heard.mutex);
-  CHECK(heard.calls.size() == 4);
+  CHECK(heard.calls.size() == 6);
 }
 
 TEST_CASE("postgresql: a store and a listener find the database again after it was down",
