@@ -135,8 +135,9 @@ std::string pointer_of(const Frames& frames, std::size_t at) {
   return pointer;
 }
 
-}  // namespace
-
+// The reason `root` is refused for a member name that appears twice in one
+// of its objects ("<what> has the member name "x" twice in the object at
+// "/data""), or an empty string when it has none.
 std::string repeated_name_error(const rapidjson::Value& root, std::string_view what) {
   if (!root.IsObject() && !root.IsArray()) return {};
   // Depth first without recursion: with a large nesting limit the document
@@ -176,6 +177,8 @@ std::string repeated_name_error(const rapidjson::Value& root, std::string_view w
   }
   return {};
 }
+
+}  // namespace
 
 std::string json_error(std::string_view what, std::size_t offset, std::string_view reason) {
   std::string text(what);

@@ -51,11 +51,6 @@ class JsonInput {
 // "<what> is not valid JSON at offset N: <reason>".
 std::string json_error(std::string_view what, std::size_t offset, std::string_view reason);
 
-// The reason `root` is refused for a member name that appears twice in one of
-// its objects ("<what> has the member name "x" twice in the object at
-// "/data""), or an empty string when it has none.
-std::string repeated_name_error(const rapidjson::Value& root, std::string_view what);
-
 // Parses `text` into `doc`, nested at most `max_depth` containers deep, with
 // no object at any depth that has a member name twice (RFC 8259 leaves the
 // meaning of repeated names to the reader: a filter here could read the
