@@ -367,7 +367,7 @@ TEST_CASE("a batch that is not full goes after max_wait, with the destination's 
   CHECK(relay.log().find("bulk-pa55word") == std::string::npos);
 }
 
-TEST_CASE("a stream of mixed sizes never exceeds max_bytes; an oversized event goes alone",
+TEST_CASE("a stream of mixed sizes never exceeds max_bytes, and an oversized event goes alone",
           "[batch][delivery]") {
   constexpr std::size_t kMax = 8192;
   BulkOic oic("", kMax);  // a bare array
@@ -422,7 +422,7 @@ TEST_CASE("kill -9 with batches in flight loses no acknowledged event", "[batch]
   for (long n = 1; n <= 400; ++n) CHECK(accepted.count(event_id_for(n)) == 1);
 }
 
-TEST_CASE("a reload changes a destination's batching; a batch waiting for its retry goes along",
+TEST_CASE("a reload changes a destination's batching, and a batch waiting for its retry goes along",
           "[batch][reload]") {
   BulkOic old_oic("events", 51200);
   old_oic.answer_with([](std::size_t) { return 503; });

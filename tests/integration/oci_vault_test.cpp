@@ -148,7 +148,7 @@ TEST_CASE("vault: a secret that cannot be read at start is exit 2, naming the OC
   CHECK(world.vault.problems().empty());  // the requests were properly signed
 }
 
-TEST_CASE("vault: SIGHUP reads the secrets again; a failure keeps the running configuration",
+TEST_CASE("vault: SIGHUP reads the secrets again, and a failure keeps the running configuration",
           "[oci_vault][reload]") {
   VaultWorld world;
   world.vault.put(kSecretOcid, kSecret);
@@ -165,6 +165,10 @@ TEST_CASE("vault: SIGHUP reads the secrets again; a failure keeps the running co
   relay.daemon().signal(SIGHUP);
   REQUIRE(relay.daemon().wait_for_log("reload refused", 30s));
   REQUIRE(world.vault.server.request_count() == reads + 1);
+  // The running configuration goes on delivering.
+  REQUIRE(client.post_event(event_with_id(2)).status == 202);
+  REQUIRE(wait_for_metric(relay, attempts_series("oic", "delivered", "2xx"), 2, 30s));
+  REQUIRE(world.idp.requests().size() == 1);  // with the token it had
   // The secret was rotated: the next reload picks the new one up, and the
   // changed destination gets a token with it.
   world.vault.put(kSecretOcid, kNewSecret);
@@ -172,8 +176,8 @@ TEST_CASE("vault: SIGHUP reads the secrets again; a failure keeps the running co
   relay.daemon().signal(SIGHUP);
   REQUIRE(relay.daemon().wait_for_log("1 new or changed", 30s));
   CHECK(world.vault.server.request_count() == reads + 2);
-  REQUIRE(client.post_event(event_with_id(2)).status == 202);
-  REQUIRE(wait_for_metric(relay, attempts_series("oic", "delivered", "2xx"), 2, 30s));
+  REQUIRE(client.post_event(event_with_id(3)).status == 202);
+  REQUIRE(wait_for_metric(relay, attempts_series("oic", "delivered", "2xx"), 3, 30s));
   const auto token_requests = world.idp.requests();
   REQUIRE(token_requests.size() == 2);
   CHECK(token_requests[1].headers.get("Authorization").value_or("") ==
