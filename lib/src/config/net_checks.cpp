@@ -59,6 +59,28 @@ std::optional<std::uint16_t> parse_port(std::string_view s) {
   return static_cast<std::uint16_t>(value);
 }
 
+// A link-local address (169.254.0.0/16, fe80::/10, or either mapped into
+// IPv6), written as a URL's host.
+bool link_local_literal(const std::string& host, bool bracketed) {
+  in_addr v4{};
+  if (!bracketed && ::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    const auto* b = reinterpret_cast<const unsigned char*>(&v4.s_addr);
+    return b[0] == 169 && b[1] == 254;
+  }
+  in6_addr v6{};
+  if (bracketed && ::inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    const unsigned char* b = v6.s6_addr;
+    const bool mapped = std::all_of(b, b + 10, [](unsigned char c) { return c == 0; }) &&
+                        b[10] == 0xff && b[11] == 0xff;
+    return (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || (mapped && b[12] == 169 && b[13] == 254);
+  }
+  return false;
+}
+
+constexpr const char* kLinkLocalProblem =
+    "is a link-local address: the only one the relay contacts is the instance "
+    "metadata service's (oci.endpoints.metadata)";
+
 // Checks "host[:port]" or "[v6][:port]" of a URL.
 std::optional<std::string> authority_problem(std::string_view authority) {
   if (authority.empty()) {
@@ -71,8 +93,12 @@ std::optional<std::string> authority_problem(std::string_view authority) {
     if (close == std::string_view::npos) {
       return "has an IPv6 host without its closing ']'";
     }
-    if (!is_ipv6(std::string(authority.substr(1, close - 1)))) {
+    const std::string v6(authority.substr(1, close - 1));
+    if (!is_ipv6(v6)) {
       return "has an invalid IPv6 address";
+    }
+    if (link_local_literal(v6, true)) {
+      return kLinkLocalProblem;
     }
     rest = authority.substr(close + 1);
     if (!rest.empty() && rest.front() != ':') {
@@ -87,6 +113,9 @@ std::optional<std::string> authority_problem(std::string_view authority) {
     }
     if (!is_host_name(host)) {
       return "has an invalid host name";
+    }
+    if (link_local_literal(std::string(host), false)) {
+      return kLinkLocalProblem;
     }
   }
   if (!rest.empty()) {

@@ -18,8 +18,8 @@ namespace ocirelay::config::detail {
 Result<ListenAddress> parse_listen_address(std::string_view text);
 
 // Why `url` is not an acceptable destination URL (http:// or https://, a host,
-// an optional port 1..65535, no user:pass@, no fragment, no spaces), or
-// nullopt when it is.
+// an optional port 1..65535, no user:pass@, no fragment, no spaces, not a
+// link-local address), or nullopt when it is.
 std::optional<std::string> url_problem(std::string_view url);
 
 // `url` with any "user:pass@" replaced by "***@", for quoting.

@@ -139,37 +139,25 @@ void read_api_key(SchemaWalker& w, const ConfigNode& node, const std::string& pa
   out = std::move(key);
 }
 
-// The metadata service's default address: the one link-local address the
-// relay may contact.
-constexpr std::string_view kDefaultMetadata = "http://169.254.169.254/opc/v2";
-
-bool link_local_host(std::string_view url) {
-  const auto scheme_end = url.find("://");
-  const std::string_view rest =
-      scheme_end == std::string_view::npos ? url : url.substr(scheme_end + 3);
-  return rest.starts_with("169.254.") || rest.starts_with("[fe8") || rest.starts_with("[fe9") ||
-         rest.starts_with("[fea") || rest.starts_with("[feb") || rest.starts_with("[FE8");
-}
-
 // A base URL of an OCI service: http(s), a host, no query, no fragment; kept
-// without a trailing '/'.
+// without a trailing '/'. No link-local address (url_problem), except the
+// metadata service's default for `metadata`: the one link-local address the
+// relay contacts.
 template <std::string OciEndpoints::*Member>
 void read_endpoint(SchemaWalker& w, const ConfigNode& value, const std::string& path,
                    OciEndpoints& out) {
   auto url = w.text(value, path);
   if (!url) return;
   while (url->size() > 1 && url->back() == '/') url->pop_back();
+  if (Member == &OciEndpoints::metadata && *url == OciEndpoints{}.metadata) {
+    out.*Member = std::move(*url);
+    return;
+  }
   const std::string shown = quote(redact_userinfo(value.text));
   if (auto problem = url_problem(*url)) {
     w.error(value, path, "bad URL " + shown + ": " + *problem);
   } else if (url->find('?') != std::string::npos) {
     w.error(value, path, "bad URL " + shown + ": a base URL takes no query");
-  } else if (link_local_host(*url) && *url != kDefaultMetadata) {
-    w.error(value, path,
-            "bad URL " + shown +
-                ": the only link-local address the relay contacts is the "
-                "metadata service's default, " +
-                std::string(kDefaultMetadata));
   } else {
     out.*Member = std::move(*url);
   }

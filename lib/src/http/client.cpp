@@ -5,6 +5,8 @@
 #include <tuple>
 #include <variant>
 
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,8 +15,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
 
 #include "http/beast_convert.hpp"
 
@@ -40,6 +40,15 @@ bool is_stale_connection_error(const boost::system::error_code& ec) {
 }
 
 }  // namespace
+
+bool is_link_local(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return is_link_local(asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()));
+  }
+  if (a.is_v6()) return a.to_v6().is_link_local();
+  const auto b = a.to_v4().to_bytes();
+  return b[0] == 169 && b[1] == 254;
+}
 
 struct Connection {
   std::optional<beast::tcp_stream> plain;
@@ -168,14 +177,20 @@ class HttpClient::Impl {
     }
     auto [rec, results] = std::get<0>(std::move(resolved));
     if (rec) {
-      co_return fail(error(ClientError::Kind::resolve,
-                           "cannot resolve " + url_.host + ": " + rec.message()));
+      co_return fail(
+          error(ClientError::Kind::resolve, "cannot resolve " + url_.host + ": " + rec.message()));
     }
     std::vector<tcp::endpoint> endpoints;
     std::vector<asio::ip::address> addresses;
     for (const auto& entry : results) {
+      if (!options_.allow_link_local && is_link_local(entry.endpoint().address())) continue;
       endpoints.push_back(entry.endpoint());
       addresses.push_back(entry.endpoint().address());
+    }
+    if (endpoints.empty()) {
+      co_return fail(error(ClientError::Kind::refused_address,
+                           url_.host + " is a link-local address: the only one the relay "
+                                       "contacts is the instance metadata service's"));
     }
     if (options_.address_policy) {
       if (auto why = options_.address_policy(addresses)) {
@@ -239,17 +254,17 @@ class HttpClient::Impl {
   }
 
   template <class Stream>
-  asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn,
-                                     const std::string& request,
+  asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn, const std::string& request,
                                      Clock::time_point deadline) {
     Exchange out;
     conn.lowest().expires_at(deadline);
     auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(request), nothrow);
     if (wec) {
       out.retry_on_fresh = is_stale_connection_error(wec);
-      out.error = wec == beast::error::timeout
-                      ? error(ClientError::Kind::timeout, "timed out sending the request")
-                      : error(ClientError::Kind::io, "sending the request failed: " + wec.message());
+      out.error =
+          wec == beast::error::timeout
+              ? error(ClientError::Kind::timeout, "timed out sending the request")
+              : error(ClientError::Kind::io, "sending the request failed: " + wec.message());
       co_return out;
     }
     bhttp::response_parser<bhttp::string_body> parser;

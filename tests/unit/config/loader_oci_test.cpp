@@ -220,9 +220,14 @@ TEST_CASE("oci endpoints, region and ca_file: defaults, and what is accepted", "
   test::parse_ok("oci: { endpoints: { metadata: \"http://169.254.169.254/opc/v2\" } }\n",
                  "test.yaml", secrets());
   only_error("oci: { endpoints: { metadata: \"http://169.254.169.253/opc/v2\" } }",
-             "oci.endpoints.metadata", "the only link-local address");
+             "oci.endpoints.metadata", "is a link-local address");
   only_error("oci: { endpoints: { secrets: \"https://169.254.1.1\" } }", "oci.endpoints.secrets",
-             "the only link-local address");
+             "is a link-local address");
+  // The metadata address is the metadata service's only: not another endpoint.
+  only_error("oci: { endpoints: { federation: \"http://169.254.169.254/opc/v2\" } }",
+             "oci.endpoints.federation", "is a link-local address");
+  only_error("oci: { endpoints: { secrets: \"http://[fe80::1]:80\" } }", "oci.endpoints.secrets",
+             "is a link-local address");
   only_error("oci: { endpoints: { federation: \"https://h/x?y=1\" } }", "oci.endpoints.federation",
              "takes no query");
   only_error("oci: { endpoints: { federation: \"ftp://h\" } }", "oci.endpoints.federation",

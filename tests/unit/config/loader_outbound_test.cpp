@@ -143,6 +143,18 @@ TEST_CASE("oauth2 values are checked", "[config][outbound]") {
   only_error(
       dest("    auth: { type: oauth2, token_url: \"https://idcs/t\", client_id: \"a:b\"" + rest),
       "destinations[0].auth.client_id", "must not contain ':'");
+  // The instance metadata service's address is not a token endpoint.
+  only_error(
+      dest("    auth: { type: oauth2, token_url: \"http://169.254.169.254/t\", client_id: c" +
+           rest),
+      "destinations[0].auth.token_url", "is a link-local address");
+}
+
+TEST_CASE("a destination URL may not be a link-local address", "[config][outbound]") {
+  for (const char* url : {"http://169.254.169.254/opc/v2/instance/", "https://[fe80::1]:443/x"}) {
+    only_error(std::string("destinations:\n  - name: d\n    url: \"") + url + "\"\n",
+               "destinations[0].url", "is a link-local address");
+  }
 }
 
 TEST_CASE("keys of one auth type are rejected under another", "[config][outbound]") {

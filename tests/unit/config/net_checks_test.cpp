@@ -37,6 +37,18 @@ TEST_CASE("URLs: scheme, host, port, no credentials", "[net_checks]") {
   CHECK(url_problem("https://h:65536/"));
   CHECK(url_problem("https://[::1]x/"));
   CHECK(url_problem("https://h\t/"));
+  // Link-local addresses, however written, are the metadata service's only.
+  for (const char* url :
+       {"http://169.254.169.254/opc/v2", "https://169.254.0.1:8443/x", "https://[fe80::1]/",
+        "https://[FE80::1]:443/", "https://[febf::1]/", "https://[::ffff:169.254.169.254]/"}) {
+    INFO(url);
+    const auto problem = url_problem(url);
+    REQUIRE(problem);
+    CHECK(problem->find("link-local") != std::string::npos);
+  }
+  CHECK_FALSE(url_problem("https://169.255.0.1/"));
+  CHECK_FALSE(url_problem("https://[fec0::1]/"));
+  CHECK_FALSE(url_problem("https://169.254.example.com/"));  // a name: checked when resolved
 }
 
 TEST_CASE("userinfo is redacted for quoting", "[net_checks]") {

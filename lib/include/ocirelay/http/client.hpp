@@ -37,6 +37,11 @@ struct ClientOptions {
   std::size_t max_idle_connections = 4;
   std::size_t max_response_body_bytes = 1024 * 1024;
   std::string user_agent = "ocirelay";
+  // A host that resolves to link-local addresses (169.254.0.0/16, fe80::/10)
+  // is refused (ClientError::Kind::refused_address), and only its other
+  // addresses are tried, unless this is set: the instance metadata service's
+  // client alone sets it.
+  bool allow_link_local = false;
   // Called with the resolved addresses before connecting; a returned string
   // refuses the request with that reason. Only the addresses it approved are
   // connected to (no second lookup).
@@ -62,6 +67,10 @@ struct ClientError {
   Kind kind = Kind::io;
   std::string message;  // short and free of credentials
 };
+
+// 169.254.0.0/16 or fe80::/10, also as an IPv4-mapped IPv6 address: what
+// ClientOptions::allow_link_local is about.
+bool is_link_local(const boost::asio::ip::address& address);
 
 class HttpClient {
  public:
