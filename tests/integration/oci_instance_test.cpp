@@ -129,16 +129,17 @@ TEST_CASE("instance principal: deliveries are signed with the session key and ve
   REQUIRE(key_ids.size() == 5);
   for (const auto& id : key_ids) CHECK(id == "ST$" + tokens[0]);
   for (const auto& r : world.oic.requests()) CHECK(r.target == kFlow);
-  // The region came from the metadata service, with the certificate and key.
+  // The region and its realm came from the metadata service, with the
+  // certificate and key.
   std::set<std::string> asked;
   for (const auto& r : world.oci.metadata.requests()) asked.insert(r.target);
-  CHECK(asked == std::set<std::string>{"/opc/v2/instance/region", "/opc/v2/identity/cert.pem",
+  CHECK(asked == std::set<std::string>{"/opc/v2/instance/regionInfo/", "/opc/v2/identity/cert.pem",
                                        "/opc/v2/identity/intermediate.pem",
                                        "/opc/v2/identity/key.pem"});
 
   const std::string log = relay.log();
   CHECK(contains(log, "security token obtained"));
-  CHECK(contains(log, "region eu-frankfurt-1"));
+  CHECK(contains(log, "region eu-frankfurt-1, realm domain oraclecloud.com"));
   CHECK_FALSE(contains(log, tokens[0]));
   CHECK_FALSE(contains(log, tokens[0].substr(0, tokens[0].find('.'))));
   CHECK_FALSE(contains(log, key_body_line(world.first.key_pem)));

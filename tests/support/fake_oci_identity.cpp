@@ -71,6 +71,11 @@ void FakeOciIdentity::set_down(bool down) {
   down_ = down;
 }
 
+void FakeOciIdentity::set_region_info(bool served) {
+  const std::lock_guard lock(mutex_);
+  region_info_ = served;
+}
+
 std::optional<std::string> FakeOciIdentity::session_key(const std::string& key_id) const {
   if (key_id.rfind("ST$", 0) != 0) return std::nullopt;
   const std::lock_guard lock(mutex_);
@@ -102,6 +107,12 @@ Reply FakeOciIdentity::answer_metadata(const RecordedRequest& r) {
     return text(401, "missing Authorization: Bearer Oracle");
   }
   if (r.target == "/opc/v2/instance/region") return text(200, region);
+  if (r.target == "/opc/v2/instance/regionInfo/" && region_info_) {
+    return Reply{http::json_response(200, R"({"realmKey":"oc1","realmDomainComponent":")" +
+                                              realm_domain + R"(","regionKey":"FRA",)" +
+                                              R"("regionIdentifier":")" + region + R"("})"),
+                 {}};
+  }
   if (r.target == "/opc/v2/identity/cert.pem") return text(200, current_.cert_pem);
   if (r.target == "/opc/v2/identity/intermediate.pem") return text(200, intermediate_pem_);
   if (r.target == "/opc/v2/identity/key.pem") return text(200, current_.key_pem);

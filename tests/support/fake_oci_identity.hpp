@@ -3,7 +3,8 @@
 // federation endpoint (HTTPS with the test CA's server certificate).
 //
 // - The metadata fake answers only GETs with `Authorization: Bearer Oracle`
-//   (401 otherwise): /opc/v2/instance/region, /opc/v2/identity/cert.pem,
+//   (401 otherwise): /opc/v2/instance/region, /opc/v2/instance/regionInfo/
+//   (unless set_region_info(false)), /opc/v2/identity/cert.pem,
 //   /opc/v2/identity/intermediate.pem (the test CA) and /opc/v2/identity/key.pem,
 //   from the identity it currently serves (serve() swaps it: a rotation).
 // - The federation fake accepts `POST /v1/x509` only when it verifies as the
@@ -45,6 +46,9 @@ class FakeOciIdentity {
   void serve(InstanceIdentity identity);
   void set_token_lifetime(std::chrono::seconds lifetime);
   void set_down(bool down);
+  // Whether /instance/regionInfo/ is served (404 otherwise, as by an older
+  // metadata service); served by default.
+  void set_region_info(bool served);
 
   // "http://127.0.0.1:PORT/opc/v2", "https://127.0.0.1:PORT"
   std::string metadata_url() const { return metadata.url("/opc/v2"); }
@@ -58,6 +62,7 @@ class FakeOciIdentity {
   std::vector<std::string> problems() const;  // why requests were refused
 
   const std::string region = "eu-frankfurt-1";
+  const std::string realm_domain = "oraclecloud.com";
 
  private:
   Reply answer_metadata(const RecordedRequest& r);
@@ -70,6 +75,7 @@ class FakeOciIdentity {
   std::vector<InstanceIdentity> known_;
   std::chrono::seconds lifetime_{3600};
   bool down_ = false;
+  bool region_info_ = true;
   std::map<std::string, std::string> session_keys_;  // token -> PEM public key
   std::vector<std::string> tokens_;
   std::vector<std::string> fingerprints_;

@@ -93,6 +93,9 @@ Result<std::unique_ptr<InstancePrincipal>> InstancePrincipal::create(
   client_options.max_idle_connections = 1;
   client_options.max_response_body_bytes = 256 * 1024;
   client_options.tls = p->tls_;
+  // The one client that may reach a link-local address: the metadata
+  // service's is 169.254.169.254 (the configuration allows no other).
+  client_options.allow_link_local = true;
   p->metadata_prefix_ = path_prefix(*metadata);
   p->metadata_ =
       std::make_unique<http::HttpClient>(executor, std::move(metadata).value(), client_options);
@@ -113,7 +116,7 @@ InstancePrincipal::InstancePrincipal(Options options, std::shared_ptr<spdlog::lo
 InstancePrincipal::~InstancePrincipal() = default;
 
 Result<Unit> InstancePrincipal::make_federation_client() {
-  const std::string base = federation_base(options_.oci, region_);
+  const std::string base = federation_base(options_.oci, region_, realm_domain_);
   auto url = http::parse_url(base);
   if (!url) return fail("the federation endpoint " + base + ": " + url.error());
   if (auto ok = check_base_url(*url, "the federation endpoint's"); !ok) return ok;
@@ -159,7 +162,8 @@ asio::awaitable<Result<SignerPtr>> InstancePrincipal::signer() {
   co_return outcome;
 }
 
-asio::awaitable<Result<std::string>> InstancePrincipal::read_metadata(std::string_view path) {
+asio::awaitable<Result<std::string>> InstancePrincipal::read_metadata(std::string_view path,
+                                                                      int* status) {
   http::ClientRequest request;
   request.method = "GET";
   request.target = metadata_prefix_ + std::string(path);
@@ -168,9 +172,25 @@ asio::awaitable<Result<std::string>> InstancePrincipal::read_metadata(std::strin
   const std::string where = "the metadata service (" + metadata_->url().origin() +
                             metadata_prefix_ + std::string(path) + ")";
   if (!response) co_return fail(where + ": " + response.error().message);
+  if (status) *status = response->status;
   if (response->status != 200)
     co_return fail(where + ": " + oci_http_failure(response.value(), true));
   co_return std::move(response->body);
+}
+
+// The region and its realm's domain from /instance/regionInfo/; a metadata
+// service without it (404) gives the region alone (/instance/region), and the
+// domain follows from the region's name.
+asio::awaitable<Result<RegionInfo>> InstancePrincipal::read_region() {
+  int status = 0;
+  auto info = co_await read_metadata("/instance/regionInfo/", &status);
+  if (info) co_return region_info_from_metadata(*info);
+  if (status != 404) co_return fail(std::move(info).error());
+  auto answer = co_await read_metadata("/instance/region");
+  if (!answer) co_return fail(std::move(answer).error());
+  auto region = region_from_metadata(*answer);
+  if (!region) co_return fail(std::move(region).error());
+  co_return RegionInfo{std::move(region).value(), {}};
 }
 
 asio::awaitable<Result<InstancePrincipal::Identity>> InstancePrincipal::read_identity() {
@@ -271,23 +291,21 @@ asio::awaitable<Result<SignerPtr>> InstancePrincipal::fetch() {
   Result<SignerPtr> outcome = fail(std::string("no security token"));
   do {
     if (region_.empty()) {
-      auto answer = co_await read_metadata("/instance/region");
-      if (!answer) {
-        outcome = fail(std::move(answer).error());
+      auto learned = co_await read_region();
+      if (!learned) {
+        outcome = fail(std::move(learned).error());
         break;
       }
-      auto region = region_from_metadata(*answer);
-      if (!region) {
-        outcome = fail(std::move(region).error());
-        break;
-      }
-      region_ = std::move(region).value();
+      region_ = std::move(learned->region);
+      realm_domain_ = std::move(learned->realm_domain);
       if (auto ok = make_federation_client(); !ok) {
         region_.clear();
+        realm_domain_.clear();
         outcome = fail(std::move(ok).error());
         break;
       }
-      log_->info("{}: region {} (from the metadata service)", options_.owner, region_);
+      log_->info("{}: region {}, realm domain {} (from the metadata service)", options_.owner,
+                 region_, realm_domain_.empty() ? oci::realm_domain(region_) : realm_domain_);
     }
     auto identity = co_await read_identity();
     if (!identity) {

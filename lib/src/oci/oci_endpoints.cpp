@@ -4,6 +4,8 @@
 #include <array>
 #include <utility>
 
+#include <rapidjson/document.h>
+
 namespace ocirelay::oci {
 
 namespace {
@@ -42,14 +44,48 @@ std::string realm_domain(std::string_view region) {
   return "oraclecloud.com";
 }
 
-std::string federation_base(const config::Oci& oci, std::string_view region) {
+std::string federation_base(const config::Oci& oci, std::string_view region,
+                            std::string_view domain) {
   if (!oci.endpoints.federation.empty()) return oci.endpoints.federation;
-  return "https://auth." + std::string(region) + "." + realm_domain(region);
+  return "https://auth." + std::string(region) + "." +
+         (domain.empty() ? realm_domain(region) : std::string(domain));
 }
 
-std::string secrets_base(const config::Oci& oci, std::string_view region) {
+std::string secrets_base(const config::Oci& oci, std::string_view region, std::string_view domain) {
   if (!oci.endpoints.secrets.empty()) return oci.endpoints.secrets;
-  return "https://secrets.vaults." + std::string(region) + ".oci." + realm_domain(region);
+  return "https://secrets.vaults." + std::string(region) + ".oci." +
+         (domain.empty() ? realm_domain(region) : std::string(domain));
+}
+
+Result<RegionInfo> region_info_from_metadata(std::string_view answer) {
+  rapidjson::Document doc;
+  doc.Parse(answer.data(), answer.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return fail(std::string("the metadata service's regionInfo is not a JSON object"));
+  }
+  const auto member = [&](const char* name) -> std::string {
+    const auto it = doc.FindMember(name);
+    if (it == doc.MemberEnd() || !it->value.IsString()) return {};
+    return std::string(it->value.GetString(), it->value.GetStringLength());
+  };
+  auto region = region_from_metadata(member("regionIdentifier"));
+  if (!region)
+    return fail(std::string("the metadata service's regionInfo has no usable regionIdentifier"));
+  std::string domain = member("realmDomainComponent");
+  std::transform(domain.begin(), domain.end(), domain.begin(), [](char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  const bool ok = domain.size() >= 3 && domain.size() <= 128 && domain.front() != '.' &&
+                  domain.back() != '.' && domain.find('.') != std::string::npos &&
+                  domain.find("..") == std::string::npos &&
+                  std::all_of(domain.begin(), domain.end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+                  });
+  if (!ok) {
+    return fail(
+        std::string("the metadata service's regionInfo has no usable realmDomainComponent"));
+  }
+  return RegionInfo{std::move(region).value(), std::move(domain)};
 }
 
 Result<std::string> region_from_metadata(std::string_view answer) {

@@ -41,8 +41,8 @@ Result<std::unique_ptr<VaultClient>> VaultClient::create(asio::any_io_executor e
 
 VaultClient::~VaultClient() = default;
 
-Result<Unit> VaultClient::make_client(const std::string& region) {
-  const std::string base = secrets_base(oci_, region);
+Result<Unit> VaultClient::make_client(const std::string& region, const std::string& domain) {
+  const std::string base = secrets_base(oci_, region, domain);
   auto url = http::parse_url(base);
   if (!url) return fail("the secrets endpoint " + base + ": " + url.error());
   http::ClientOptions options;
@@ -60,12 +60,15 @@ asio::awaitable<Result<std::string>> VaultClient::secret(const std::string& ocid
   auto signer = co_await signers_->signer();
   if (!signer) co_return fail("no OCI signer: " + std::move(signer).error());
   if (!client_) {
-    const std::string region = oci_.region.empty() ? signers_->region() : oci_.region;
+    const bool learned = oci_.region.empty();
+    const std::string region = learned ? signers_->region() : oci_.region;
     if (region.empty() && oci_.endpoints.secrets.empty()) {
       co_return fail(std::string(
           "no region for the secrets endpoint: set oci.region or oci.endpoints.secrets"));
     }
-    if (auto ok = make_client(region); !ok) co_return fail(std::move(ok).error());
+    if (auto ok = make_client(region, learned ? signers_->realm_domain() : std::string()); !ok) {
+      co_return fail(std::move(ok).error());
+    }
   }
   http::ClientRequest request;
   request.method = "GET";

@@ -85,6 +85,7 @@ TEST_CASE("instance principal: a session is reused until its refresh point, then
   REQUIRE(first);
   CHECK(first.value()->key_id() == "ST$" + w.oci.tokens().at(0));
   CHECK(w.principal->region() == "eu-frankfurt-1");
+  CHECK(w.principal->realm_domain() == "oraclecloud.com");  // from regionInfo
   w.now += 54min;
   auto same = w.signer();
   REQUIRE(same);
@@ -96,6 +97,17 @@ TEST_CASE("instance principal: a session is reused until its refresh point, then
   CHECK(renewed.value() != first.value());
   CHECK(renewed.value()->key_id() == "ST$" + w.oci.tokens().at(1));
   CHECK(w.principal->federation_requests() == 2);
+  CHECK(w.oci.problems().empty());
+}
+
+TEST_CASE("instance principal: a metadata service without regionInfo gives the region alone",
+          "[oci][principal]") {
+  World w;
+  w.oci.set_region_info(false);
+  auto signer = w.signer();
+  REQUIRE(signer);
+  CHECK(w.principal->region() == "eu-frankfurt-1");
+  CHECK(w.principal->realm_domain().empty());  // then the region's name tells it
   CHECK(w.oci.problems().empty());
 }
 

@@ -60,6 +60,11 @@ TEST_CASE("OCI endpoints default from the region and its realm", "[oci]") {
   CHECK(federation_base(oci, "us-langley-1") == "https://auth.us-langley-1.oraclegovcloud.com");
   CHECK(federation_base(oci, "uk-gov-london-1") ==
         "https://auth.uk-gov-london-1.oraclegovcloud.uk");
+  // A realm the region's name does not tell: its domain from regionInfo.
+  CHECK(federation_base(oci, "eu-frankfurt-2", "oraclecloud.eu") ==
+        "https://auth.eu-frankfurt-2.oraclecloud.eu");
+  CHECK(secrets_base(oci, "eu-frankfurt-2", "oraclecloud.eu") ==
+        "https://secrets.vaults.eu-frankfurt-2.oci.oraclecloud.eu");
   oci.endpoints.federation = "https://127.0.0.1:9443";
   oci.endpoints.secrets = "https://vault.example:8443/base";
   CHECK(federation_base(oci, "eu-frankfurt-1") == "https://127.0.0.1:9443");
@@ -74,6 +79,30 @@ TEST_CASE("the metadata service's region answer", "[oci]") {
   CHECK_FALSE(region_from_metadata(""));
   CHECK_FALSE(region_from_metadata("eu frankfurt"));
   CHECK_FALSE(region_from_metadata("<html>"));
+}
+
+TEST_CASE("the metadata service's regionInfo answer", "[oci]") {
+  const auto info = region_info_from_metadata(
+      R"({"realmKey":"oc19","realmDomainComponent":"oraclecloud.eu","regionKey":"FRA2",)"
+      R"("regionIdentifier":"eu-frankfurt-2"})");
+  REQUIRE(info);
+  CHECK(info->region == "eu-frankfurt-2");
+  CHECK(info->realm_domain == "oraclecloud.eu");
+  const auto upper = region_info_from_metadata(
+      R"({"realmDomainComponent":"OracleCloud.com","regionIdentifier":"fra"})");
+  REQUIRE(upper);
+  CHECK(upper->region == "eu-frankfurt-1");
+  CHECK(upper->realm_domain == "oraclecloud.com");
+  for (const char* bad :
+       {"", "eu-frankfurt-1", "[]", R"({"regionIdentifier":"eu-frankfurt-1"})",
+        R"({"realmDomainComponent":"oraclecloud.com"})",
+        R"({"realmDomainComponent":"evil.com/x","regionIdentifier":"eu-frankfurt-1"})",
+        R"({"realmDomainComponent":"com","regionIdentifier":"eu-frankfurt-1"})",
+        R"({"realmDomainComponent":"a..b","regionIdentifier":"eu-frankfurt-1"})",
+        R"({"realmDomainComponent":"oraclecloud.com","regionIdentifier":7})"}) {
+    INFO(bad);
+    CHECK_FALSE(region_info_from_metadata(bad));
+  }
 }
 
 TEST_CASE("an instance certificate gives its tenancy, fingerprint and DER", "[oci]") {

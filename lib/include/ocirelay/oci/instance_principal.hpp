@@ -45,6 +45,7 @@
 #include "ocirelay/common/duration.hpp"
 #include "ocirelay/config/config.hpp"
 #include "ocirelay/http/client.hpp"
+#include "ocirelay/oci/oci_endpoints.hpp"
 #include "ocirelay/oci/request_signer_source.hpp"
 
 namespace ocirelay::oci {
@@ -79,6 +80,9 @@ class InstancePrincipal final : public RequestSignerSource {
   // The region in use (configured, or read from the metadata service once a
   // fetch has done so); empty before.
   std::string region() const override { return region_; }
+  // The domain of its realm, when the metadata service gave it (regionInfo);
+  // empty otherwise.
+  std::string realm_domain() const override { return realm_domain_; }
   // Federation requests sent so far.
   std::size_t federation_requests() const noexcept { return federation_requests_; }
 
@@ -96,7 +100,10 @@ class InstancePrincipal final : public RequestSignerSource {
                     boost::asio::any_io_executor executor);
   Clock::time_point now() const;
   boost::asio::awaitable<Result<SignerPtr>> fetch();
-  boost::asio::awaitable<Result<std::string>> read_metadata(std::string_view path);
+  // `status`, when given, gets the HTTP status of an answer that came.
+  boost::asio::awaitable<Result<std::string>> read_metadata(std::string_view path,
+                                                            int* status = nullptr);
+  boost::asio::awaitable<Result<RegionInfo>> read_region();
   boost::asio::awaitable<Result<Identity>> read_identity();
   boost::asio::awaitable<Result<std::string>> federate(const Identity& identity,
                                                        const std::string& session_public_key);
@@ -113,6 +120,7 @@ class InstancePrincipal final : public RequestSignerSource {
   std::string federation_endpoint_;  // for logs
   std::string federation_target_;    // <path>/v1/x509
   std::string region_;
+  std::string realm_domain_;             // from regionInfo; empty: from the region's name
   std::string certificate_fingerprint_;  // the last one used, to log rotations
   std::optional<Session> session_;
   std::shared_ptr<Flight> flight_;

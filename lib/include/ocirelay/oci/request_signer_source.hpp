@@ -43,6 +43,9 @@ class RequestSignerSource {
   // The region the principal found out itself (the instance principal's,
   // from the metadata service, once signer() has succeeded); empty if none.
   virtual std::string region() const { return {}; }
+  // The domain of that region's realm when the principal was told it
+  // ("oraclecloud.com"); empty if not.
+  virtual std::string realm_domain() const { return {}; }
 };
 
 // The signer source of `principal` (api_key or instance) as configured in

@@ -45,7 +45,8 @@ class VaultClient {
 
  private:
   VaultClient() = default;
-  Result<Unit> make_client(const std::string& region);
+  // `domain`: the realm domain the principal learned (empty: from the region).
+  Result<Unit> make_client(const std::string& region, const std::string& domain);
 
   config::Oci oci_;
   boost::asio::any_io_executor executor_;
