@@ -13,6 +13,13 @@
 #                                backlog, idle, connections, postgresql,
 #                                batch-input, log); the
 #                                report goes to build/bench-only/ (docs untouched)
+#   PERF_OUT=DIR bench/run.sh --only postgresql
+#                                also profiles each PostgreSQL accept run with
+#                                `perf record -a -g` (the whole machine: relays,
+#                                database, generator) into DIR/<label>-<run>.data
+#                                and a per-process and per-symbol summary
+#                                DIR/<label>-<run>.txt; the figures of a
+#                                profiled run are lower (perf's own cost)
 #
 # Every server listens on 127.0.0.1 on a free port. Nothing is downloaded:
 # wrk, nginx and gnuplot come from Debian (scripts/install-extra-deps.sh); the
@@ -495,8 +502,14 @@ accept_runs() {
   [ -n "$url" ] && db_pid="$(head -n1 "$PG_DIR/data/postmaster.pid")"
   relay0="$(pids_cpu_ticks "${pids[@]}")"; children_cpu_ms load0; stat0="$(cpu_stat)"
   [ -n "$db_pid" ] && db0="$(tree_cpu_ticks "$db_pid")"
-  "$BENCH" post --target "$ports" --count "$count" --connections 64 --run "$label-$run" \
-    "$@" >"$dir.out" || true
+  local perf=()
+  if [ -n "${PERF_OUT:-}" ]; then
+    mkdir -p "$PERF_OUT"
+    perf=(perf record -q -a -g -F 499 -o "$PERF_OUT/$label-$run.data" --)
+    [ -n "$url" ] && pg_waits_start "$url" "$PERF_OUT/$label-$run.waits"
+  fi
+  "${perf[@]}" "$BENCH" post --target "$ports" --count "$count" --connections 64 \
+    --run "$label-$run" "$@" >"$dir.out" || true
   relay1="$(pids_cpu_ticks "${pids[@]}")"; children_cpu_ms load1; stat1="$(cpu_stat)"
   [ -n "$db_pid" ] && db1="$(tree_cpu_ticks "$db_pid")"
   for port in ${ports//,/ }; do  # stored, not filtered nor refused
@@ -522,7 +535,53 @@ accept_runs() {
   say "  $label run $run: $(sed -n 's/^accepted_per_s=//p' "$dir.out") ev/s, $queued queued," \
     "peak RSS $hwm kB; CPU per event: relays $relay_us us, database $db_us us," \
     "generator $load_us us; machine $busy% busy"
+  if [ -n "${PERF_OUT:-}" ]; then
+    [ -n "$url" ] && pg_waits_stop
+    perf_summary "$PERF_OUT/$label-$run"
+  fi
   rm -rf "$dir"*
+}
+# pg_waits_start URL FILE: samples what the database's sessions of URL wait
+# for, every 10 ms from one psql session, until pg_waits_stop; FILE gets the
+# count of each wait_event_type:wait_event (CPU:running: not waiting), the
+# PostgreSQL view of where a commit's time goes.
+pg_waits_start() {
+  local url="$1" file="$2"
+  rm -f "$file.stop"
+  (
+    while [ ! -e "$file.stop" ]; do
+      echo "SELECT coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, 'running')" \
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid();"
+      sleep 0.01
+    done | "$PG_BIN/psql" "$url" -X -A -t -q 2>/dev/null |
+      sed '/^$/d' | sort | uniq -c | sort -rn >"$file"
+  ) &
+  PG_WAITS_PID=$!
+  PG_WAITS_FILE="$file"
+}
+pg_waits_stop() {
+  touch "$PG_WAITS_FILE.stop"
+  wait "$PG_WAITS_PID" || true
+  rm -f "$PG_WAITS_FILE.stop"
+}
+# perf_summary BASE: BASE.txt from BASE.data: CPU samples per process, then
+# the hottest symbols of each of the relay and the database.
+perf_summary() {
+  {
+    echo "# samples per process (perf record -a -g -F 499; swapper: idle)"
+    perf report -q -i "$1.data" --no-children --sort comm --stdio -g none 2>/dev/null |
+      awk 'NF && n++ < 12'
+    local comm
+    for comm in ocirelayd postgres; do
+      echo "# $comm: hottest symbols (self)"
+      perf report -q -i "$1.data" --no-children --comms "$comm" --sort dso,sym --stdio \
+        -g none 2>/dev/null | awk 'NF && n++ < 25'
+    done
+    if [ -s "$1.waits" ]; then
+      echo "# database sessions: wait events sampled every 10 ms (pg_stat_activity)"
+      cat "$1.waits"
+    fi
+  } >"$1.txt"
 }
 # pg_e2e LABEL RUN CONNECTIONS COUNT [PG_URL]: as e2e_runs, on PostgreSQL.
 pg_e2e() {
