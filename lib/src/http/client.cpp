@@ -182,20 +182,20 @@ class HttpClient::Impl {
     }
     std::vector<tcp::endpoint> endpoints;
     std::vector<asio::ip::address> addresses;
+    for (const auto& entry : results) addresses.push_back(entry.endpoint().address());
+    if (options_.address_policy) {
+      if (auto why = options_.address_policy(addresses)) {
+        co_return fail(error(ClientError::Kind::refused_address, *why));
+      }
+    }
     for (const auto& entry : results) {
       if (!options_.allow_link_local && is_link_local(entry.endpoint().address())) continue;
       endpoints.push_back(entry.endpoint());
-      addresses.push_back(entry.endpoint().address());
     }
     if (endpoints.empty()) {
       co_return fail(error(ClientError::Kind::refused_address,
                            url_.host + " is a link-local address: the only one the relay "
                                        "contacts is the instance metadata service's"));
-    }
-    if (options_.address_policy) {
-      if (auto why = options_.address_policy(addresses)) {
-        co_return fail(error(ClientError::Kind::refused_address, *why));
-      }
     }
 
     auto conn = std::make_unique<Connection>();
