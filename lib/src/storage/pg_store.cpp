@@ -37,10 +37,12 @@ constexpr int kTransactionTries = 3;
 // destination (text[]). Rows are inserted in input order, so ids keep the
 // order of acceptance.
 //
-// wake: NOTIFY on channel $10, sent at commit when a delivery was stored,
-// its payload the destinations of the stored deliveries, one a line (empty,
-// meaning every destination, past $11 bytes). It is a CTE the final SELECT
-// joins, so that it runs (an unreferenced plain SELECT CTE would not).
+// wake: when $12 (bool) is true, NOTIFY on channel $10, sent at commit, its
+// payload the destinations of the stored deliveries and those of $13
+// (text[]: owed by earlier batches stored without a notification), one a
+// line (empty, meaning every destination, past $11 bytes); none when there
+// are none. It is a CTE the final SELECT joins, so that it runs (an
+// unreferenced plain SELECT CTE would not).
 //
 // The only statement run prepared (exec_prepared): parsing and planning it
 // was about a quarter of the database's CPU per accepted event. Its plan
@@ -66,8 +68,9 @@ constexpr const char* kSqlAccept =
     " JOIN input AS i ON i.n = x.event JOIN e ON e.event_id = i.event_id ORDER BY x.n"
     " RETURNING destination),"
     " wake AS (SELECT pg_notify($10, CASE WHEN octet_length(p) > $11::int THEN '' ELSE p END)"
-    " FROM (SELECT string_agg(DISTINCT destination, E'\\n' ORDER BY destination) AS p FROM d)"
-    " AS stored WHERE p IS NOT NULL)"
+    " FROM (SELECT string_agg(DISTINCT destination, E'\\n' ORDER BY destination) AS p"
+    " FROM (SELECT destination FROM d UNION ALL SELECT unnest($13::text[])) AS named) AS stored"
+    " WHERE $12::bool AND p IS NOT NULL)"
     " SELECT fresh.event_id FROM fresh LEFT JOIN wake ON true";
 
 // $1 destination, $2 now, $3 limit, $4 node_id, $5 lease end. Due pending
@@ -389,6 +392,15 @@ StoreResult<std::vector<InsertOutcome>> PgStore::insert_batch(std::span<const Ne
       .text(text_array(delivery_destination))
       .text(kPgNewEventsChannel)
       .int64(static_cast<std::int64_t>(kMaxNotifyPayload));
+  // Notifications coalesced: at most one per notify_interval. The first
+  // batch after a quiet interval notifies at once; one within the interval
+  // leaves its destinations owed, named by the next notification (of a
+  // batch, or of run_deferred() once the interval has passed).
+  const auto now = std::chrono::steady_clock::now();
+  const bool notify_now = now >= next_notify_;
+  std::vector<std::string_view> owed;
+  if (notify_now) owed.assign(owed_.begin(), owed_.end());
+  params.text(notify_now ? "t" : "f").text(text_array(owed));
 
   for (int attempt = 1;; ++attempt) {
     if (auto c = connected(); !c) return fail(std::move(c).error());
@@ -401,13 +413,41 @@ StoreResult<std::vector<InsertOutcome>> PgStore::insert_batch(std::span<const Ne
     fresh.reserve(static_cast<std::size_t>(r.rows()));
     for (int row = 0; row < r.rows(); ++row) fresh.push_back(r.bytes(row, 0));
     std::sort(fresh.begin(), fresh.end());
+    std::vector<std::string> stored_for;  // destinations given deliveries
     for (std::size_t i = 0; i < events.size(); ++i) {
       if (first[i] && std::binary_search(fresh.begin(), fresh.end(), events[i].event_id)) {
         outcomes[i] = InsertOutcome::queued;
+        stored_for.insert(stored_for.end(), events[i].destinations.begin(),
+                          events[i].destinations.end());
       }
+    }
+    if (notify_now) {
+      if (!stored_for.empty() || !owed_.empty()) {  // a notification went out
+        owed_.clear();
+        next_notify_ = now + options_.notify_interval;
+      }
+    } else {
+      for (auto& d : stored_for) owed_.insert(std::move(d));
     }
     return outcomes;
   }
+}
+
+std::optional<std::chrono::steady_clock::time_point> PgStore::deferred_until() const {
+  if (owed_.empty()) return std::nullopt;
+  return next_notify_;
+}
+
+void PgStore::run_deferred() {
+  if (owed_.empty() || std::chrono::steady_clock::now() < next_notify_) return;
+  const std::vector<std::string> owed(owed_.begin(), owed_.end());
+  // Dropped whatever happens: if it fails, the database is unreachable, and
+  // the other relays look at the queue when their listener reconnects, or
+  // at their next poll.
+  owed_.clear();
+  next_notify_ = std::chrono::steady_clock::now() + options_.notify_interval;
+  // A notification only: no need to wait for its commit's flush.
+  (void)in_transaction("notify", false, [&] { return notify(owed, "notify"); });
 }
 
 std::optional<StoreError> PgStore::notify(const std::vector<std::string>& destinations,

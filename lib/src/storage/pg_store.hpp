@@ -35,7 +35,14 @@
 //
 // Other relays learn of new events from a NOTIFY on kPgNewEventsChannel in
 // the insert's transaction (PgListener), its payload the destinations with
-// new deliveries, one a line.
+// new deliveries, one a line. At most one per options.notify_interval (20
+// ms): PostgreSQL holds a database-wide lock from a notifying transaction's
+// commit until its WAL flush, so a notification per batch serialized the
+// commits of relays sharing the database. A batch stored within the
+// interval owes its destinations to the next notification: the next
+// batch's after the interval, or run_deferred()'s (a transaction of its own,
+// not waiting for its flush). The accepting relay wakes its own dispatchers
+// directly, so the interval delays only the other relays.
 //
 // Thread contract: one thread at a time (see Store).
 #pragma once
@@ -45,6 +52,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -83,6 +91,9 @@ class PgStore final : public Store {
   bool shared() const noexcept override { return true; }
   StoreResult<std::int64_t> renew_claims(Millis now, std::span<const std::int64_t> claims) override;
   std::optional<std::string> unreachable() const override { return unreachable_; }
+  // The notification owed to other relays (see above).
+  std::optional<std::chrono::steady_clock::time_point> deferred_until() const override;
+  void run_deferred() override;
 
   const std::string& node_id() const noexcept { return options_.node_id; }
   int server_version() const { return db_.server_version(); }
@@ -114,6 +125,10 @@ class PgStore final : public Store {
   std::chrono::milliseconds connect_backoff_{0};
   std::chrono::steady_clock::time_point next_connect_{};
   PgDeadLetters dead_letters_{db_};  // after db_: it works on it
+  // Destinations of deliveries stored since the last notification, and when
+  // the next may be sent.
+  std::set<std::string> owed_;
+  std::chrono::steady_clock::time_point next_notify_{};
 };
 
 }  // namespace ocirelay::storage

@@ -134,12 +134,16 @@ void StorageWorker::check_reachable() {
 void StorageWorker::run() {
   std::vector<Op> ops;
   for (;;) {
-    bool tick = false;  // nothing to do until the next measurement
+    bool tick = false;  // nothing to do until the next measurement or deferred work
+    const auto deferred = store_ ? store_->deferred_until() : std::nullopt;
     {
       std::unique_lock lock(mutex_);
       const auto ready = [this] { return stopping_ || !queue_.empty(); };
-      if (measures_space_) {
-        tick = !cv_.wait_until(lock, next_measure_, ready);
+      if (measures_space_ || deferred) {
+        const auto until = !measures_space_ ? *deferred
+                           : deferred       ? std::min(*deferred, next_measure_)
+                                            : next_measure_;
+        tick = !cv_.wait_until(lock, until, ready);
       } else {
         cv_.wait(lock, ready);
       }
@@ -155,7 +159,15 @@ void StorageWorker::run() {
       }
     }
     if (tick) {
-      measure_space(true);
+      const auto now = std::chrono::steady_clock::now();
+      if (deferred && now >= *deferred) {
+        try {
+          store_->run_deferred();
+        } catch (const std::exception& e) {  // only std::bad_alloc is possible
+          if (log_) log_->warn("storage: deferred work failed: {}", e.what());
+        }
+      }
+      if (measures_space_ && now >= next_measure_) measure_space(true);
       continue;
     }
     process(ops);

@@ -12,7 +12,11 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include "ocirelay/storage/pg_listener.hpp"
+#include "ocirelay/storage/storage_worker.hpp"
 #include "ocirelay/storage/store.hpp"
 #include "support/pg_cluster.hpp"
 #include "unit/storage/store_test_support.hpp"
@@ -26,7 +30,9 @@ using ocirelay::storage::NewEvent;
 using ocirelay::storage::open_postgresql_store;
 using ocirelay::storage::PgListener;
 using ocirelay::storage::PostgresqlOptions;
+using ocirelay::storage::StorageWorker;
 using ocirelay::storage::Store;
+using ocirelay::storage::StoreResult;
 using ocirelay::storage::test::dead;
 using ocirelay::storage::test::delivered;
 using ocirelay::storage::test::kT0;
@@ -45,11 +51,15 @@ PostgresqlOptions options_for(const std::string& url, const std::string& node) {
   options.node_id = node;
   options.lease = std::chrono::milliseconds(kLease);
   options.connect_timeout = 2s;
+  options.notify_interval = 0ms;  // every batch notifies (coalescing has its own test)
   return options;
 }
 
-std::unique_ptr<Store> open_store(const std::string& url, const std::string& node) {
-  auto store = open_postgresql_store(options_for(url, node));
+std::unique_ptr<Store> open_store(const std::string& url, const std::string& node,
+                                  std::chrono::milliseconds notify_interval = 0ms) {
+  PostgresqlOptions options = options_for(url, node);
+  options.notify_interval = notify_interval;
+  auto store = open_postgresql_store(options);
   if (!store) FAIL("open failed: " << store.error().message);
   return std::move(store).value();
 }
@@ -274,6 +284,102 @@ TEST_CASE("postgresql: a relay's listener hears the destinations of new events",
   listener.reset();
   std::lock_guard lock(heard.mutex);
   CHECK(heard.calls.size() == 6);
+}
+
+TEST_CASE("postgresql: notifications are coalesced, and what a batch owes is named later",
+          "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("coalesce");
+  // Long enough that a loaded machine runs the inserts below within it.
+  constexpr auto kInterval = 500ms;
+  auto a = open_store(url, "node-a", kInterval);
+  Heard heard;
+  auto listener = PgListener::start(
+      options_for(url, "node-b"),
+      [&heard](std::vector<std::string> destinations) { heard.add(std::move(destinations)); },
+      nullptr);
+  REQUIRE(listener != nullptr);
+  REQUIRE(heard.wait_for(1, 10s));  // connected
+
+  // The first batch notifies at once.
+  const auto first_at = std::chrono::steady_clock::now();
+  std::vector<NewEvent> e1{make_event("e1", kT0, {"oic"})};
+  ok(a->insert_batch(e1));
+  REQUIRE(heard.wait_for(2, 10s));
+  CHECK(heard.call(1) == std::vector<std::string>{"oic"});
+  CHECK_FALSE(a->deferred_until());  // nothing owed
+  // Within the interval: stored without a notification, owed.
+  std::vector<NewEvent> e2{make_event("e2", kT0, {"crm"})};
+  std::vector<NewEvent> e3{make_event("e3", kT0, {"erp", "crm"})};
+  ok(a->insert_batch(e2));
+  ok(a->insert_batch(e3));
+  // Two inserts take milliseconds; the interval leaves room for a slow run.
+  REQUIRE(std::chrono::steady_clock::now() < first_at + kInterval);
+  const auto owed_until = a->deferred_until();
+  REQUIRE(owed_until);
+  CHECK(*owed_until >= first_at + kInterval);
+  a->run_deferred();  // not due yet: sends nothing, still owed
+  CHECK(a->deferred_until() == owed_until);
+  // Once due, one notification names every owed destination (what the
+  // storage worker does when the store has waited that long).
+  std::this_thread::sleep_until(*owed_until);
+  a->run_deferred();
+  REQUIRE(heard.wait_for(3, 10s));
+  CHECK(heard.call(2) == std::vector<std::string>{"crm", "erp"});
+  CHECK_FALSE(a->deferred_until());
+
+  // What a batch owes is also named by the next batch's notification once
+  // the interval has passed, with that batch's own destinations.
+  std::this_thread::sleep_for(kInterval);
+  std::vector<NewEvent> e4{make_event("e4", kT0, {"oic"})};
+  ok(a->insert_batch(e4));  // the interval passed: notifies at once
+  const auto fourth_at = std::chrono::steady_clock::now();
+  std::vector<NewEvent> e5{make_event("e5", kT0, {"zeta"})};
+  ok(a->insert_batch(e5));
+  REQUIRE(std::chrono::steady_clock::now() < fourth_at + kInterval);
+  REQUIRE(a->deferred_until());
+  std::this_thread::sleep_for(kInterval);
+  std::vector<NewEvent> e6{make_event("e6", kT0, {"audit"})};
+  ok(a->insert_batch(e6));
+  REQUIRE(heard.wait_for(5, 10s));
+  CHECK(heard.call(3) == std::vector<std::string>{"oic"});
+  CHECK(heard.call(4) == std::vector<std::string>{"audit", "zeta"});
+  CHECK_FALSE(a->deferred_until());
+  listener.reset();
+}
+
+TEST_CASE("postgresql: the storage worker sends what its store owes once it is due",
+          "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("owed");
+  Heard heard;
+  auto listener = PgListener::start(
+      options_for(url, "node-b"),
+      [&heard](std::vector<std::string> destinations) { heard.add(std::move(destinations)); },
+      nullptr);
+  REQUIRE(heard.wait_for(1, 10s));
+  StorageWorker worker(open_store(url, "node-a", 200ms), nullptr);
+  boost::asio::io_context io;
+  int done = 0;
+  const auto count = [&](StoreResult<InsertOutcome> r) {
+    CHECK(r.ok());
+    ++done;
+  };
+  // Two inserts, the second within the interval of the first's notification.
+  worker.async_insert(make_event("w1", kT0, {"oic"}), boost::asio::bind_executor(io, count));
+  io.run();
+  io.restart();
+  worker.async_insert(make_event("w2", kT0, {"crm"}), boost::asio::bind_executor(io, count));
+  io.run();
+  REQUIRE(done == 2);
+  REQUIRE(heard.wait_for(2, 10s));
+  CHECK(heard.call(1) == std::vector<std::string>{"oic"});
+  // Nothing else is submitted: the worker itself names crm once the
+  // interval is over.
+  REQUIRE(heard.wait_for(3, 10s));
+  CHECK(heard.call(2) == std::vector<std::string>{"crm"});
 }
 
 TEST_CASE("postgresql: a store and a listener find the database again after it was down",

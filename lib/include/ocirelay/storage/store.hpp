@@ -39,7 +39,8 @@ class Store {
   // order: duplicate when its event_id was seen within the dedupe window
   // (including earlier in the same batch), else queued with one pending
   // delivery row per destination, due at once. All or nothing.
-  virtual StoreResult<std::vector<InsertOutcome>> insert_batch(std::span<const NewEvent> events) = 0;
+  virtual StoreResult<std::vector<InsertOutcome>> insert_batch(
+      std::span<const NewEvent> events) = 0;
 
   // Takes up to `limit` due pending deliveries of `destination` (next attempt
   // at or before `now`), oldest first, and marks them inflight.
@@ -130,6 +131,16 @@ class Store {
     return fail(unsupported());
   }
 
+  // --- work a store defers to a quiet moment (StorageWorker) ---------------
+  // When the store has put off work of its own, the time by which it wants
+  // run_deferred() called (PgStore: a notification it owes other relays);
+  // nullopt when it has none. The worker calls run_deferred() once that time
+  // has passed and no operation waits; it never fails an operation.
+  virtual std::optional<std::chrono::steady_clock::time_point> deferred_until() const {
+    return std::nullopt;
+  }
+  virtual void run_deferred() {}
+
   // --- space, for storage.reserve and storage.max_size (StorageWorker) -----
   // The defaults measure nothing: a backend without them is never refused
   // new events for lack of space. None of these may be called inside
@@ -176,6 +187,8 @@ struct PostgresqlOptions {
   std::chrono::milliseconds lease{30000};
   std::chrono::milliseconds connect_timeout{5000};
   std::string ca_file;  // sslrootcert; empty: libpq's default
+  // At most one NOTIFY of new events per this interval (see PgStore).
+  std::chrono::milliseconds notify_interval{20};
 };
 
 // Connects (loading libpq.so.5), and creates or upgrades the schema under an
