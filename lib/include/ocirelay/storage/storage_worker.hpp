@@ -25,6 +25,10 @@
 // worker logs once when it starts refusing and once when it takes new events
 // again. space() may be read from any thread.
 //
+// Deferred work (Store::deferred_until, e.g. a PostgreSQL notification owed
+// to other relays): when no operation waits, the worker calls
+// Store::run_deferred() on the storage thread once its time has come.
+//
 // Reachability (a store on a remote database, Store::unreachable): after
 // each store call, before its operations complete, the worker reads whether
 // the store could reach its database, logs once when it cannot and once when
