@@ -28,10 +28,25 @@ say() { printf '%s compare: %s\n' "$(date +%T)" "$*" >&2; }
 # shellcheck source=bench/relay.sh
 source "$ROOT/bench/relay.sh"
 
+# management_key BINARY: 1 when that build knows the `management:` section
+# (older builds serve /metrics on the ingress port without it).
+management_key() {
+  RELAY_MANAGEMENT=1 write_config "$WORK/probe.yaml" "$WORK/probe" 9 0
+  local out
+  out="$("$1" --check-config --config "$WORK/probe.yaml" 2>&1)" || true
+  case "$out" in
+    *"unknown key 'management'"*) echo 0 ;;
+    *) echo 1 ;;
+  esac
+}
+OLD_MANAGEMENT="$(management_key "$OLD")"
+NEW_MANAGEMENT="$(management_key "$NEW")"
+
 # one BUILD_LABEL BINARY RUN: prints "label accepted_per_s p50_us p99_us cpu_us".
 one() {
   local label="$1" run="$3" dir="$WORK/$1-$3" t0 t1
   OCIRELAYD="$2"
+  if [ "$label" = old ]; then RELAY_MANAGEMENT="$OLD_MANAGEMENT"; else RELAY_MANAGEMENT="$NEW_MANAGEMENT"; fi
   write_config "$dir.yaml" "$dir" "$("$BENCH" free-port)" 0
   start_daemon "$dir.yaml" "$dir"
   t0="$(awk '{print $14 + $15}' "/proc/$DAEMON_PID/stat")"

@@ -16,9 +16,12 @@ write_config() {
       echo "  tls: { cert_file: $WORK/server.crt, key_file: $WORK/server.key }"
     fi
     # /metrics on the ingress port, as the figures were always taken (and no
-    # second listener on a fixed port).
-    echo "management:"
-    echo "  listen: \"\""
+    # second listener on a fixed port). RELAY_MANAGEMENT=0: a build older
+    # than the management listener, which serves it there anyway.
+    if [ "${RELAY_MANAGEMENT:-1}" = 1 ]; then
+      echo "management:"
+      echo "  listen: \"\""
+    fi
     echo "storage:"
     if [ -n "$pg_url" ]; then
       echo "  backend: postgresql"
