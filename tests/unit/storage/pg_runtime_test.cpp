@@ -86,6 +86,19 @@ struct Heard {
   }
 };
 
+// A listener of node `node` on `url` telling `heard`, once connected (its
+// first call, empty: anything may have been missed before).
+std::unique_ptr<PgListener> listen(const std::string& url, const std::string& node, Heard& heard) {
+  auto listener = PgListener::start(
+      options_for(url, node),
+      [&heard](std::vector<std::string> destinations) { heard.add(std::move(destinations)); },
+      nullptr);
+  REQUIRE(listener != nullptr);
+  REQUIRE(heard.wait_for(1, 10s));
+  CHECK(heard.call(0).empty());
+  return listener;
+}
+
 }  // namespace
 
 TEST_CASE("postgresql: renewing a claim keeps it from other nodes", "[storage][pg]") {
@@ -232,14 +245,7 @@ TEST_CASE("postgresql: a relay's listener hears the destinations of new events",
   const std::string url = pg->create_database("listen");
   auto a = open_store(url, "node-a");
   Heard heard;
-  auto listener = PgListener::start(
-      options_for(url, "node-b"),
-      [&heard](std::vector<std::string> destinations) { heard.add(std::move(destinations)); },
-      nullptr);
-  REQUIRE(listener != nullptr);
-  // First: connected (anything may have been missed before).
-  REQUIRE(heard.wait_for(1, 10s));
-  CHECK(heard.call(0).empty());
+  auto listener = listen(url, "node-b", heard);
 
   std::vector<NewEvent> events{make_event("e1", kT0, {"oic", "audit"}),
                                make_event("e2", kT0, {"oic"})};
@@ -295,12 +301,7 @@ TEST_CASE("postgresql: notifications are coalesced, and what a batch owes is nam
   constexpr auto kInterval = 500ms;
   auto a = open_store(url, "node-a", kInterval);
   Heard heard;
-  auto listener = PgListener::start(
-      options_for(url, "node-b"),
-      [&heard](std::vector<std::string> destinations) { heard.add(std::move(destinations)); },
-      nullptr);
-  REQUIRE(listener != nullptr);
-  REQUIRE(heard.wait_for(1, 10s));  // connected
+  auto listener = listen(url, "node-b", heard);
 
   // The first batch notifies at once.
   const auto first_at = std::chrono::steady_clock::now();
@@ -355,11 +356,7 @@ TEST_CASE("postgresql: the storage worker sends what its store owes once it is d
   if (pg == nullptr) return;
   const std::string url = pg->create_database("owed");
   Heard heard;
-  auto listener = PgListener::start(
-      options_for(url, "node-b"),
-      [&heard](std::vector<std::string> destinations) { heard.add(std::move(destinations)); },
-      nullptr);
-  REQUIRE(heard.wait_for(1, 10s));
+  auto listener = listen(url, "node-b", heard);
   StorageWorker worker(open_store(url, "node-a", 200ms), nullptr);
   boost::asio::io_context io;
   int done = 0;
@@ -389,11 +386,7 @@ TEST_CASE("postgresql: a store and a listener find the database again after it w
   const std::string url = own.create_database("outage");
   auto store = open_store(url, "node-a");
   Heard heard;
-  auto listener = PgListener::start(
-      options_for(url, "node-a"),
-      [&heard](std::vector<std::string> destinations) { heard.add(std::move(destinations)); },
-      nullptr);
-  REQUIRE(heard.wait_for(1, 10s));
+  auto listener = listen(url, "node-a", heard);
   CHECK_FALSE(store->unreachable());
   REQUIRE(ok(store->stats()).empty());
 
