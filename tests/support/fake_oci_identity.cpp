@@ -76,6 +76,11 @@ void FakeOciIdentity::set_region_info(bool served) {
   region_info_ = served;
 }
 
+void FakeOciIdentity::set_region_info_answer(std::string body) {
+  const std::lock_guard lock(mutex_);
+  region_info_answer_ = std::move(body);
+}
+
 std::optional<std::string> FakeOciIdentity::session_key(const std::string& key_id) const {
   if (key_id.rfind("ST$", 0) != 0) return std::nullopt;
   const std::lock_guard lock(mutex_);
@@ -107,6 +112,9 @@ Reply FakeOciIdentity::answer_metadata(const RecordedRequest& r) {
     return text(401, "missing Authorization: Bearer Oracle");
   }
   if (r.target == "/opc/v2/instance/region") return text(200, region);
+  if (r.target == "/opc/v2/instance/regionInfo/" && region_info_ && !region_info_answer_.empty()) {
+    return Reply{http::json_response(200, region_info_answer_), {}};
+  }
   if (r.target == "/opc/v2/instance/regionInfo/" && region_info_) {
     return Reply{http::json_response(200, R"({"realmKey":"oc1","realmDomainComponent":")" +
                                               realm_domain + R"(","regionKey":"FRA",)" +

@@ -49,6 +49,8 @@ class FakeOciIdentity {
   // Whether /instance/regionInfo/ is served (404 otherwise, as by an older
   // metadata service); served by default.
   void set_region_info(bool served);
+  // What /instance/regionInfo/ answers instead of the well-formed JSON.
+  void set_region_info_answer(std::string body);
 
   // "http://127.0.0.1:PORT/opc/v2", "https://127.0.0.1:PORT"
   std::string metadata_url() const { return metadata.url("/opc/v2"); }
@@ -76,6 +78,7 @@ class FakeOciIdentity {
   std::chrono::seconds lifetime_{3600};
   bool down_ = false;
   bool region_info_ = true;
+  std::string region_info_answer_;                   // empty: the well-formed one
   std::map<std::string, std::string> session_keys_;  // token -> PEM public key
   std::vector<std::string> tokens_;
   std::vector<std::string> fingerprints_;

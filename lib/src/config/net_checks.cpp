@@ -1,6 +1,7 @@
 #include "config/net_checks.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 
 #include <arpa/inet.h>
@@ -60,10 +61,13 @@ std::optional<std::uint16_t> parse_port(std::string_view s) {
 }
 
 // A link-local address (169.254.0.0/16, fe80::/10, or either mapped into
-// IPv6), written as a URL's host.
+// IPv6) or another address of the metadata service (fd00:c1::a9fe:a9fe,
+// 64:ff9b::a9fe:a9fe), written as a URL's host.
 bool link_local_literal(const std::string& host, bool bracketed) {
   in_addr v4{};
-  if (!bracketed && ::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+  // inet_aton, as the resolver reads a host: 0xa9fea9fe, 2852039166 and
+  // 169.254.43518 are 169.254.169.254 too.
+  if (!bracketed && ::inet_aton(host.c_str(), &v4) != 0) {
     const auto* b = reinterpret_cast<const unsigned char*>(&v4.s_addr);
     return b[0] == 169 && b[1] == 254;
   }
@@ -72,7 +76,14 @@ bool link_local_literal(const std::string& host, bool bracketed) {
     const unsigned char* b = v6.s6_addr;
     const bool mapped = std::all_of(b, b + 10, [](unsigned char c) { return c == 0; }) &&
                         b[10] == 0xff && b[11] == 0xff;
-    return (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || (mapped && b[12] == 169 && b[13] == 254);
+    static const std::array<unsigned char, 16> kMetadata{
+        0xfd, 0x00, 0x00, 0xc1, 0, 0, 0, 0, 0, 0, 0, 0, 0xa9, 0xfe, 0xa9, 0xfe};
+    static const std::array<unsigned char, 16> kNat64{0x00, 0x64, 0xff, 0x9b, 0,    0,    0,   0, 0,
+                                                      0,    0,    0,    0xa9, 0xfe, 0xa9, 0xfe};
+    const bool metadata =
+        std::equal(b, b + 16, kMetadata.begin()) || std::equal(b, b + 16, kNat64.begin());
+    return (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || (mapped && b[12] == 169 && b[13] == 254) ||
+           metadata;
   }
   return false;
 }

@@ -45,7 +45,13 @@ bool is_link_local(const asio::ip::address& a) {
   if (a.is_v6() && a.to_v6().is_v4_mapped()) {
     return is_link_local(asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()));
   }
-  if (a.is_v6()) return a.to_v6().is_link_local();
+  if (a.is_v6()) {
+    // The metadata service's IPv6 address, and 169.254.169.254 through NAT64.
+    static const auto kMetadataV6 = asio::ip::make_address_v6("fd00:c1::a9fe:a9fe");
+    static const auto kNat64Metadata = asio::ip::make_address_v6("64:ff9b::a9fe:a9fe");
+    const auto v6 = a.to_v6();
+    return v6.is_link_local() || v6 == kMetadataV6 || v6 == kNat64Metadata;
+  }
   const auto b = a.to_v4().to_bytes();
   return b[0] == 169 && b[1] == 254;
 }
@@ -194,8 +200,8 @@ class HttpClient::Impl {
     }
     if (endpoints.empty()) {
       co_return fail(error(ClientError::Kind::refused_address,
-                           url_.host + " is a link-local address: the only one the relay "
-                                       "contacts is the instance metadata service's"));
+                           url_.host + " resolves only to link-local addresses: the only one "
+                                       "the relay contacts is the instance metadata service's"));
     }
 
     auto conn = std::make_unique<Connection>();

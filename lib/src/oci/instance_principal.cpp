@@ -179,13 +179,19 @@ asio::awaitable<Result<std::string>> InstancePrincipal::read_metadata(std::strin
 }
 
 // The region and its realm's domain from /instance/regionInfo/; a metadata
-// service without it (404) gives the region alone (/instance/region), and the
-// domain follows from the region's name.
+// service without it (404), or with an answer that cannot be used, gives the
+// region alone (/instance/region), and the domain follows from the region's
+// name.
 asio::awaitable<Result<RegionInfo>> InstancePrincipal::read_region() {
   int status = 0;
   auto info = co_await read_metadata("/instance/regionInfo/", &status);
-  if (info) co_return region_info_from_metadata(*info);
-  if (status != 404) co_return fail(std::move(info).error());
+  if (info) {
+    auto parsed = region_info_from_metadata(*info);
+    if (parsed) co_return parsed;
+    log_->warn("{}: {}; reading instance/region instead", options_.owner, parsed.error());
+  } else if (status != 404) {
+    co_return fail(std::move(info).error());
+  }
   auto answer = co_await read_metadata("/instance/region");
   if (!answer) co_return fail(std::move(answer).error());
   auto region = region_from_metadata(*answer);

@@ -40,7 +40,11 @@ TEST_CASE("URLs: scheme, host, port, no credentials", "[net_checks]") {
   // Link-local addresses, however written, are the metadata service's only.
   for (const char* url :
        {"http://169.254.169.254/opc/v2", "https://169.254.0.1:8443/x", "https://[fe80::1]/",
-        "https://[FE80::1]:443/", "https://[febf::1]/", "https://[::ffff:169.254.169.254]/"}) {
+        "https://[FE80::1]:443/", "https://[febf::1]/", "https://[::ffff:169.254.169.254]/",
+        // as the resolver reads them, and the metadata service's IPv6 addresses
+        "http://0xa9fea9fe/", "http://2852039166/", "http://169.254.43518/",
+        "http://0251.0376.0251.0376/", "http://[fd00:c1::a9fe:a9fe]/",
+        "http://[64:ff9b::a9fe:a9fe]/"}) {
     INFO(url);
     const auto problem = url_problem(url);
     REQUIRE(problem);

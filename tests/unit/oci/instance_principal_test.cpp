@@ -111,6 +111,16 @@ TEST_CASE("instance principal: a metadata service without regionInfo gives the r
   CHECK(w.oci.problems().empty());
 }
 
+TEST_CASE("instance principal: a regionInfo answer that cannot be used gives the region alone",
+          "[oci][principal]") {
+  World w;
+  w.oci.set_region_info_answer(R"({"realmDomainComponent":"bad/domain","regionIdentifier":"x"})");
+  auto signer = w.signer();
+  REQUIRE(signer);
+  CHECK(w.principal->region() == "eu-frankfurt-1");  // from instance/region
+  CHECK(w.principal->realm_domain().empty());
+}
+
 TEST_CASE("instance principal: callers waiting at once share one fetch", "[oci][principal]") {
   World w;
   std::vector<std::optional<Result<oci::SignerPtr>>> results(5);

@@ -68,8 +68,10 @@ struct ClientError {
   std::string message;  // short and free of credentials
 };
 
-// 169.254.0.0/16 or fe80::/10, also as an IPv4-mapped IPv6 address: what
-// ClientOptions::allow_link_local is about.
+// 169.254.0.0/16 or fe80::/10, also as an IPv4-mapped IPv6 address, and the
+// instance metadata service's other addresses (fd00:c1::a9fe:a9fe, and
+// 64:ff9b::a9fe:a9fe through NAT64): what ClientOptions::allow_link_local is
+// about.
 bool is_link_local(const boost::asio::ip::address& address);
 
 class HttpClient {
