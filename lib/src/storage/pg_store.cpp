@@ -438,8 +438,8 @@ std::optional<std::chrono::steady_clock::time_point> PgStore::deferred_until() c
   return next_notify_;
 }
 
-void PgStore::run_deferred() {
-  if (owed_.empty() || std::chrono::steady_clock::now() < next_notify_) return;
+void PgStore::run_deferred(bool now) {
+  if (owed_.empty() || (!now && std::chrono::steady_clock::now() < next_notify_)) return;
   const std::vector<std::string> owed(owed_.begin(), owed_.end());
   // Dropped whatever happens: if it fails, the database is unreachable, and
   // the other relays look at the queue when their listener reconnects, or

@@ -93,7 +93,7 @@ class PgStore final : public Store {
   std::optional<std::string> unreachable() const override { return unreachable_; }
   // The notification owed to other relays (see above).
   std::optional<std::chrono::steady_clock::time_point> deferred_until() const override;
-  void run_deferred() override;
+  void run_deferred(bool now = false) override;
 
   const std::string& node_id() const noexcept { return options_.node_id; }
   int server_version() const { return db_.server_version(); }

@@ -149,7 +149,9 @@ void StorageWorker::run() {
       }
       if (!tick) {
         if (queue_.empty()) {
-          return;  // stopping, and everything submitted before is done
+          lock.unlock();
+          run_deferred_if_due(true);  // what the store owes, before its time
+          return;                     // stopping, and everything submitted before is done
         }
         ops.reserve(queue_.size());
         for (Op& op : queue_) {
@@ -159,22 +161,29 @@ void StorageWorker::run() {
       }
     }
     if (tick) {
-      const auto now = std::chrono::steady_clock::now();
-      if (deferred && now >= *deferred) {
-        try {
-          store_->run_deferred();
-        } catch (const std::exception& e) {  // only std::bad_alloc is possible
-          if (log_) log_->warn("storage: deferred work failed: {}", e.what());
-        }
+      run_deferred_if_due(false);
+      if (measures_space_ && std::chrono::steady_clock::now() >= next_measure_) {
+        measure_space(true);
       }
-      if (measures_space_ && now >= next_measure_) measure_space(true);
       continue;
     }
     process(ops);
     ops.clear();
+    run_deferred_if_due(false);  // also when operations never stop coming
     if (measures_space_ && std::chrono::steady_clock::now() >= next_measure_) {
       measure_space(false);
     }
+  }
+}
+
+void StorageWorker::run_deferred_if_due(bool stopping) {
+  if (!store_) return;
+  const auto due = store_->deferred_until();
+  if (!due || (!stopping && std::chrono::steady_clock::now() < *due)) return;
+  try {
+    store_->run_deferred(stopping);
+  } catch (const std::exception& e) {  // only std::bad_alloc is possible
+    if (log_) log_->warn("storage: deferred work failed: {}", e.what());
   }
 }
 

@@ -307,16 +307,16 @@ TEST_CASE("postgresql: notifications are coalesced, and what a batch owes is nam
   const auto first_at = std::chrono::steady_clock::now();
   std::vector<NewEvent> e1{make_event("e1", kT0, {"oic"})};
   ok(a->insert_batch(e1));
-  REQUIRE(heard.wait_for(2, 10s));
-  CHECK(heard.call(1) == std::vector<std::string>{"oic"});
   CHECK_FALSE(a->deferred_until());  // nothing owed
   // Within the interval: stored without a notification, owed.
   std::vector<NewEvent> e2{make_event("e2", kT0, {"crm"})};
   std::vector<NewEvent> e3{make_event("e3", kT0, {"erp", "crm"})};
   ok(a->insert_batch(e2));
   ok(a->insert_batch(e3));
-  // Two inserts take milliseconds; the interval leaves room for a slow run.
+  // Three inserts take milliseconds; the interval leaves room for a slow run.
   REQUIRE(std::chrono::steady_clock::now() < first_at + kInterval);
+  REQUIRE(heard.wait_for(2, 10s));
+  CHECK(heard.call(1) == std::vector<std::string>{"oic"});
   const auto owed_until = a->deferred_until();
   REQUIRE(owed_until);
   CHECK(*owed_until >= first_at + kInterval);
@@ -333,9 +333,9 @@ TEST_CASE("postgresql: notifications are coalesced, and what a batch owes is nam
   // What a batch owes is also named by the next batch's notification once
   // the interval has passed, with that batch's own destinations.
   std::this_thread::sleep_for(kInterval);
+  const auto fourth_at = std::chrono::steady_clock::now();
   std::vector<NewEvent> e4{make_event("e4", kT0, {"oic"})};
   ok(a->insert_batch(e4));  // the interval passed: notifies at once
-  const auto fourth_at = std::chrono::steady_clock::now();
   std::vector<NewEvent> e5{make_event("e5", kT0, {"zeta"})};
   ok(a->insert_batch(e5));
   REQUIRE(std::chrono::steady_clock::now() < fourth_at + kInterval);
@@ -357,24 +357,57 @@ TEST_CASE("postgresql: the storage worker sends what its store owes once it is d
   const std::string url = pg->create_database("owed");
   Heard heard;
   auto listener = listen(url, "node-b", heard);
-  StorageWorker worker(open_store(url, "node-a", 200ms), nullptr);
+  constexpr auto kInterval = 500ms;
+  StorageWorker worker(open_store(url, "node-a", kInterval), nullptr);
   boost::asio::io_context io;
   int done = 0;
   const auto count = [&](StoreResult<InsertOutcome> r) {
     CHECK(r.ok());
     ++done;
   };
-  // Two inserts, the second within the interval of the first's notification.
+  // Two inserts, the second within the interval of the first's
+  // notification (so it is owed, not sent).
+  const auto first_at = std::chrono::steady_clock::now();
   worker.async_insert(make_event("w1", kT0, {"oic"}), boost::asio::bind_executor(io, count));
   io.run();
   io.restart();
   worker.async_insert(make_event("w2", kT0, {"crm"}), boost::asio::bind_executor(io, count));
   io.run();
   REQUIRE(done == 2);
+  REQUIRE(std::chrono::steady_clock::now() < first_at + kInterval);
   REQUIRE(heard.wait_for(2, 10s));
   CHECK(heard.call(1) == std::vector<std::string>{"oic"});
   // Nothing else is submitted: the worker itself names crm once the
   // interval is over.
+  REQUIRE(heard.wait_for(3, 10s));
+  CHECK(heard.call(2) == std::vector<std::string>{"crm"});
+  CHECK(std::chrono::steady_clock::now() >= first_at + kInterval);
+}
+
+TEST_CASE("postgresql: a stopping storage worker sends what its store owes at once",
+          "[storage][pg]") {
+  PgCluster* pg = PgCluster::shared();
+  if (pg == nullptr) return;
+  const std::string url = pg->create_database("owed_stop");
+  Heard heard;
+  auto listener = listen(url, "node-b", heard);
+  constexpr auto kInterval = 30s;  // never due within the test
+  auto worker = std::make_unique<StorageWorker>(open_store(url, "node-a", kInterval), nullptr);
+  boost::asio::io_context io;
+  int done = 0;
+  const auto count = [&](StoreResult<InsertOutcome> r) {
+    CHECK(r.ok());
+    ++done;
+  };
+  worker->async_insert(make_event("s1", kT0, {"oic"}), boost::asio::bind_executor(io, count));
+  io.run();
+  io.restart();
+  worker->async_insert(make_event("s2", kT0, {"crm"}), boost::asio::bind_executor(io, count));
+  io.run();
+  REQUIRE(done == 2);
+  REQUIRE(heard.wait_for(2, 10s));
+  CHECK(heard.call(1) == std::vector<std::string>{"oic"});
+  worker->stop();  // crm is owed for 30 s more: sent now
   REQUIRE(heard.wait_for(3, 10s));
   CHECK(heard.call(2) == std::vector<std::string>{"crm"});
 }

@@ -26,8 +26,9 @@
 // again. space() may be read from any thread.
 //
 // Deferred work (Store::deferred_until, e.g. a PostgreSQL notification owed
-// to other relays): when no operation waits, the worker calls
-// Store::run_deferred() on the storage thread once its time has come.
+// to other relays): the worker calls Store::run_deferred() on the storage
+// thread once its time has come (waking for it when idle, and between
+// operations), and when it stops.
 //
 // Reachability (a store on a remote database, Store::unreachable): after
 // each store call, before its operations complete, the worker reads whether
@@ -241,6 +242,9 @@ class StorageWorker {
   // was written for a period. Storage thread (or the constructor, before it
   // starts).
   // `look_only`: an insert's look while refusing (no WAL truncation).
+  // Store::run_deferred() when its time has come (or, `stopping`, at once
+  // if the store has deferred work at all).
+  void run_deferred_if_due(bool stopping);
   void measure_space(bool tick, bool look_only = false);
 
   std::unique_ptr<Store> store_;

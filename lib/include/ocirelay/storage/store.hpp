@@ -135,11 +135,12 @@ class Store {
   // When the store has put off work of its own, the time by which it wants
   // run_deferred() called (PgStore: a notification it owes other relays);
   // nullopt when it has none. The worker calls run_deferred() once that time
-  // has passed and no operation waits; it never fails an operation.
+  // has passed, between operations, and with `now` true when it stops (the
+  // work done before its time); it never fails an operation.
   virtual std::optional<std::chrono::steady_clock::time_point> deferred_until() const {
     return std::nullopt;
   }
-  virtual void run_deferred() {}
+  virtual void run_deferred([[maybe_unused]] bool now = false) {}
 
   // --- space, for storage.reserve and storage.max_size (StorageWorker) -----
   // The defaults measure nothing: a backend without them is never refused
