@@ -510,6 +510,7 @@ accept_runs() {
   fi
   "${perf[@]}" "$BENCH" post --target "$ports" --count "$count" --connections 64 \
     --run "$label-$run" "$@" >"$dir.out" || true
+  if [ -n "${PERF_OUT:-}" ] && [ -n "$url" ]; then pg_waits_stop; fi
   relay1="$(pids_cpu_ticks "${pids[@]}")"; children_cpu_ms load1; stat1="$(cpu_stat)"
   [ -n "$db_pid" ] && db1="$(tree_cpu_ticks "$db_pid")"
   for port in ${ports//,/ }; do  # stored, not filtered nor refused
@@ -535,10 +536,7 @@ accept_runs() {
   say "  $label run $run: $(sed -n 's/^accepted_per_s=//p' "$dir.out") ev/s, $queued queued," \
     "peak RSS $hwm kB; CPU per event: relays $relay_us us, database $db_us us," \
     "generator $load_us us; machine $busy% busy"
-  if [ -n "${PERF_OUT:-}" ]; then
-    [ -n "$url" ] && pg_waits_stop
-    perf_summary "$PERF_OUT/$label-$run"
-  fi
+  if [ -n "${PERF_OUT:-}" ]; then perf_summary "$PERF_OUT/$label-$run"; fi
   rm -rf "$dir"*
 }
 # pg_waits_start URL FILE: samples what the database's sessions of URL wait
@@ -570,12 +568,12 @@ perf_summary() {
   {
     echo "# samples per process (perf record -a -g -F 499; swapper: idle)"
     perf report -q -i "$1.data" --no-children --sort comm --stdio -g none 2>/dev/null |
-      awk 'NF && n++ < 12'
+      awk 'NF && n++ < 12' || true
     local comm
     for comm in ocirelayd postgres; do
       echo "# $comm: hottest symbols (self)"
       perf report -q -i "$1.data" --no-children --comms "$comm" --sort dso,sym --stdio \
-        -g none 2>/dev/null | awk 'NF && n++ < 25'
+        -g none 2>/dev/null | awk 'NF && n++ < 25' || true
     done
     if [ -s "$1.waits" ]; then
       echo "# database sessions: wait events sampled every 10 ms (pg_stat_activity)"
