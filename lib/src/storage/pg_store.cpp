@@ -413,21 +413,17 @@ StoreResult<std::vector<InsertOutcome>> PgStore::insert_batch(std::span<const Ne
     fresh.reserve(static_cast<std::size_t>(r.rows()));
     for (int row = 0; row < r.rows(); ++row) fresh.push_back(r.bytes(row, 0));
     std::sort(fresh.begin(), fresh.end());
-    std::vector<std::string> stored_for;  // destinations given deliveries
+    bool stored = false;  // a delivery was stored
     for (std::size_t i = 0; i < events.size(); ++i) {
       if (first[i] && std::binary_search(fresh.begin(), fresh.end(), events[i].event_id)) {
         outcomes[i] = InsertOutcome::queued;
-        stored_for.insert(stored_for.end(), events[i].destinations.begin(),
-                          events[i].destinations.end());
+        stored = stored || !events[i].destinations.empty();
+        if (!notify_now) owed_.insert(events[i].destinations.begin(), events[i].destinations.end());
       }
     }
-    if (notify_now) {
-      if (!stored_for.empty() || !owed_.empty()) {  // a notification went out
-        owed_.clear();
-        next_notify_ = now + options_.notify_interval;
-      }
-    } else {
-      for (auto& d : stored_for) owed_.insert(std::move(d));
+    if (notify_now && (stored || !owed_.empty())) {  // a notification went out
+      owed_.clear();
+      next_notify_ = now + options_.notify_interval;
     }
     return outcomes;
   }

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,6 +86,17 @@ struct Heard {
     return calls.at(i);
   }
 };
+
+// Inserts `event` through `worker` and waits for it to be stored.
+void insert_through(StorageWorker& worker, NewEvent event) {
+  boost::asio::io_context io;
+  std::optional<StoreResult<InsertOutcome>> result;
+  worker.async_insert(std::move(event), boost::asio::bind_executor(
+                                            io, [&](auto r) { result.emplace(std::move(r)); }));
+  io.run();
+  REQUIRE(result);
+  REQUIRE(result->ok());
+}
 
 // A listener of node `node` on `url` telling `heard`, once connected (its
 // first call, empty: anything may have been missed before).
@@ -359,21 +371,11 @@ TEST_CASE("postgresql: the storage worker sends what its store owes once it is d
   auto listener = listen(url, "node-b", heard);
   constexpr auto kInterval = 500ms;
   StorageWorker worker(open_store(url, "node-a", kInterval), nullptr);
-  boost::asio::io_context io;
-  int done = 0;
-  const auto count = [&](StoreResult<InsertOutcome> r) {
-    CHECK(r.ok());
-    ++done;
-  };
   // Two inserts, the second within the interval of the first's
   // notification (so it is owed, not sent).
   const auto first_at = std::chrono::steady_clock::now();
-  worker.async_insert(make_event("w1", kT0, {"oic"}), boost::asio::bind_executor(io, count));
-  io.run();
-  io.restart();
-  worker.async_insert(make_event("w2", kT0, {"crm"}), boost::asio::bind_executor(io, count));
-  io.run();
-  REQUIRE(done == 2);
+  insert_through(worker, make_event("w1", kT0, {"oic"}));
+  insert_through(worker, make_event("w2", kT0, {"crm"}));
   REQUIRE(std::chrono::steady_clock::now() < first_at + kInterval);
   REQUIRE(heard.wait_for(2, 10s));
   CHECK(heard.call(1) == std::vector<std::string>{"oic"});
@@ -392,22 +394,12 @@ TEST_CASE("postgresql: a stopping storage worker sends what its store owes at on
   Heard heard;
   auto listener = listen(url, "node-b", heard);
   constexpr auto kInterval = 30s;  // never due within the test
-  auto worker = std::make_unique<StorageWorker>(open_store(url, "node-a", kInterval), nullptr);
-  boost::asio::io_context io;
-  int done = 0;
-  const auto count = [&](StoreResult<InsertOutcome> r) {
-    CHECK(r.ok());
-    ++done;
-  };
-  worker->async_insert(make_event("s1", kT0, {"oic"}), boost::asio::bind_executor(io, count));
-  io.run();
-  io.restart();
-  worker->async_insert(make_event("s2", kT0, {"crm"}), boost::asio::bind_executor(io, count));
-  io.run();
-  REQUIRE(done == 2);
+  StorageWorker worker(open_store(url, "node-a", kInterval), nullptr);
+  insert_through(worker, make_event("s1", kT0, {"oic"}));
+  insert_through(worker, make_event("s2", kT0, {"crm"}));
   REQUIRE(heard.wait_for(2, 10s));
   CHECK(heard.call(1) == std::vector<std::string>{"oic"});
-  worker->stop();  // crm is owed for 30 s more: sent now
+  worker.stop();  // crm is owed for 30 s more: sent now
   REQUIRE(heard.wait_for(3, 10s));
   CHECK(heard.call(2) == std::vector<std::string>{"crm"});
 }
