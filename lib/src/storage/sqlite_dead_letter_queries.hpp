@@ -1,4 +1,4 @@
-// The SQL of SqliteDeadLetters' cached statements (schema version 2; tables
+// The SQL of SqliteDeadLetters' cached statements (schema version 3; tables
 // and indexes in sqlite_schema.cpp). Shared with the tests, which check with
 // EXPLAIN QUERY PLAN that each one is an index lookup.
 //

@@ -1,4 +1,4 @@
-// The SQL of SqliteStore's cached statements (schema version 2; the tables and
+// The SQL of SqliteStore's cached statements (schema version 3; the tables and
 // indexes are described in sqlite_schema.cpp). Shared with the tests, which
 // check with EXPLAIN QUERY PLAN that each one is an index lookup.
 #pragma once
@@ -30,28 +30,40 @@ inline constexpr const char* kSqlNextDue =
     "SELECT min(next_attempt_at) FROM deliveries"
     " WHERE state = 'pending' AND destination = ?1 AND next_attempt_at > ?2";
 
-// Whatever the row's state (a result is final), for the counts.
-inline constexpr const char* kSqlDelivered =
-    "DELETE FROM deliveries WHERE id = ?1 RETURNING event, destination, state";
+// The results of attempts read the row first and then change it, instead of
+// using RETURNING: SQLite gathers RETURNING rows in a temporary table, built
+// and dropped at every execution (about 13,000 instructions per delivered
+// event). Both statements run in one write transaction, so the row read is
+// the row changed.
+
+// ?1 id: the row's event, destination and state (for the counts).
+inline constexpr const char* kSqlDeliveryRow =
+    "SELECT event, destination, state FROM deliveries WHERE id = ?1";
+
+// Whatever the row's state (a result is final).
+inline constexpr const char* kSqlDelivered = "DELETE FROM deliveries WHERE id = ?1";
 
 inline constexpr const char* kSqlEventRelease =
     "DELETE FROM events WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event = ?1)";
 
 // Retry and dead apply to a row still in flight only: a row released
 // meanwhile (reload, shutdown) is pending again and gets a new attempt.
+// The store reads the row with kSqlDeliveryRow first and applies these only
+// to a row in flight; the condition is repeated so they can never touch
+// another.
 inline constexpr const char* kSqlRetry =
     "UPDATE deliveries SET state = 'pending', attempts = ?2, next_attempt_at = ?3,"
-    " last_status = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1 AND state = 'inflight'"
-    " RETURNING destination";
+    " last_status = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1 AND state = 'inflight'";
 
 inline constexpr const char* kSqlReleaseOne =
-    "UPDATE deliveries SET state = 'pending', updated_at = ?2 WHERE id = ?1 AND state = 'inflight'"
-    " RETURNING destination";
+    "UPDATE deliveries SET state = 'pending', updated_at = ?2 WHERE id = ?1 AND state = 'inflight'";
 
 inline constexpr const char* kSqlDead =
     "UPDATE deliveries SET state = 'dead', attempts = ?2, last_status = ?3, last_error = ?4,"
-    " updated_at = ?5 WHERE id = ?1 AND state = 'inflight' RETURNING destination";
+    " updated_at = ?5 WHERE id = ?1 AND state = 'inflight'";
 
+// Bulk releases (a reload, a shutdown) keep RETURNING: they run once per
+// dispatcher, not once per event.
 inline constexpr const char* kSqlReleaseInflight =
     "UPDATE deliveries SET state = 'pending', updated_at = ?1 WHERE state = 'inflight'"
     " RETURNING destination";

@@ -12,7 +12,7 @@
 namespace ocirelay::storage {
 
 // The schema version this code reads and writes.
-inline constexpr std::int64_t kSqliteSchemaVersion = 2;
+inline constexpr std::int64_t kSqliteSchemaVersion = 3;
 // PRAGMA application_id of ocirelay databases ("OCIR").
 inline constexpr std::int64_t kSqliteApplicationId = 0x4F434952;
 
@@ -32,7 +32,8 @@ StoreResult<Unit> create_sqlite_schema(SqliteConnection& db, const std::string& 
 
 // Upgrades a database of an older version to the current one, one version
 // at a time, each in one transaction; returns the version it ends at.
-// Version 1 to 2 drops the counting triggers and recounts delivery_counts.
+// Version 1 to 2 drops the counting triggers and recounts delivery_counts;
+// 2 to 3 rewrites deliveries' CHECK constraint in place (no row is copied).
 StoreResult<std::int64_t> migrate_sqlite_schema(SqliteConnection& db, const std::string& path,
                                                 std::int64_t version);
 

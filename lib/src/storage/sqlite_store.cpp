@@ -224,6 +224,7 @@ StoreResult<Unit> SqliteStore::prepare_statements() {
       {&due_select_, kSqlDueSelect},
       {&mark_inflight_, kSqlMarkInflight},
       {&next_due_, kSqlNextDue},
+      {&delivery_row_, kSqlDeliveryRow},
       {&delivered_, kSqlDelivered},
       {&event_release_, kSqlEventRelease},
       {&retry_, kSqlRetry},
@@ -433,60 +434,66 @@ int SqliteStore::each_row(SqliteStatement& statement, OnRow&& on_row) {
 }
 
 int SqliteStore::apply(const AttemptResult& result, Millis now) {
-  switch (result.kind) {
-    case AttemptResult::Kind::delivered: {
-      std::optional<std::int64_t> event;
-      {
-        SqliteStatement::Scope scope(delivered_);
-        delivered_.bind(1, result.id);
-        const int rc = each_row(delivered_, [&] {
-          event = delivered_.column_int64(0);
-          counts_.add(delivered_.column_text(1), delivered_.column_text(2), -1);
-        });
-        if (rc != SQLITE_DONE) {
-          return rc;
-        }
-      }
-      if (!event) {
-        return SQLITE_OK;  // already gone: nothing to do
-      }
-      SqliteStatement::Scope scope(event_release_);
-      const int rc = event_release_.bind(1, *event).step();
-      return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  // The row as it is: gone already (a result is final, a second one finds
+  // nothing), or its event, destination and state for the counts.
+  std::int64_t event = 0;
+  std::string destination;
+  std::string state;
+  {
+    SqliteStatement::Scope scope(delivery_row_);
+    const int rc = delivery_row_.bind(1, result.id).step();
+    if (rc == SQLITE_DONE) return SQLITE_OK;
+    if (rc != SQLITE_ROW) return rc;
+    event = delivery_row_.column_int64(0);
+    destination = delivery_row_.column_text(1);
+    state = delivery_row_.column_text(2);
+  }
+  if (result.kind == AttemptResult::Kind::delivered) {
+    {
+      SqliteStatement::Scope scope(delivered_);
+      const int rc = delivered_.bind(1, result.id).step();
+      if (rc != SQLITE_DONE) return rc;
     }
-    case AttemptResult::Kind::retry: {
-      SqliteStatement::Scope scope(retry_);
+    counts_.add(destination, state, -1);
+    SqliteStatement::Scope scope(event_release_);
+    const int rc = event_release_.bind(1, event).step();
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  }
+  // Retry, released and dead apply to a row still in flight only.
+  if (state != kStateInflight) return SQLITE_OK;
+  SqliteStatement* statement = nullptr;
+  const char* to = kStatePending;
+  switch (result.kind) {
+    case AttemptResult::Kind::retry:
+      statement = &retry_;
       retry_.bind(1, result.id)
           .bind(2, result.attempts)
           .bind(3, result.next_attempt_at)
           .bind(4, result.last_status)
           .bind_text(5, result.last_error)
           .bind(6, now);
-      const int rc = each_row(
-          retry_, [&] { counts_.move(retry_.column_text(0), kStateInflight, kStatePending, 1); });
-      return rc == SQLITE_DONE ? SQLITE_OK : rc;
-    }
-    case AttemptResult::Kind::released: {
-      SqliteStatement::Scope scope(release_one_);
+      break;
+    case AttemptResult::Kind::released:
+      statement = &release_one_;
       release_one_.bind(1, result.id).bind(2, now);
-      const int rc = each_row(release_one_, [&] {
-        counts_.move(release_one_.column_text(0), kStateInflight, kStatePending, 1);
-      });
-      return rc == SQLITE_DONE ? SQLITE_OK : rc;
-    }
-    case AttemptResult::Kind::dead: {
-      SqliteStatement::Scope scope(dead_);
+      break;
+    case AttemptResult::Kind::dead:
+      statement = &dead_;
+      to = kStateDead;
       dead_.bind(1, result.id)
           .bind(2, result.attempts)
           .bind(3, result.last_status)
           .bind_text(4, result.last_error)
           .bind(5, now);
-      const int rc = each_row(
-          dead_, [&] { counts_.move(dead_.column_text(0), kStateInflight, kStateDead, 1); });
-      return rc == SQLITE_DONE ? SQLITE_OK : rc;
-    }
+      break;
+    case AttemptResult::Kind::delivered:
+      return SQLITE_MISUSE;  // handled above
   }
-  return SQLITE_MISUSE;
+  SqliteStatement::Scope scope(*statement);
+  const int rc = statement->step();
+  if (rc != SQLITE_DONE) return rc;
+  if (db_.changes() == 1) counts_.move(destination, kStateInflight, to, 1);
+  return SQLITE_OK;
 }
 
 StoreResult<Unit> SqliteStore::complete(std::span<const AttemptResult> results) {

@@ -93,6 +93,7 @@ class SqliteStore final : public Store {
   SqliteStatement due_select_;
   SqliteStatement mark_inflight_;
   SqliteStatement next_due_;
+  SqliteStatement delivery_row_;
   SqliteStatement delivered_;
   SqliteStatement event_release_;
   SqliteStatement retry_;

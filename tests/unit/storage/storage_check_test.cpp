@@ -90,7 +90,7 @@ TEST_CASE("storage check passes a healthy file, counts it and changes nothing",
   CHECK(report.outcome == Outcome::ok);
   CHECK(storage_check_exit_code(report) == kStorageCheckOk);
   CHECK(report.problems.empty());
-  CHECK(report.schema_version == 2);
+  CHECK(report.schema_version == 3);
   CHECK(report.events == 4);  // e0's body went with its delivery
   CHECK(report.pending == 3);
   CHECK(report.inflight == 1);

@@ -70,6 +70,17 @@ std::vector<std::string> query_plan(const std::string& path, const std::string& 
   return lines;
 }
 
+std::vector<std::string> program_opcodes(const std::string& path, const std::string& sql) {
+  DbPtr db = open_db(path);
+  StmtPtr stmt = prepare(db.get(), "EXPLAIN " + sql);
+  std::vector<std::string> opcodes;
+  while (sqlite3_step(stmt.get()) == SQLITE_ROW) {
+    const auto* opcode = sqlite3_column_text(stmt.get(), 1);
+    opcodes.emplace_back(opcode != nullptr ? reinterpret_cast<const char*>(opcode) : "");
+  }
+  return opcodes;
+}
+
 void exec_sql(const std::string& path, const std::string& sql) {
   DbPtr db = open_db(path);
   char* message = nullptr;

@@ -115,6 +115,8 @@ std::int64_t counter_mismatches(const std::string& path);
 std::int64_t query_int(const std::string& path, const std::string& sql);
 // EXPLAIN QUERY PLAN of `sql`, one detail line per step.
 std::vector<std::string> query_plan(const std::string& path, const std::string& sql);
+// The opcodes of `sql`'s program (EXPLAIN), through a connection of its own.
+std::vector<std::string> program_opcodes(const std::string& path, const std::string& sql);
 // Runs SQL on the file through a connection of its own.
 void exec_sql(const std::string& path, const std::string& sql);
 
