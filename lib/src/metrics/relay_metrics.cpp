@@ -10,9 +10,9 @@ constexpr const char* kReceived = "ocirelay_events_received_total";
 constexpr const char* kReceivedHelp = "Events received on the ingress, by result";
 
 const std::vector<double>& latency_bounds() {
-  static const std::vector<double> b{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                     0.5,   1,      2.5,   5,    10,    30,   60,  300,
-                                     900,   3600,   21600, 86400};
+  static const std::vector<double> b{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                     0.25,  0.5,    1,     2.5,  5,     10,   30,
+                                     60,    300,    900,   3600, 21600, 86400};
   return b;
 }
 
@@ -20,6 +20,16 @@ std::string status_class(int status) {
   if (status <= 0) return "error";
   return std::to_string(status / 100) + "xx";
 }
+
+constexpr const char* kRequests = "ocirelay_delivery_requests_total";
+constexpr const char* kRequestsHelp =
+    "Requests sent to each destination (one per event, or one per batch), by HTTP status class";
+constexpr const char* kEvents = "ocirelay_delivered_events_total";
+constexpr const char* kEventsHelp = "Events delivered to each destination (2xx answers)";
+constexpr const char* kBilled = "ocirelay_oic_billed_messages_total";
+constexpr const char* kBilledHelp =
+    "Oracle Integration messages the delivered requests count as: ceil(body bytes / 50 KiB) each";
+constexpr std::uint64_t kBilledUnit = 50 * 1024;
 
 }  // namespace
 
@@ -59,63 +69,78 @@ void RelayMetrics::event_rejected(std::string_view reason) {
 }
 
 void RelayMetrics::route_matched(const std::string& route) {
-  registry_.counter("ocirelay_route_matches_total", "Events that matched each route",
-                    {{"route", route}})
-      .inc();
+  std::lock_guard lock(cache_mutex_);
+  auto it = routes_.find(route);
+  if (it == routes_.end()) {
+    Counter& counter = registry_.counter("ocirelay_route_matches_total",
+                                         "Events that matched each route", {{"route", route}});
+    it = routes_.emplace(route, &counter).first;
+  }
+  it->second->inc();
 }
 
-void RelayMetrics::delivery(const std::string& destination, std::string_view outcome,
-                            int status) {
-  registry_
-      .counter("ocirelay_delivery_attempts_total",
-               "Delivery attempts by destination, outcome and HTTP status class",
-               {{"destination", destination},
-                {"outcome", std::string(outcome)},
-                {"status_class", status_class(status)}})
-      .inc();
+RelayMetrics::DestinationSeries& RelayMetrics::series(const std::string& destination) {
+  auto it = destinations_.find(destination);
+  if (it != destinations_.end()) return it->second;
+  const Labels labels{{"destination", destination}};
+  DestinationSeries s;
+  s.latency = &registry_.histogram("ocirelay_delivery_latency_seconds",
+                                   "Time from accepting an event to its delivery", latency_bounds(),
+                                   labels);
+  s.attempts =
+      &registry_.histogram("ocirelay_delivery_attempts", "Attempts an event needed to be delivered",
+                           {1, 2, 3, 5, 10, 20, 50, 100}, labels);
+  s.request_events = &registry_.histogram("ocirelay_delivery_request_events",
+                                          "Events carried by each request sent",
+                                          {1, 2, 5, 10, 20, 35, 50, 100, 200, 500, 1000}, labels);
+  s.events = &registry_.counter(kEvents, kEventsHelp, labels);
+  s.billed = &registry_.counter(kBilled, kBilledHelp, labels);
+  return destinations_.emplace(destination, std::move(s)).first->second;
 }
 
-void RelayMetrics::delivered_latency(const std::string& destination, double seconds,
-                                     int attempts) {
-  registry_
-      .histogram("ocirelay_delivery_latency_seconds",
-                 "Time from accepting an event to its delivery", latency_bounds(),
-                 {{"destination", destination}})
-      .observe(seconds);
-  registry_
-      .histogram("ocirelay_delivery_attempts", "Attempts an event needed to be delivered",
-                 {1, 2, 3, 5, 10, 20, 50, 100}, {{"destination", destination}})
-      .observe(attempts);
+void RelayMetrics::delivery(const std::string& destination, std::string_view outcome, int status) {
+  const std::string status_cls = status_class(status);
+  std::lock_guard lock(cache_mutex_);
+  DestinationSeries& s = series(destination);
+  std::string key(outcome);
+  key += ' ';
+  key += status_cls;
+  auto it = s.attempts_by.find(key);
+  if (it == s.attempts_by.end()) {
+    Counter& counter =
+        registry_.counter("ocirelay_delivery_attempts_total",
+                          "Delivery attempts by destination, outcome and HTTP status class",
+                          {{"destination", destination},
+                           {"outcome", std::string(outcome)},
+                           {"status_class", status_cls}});
+    it = s.attempts_by.emplace(std::move(key), &counter).first;
+  }
+  it->second->inc();
 }
 
-namespace {
-
-constexpr const char* kRequests = "ocirelay_delivery_requests_total";
-constexpr const char* kRequestsHelp =
-    "Requests sent to each destination (one per event, or one per batch), by HTTP status class";
-constexpr const char* kEvents = "ocirelay_delivered_events_total";
-constexpr const char* kEventsHelp = "Events delivered to each destination (2xx answers)";
-constexpr const char* kBilled = "ocirelay_oic_billed_messages_total";
-constexpr const char* kBilledHelp =
-    "Oracle Integration messages the delivered requests count as: ceil(body bytes / 50 KiB) each";
-constexpr std::uint64_t kBilledUnit = 50 * 1024;
-
-}  // namespace
+void RelayMetrics::delivered_latency(const std::string& destination, double seconds, int attempts) {
+  std::lock_guard lock(cache_mutex_);
+  DestinationSeries& s = series(destination);
+  s.latency->observe(seconds);
+  s.attempts->observe(attempts);
+}
 
 void RelayMetrics::delivery_request(const std::string& destination, int status, std::size_t events,
                                     std::size_t body_bytes) {
-  registry_
-      .counter(kRequests, kRequestsHelp,
-               {{"destination", destination}, {"status_class", status_class(status)}})
-      .inc();
-  registry_
-      .histogram("ocirelay_delivery_request_events", "Events carried by each request sent",
-                 {1, 2, 5, 10, 20, 35, 50, 100, 200, 500, 1000}, {{"destination", destination}})
-      .observe(static_cast<double>(events));
+  const std::string status_cls = status_class(status);
+  std::lock_guard lock(cache_mutex_);
+  DestinationSeries& s = series(destination);
+  auto it = s.requests_by.find(status_cls);
+  if (it == s.requests_by.end()) {
+    Counter& counter = registry_.counter(
+        kRequests, kRequestsHelp, {{"destination", destination}, {"status_class", status_cls}});
+    it = s.requests_by.emplace(status_cls, &counter).first;
+  }
+  it->second->inc();
+  s.request_events->observe(static_cast<double>(events));
   if (status < 200 || status > 299) return;
-  registry_.counter(kEvents, kEventsHelp, {{"destination", destination}}).inc(events);
-  registry_.counter(kBilled, kBilledHelp, {{"destination", destination}})
-      .inc(std::max<std::uint64_t>(1, (body_bytes + kBilledUnit - 1) / kBilledUnit));
+  s.events->inc(events);
+  s.billed->inc(std::max<std::uint64_t>(1, (body_bytes + kBilledUnit - 1) / kBilledUnit));
 }
 
 void RelayMetrics::batch_oversized(const std::string& destination) {

@@ -1,12 +1,17 @@
 // The relay's own metrics, named after Prometheus conventions, over a
 // Registry. Fixed label sets are created up front; per-route and
-// per-destination series on first use.
+// per-destination series on first use, and kept: recording one again looks
+// it up by name under a mutex of this class, without building its label set
+// or taking the registry's lock (the accept path records a route per event,
+// the delivery path several series per request).
 //
 // Thread contract: as Registry: any thread may record.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -59,7 +64,25 @@ class RelayMetrics : public StorageObserver {
   void on_space(const StorageSpace& space) override;
 
  private:
+  // The series of one destination, as they are first recorded.
+  struct DestinationSeries {
+    Histogram* latency = nullptr;
+    Histogram* attempts = nullptr;
+    Histogram* request_events = nullptr;
+    Counter* events = nullptr;
+    Counter* billed = nullptr;
+    // Attempts by "<outcome> <status class>" (short enough to need no
+    // allocation); requests by status class.
+    std::map<std::string, Counter*, std::less<>> attempts_by;
+    std::map<std::string, Counter*, std::less<>> requests_by;
+  };
+  // Under cache_mutex_.
+  DestinationSeries& series(const std::string& destination);
+
   Registry& registry_;
+  std::mutex cache_mutex_;
+  std::map<std::string, Counter*, std::less<>> routes_;                 // under cache_mutex_
+  std::map<std::string, DestinationSeries, std::less<>> destinations_;  // under cache_mutex_
   Counter& queued_;
   Counter& filtered_;
   Counter& duplicate_;
