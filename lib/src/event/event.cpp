@@ -102,7 +102,7 @@ std::string check_cloudevents_data(const rapidjson::Value& event) {
 
 }  // namespace
 
-Event::Event(std::string body, std::unique_ptr<rapidjson::Document> doc, Format format,
+Event::Event(std::string body, std::unique_ptr<JsonDocument> doc, Format format,
              std::string event_type, std::string event_id)
     : body_(std::move(body)),
       doc_(std::move(doc)),
@@ -114,9 +114,9 @@ const rapidjson::Value& Event::data() const noexcept {
   // An event without data (a CloudEvent may have none, or data_base64)
   // reads as a null value.
   static const rapidjson::Value kNoData;
-  if (doc_ && doc_->IsObject()) {
-    const auto it = doc_->FindMember("data");
-    if (it != doc_->MemberEnd()) {
+  if (doc_ && doc_->document().IsObject()) {
+    const auto it = doc_->document().FindMember("data");
+    if (it != doc_->document().MemberEnd()) {
       return it->value;
     }
   }
@@ -124,7 +124,8 @@ const rapidjson::Value& Event::data() const noexcept {
 }
 
 Result<Event> parse_event(std::string body, const ParseLimits& limits) {
-  auto doc = std::make_unique<rapidjson::Document>();
+  auto parsed = std::make_unique<JsonDocument>();
+  rapidjson::Document* doc = &parsed->document();
   if (std::string error = detail::parse_json(body, limits.max_depth, *doc); !error.empty()) {
     return fail(std::move(error));
   }
@@ -168,7 +169,7 @@ Result<Event> parse_event(std::string body, const ParseLimits& limits) {
 
   std::string event_type(type);
   std::string event_id(id);
-  return Event(std::move(body), std::move(doc),
+  return Event(std::move(body), std::move(parsed),
                cloudevents ? Format::cloudevents_1_0 : Format::oci_events, std::move(event_type),
                std::move(event_id));
 }

@@ -104,9 +104,29 @@ TEST_CASE("events move without losing their document", "[event]") {
   CHECK(second.data()["additionalDetails"]["bucketName"] == "invoices-inbound");
 }
 
+TEST_CASE("a document larger than its first chunk parses whole", "[event]") {
+  // JsonDocument keeps the first 4 KiB inside itself and takes 16 KiB
+  // chunks from the heap after that: 3,000 members and a 40 KB string span
+  // several of them.
+  std::string body = R"({"eventType":"t","eventID":"big","data":{)";
+  for (int i = 0; i < 3000; ++i) {
+    body += "\"member-" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  }
+  body += "\"long\":\"" + std::string(40000, 'x') + "\"}}";
+  auto result = parse_event(body);
+  REQUIRE(result.ok());
+  const rapidjson::Value& data = result.value().data();
+  REQUIRE(data.MemberCount() == 3001);
+  CHECK(data["member-0"].GetInt() == 0);
+  CHECK(data["member-1234"].GetInt() == 1234);
+  CHECK(data["member-2999"].GetInt() == 2999);
+  CHECK(data["long"].GetStringLength() == 40000);
+  CHECK(result.value().event_id() == "big");
+}
+
 TEST_CASE("an event built by hand without data reads data() as null", "[event]") {
-  auto doc = std::make_unique<rapidjson::Document>();
-  doc->SetObject();
+  auto doc = std::make_unique<ocirelay::event::JsonDocument>();
+  doc->document().SetObject();
   const Event event("{}", std::move(doc), Format::oci_events, "t", "i");
   CHECK(event.data().IsNull());
   CHECK(event.event_type() == "t");

@@ -23,6 +23,7 @@
 #include <rapidjson/document.h>
 
 #include "ocirelay/common/result.hpp"
+#include "ocirelay/event/json_document.hpp"
 
 namespace ocirelay::event {
 
@@ -30,8 +31,8 @@ enum class Format { oci_events, cloudevents_1_0 };
 
 class Event {
  public:
-  Event(std::string body, std::unique_ptr<rapidjson::Document> doc, Format format,
-        std::string event_type, std::string event_id);
+  Event(std::string body, std::unique_ptr<JsonDocument> doc, Format format, std::string event_type,
+        std::string event_id);
 
   Event(Event&&) noexcept = default;
   Event& operator=(Event&&) noexcept = default;
@@ -42,7 +43,7 @@ class Event {
   const std::string& body() const noexcept { return body_; }
   std::string take_body() noexcept { return std::move(body_); }
   // The whole parsed event (an object).
-  const rapidjson::Value& json() const noexcept { return *doc_; }
+  const rapidjson::Value& json() const noexcept { return doc_->document(); }
   // The event's `data`: an object for OCI Events; any value for a CloudEvent,
   // null when it has none.
   const rapidjson::Value& data() const noexcept;
@@ -52,7 +53,7 @@ class Event {
 
  private:
   std::string body_;
-  std::unique_ptr<rapidjson::Document> doc_;
+  std::unique_ptr<JsonDocument> doc_;
   Format format_;
   std::string event_type_;
   std::string event_id_;
