@@ -286,9 +286,15 @@ int rewrite_deliveries_check(SqliteConnection& db, std::string& detail) {
     const std::string bump = "PRAGMA schema_version = " + std::to_string(cookie + 1);
     rc = db.exec(bump.c_str());
   }
+  // SQLite's reason, before the next statement replaces it.
+  if (rc != SQLITE_OK && detail.empty()) detail = db.describe(rc);
   // Off again whatever happened; the transaction rolls back on an error.
   const int off = db.exec("PRAGMA writable_schema = OFF");
   if (rc == SQLITE_OK) rc = off;
+  // The changed cookie makes SQLite parse the schema again here, inside the
+  // transaction: a definition it could not read fails now and rolls back,
+  // instead of leaving a file no connection can open.
+  if (rc == SQLITE_OK) rc = db.exec("SELECT 1 FROM deliveries LIMIT 0");
   if (rc == SQLITE_OK) rc = db.exec("PRAGMA user_version = 3");
   return rc;
 }

@@ -176,8 +176,16 @@ Result<std::unique_ptr<SqliteStore>, StoreError> SqliteStore::open(const SqliteO
     }
   }
   if (*version != 0 && *version < kSqliteSchemaVersion) {
-    if (auto migrated = migrate_sqlite_schema(db, path, *version); !migrated) {
+    auto migrated = migrate_sqlite_schema(db, path, *version);
+    if (!migrated) {
       return fail(std::move(migrated).error());
+    }
+    // Upgraded meanwhile by a newer ocirelay than this one.
+    if (*migrated != kSqliteSchemaVersion) {
+      return fail(path_error(path, "schema version " + std::to_string(*migrated) +
+                                       " is newer than this ocirelay supports (" +
+                                       std::to_string(kSqliteSchemaVersion) +
+                                       "); run a newer ocirelay or use another storage path"));
     }
   }
   if (auto prepared = store->prepare_statements(); !prepared) {
@@ -489,6 +497,7 @@ int SqliteStore::apply(const AttemptResult& result, Millis now) {
     case AttemptResult::Kind::delivered:
       return SQLITE_MISUSE;  // handled above
   }
+  if (statement == nullptr) return SQLITE_MISUSE;
   SqliteStatement::Scope scope(*statement);
   const int rc = statement->step();
   if (rc != SQLITE_DONE) return rc;

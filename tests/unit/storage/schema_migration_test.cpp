@@ -12,7 +12,10 @@
 #include <string>
 #include <vector>
 
+#include <sqlite3.h>
+
 #include "ocirelay/storage/storage_check.hpp"
+#include "storage/sqlite_connection.hpp"
 #include "storage/sqlite_queries.hpp"
 #include "storage/sqlite_schema.hpp"
 #include "storage/sqlite_store.hpp"
@@ -77,6 +80,24 @@ void make_version_2_file(const std::string& path) {
   )sql");
 }
 
+// Version 2 as far as user_version goes, but deliveries was made by hand
+// (the same columns, the constraint spelled differently).
+void make_hand_made_version_2_file(const std::string& path) {
+  std::ofstream(path).flush();
+  std::string ddl = sqlite_schema_sql(2);
+  const std::string from = "CHECK (state IN ('pending', 'inflight', 'dead'))";
+  REQUIRE(ddl.find(from) != std::string::npos);
+  ddl.replace(ddl.find(from), from.size(), "CHECK (state IN ('pending','inflight','dead'))");
+  exec_sql(path, ddl + "PRAGMA user_version = 2; PRAGMA application_id = " +
+                     std::to_string(kSqliteApplicationId) + ";");
+}
+
+std::int64_t writable_schema(SqliteConnection& db) {
+  std::int64_t on = -1;
+  REQUIRE(db.query_int("PRAGMA writable_schema", on) == SQLITE_OK);
+  return on;
+}
+
 std::int64_t ephemeral_tables(const std::string& path, const char* sql) {
   const auto opcodes = program_opcodes(path, sql);
   return std::count(opcodes.begin(), opcodes.end(), "OpenEphemeral");
@@ -124,7 +145,6 @@ TEST_CASE("a version 2 file is upgraded to version 3 in place, rows and ids kept
                                                   test::dead(due[1].id, 1, 400, "HTTP 400")}));
     CHECK(counter_mismatches(path) == 0);
   }
-  CHECK(query_int(path, "PRAGMA writable_schema") == 0);
   CHECK(query_int(path,
                   "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'") ==
         0);
@@ -138,14 +158,7 @@ TEST_CASE("a version 2 file whose deliveries table is not version 2's is not upg
           "[storage][schema]") {
   TempDir dir;
   const std::string path = dir.file("queue.db");
-  std::ofstream(path).flush();
-  // Version 2 as far as user_version goes, but the table was made by hand.
-  std::string ddl = sqlite_schema_sql(2);
-  const std::string from = "CHECK (state IN ('pending', 'inflight', 'dead'))";
-  REQUIRE(ddl.find(from) != std::string::npos);
-  ddl.replace(ddl.find(from), from.size(), "CHECK (state IN ('pending','inflight','dead'))");
-  exec_sql(path, ddl + "PRAGMA user_version = 2; PRAGMA application_id = " +
-                     std::to_string(kSqliteApplicationId) + ";");
+  make_hand_made_version_2_file(path);
 
   auto store = SqliteStore::open(SqliteOptions{path});
   REQUIRE_FALSE(store);
@@ -156,6 +169,59 @@ TEST_CASE("a version 2 file whose deliveries table is not version 2's is not upg
   CHECK(query_int(path,
                   "SELECT count(*) FROM sqlite_schema WHERE name = 'deliveries'"
                   " AND sql LIKE '%''pending'',''inflight''%'") == 1);
+}
+
+TEST_CASE("the upgrade's connection is left with writable_schema off, upgraded or refused",
+          "[storage][schema]") {
+  TempDir dir;
+  const std::string upgraded = dir.file("upgraded.db");
+  make_version_2_file(upgraded);
+  SqliteConnection a;
+  REQUIRE(a.open(upgraded, 5000) == SQLITE_OK);
+  REQUIRE(a.prepare_transaction_statements() == SQLITE_OK);
+  auto version = migrate_sqlite_schema(a, upgraded, 2);
+  REQUIRE(version.ok());
+  CHECK(*version == 3);
+  CHECK(writable_schema(a) == 0);
+  // The same connection reads the new definition: the constraint it
+  // enforces is version 3's.
+  const int rc = a.exec(
+      "INSERT INTO deliveries (event, destination, state, next_attempt_at, received_at,"
+      " updated_at) VALUES (1, 'a', 'lost', 1, 1, 1)");
+  CHECK(rc != SQLITE_OK);
+  CHECK(a.describe(rc).find("state = 'pending' OR") != std::string::npos);
+
+  const std::string refused = dir.file("refused.db");
+  make_hand_made_version_2_file(refused);
+  SqliteConnection b;
+  REQUIRE(b.open(refused, 5000) == SQLITE_OK);
+  REQUIRE(b.prepare_transaction_statements() == SQLITE_OK);
+  auto failed = migrate_sqlite_schema(b, refused, 2);
+  REQUIRE_FALSE(failed);
+  CHECK(writable_schema(b) == 0);
+  CHECK(query_int(refused, "PRAGMA user_version") == 2);
+}
+
+TEST_CASE("a file another process upgraded meanwhile is taken as it is", "[storage][schema]") {
+  TempDir dir;
+  const std::string path = dir.file("queue.db");
+  make_version_2_file(path);
+  // This connection read version 2; another process upgrades the file
+  // before this one's upgrade transaction starts.
+  SqliteConnection late;
+  REQUIRE(late.open(path, 5000) == SQLITE_OK);
+  REQUIRE(late.prepare_transaction_statements() == SQLITE_OK);
+  open_store(path);  // the other process
+  REQUIRE(query_int(path, "PRAGMA user_version") == 3);
+  auto version = migrate_sqlite_schema(late, path, 2);
+  REQUIRE(version);
+  CHECK(*version == 3);
+  CHECK(query_int(path, "SELECT count(*) FROM deliveries") == 4);
+  // A newer ocirelay's version is returned as it is, for the store to refuse.
+  exec_sql(path, "PRAGMA user_version = 4");
+  auto newer = migrate_sqlite_schema(late, path, 2);
+  REQUIRE(newer);
+  CHECK(*newer == 4);
 }
 
 TEST_CASE("a version 1 file is upgraded to version 3 in place, counters recounted",

@@ -552,11 +552,11 @@ TEST_CASE("queries are index lookups, not table scans", "[storage]") {
     const char* name;
     const char* sql;
   };
-  for (const Query& q :
-       {Query{"due", kSqlDueSelect}, Query{"next_due", kSqlNextDue},
-        Query{"oldest", kSqlOldestReceived}, Query{"dead list", kSqlDeadList},
-        Query{"release", kSqlReleaseInflight}, Query{"prune", kSqlPruneSeen},
-        Query{"event release", kSqlEventRelease}, Query{"count", kSqlCountStates}}) {
+  for (const Query& q : {Query{"due", kSqlDueSelect}, Query{"next_due", kSqlNextDue},
+                         Query{"oldest", kSqlOldestReceived}, Query{"dead list", kSqlDeadList},
+                         Query{"release", kSqlReleaseInflight}, Query{"prune", kSqlPruneSeen},
+                         Query{"event release", kSqlEventRelease}, Query{"count", kSqlCountStates},
+                         Query{"delivery row", kSqlDeliveryRow}}) {
     const auto plan = query_plan(store->path(), q.sql);
     std::string text;
     for (const auto& line : plan) {

@@ -3,8 +3,9 @@
 //
 // Thread contract: metrics are created (counter(), gauge(), histogram()) on
 // one thread, usually at start-up; the references returned stay valid for the
-// registry's lifetime and may be updated from any thread (atomics). render()
-// may run concurrently with updates.
+// registry's lifetime and may be updated from any thread (atomics); a series
+// is never removed (RelayMetrics keeps pointers to them). render() may run
+// concurrently with updates.
 #pragma once
 
 #include <atomic>
