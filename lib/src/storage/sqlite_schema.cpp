@@ -13,10 +13,11 @@ namespace {
 
 // Schema version 3. Version 2 differed only in how deliveries.state was
 // checked (`state IN (...)`, for which SQLite builds a temporary index in
-// every statement that writes the column: about 30,000 instructions per
-// delivery row inserted or moved between states, a third of the storage
-// thread's work per accepted event); version 1 also kept delivery_counts by
-// three triggers on deliveries, dropped by the migration to 2.
+// every statement that writes the column, once per delivery row inserted or
+// moved between states; SQLite's CPU per accepted event on the storage
+// thread fell by about 8% without it, docs/benchmarks.md); version 1 also
+// kept delivery_counts by three triggers on deliveries, dropped by the
+// migration to 2.
 //
 // events      One row per accepted (non-duplicate) event. `body` is the
 //             request body byte for byte (a BLOB, never re-encoded). The row

@@ -577,12 +577,11 @@ TEST_CASE("queries are index lookups, not table scans", "[storage]") {
 
 TEST_CASE("no per-event statement builds a temporary table or index as it runs", "[storage]") {
   // Schema 2's `state IN ('pending', 'inflight', 'dead')` made SQLite build
-  // an ephemeral index in every statement that wrote deliveries.state (about
-  // 30,000 instructions per delivery row inserted or moved: a third of the
-  // storage thread's work per accepted event), and RETURNING gathers its rows
-  // in an ephemeral table (about 13,000 per delivered event). The bulk
-  // releases, once per reload or shutdown, keep RETURNING, and the dead
-  // letter list (an operator's command) sorts.
+  // an ephemeral index in every statement that wrote deliveries.state, once
+  // per delivery row inserted or moved, and RETURNING gathers its rows in an
+  // ephemeral table, once per delivered event (docs/benchmarks.md has what
+  // removing them bought). The bulk releases, once per reload or shutdown,
+  // keep RETURNING, and the dead letter list (an operator's command) sorts.
   TempDir dir;
   auto store = open_store(dir.file("relay.db"));
   using namespace ocirelay::storage;
