@@ -144,6 +144,13 @@ StoreError open_error(const std::string& path, std::string cause) {
   return StoreError{path + ": " + std::move(cause), false};
 }
 
+StoreError newer_version_error(const std::string& path, std::int64_t version) {
+  return open_error(path, "schema version " + std::to_string(version) +
+                              " is newer than this ocirelay supports (" +
+                              std::to_string(kSqliteSchemaVersion) +
+                              "); run a newer ocirelay or use another storage path");
+}
+
 }  // namespace
 
 std::string sqlite_schema_sql(std::int64_t version) {
@@ -180,10 +187,7 @@ StoreResult<std::int64_t> read_sqlite_schema_version(SqliteConnection& db,
         path, "not an ocirelay database (application_id " + std::to_string(application_id) + ")"));
   }
   if (version > kSqliteSchemaVersion) {
-    return fail(open_error(path, "schema version " + std::to_string(version) +
-                                     " is newer than this ocirelay supports (" +
-                                     std::to_string(kSqliteSchemaVersion) +
-                                     "); run a newer ocirelay or use another storage path"));
+    return fail(newer_version_error(path, version));
   }
   if (version < 0) {
     return fail(open_error(path, "invalid schema version " + std::to_string(version)));
@@ -315,6 +319,8 @@ StoreResult<std::int64_t> migrate_sqlite_schema(SqliteConnection& db, const std:
     if (!next) return next;
     version = *next;
   }
+  // Another process, a newer ocirelay, upgraded it past this one meanwhile.
+  if (version > kSqliteSchemaVersion) return fail(newer_version_error(path, version));
   return version;
 }
 

@@ -34,6 +34,8 @@ StoreResult<Unit> create_sqlite_schema(SqliteConnection& db, const std::string& 
 // at a time, each in one transaction; returns the version it ends at.
 // Version 1 to 2 drops the counting triggers and recounts delivery_counts;
 // 2 to 3 rewrites deliveries' CHECK constraint in place (no row is copied).
+// Fails as read_sqlite_schema_version does when another process, a newer
+// ocirelay, upgraded the file past this version meanwhile.
 StoreResult<std::int64_t> migrate_sqlite_schema(SqliteConnection& db, const std::string& path,
                                                 std::int64_t version);
 

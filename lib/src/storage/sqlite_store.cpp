@@ -176,16 +176,8 @@ Result<std::unique_ptr<SqliteStore>, StoreError> SqliteStore::open(const SqliteO
     }
   }
   if (*version != 0 && *version < kSqliteSchemaVersion) {
-    auto migrated = migrate_sqlite_schema(db, path, *version);
-    if (!migrated) {
+    if (auto migrated = migrate_sqlite_schema(db, path, *version); !migrated) {
       return fail(std::move(migrated).error());
-    }
-    // Upgraded meanwhile by a newer ocirelay than this one.
-    if (*migrated != kSqliteSchemaVersion) {
-      return fail(path_error(path, "schema version " + std::to_string(*migrated) +
-                                       " is newer than this ocirelay supports (" +
-                                       std::to_string(kSqliteSchemaVersion) +
-                                       "); run a newer ocirelay or use another storage path"));
     }
   }
   if (auto prepared = store->prepare_statements(); !prepared) {

@@ -202,7 +202,8 @@ TEST_CASE("the upgrade's connection is left with writable_schema off, upgraded o
   CHECK(query_int(refused, "PRAGMA user_version") == 2);
 }
 
-TEST_CASE("a file another process upgraded meanwhile is taken as it is", "[storage][schema]") {
+TEST_CASE("a file another process upgraded meanwhile is taken as it is, or refused if newer",
+          "[storage][schema]") {
   TempDir dir;
   const std::string path = dir.file("queue.db");
   make_version_2_file(path);
@@ -217,11 +218,13 @@ TEST_CASE("a file another process upgraded meanwhile is taken as it is", "[stora
   REQUIRE(version);
   CHECK(*version == 3);
   CHECK(query_int(path, "SELECT count(*) FROM deliveries") == 4);
-  // A newer ocirelay's version is returned as it is, for the store to refuse.
+  // A newer ocirelay's upgrade is refused, as when the version is first read.
   exec_sql(path, "PRAGMA user_version = 4");
   auto newer = migrate_sqlite_schema(late, path, 2);
-  REQUIRE(newer);
-  CHECK(*newer == 4);
+  REQUIRE_FALSE(newer);
+  CHECK(newer.error().message == path +
+                                     ": schema version 4 is newer than this ocirelay supports "
+                                     "(3); run a newer ocirelay or use another storage path");
 }
 
 TEST_CASE("a version 1 file is upgraded to version 3 in place, counters recounted",
