@@ -1,5 +1,8 @@
 #include "ocirelay/common/printable_text.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 namespace ocirelay {
 
 namespace {
@@ -40,6 +43,15 @@ std::size_t sequence_length(std::string_view s) {
 
 bool is_utf8(std::string_view text) {
   while (!text.empty()) {
+    // Eight bytes at a time while they are all ASCII (most of an event).
+    std::uint64_t word = 0;
+    if (text.size() >= sizeof word) {
+      std::memcpy(&word, text.data(), sizeof word);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        text.remove_prefix(sizeof word);
+        continue;
+      }
+    }
     const std::size_t n = utf8_sequence_length(text);
     if (n == 0) return false;
     text.remove_prefix(n);

@@ -1,5 +1,6 @@
 #include "ocirelay/common/printable_text.hpp"
 
+#include <cstddef>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -62,4 +63,25 @@ TEST_CASE("is_utf8 accepts well-formed text, NUL included, and nothing else", "[
   CHECK_FALSE(is_utf8("\xED\xA0\x80"));      // surrogate
   CHECK_FALSE(is_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
   CHECK_FALSE(is_utf8("x\xE2\x82"));         // cut short
+}
+
+TEST_CASE("is_utf8 finds a bad byte or a split sequence wherever it sits in ASCII text",
+          "[common][utf8]") {
+  // ASCII is skipped eight bytes at a time: every position against that stride.
+  for (std::size_t at = 0; at < 24; ++at) {
+    for (std::size_t size = at + 1; size <= 26; ++size) {
+      INFO("at " << at << " of " << size);
+      std::string text(size, 'a');
+      text[at] = '\xff';
+      CHECK_FALSE(is_utf8(text));
+      // A lead byte without its continuation bytes.
+      text[at] = '\xe2';
+      CHECK_FALSE(is_utf8(text));
+      // A whole three-byte sequence starting here, where it fits.
+      if (at + 3 <= size) {
+        text.replace(at, 3, "\xe2\x82\xac");
+        CHECK(is_utf8(text));
+      }
+    }
+  }
 }
