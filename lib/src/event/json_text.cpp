@@ -243,6 +243,8 @@ std::string parse_json(std::string_view text, unsigned max_depth, rapidjson::Doc
   }
 
   // Refused, or not UTF-8: the validating reader, which says where and why.
+  // A text refused by the fast path leaves its copy in the document's pool
+  // until the document goes: up to twice its size, within the body limit.
   rapidjson::ParseResult result;
   bool depth_exceeded = false;
   auto generate = [&](rapidjson::Document& target) {

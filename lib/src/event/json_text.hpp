@@ -1,10 +1,11 @@
-// How the event area reads JSON text: RapidJSON's iterative reader with UTF-8
-// validation over a bounded stream, and a document builder that stops past a
-// nesting limit. Shared by the single-event, binary-mode and batch parsers.
-// parse_json first checks the whole text as UTF-8 in one pass and, when it
-// is, parses a copy in place without validating each character again (about
-// a third of the instructions); the validating reader parses whatever that
-// refuses, so errors keep their reason and offset.
+// How the event area reads JSON text, with a document builder that stops
+// past a nesting limit. Shared by the single-event, binary-mode and batch
+// parsers. parse_json checks the whole text as UTF-8 in one pass and, when
+// it is, parses a copy in place without validating each character again
+// (about half the instructions of the validating reader). JsonInput is that
+// validating reader: RapidJSON's iterative reader with UTF-8 validation over
+// a bounded stream. It reads the batch scan's text, and whatever parse_json's
+// fast path refuses, so that errors keep their reason and offset.
 //
 // JsonInput is a value over borrowed text; used by one thread at a time, and
 // the text must outlive it.
