@@ -31,11 +31,10 @@ endif()
 target_compile_options(ocirelay_options INTERFACE
   -fsanitize=${OCIRELAY_SANITIZE}
   -fno-omit-frame-pointer
-  # -Og (after, so instead of, the build type's -O3/-O2): optimised enough for
-  # _FORTIFY_SOURCE and for the sanitizers' reports to be exact, and GCC 12
-  # compiles the instrumented coroutine code in about half the time it takes
-  # at -O1 (http/server.cpp: 127 s against 229 s; a unit test file 17 s
-  # against 32 s), and in a quarter of -O3's.
+  # -Og (after, so instead of, the build type's -O3/-O2): GCC 12 compiles the
+  # instrumented coroutine code in about half the time it takes at -O1
+  # (http/server.cpp: 127 s against 229 s; unit/config/loader_test.cpp 17 s
+  # against 32 s).
   -Og
   # Line tables only: readable stack traces in the reports at a fraction of
   # the compile time and size of full debug information.
