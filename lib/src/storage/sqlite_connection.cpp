@@ -5,6 +5,8 @@
 
 #include <sqlite3.h>
 
+#include "storage/sqlite_wal_vfs.hpp"
+
 namespace ocirelay::storage {
 
 SqliteConnection::~SqliteConnection() { close(); }
@@ -25,9 +27,10 @@ int SqliteConnection::open(const std::string& path, int busy_timeout_ms) {
   close();
   configure_sqlite_once();
   // NOMUTEX: the store is used by one thread at a time, possibly not the one
-  // that opened it.
+  // that opened it. The VFS gathers WAL writes only once the owner asks it to
+  // (SqliteWalVfs); until then it is the default VFS.
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, SqliteWalVfs::name());
   if (db_ == nullptr) {
     return SQLITE_NOMEM;
   }
@@ -77,8 +80,8 @@ int SqliteConnection::open_read_only(const std::string& path, bool immutable) {
 
 int SqliteConnection::open_in_memory() {
   close();
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY |
-                    SQLITE_OPEN_NOMUTEX;
+  const int flags =
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY | SQLITE_OPEN_NOMUTEX;
   const int rc = sqlite3_open_v2(":memory:", &db_, flags, nullptr);
   if (db_ == nullptr) {
     return SQLITE_NOMEM;

@@ -19,6 +19,7 @@
 #include "storage/sqlite_queries.hpp"
 #include "storage/sqlite_schema.hpp"
 #include "storage/sqlite_transaction.hpp"
+#include "storage/sqlite_wal_vfs.hpp"
 
 namespace ocirelay::storage {
 
@@ -258,15 +259,17 @@ StoreResult<Unit> SqliteStore::prepare_statements() {
 }
 
 int SqliteStore::set_durable(bool durable) {
-  if (durable == durable_) {
-    return SQLITE_OK;
-  }
-  // Not a cached statement: PRAGMA synchronous takes effect when compiled.
-  const int rc = db_.exec(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-  if (rc == SQLITE_OK) {
+  if (durable != durable_) {
+    // Not a cached statement: PRAGMA synchronous takes effect when compiled.
+    const int rc = db_.exec(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    if (rc != SQLITE_OK) {
+      return rc;
+    }
     durable_ = durable;
   }
-  return rc;
+  // WAL writes are gathered only while every commit ends with an fsync of the
+  // WAL (SqliteWalVfs). Asked each time: the WAL file is opened lazily.
+  return SqliteWalVfs::set_gathering(db_.handle(), durable);
 }
 
 int SqliteStore::insert(const NewEvent& event, InsertOutcome& outcome) {

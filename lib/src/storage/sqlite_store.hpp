@@ -22,6 +22,7 @@
 #include "storage/sqlite_dead_letters.hpp"
 #include "storage/sqlite_delivery_counts.hpp"
 #include "storage/sqlite_statement.hpp"
+#include "storage/sqlite_wal_vfs.hpp"
 
 namespace ocirelay::storage {
 
@@ -60,6 +61,8 @@ class SqliteStore final : public Store {
   // maintenance, and tests that need to provoke errors.
   StoreResult<Unit> execute(const std::string& sql);
   const std::string& path() const noexcept { return path_; }
+  // The WAL file's write calls, gathered and passed on (tests, benchmarks).
+  SqliteWalVfs::Counts wal_writes() const noexcept { return SqliteWalVfs::counts(db_.handle()); }
 
  private:
   StoreResult<std::int64_t> release(SqliteStatement& statement, const std::string* destination);
@@ -71,7 +74,8 @@ class SqliteStore final : public Store {
 
   StoreResult<Unit> configure();
   StoreResult<Unit> prepare_statements();
-  // Switches PRAGMA synchronous between FULL (durable commits) and NORMAL.
+  // Switches PRAGMA synchronous between FULL (durable commits) and NORMAL,
+  // and WAL write gathering on with FULL, off with NORMAL (SqliteWalVfs).
   // Outside transactions only.
   int set_durable(bool durable);
   StoreResult<Unit> complete_in_transaction(std::span<const AttemptResult> results);

@@ -1,0 +1,296 @@
+// SqliteWalVfs: WAL writes gathered into one write per commit while the owner
+// commits with synchronous=FULL, and a database that reads back the same as
+// one written without gathering, through the default VFS, in every case:
+// spilled frames read back inside their transaction, rollbacks, commits
+// larger than the buffer, and a write that fails.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdint>
+#include <fstream>
+#include <string>
+
+#include <sqlite3.h>
+#include <catch2/catch.hpp>
+
+#include "storage/sqlite_connection.hpp"
+#include "storage/sqlite_wal_vfs.hpp"
+#include "support/temp_dir.hpp"
+#include "unit/storage/store_test_support.hpp"
+
+namespace ocirelay::storage {
+namespace {
+
+using ocirelay::test::TempDir;
+using test::kT0;
+using test::make_event;
+using test::numbered_id;
+using test::ok;
+using test::query_int;
+
+// A new, empty database file in WAL mode, open through the VFS, with
+// synchronous=FULL and a table of blobs.
+void open_wal(SqliteConnection& db, const std::string& path) {
+  std::ofstream(path).close();  // open() never creates the file
+  REQUIRE(db.open(path, 5000) == SQLITE_OK);
+  std::string mode;
+  REQUIRE(db.query_text("PRAGMA journal_mode = WAL", mode) == SQLITE_OK);
+  REQUIRE(mode == "wal");
+  REQUIRE(db.exec("PRAGMA synchronous = FULL;"
+                  "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL);") == SQLITE_OK);
+}
+
+// Inserts rows [from, from + n) with a random blob of `size` bytes each, in
+// the caller's transaction or in one of its own.
+void insert_rows_cte(SqliteConnection& db, int from, int n, int size) {
+  const std::string sql = "WITH RECURSIVE s(x) AS (SELECT " + std::to_string(from) +
+                          " UNION ALL SELECT x + 1 FROM s" + " WHERE x < " +
+                          std::to_string(from + n - 1) + ") INSERT INTO t (id, v) SELECT x, " +
+                          "randomblob(" + std::to_string(size) + ") FROM s";
+  REQUIRE(db.exec(sql.c_str()) == SQLITE_OK);
+}
+
+// What another connection, through the default VFS, reads from the file.
+void check_contents(const std::string& path, std::int64_t rows, std::int64_t bytes) {
+  CHECK(query_int(path, "SELECT count(*) FROM t") == rows);
+  CHECK(query_int(path, "SELECT coalesce(sum(length(v)), 0) FROM t") == bytes);
+  CHECK(query_int(path,
+                  "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'") == 1);
+}
+
+SqliteWalVfs::Counts since(const SqliteWalVfs::Counts& now, const SqliteWalVfs::Counts& before) {
+  return SqliteWalVfs::Counts{now.sqlite_writes - before.sqlite_writes,
+                              now.file_writes - before.file_writes, now.gathering};
+}
+
+TEST_CASE("the VFS is registered under its own name, not as the default", "[storage][wal]") {
+  const char* name = SqliteWalVfs::name();
+  REQUIRE(name != nullptr);
+  CHECK(std::string(name) == "ocirelay-wal");
+  REQUIRE(sqlite3_vfs_find(name) != nullptr);
+  CHECK(std::string(sqlite3_vfs_find(nullptr)->zName) != name);
+}
+
+TEST_CASE("a commit's WAL frames reach the file in one write while gathering", "[storage][wal]") {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  SqliteConnection db;
+  open_wal(db, path);
+
+  SECTION("gathering on") {
+    REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
+    const auto before = SqliteWalVfs::counts(db.handle());
+    CHECK(before.gathering);
+    insert_rows_cte(db, 1, 40, 2000);  // one transaction of some 25 pages
+    const auto d = since(SqliteWalVfs::counts(db.handle()), before);
+    CHECK(d.sqlite_writes >= 40);  // a header and a page per frame
+    CHECK(d.file_writes == 1);
+    check_contents(path, 40, 80000);
+  }
+  SECTION("gathering off: every write goes to the file") {
+    const auto before = SqliteWalVfs::counts(db.handle());
+    CHECK_FALSE(before.gathering);
+    insert_rows_cte(db, 1, 40, 2000);
+    const auto d = since(SqliteWalVfs::counts(db.handle()), before);
+    CHECK(d.sqlite_writes >= 40);
+    CHECK(d.file_writes == d.sqlite_writes);
+    check_contents(path, 40, 80000);
+  }
+  SECTION("many commits in a row, each read back by another connection") {
+    REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
+    for (int i = 0; i < 20; ++i) {
+      const auto before = SqliteWalVfs::counts(db.handle());
+      insert_rows_cte(db, 1 + i * 10, 10, 3000);
+      CHECK(since(SqliteWalVfs::counts(db.handle()), before).file_writes == 1);
+      CHECK(query_int(path, "SELECT count(*) FROM t") == (i + 1) * 10);
+    }
+    check_contents(path, 200, 600000);
+  }
+}
+
+TEST_CASE("a transaction that spills its cache reads its own frames back", "[storage][wal]") {
+  TempDir dir;
+  // Spills of a few pages stay gathered (less than 128 KiB) until read back;
+  // the larger ones were partly written out already.
+  for (const int rows : {8, 16, 24, 32, 48, 64, 400}) {
+    CAPTURE(rows);
+    const std::string path = dir.file("t" + std::to_string(rows) + ".db");
+    SqliteConnection db;
+    open_wal(db, path);
+    REQUIRE(db.exec("PRAGMA cache_size = 2") == SQLITE_OK);  // pages: spills at once
+    REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
+    REQUIRE(db.prepare_transaction_statements() == SQLITE_OK);
+    REQUIRE(db.begin_immediate() == SQLITE_OK);
+    insert_rows_cte(db, 1, rows, 2000);
+    std::int64_t total = 0;
+    REQUIRE(db.query_int("SELECT sum(length(v)) FROM t", total) == SQLITE_OK);
+    CHECK(total == 2000 * rows);
+    std::int64_t distinct = 0;  // every blob read back whole, none zeroed
+    REQUIRE(db.query_int("SELECT count(DISTINCT v) FROM t", distinct) == SQLITE_OK);
+    CHECK(distinct == rows);
+    REQUIRE(db.commit() == SQLITE_OK);
+    check_contents(path, rows, 2000 * rows);
+  }
+}
+
+TEST_CASE("a transaction rolled back after spilling leaves the database as it was",
+          "[storage][wal]") {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  SqliteConnection db;
+  open_wal(db, path);
+  REQUIRE(db.exec("PRAGMA cache_size = 2") == SQLITE_OK);
+  REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
+  REQUIRE(db.prepare_transaction_statements() == SQLITE_OK);
+  insert_rows_cte(db, 1, 5, 100);
+  for (const int rows : {16, 400}) {
+    REQUIRE(db.begin_immediate() == SQLITE_OK);
+    insert_rows_cte(db, 100, rows, 2000);
+    REQUIRE(db.rollback() == SQLITE_OK);
+  }
+  insert_rows_cte(db, 6, 5, 100);
+  check_contents(path, 10, 1000);
+  std::int64_t rows = 0;
+  REQUIRE(db.query_int("SELECT count(*) FROM t", rows) == SQLITE_OK);
+  CHECK(rows == 10);
+}
+
+TEST_CASE("a commit larger than the buffer is written in pieces of 128 KiB", "[storage][wal]") {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  SqliteConnection db;
+  open_wal(db, path);
+  REQUIRE(db.exec("PRAGMA cache_size = -32768") == SQLITE_OK);  // 32 MiB: no spill
+  REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
+  const auto before = SqliteWalVfs::counts(db.handle());
+  insert_rows_cte(db, 1, 1500, 2000);  // some 3 MiB of frames
+  const auto d = since(SqliteWalVfs::counts(db.handle()), before);
+  // Pieces of up to 128 KiB: 31 frames of a header and a page each.
+  CHECK(d.file_writes >= 3000000 / 131071);
+  CHECK(d.file_writes * 60 <= d.sqlite_writes);
+  check_contents(path, 1500, 3000000);
+}
+
+TEST_CASE("turning gathering off writes out nothing more and leaves the data", "[storage][wal]") {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  SqliteConnection db;
+  open_wal(db, path);
+  REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
+  insert_rows_cte(db, 1, 10, 500);
+  const auto before = SqliteWalVfs::counts(db.handle());
+  REQUIRE(SqliteWalVfs::set_gathering(db.handle(), false) == SQLITE_OK);
+  const auto after = SqliteWalVfs::counts(db.handle());
+  CHECK_FALSE(after.gathering);
+  CHECK(after.file_writes == before.file_writes);  // the commit's fsync wrote it out
+  check_contents(path, 10, 5000);
+}
+
+TEST_CASE("a connection outside the VFS is left alone", "[storage][wal]") {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  {
+    SqliteConnection db;
+    open_wal(db, path);
+  }
+  sqlite3* plain = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &plain, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(plain, "INSERT INTO t (id, v) VALUES (1, x'00')", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+  CHECK(SqliteWalVfs::set_gathering(plain, true) == SQLITE_OK);
+  CHECK_FALSE(SqliteWalVfs::counts(plain).gathering);
+  CHECK(SqliteWalVfs::counts(plain).sqlite_writes == 0);
+  sqlite3_close_v2(plain);
+}
+
+// In a child process, so that its file size limit stays there: exit status 0
+// when every step went as expected, else the step that did not.
+int failed_write_child(const std::string& path) {
+  std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of the signal
+  SqliteConnection db;
+  if (db.open(path, 5000) != SQLITE_OK || db.exec("PRAGMA synchronous = FULL") != SQLITE_OK ||
+      db.prepare_transaction_statements() != SQLITE_OK) {
+    return 2;
+  }
+  if (db.exec("INSERT INTO t (id, v) VALUES (1000, randomblob(100))") != SQLITE_OK) {
+    return 3;  // opens the WAL file
+  }
+  if (SqliteWalVfs::set_gathering(db.handle(), true) != SQLITE_OK) {
+    return 4;
+  }
+  struct rlimit limit {};
+  limit.rlim_cur = limit.rlim_max = 256 * 1024;
+  if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
+    return 5;
+  }
+  // Some 400 KiB of frames: the gathered write fails past the limit.
+  const int rc = db.exec(
+      "WITH RECURSIVE s(x) AS (SELECT 2000 UNION ALL SELECT x + 1 FROM s WHERE x < 2199)"
+      " INSERT INTO t (id, v) SELECT x, randomblob(2000) FROM s");
+  if (rc == SQLITE_OK) {
+    return 6;
+  }
+  if ((rc & 0xff) != SQLITE_IOERR && (rc & 0xff) != SQLITE_FULL) {
+    return 7;
+  }
+  // The connection goes on: a small commit fits under the limit.
+  if (db.in_transaction() && db.rollback() != SQLITE_OK) {
+    return 8;
+  }
+  if (db.exec("INSERT INTO t (id, v) VALUES (1001, randomblob(100))") != SQLITE_OK) {
+    return 9;
+  }
+  return 0;
+}
+
+TEST_CASE("a write that fails fails its commit and loses nothing committed", "[storage][wal]") {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  {
+    SqliteConnection db;
+    open_wal(db, path);
+    insert_rows_cte(db, 1, 10, 100);
+  }
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::_exit(failed_write_child(path));
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  check_contents(path, 12, 1200);
+  CHECK(query_int(path, "SELECT count(*) FROM t WHERE id >= 2000") == 0);
+}
+
+TEST_CASE("the store gathers its durable commits and not the others", "[storage][wal]") {
+  TempDir dir;
+  auto store = test::open_store(dir.file("relay.db"));
+  std::vector<NewEvent> batch;
+  for (int i = 0; i < 30; ++i) {
+    batch.push_back(make_event(numbered_id(i), kT0 + i, {"oic"}, std::string(1000, 'x')));
+  }
+  auto before = store->wal_writes();
+  ok(store->insert_batch(batch));
+  auto d = since(store->wal_writes(), before);
+  CHECK(d.gathering);
+  CHECK(d.sqlite_writes > 10);
+  CHECK(d.file_writes == 1);
+
+  // fetch_due commits without fsync: written through as SQLite asks.
+  before = store->wal_writes();
+  const auto fetched = ok(store->fetch_due("oic", kT0 + 1000, 30));
+  CHECK(fetched.due.size() == 30);
+  d = since(store->wal_writes(), before);
+  CHECK(d.sqlite_writes > 0);
+  CHECK(d.file_writes == d.sqlite_writes);
+  CHECK(store->wal_writes().gathering);  // back on for the next durable commit
+
+  CHECK(query_int(store->path(), "SELECT count(*) FROM deliveries WHERE state = 'inflight'") == 30);
+}
+
+}  // namespace
+}  // namespace ocirelay::storage
