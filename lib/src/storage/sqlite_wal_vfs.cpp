@@ -4,7 +4,9 @@
 
 #include <cstddef>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <new>
 
 namespace ocirelay::storage {
@@ -30,10 +32,37 @@ struct WalFile {
   std::unique_ptr<char[]> data;  // kMaxGathered bytes, allocated when first needed
   std::uint64_t sqlite_writes = 0;
   std::uint64_t file_writes = 0;
+  struct MainFile* main = nullptr;  // the database file it belongs to, if known
+};
+
+// A main database file opened through this VFS: the default VFS's file with
+// every method passed on, so that it can write out its WAL file's gathered
+// bytes before the WAL write lock is released (see main_shm_lock).
+struct MainFile {
+  sqlite3_file base;  // base.pMethods == &kMainMethods once open
+  sqlite3_file* inner = nullptr;
+  sqlite3_filename name = nullptr;  // as SQLite passed it: identifies the pager
+  WalFile* wal = nullptr;
 };
 
 constexpr std::size_t kInnerOffset =
-    (sizeof(WalFile) + alignof(std::max_align_t) - 1) & ~(alignof(std::max_align_t) - 1);
+    ((sizeof(WalFile) > sizeof(MainFile) ? sizeof(WalFile) : sizeof(MainFile)) +
+     alignof(std::max_align_t) - 1) &
+    ~(alignof(std::max_align_t) - 1);
+
+// Main database files open through this VFS, by the name pointer SQLite gave
+// each (one per pager), so that a WAL file can find its own: SQLite keeps a
+// pager's WAL file name in the same allocation, and
+// sqlite3_filename_database() leads back from it to that pointer.
+struct OpenFiles {
+  std::mutex mutex;
+  std::map<const char*, MainFile*> mains;
+};
+
+OpenFiles& open_files() {
+  static OpenFiles files;
+  return files;
+}
 
 sqlite3_vfs* inner_vfs(sqlite3_vfs* vfs) { return static_cast<sqlite3_vfs*>(vfs->pAppData); }
 
@@ -76,6 +105,10 @@ bool gather(WalFile* f, const void* bytes, std::size_t amount, sqlite3_int64 off
 int wal_close(sqlite3_file* file) {
   WalFile* f = wal(file);
   const int flushed = flush(f);
+  if (f->main != nullptr) {
+    const std::lock_guard lock(open_files().mutex);
+    f->main->wal = nullptr;
+  }
   const int rc = f->inner->pMethods != nullptr ? f->inner->pMethods->xClose(f->inner) : SQLITE_OK;
   f->~WalFile();
   file->pMethods = nullptr;
@@ -196,10 +229,153 @@ constexpr sqlite3_io_methods kWalMethods = {
     nullptr,
 };
 
+MainFile* main_file(sqlite3_file* file) { return reinterpret_cast<MainFile*>(file); }
+
+sqlite3_file* inner_of(sqlite3_file* file) { return main_file(file)->inner; }
+
+int main_close(sqlite3_file* file) {
+  MainFile* m = main_file(file);
+  {
+    const std::lock_guard lock(open_files().mutex);
+    open_files().mains.erase(m->name);
+    if (m->wal != nullptr) {
+      m->wal->main = nullptr;
+    }
+  }
+  const int rc = m->inner->pMethods->xClose(m->inner);
+  m->~MainFile();
+  file->pMethods = nullptr;
+  return rc;
+}
+
+int main_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xRead(in, out, amount, offset);
+}
+
+int main_write(sqlite3_file* file, const void* bytes, int amount, sqlite3_int64 offset) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xWrite(in, bytes, amount, offset);
+}
+
+int main_truncate(sqlite3_file* file, sqlite3_int64 size) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xTruncate(in, size);
+}
+
+int main_sync(sqlite3_file* file, int flags) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xSync(in, flags);
+}
+
+int main_file_size(sqlite3_file* file, sqlite3_int64* size) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xFileSize(in, size);
+}
+
+int main_lock(sqlite3_file* file, int level) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xLock(in, level);
+}
+
+int main_unlock(sqlite3_file* file, int level) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xUnlock(in, level);
+}
+
+int main_check_reserved_lock(sqlite3_file* file, int* out) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xCheckReservedLock(in, out);
+}
+
+int main_file_control(sqlite3_file* file, int op, void* arg) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xFileControl(in, op, arg);
+}
+
+int main_sector_size(sqlite3_file* file) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xSectorSize(in);
+}
+
+int main_device_characteristics(sqlite3_file* file) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xDeviceCharacteristics(in);
+}
+
+int main_shm_map(sqlite3_file* file, int region, int size, int extend, void volatile** out) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xShmMap(in, region, size, extend, out);
+}
+
+// WAL_WRITE_LOCK, the first of the wal-index locks: held from the start of a
+// write transaction to its end, commit or rollback.
+constexpr int kWalWriteLock = 0;
+
+int main_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
+  MainFile* m = main_file(file);
+  if (flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE) && offset <= kWalWriteLock &&
+      offset + n > kWalWriteLock && m->wal != nullptr) {
+    // The write transaction is over. A commit with its sync left nothing
+    // gathered; what is left belongs to one that rolled back after spilling
+    // pages. It is written now, while no other connection may write the WAL,
+    // as it would have been without gathering; never later, when another
+    // connection may have committed frames at the same offsets. An error
+    // here is of no consequence: SQLite ignores frames past the last commit.
+    (void)flush(m->wal);
+  }
+  return m->inner->pMethods->xShmLock(m->inner, offset, n, flags);
+}
+
+void main_shm_barrier(sqlite3_file* file) {
+  sqlite3_file* in = inner_of(file);
+  in->pMethods->xShmBarrier(in);
+}
+
+int main_shm_unmap(sqlite3_file* file, int delete_flag) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xShmUnmap(in, delete_flag);
+}
+
+int main_fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xFetch(in, offset, amount, out);
+}
+
+int main_unfetch(sqlite3_file* file, sqlite3_int64 offset, void* page) {
+  sqlite3_file* in = inner_of(file);
+  return in->pMethods->xUnfetch(in, offset, page);
+}
+
+// Version 3, as the default VFS's own: shared memory and memory-mapped pages.
+constexpr sqlite3_io_methods kMainMethods = {
+    3,
+    main_close,
+    main_read,
+    main_write,
+    main_truncate,
+    main_sync,
+    main_file_size,
+    main_lock,
+    main_unlock,
+    main_check_reserved_lock,
+    main_file_control,
+    main_sector_size,
+    main_device_characteristics,
+    main_shm_map,
+    main_shm_lock,
+    main_shm_barrier,
+    main_shm_unmap,
+    main_fetch,
+    main_unfetch,
+};
+
 int vfs_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags,
              int* out_flags) {
   sqlite3_vfs* inner = inner_vfs(vfs);
-  if ((flags & SQLITE_OPEN_WAL) == 0) {
+  const bool is_wal = (flags & SQLITE_OPEN_WAL) != 0;
+  const bool is_main = (flags & SQLITE_OPEN_MAIN_DB) != 0 && name != nullptr;
+  if (!is_wal && !is_main) {
     // Anything else is the default VFS's own file, methods and all.
     return inner->xOpen(inner, name, file, flags, out_flags);
   }
@@ -212,9 +388,23 @@ int vfs_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int fl
     file->pMethods = nullptr;
     return rc;
   }
+  const std::lock_guard lock(open_files().mutex);
+  if (is_main) {
+    MainFile* m = new (file) MainFile{};
+    m->inner = inner_file;
+    m->name = name;
+    m->base.pMethods = &kMainMethods;
+    open_files().mains[name] = m;
+    return SQLITE_OK;
+  }
   WalFile* f = new (file) WalFile{};
   f->inner = inner_file;
   f->base.pMethods = &kWalMethods;
+  const auto it = open_files().mains.find(sqlite3_filename_database(name));
+  if (it != open_files().mains.end()) {
+    f->main = it->second;
+    it->second->wal = f;
+  }
   return SQLITE_OK;
 }
 
@@ -356,8 +546,8 @@ const char* SqliteWalVfs::name() noexcept {
 
 int SqliteWalVfs::set_gathering(sqlite3* db, bool on) noexcept {
   WalFile* f = wal_of(db);
-  if (f == nullptr) {
-    return SQLITE_OK;
+  if (f == nullptr || f->main == nullptr) {
+    return SQLITE_OK;  // not ours, or no way to write out before the unlock
   }
   f->gathering = on;
   return on ? SQLITE_OK : flush(f);
@@ -368,7 +558,7 @@ SqliteWalVfs::Counts SqliteWalVfs::counts(sqlite3* db) noexcept {
   if (f == nullptr) {
     return {};
   }
-  return Counts{f->sqlite_writes, f->file_writes, f->gathering};
+  return Counts{f->sqlite_writes, f->file_writes, f->size, f->gathering};
 }
 
 }  // namespace ocirelay::storage

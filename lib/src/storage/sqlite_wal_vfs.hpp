@@ -13,7 +13,9 @@
 // only after that xSync has returned. The gathered bytes are written, in the
 // order and at the offsets SQLite gave them, before that xSync, and before
 // any read, truncation, size query, file control or close of the WAL file,
-// and before a write that does not follow on from them. So no reader, in this
+// before a write that does not follow on from them, and before the WAL write
+// lock is released (for a transaction that rolled back after spilling pages;
+// the VFS wraps the main database file to see that). So no reader, in this
 // process or another, can see a commit whose frames are not in the file, and
 // what is on disk when the fsync returns is what it would have been without
 // gathering. A write error (ENOSPC, EFBIG, EIO) is returned from the xSync,
@@ -22,6 +24,8 @@
 //
 // Thread and lifetime contract: name() may be called from any thread; the VFS
 // is registered once per process (not as the default) and never unregistered.
+// Connections on any threads may open and close files through it (a mutex
+// guards the list of open database files that WAL files are matched with).
 // set_gathering() and counts() act on the WAL file of one connection and must
 // be called on the thread that is using that connection, outside a
 // transaction for set_gathering(false).
@@ -51,6 +55,7 @@ class SqliteWalVfs {
   struct Counts {
     std::uint64_t sqlite_writes = 0;
     std::uint64_t file_writes = 0;
+    std::uint64_t gathered_bytes = 0;  // held now, not yet written
     bool gathering = false;
   };
   static Counts counts(sqlite3* db) noexcept;

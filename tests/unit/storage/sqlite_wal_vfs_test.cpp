@@ -62,7 +62,8 @@ void check_contents(const std::string& path, std::int64_t rows, std::int64_t byt
 
 SqliteWalVfs::Counts since(const SqliteWalVfs::Counts& now, const SqliteWalVfs::Counts& before) {
   return SqliteWalVfs::Counts{now.sqlite_writes - before.sqlite_writes,
-                              now.file_writes - before.file_writes, now.gathering};
+                              now.file_writes - before.file_writes, now.gathered_bytes,
+                              now.gathering};
 }
 
 TEST_CASE("the VFS is registered under its own name, not as the default", "[storage][wal]") {
@@ -155,6 +156,70 @@ TEST_CASE("a transaction rolled back after spilling leaves the database as it wa
   std::int64_t rows = 0;
   REQUIRE(db.query_int("SELECT count(*) FROM t", rows) == SQLITE_OK);
   CHECK(rows == 10);
+}
+
+TEST_CASE("frames of a rolled-back transaction never overwrite another connection's commit",
+          "[storage][wal]") {
+  TempDir dir;
+  for (const int rows : {4, 8, 16, 24, 48}) {
+    CAPTURE(rows);
+    const std::string path = dir.file("t" + std::to_string(rows) + ".db");
+    SqliteConnection db;
+    open_wal(db, path);
+    insert_rows_cte(db, 1, 5, 100);
+    REQUIRE(db.exec("PRAGMA cache_size = 2") == SQLITE_OK);
+    REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
+    REQUIRE(db.prepare_transaction_statements() == SQLITE_OK);
+    REQUIRE(db.begin_immediate() == SQLITE_OK);
+    insert_rows_cte(db, 100, rows, 2000);  // spills frames after the last commit
+    REQUIRE(db.rollback() == SQLITE_OK);
+    CHECK(SqliteWalVfs::counts(db.handle()).gathered_bytes == 0);
+
+    // Another connection (another process, as far as SQLite can tell)
+    // commits frames at the same offsets of the WAL.
+    test::exec_sql(path, "INSERT INTO t (id, v) SELECT 1000 + id, zeroblob(3000) FROM t");
+
+    std::int64_t n = 0;
+    REQUIRE(db.query_int("SELECT count(*) FROM t", n) == SQLITE_OK);
+    CHECK(n == 10);
+    REQUIRE(db.query_int("SELECT sum(length(v)) FROM t", n) == SQLITE_OK);
+    CHECK(n == 5 * 100 + 5 * 3000);
+    check_contents(path, 10, 5 * 100 + 5 * 3000);
+  }
+}
+
+TEST_CASE("what a rolled-back transaction gathered is written before its write lock is released",
+          "[storage][wal]") {
+  // Rows updated in place, on a checkpointed file: the rollback reloads no
+  // page from the WAL, so nothing but the end of the write transaction
+  // writes out the frames that the small cache spilled.
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  SqliteConnection db;
+  open_wal(db, path);
+  insert_rows_cte(db, 1, 40, 2000);
+  REQUIRE(db.exec("PRAGMA wal_checkpoint(TRUNCATE)") == SQLITE_OK);
+  REQUIRE(db.exec("PRAGMA cache_size = 2") == SQLITE_OK);
+  REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
+  REQUIRE(db.prepare_transaction_statements() == SQLITE_OK);
+  REQUIRE(db.begin_immediate() == SQLITE_OK);
+  const auto before = SqliteWalVfs::counts(db.handle());
+  REQUIRE(db.exec("UPDATE t SET v = zeroblob(2000) WHERE id <= 10") == SQLITE_OK);
+  CHECK(SqliteWalVfs::counts(db.handle()).gathered_bytes > 0);  // spilled, held
+  REQUIRE(db.rollback() == SQLITE_OK);
+  const auto d = since(SqliteWalVfs::counts(db.handle()), before);
+  CHECK(d.gathered_bytes == 0);
+  CHECK(d.file_writes >= 1);
+
+  // Another connection commits frames at the offsets the rolled-back ones
+  // took; this connection's next read must not write over them.
+  test::exec_sql(path, "UPDATE t SET v = zeroblob(3000) WHERE id > 30");
+  std::int64_t n = 0;
+  REQUIRE(db.query_int("SELECT sum(length(v)) FROM t", n) == SQLITE_OK);
+  CHECK(n == 30 * 2000 + 10 * 3000);
+  REQUIRE(db.query_int("SELECT count(*) FROM t WHERE v = zeroblob(2000)", n) == SQLITE_OK);
+  CHECK(n == 0);
+  check_contents(path, 40, 30 * 2000 + 10 * 3000);
 }
 
 TEST_CASE("a commit larger than the buffer is written in pieces of 128 KiB", "[storage][wal]") {
