@@ -41,7 +41,9 @@ class SqliteWalVfs {
  public:
   // The VFS's name for sqlite3_open_v2(), registered on the first call;
   // nullptr when there is no default VFS to wrap or registration failed
-  // (connections then use the default VFS, without gathering).
+  // (connections then use the default VFS, without gathering). The first
+  // call initialises SQLite, so process-wide sqlite3_config() settings must
+  // come before it (SqliteConnection::open makes them first).
   static const char* name() noexcept;
 
   // Turns gathering on or off for `db`'s main database's WAL file. Returns
