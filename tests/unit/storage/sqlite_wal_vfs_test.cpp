@@ -44,7 +44,7 @@ void open_wal(SqliteConnection& db, const std::string& path) {
 
 // Inserts rows [from, from + n) with a random blob of `size` bytes each, in
 // the caller's transaction or in one of its own.
-void insert_rows_cte(SqliteConnection& db, int from, int n, int size) {
+void insert_rows(SqliteConnection& db, int from, int n, int size) {
   const std::string sql = "WITH RECURSIVE s(x) AS (SELECT " + std::to_string(from) +
                           " UNION ALL SELECT x + 1 FROM s" + " WHERE x < " +
                           std::to_string(from + n - 1) + ") INSERT INTO t (id, v) SELECT x, " +
@@ -60,6 +60,7 @@ void check_contents(const std::string& path, std::int64_t rows, std::int64_t byt
                   "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'") == 1);
 }
 
+// The write counts since `before`; gathered_bytes and gathering as they are now.
 SqliteWalVfs::Counts since(const SqliteWalVfs::Counts& now, const SqliteWalVfs::Counts& before) {
   return SqliteWalVfs::Counts{now.sqlite_writes - before.sqlite_writes,
                               now.file_writes - before.file_writes, now.gathered_bytes,
@@ -84,7 +85,7 @@ TEST_CASE("a commit's WAL frames reach the file in one write while gathering", "
     REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
     const auto before = SqliteWalVfs::counts(db.handle());
     CHECK(before.gathering);
-    insert_rows_cte(db, 1, 40, 2000);  // one transaction of some 25 pages
+    insert_rows(db, 1, 40, 2000);  // one transaction of some 25 pages
     const auto d = since(SqliteWalVfs::counts(db.handle()), before);
     CHECK(d.sqlite_writes >= 40);  // a header and a page per frame
     CHECK(d.file_writes == 1);
@@ -93,7 +94,7 @@ TEST_CASE("a commit's WAL frames reach the file in one write while gathering", "
   SECTION("gathering off: every write goes to the file") {
     const auto before = SqliteWalVfs::counts(db.handle());
     CHECK_FALSE(before.gathering);
-    insert_rows_cte(db, 1, 40, 2000);
+    insert_rows(db, 1, 40, 2000);
     const auto d = since(SqliteWalVfs::counts(db.handle()), before);
     CHECK(d.sqlite_writes >= 40);
     CHECK(d.file_writes == d.sqlite_writes);
@@ -103,7 +104,7 @@ TEST_CASE("a commit's WAL frames reach the file in one write while gathering", "
     REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
     for (int i = 0; i < 20; ++i) {
       const auto before = SqliteWalVfs::counts(db.handle());
-      insert_rows_cte(db, 1 + i * 10, 10, 3000);
+      insert_rows(db, 1 + i * 10, 10, 3000);
       CHECK(since(SqliteWalVfs::counts(db.handle()), before).file_writes == 1);
       CHECK(query_int(path, "SELECT count(*) FROM t") == (i + 1) * 10);
     }
@@ -124,7 +125,7 @@ TEST_CASE("a transaction that spills its cache reads its own frames back", "[sto
     REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
     REQUIRE(db.prepare_transaction_statements() == SQLITE_OK);
     REQUIRE(db.begin_immediate() == SQLITE_OK);
-    insert_rows_cte(db, 1, rows, 2000);
+    insert_rows(db, 1, rows, 2000);
     std::int64_t total = 0;
     REQUIRE(db.query_int("SELECT sum(length(v)) FROM t", total) == SQLITE_OK);
     CHECK(total == 2000 * rows);
@@ -145,13 +146,13 @@ TEST_CASE("a transaction rolled back after spilling leaves the database as it wa
   REQUIRE(db.exec("PRAGMA cache_size = 2") == SQLITE_OK);
   REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
   REQUIRE(db.prepare_transaction_statements() == SQLITE_OK);
-  insert_rows_cte(db, 1, 5, 100);
+  insert_rows(db, 1, 5, 100);
   for (const int rows : {16, 400}) {
     REQUIRE(db.begin_immediate() == SQLITE_OK);
-    insert_rows_cte(db, 100, rows, 2000);
+    insert_rows(db, 100, rows, 2000);
     REQUIRE(db.rollback() == SQLITE_OK);
   }
-  insert_rows_cte(db, 6, 5, 100);
+  insert_rows(db, 6, 5, 100);
   check_contents(path, 10, 1000);
   std::int64_t rows = 0;
   REQUIRE(db.query_int("SELECT count(*) FROM t", rows) == SQLITE_OK);
@@ -166,12 +167,12 @@ TEST_CASE("frames of a rolled-back transaction never overwrite another connectio
     const std::string path = dir.file("t" + std::to_string(rows) + ".db");
     SqliteConnection db;
     open_wal(db, path);
-    insert_rows_cte(db, 1, 5, 100);
+    insert_rows(db, 1, 5, 100);
     REQUIRE(db.exec("PRAGMA cache_size = 2") == SQLITE_OK);
     REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
     REQUIRE(db.prepare_transaction_statements() == SQLITE_OK);
     REQUIRE(db.begin_immediate() == SQLITE_OK);
-    insert_rows_cte(db, 100, rows, 2000);  // spills frames after the last commit
+    insert_rows(db, 100, rows, 2000);  // spills frames after the last commit
     REQUIRE(db.rollback() == SQLITE_OK);
     CHECK(SqliteWalVfs::counts(db.handle()).gathered_bytes == 0);
 
@@ -197,7 +198,7 @@ TEST_CASE("what a rolled-back transaction gathered is written before its write l
   const std::string path = dir.file("t.db");
   SqliteConnection db;
   open_wal(db, path);
-  insert_rows_cte(db, 1, 40, 2000);
+  insert_rows(db, 1, 40, 2000);
   REQUIRE(db.exec("PRAGMA wal_checkpoint(TRUNCATE)") == SQLITE_OK);
   REQUIRE(db.exec("PRAGMA cache_size = 2") == SQLITE_OK);
   REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
@@ -230,7 +231,7 @@ TEST_CASE("a commit larger than the buffer is written in pieces of 128 KiB", "[s
   REQUIRE(db.exec("PRAGMA cache_size = -32768") == SQLITE_OK);  // 32 MiB: no spill
   REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
   const auto before = SqliteWalVfs::counts(db.handle());
-  insert_rows_cte(db, 1, 1500, 2000);  // some 3 MiB of frames
+  insert_rows(db, 1, 1500, 2000);  // some 3 MiB of frames
   const auto d = since(SqliteWalVfs::counts(db.handle()), before);
   // Pieces of up to 128 KiB: 31 frames of a header and a page each.
   CHECK(d.file_writes >= 3000000 / 131071);
@@ -244,7 +245,7 @@ TEST_CASE("turning gathering off writes out nothing more and leaves the data", "
   SqliteConnection db;
   open_wal(db, path);
   REQUIRE(SqliteWalVfs::set_gathering(db.handle(), true) == SQLITE_OK);
-  insert_rows_cte(db, 1, 10, 500);
+  insert_rows(db, 1, 10, 500);
   const auto before = SqliteWalVfs::counts(db.handle());
   REQUIRE(SqliteWalVfs::set_gathering(db.handle(), false) == SQLITE_OK);
   const auto after = SqliteWalVfs::counts(db.handle());
@@ -316,7 +317,7 @@ TEST_CASE("a write that fails fails its commit and loses nothing committed", "[s
   {
     SqliteConnection db;
     open_wal(db, path);
-    insert_rows_cte(db, 1, 10, 100);
+    insert_rows(db, 1, 10, 100);
   }
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
