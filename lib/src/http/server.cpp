@@ -16,12 +16,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include "ocirelay/common/exception_text.hpp"
@@ -29,6 +29,7 @@
 
 #include "http/beast_convert.hpp"
 #include "http/request_framing.hpp"
+#include "http/tls_stream.hpp"
 #include "http/unix_socket_file.hpp"
 
 namespace ocirelay::http {
@@ -410,36 +411,50 @@ class BasicServer final : public Server::Impl {
     const std::uint64_t conn_id = ++connection_counter_;
 
     beast::basic_stream<Protocol> tcp_stream(std::move(socket));
-    if (!kUnix && options_.tls) {
-      // The connection holds its context: a reload may replace options_.tls.
-      const TlsContextPtr tls = options_.tls;
-      beast::ssl_stream<beast::basic_stream<Protocol>> stream(std::move(tcp_stream), *tls);
-      entry->close = [&stream] { beast::get_lowest_layer(stream).close(); };
-      entry->busy = true;
-      beast::get_lowest_layer(stream).expires_after(options_.header_timeout);
-      auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, nothrow);
-      if (hec) {
-        log_->debug("c{} {}: TLS handshake failed: {}", conn_id, remote, hec.message());
+    if constexpr (!kUnix) {
+      if (options_.tls) {
+        co_await serve_tls(std::move(tcp_stream), *entry, remote, conn_id);
         co_return;
       }
-      const bool clean = co_await serve(stream, *entry, remote, conn_id);
-      if (clean) {
-        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
-        co_await stream.async_shutdown(nothrow);
-      }
-      // Most clients end a connection by closing it, without close_notify
-      // (and the relay closes idle ones). OpenSSL then drops the session
-      // from the server's cache, so session-ID resumption (TLS 1.2 clients
-      // without tickets) would never happen. TLS 1.1 and later allow
-      // resuming such a session (RFC 5246 section 7.2.1), so the connection
-      // is marked as shut down, which keeps its session cached.
-      ::SSL_set_shutdown(stream.native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-    } else {
-      entry->close = [&tcp_stream] { tcp_stream.close(); };
-      const bool clean = co_await serve(tcp_stream, *entry, remote, conn_id);
-      if (clean) {
-        tcp_stream.socket().shutdown(asio::socket_base::shutdown_send, ec);
-      }
+    }
+    entry->close = [&tcp_stream] { tcp_stream.close(); };
+    const bool clean = co_await serve(tcp_stream, *entry, remote, conn_id);
+    if (clean) {
+      tcp_stream.socket().shutdown(asio::socket_base::shutdown_send, ec);
+    }
+  }
+
+  // A TLS connection (TCP only): handshake, requests, and the shutdown.
+  asio::awaitable<void> serve_tls(beast::basic_stream<Protocol> tcp_stream, Connection& conn,
+                                  const std::string& remote, std::uint64_t conn_id) {
+    // The connection holds its context: a reload may replace options_.tls.
+    const TlsContextPtr tls = options_.tls;
+    TlsStream<beast::basic_stream<Protocol>> stream(std::move(tcp_stream), *tls);
+    conn.close = [&stream] { beast::get_lowest_layer(stream).close(); };
+    struct Forget {  // the stream ends with this frame; close() must not outlive it
+      Connection& conn;
+      ~Forget() { conn.close = nullptr; }
+    } forget{conn};
+    conn.busy = true;
+    beast::get_lowest_layer(stream).expires_after(options_.header_timeout);
+    auto [hec, hn] = co_await stream.async_handshake(nothrow);
+    if (hec) {
+      log_->debug("c{} {}: TLS handshake failed: {}", conn_id, remote, hec.message());
+      co_return;
+    }
+    const bool clean = co_await serve(stream, conn, remote, conn_id);
+    if (clean) {
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+      co_await stream.async_shutdown(nothrow);
+    }
+    // Most clients end a connection by closing it, without close_notify
+    // (and the relay closes idle ones). OpenSSL then drops the session
+    // from the server's cache, so session-ID resumption (TLS 1.2 clients
+    // without tickets) would never happen. TLS 1.1 and later allow
+    // resuming such a session (RFC 5246 section 7.2.1), so the connection
+    // is marked as shut down, which keeps its session cached.
+    if (SSL* ssl = stream.native_handle()) {
+      ::SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     }
   }
 
@@ -483,7 +498,7 @@ class BasicServer final : public Server::Impl {
       stream.socket().shutdown(asio::socket_base::shutdown_send, ec);
     } else {
       // TLS: close_notify, TLS's end of data (RFC 8446 section 6.1), the
-      // counterpart of the plain connection's FIN. Asio's shutdown sends
+      // counterpart of the plain connection's FIN. The stream's shutdown sends
       // it and then waits for the client's close_notify, reading: that wait
       // is the first part of the linger. It ends at the client's
       // close_notify, at EOF, on an error (OpenSSL's shutdown may refuse
