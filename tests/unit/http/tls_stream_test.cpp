@@ -316,3 +316,33 @@ TEST_CASE("TlsStream fails cleanly once its socket is closed from outside", "[ht
     CHECK(write_ec);
   });
 }
+
+TEST_CASE("TlsStream refuses what is not TLS, before and after the handshake", "[http][tls]") {
+  run([]() -> asio::awaitable<void> {
+    {
+      // Plain HTTP on the TLS port: the handshake fails with OpenSSL's reason.
+      Pair pair = co_await connect();
+      const std::string plain = "POST /v1/events HTTP/1.1\r\nHost: x\r\n\r\n";
+      auto [wec, wn] =
+          co_await asio::async_write(pair.client->next_layer(), asio::buffer(plain), nothrow);
+      REQUIRE_FALSE(wec);
+      beast::get_lowest_layer(*pair.server).expires_after(10s);
+      auto [ec, n] = co_await pair.server->async_handshake(nothrow);
+      CHECK(ec.category() == asio::error::get_ssl_category());
+    }
+    {
+      // A record that does not decrypt, after a sound handshake.
+      Pair pair = co_await connect_and_shake_hands();
+      std::string forged = "\x17\x03\x03\x00\x20";  // application data, 32 bytes
+      forged += std::string(32, '\x5a');
+      auto [wec, wn] =
+          co_await asio::async_write(pair.client->next_layer(), asio::buffer(forged), nothrow);
+      REQUIRE_FALSE(wec);
+      char byte = 0;
+      beast::get_lowest_layer(*pair.server).expires_after(10s);
+      auto [ec, n] = co_await pair.server->async_read_some(asio::buffer(&byte, 1), nothrow);
+      CHECK(ec.category() == asio::error::get_ssl_category());
+      CHECK(n == 0);
+    }
+  });
+}
