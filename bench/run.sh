@@ -20,6 +20,9 @@
 #                                and a per-process and per-symbol summary
 #                                DIR/<label>-<run>.txt; the figures of a
 #                                profiled run are lower (perf's own cost)
+#   OCIRELAY_BENCH_DAEMON=PATH bench/run.sh --only connections
+#                                measures another build's ocirelayd (an older
+#                                one, to set beside this one's figures)
 #
 # Every server listens on 127.0.0.1 on a free port. Nothing is downloaded:
 # wrk, nginx and gnuplot come from Debian (scripts/install-extra-deps.sh); the
@@ -73,7 +76,7 @@ CONNECTIONS=(1 16 64)
 
 scripts/install-extra-deps.sh
 scripts/build.sh --target ocirelayd ocirelay-bench >/dev/null
-OCIRELAYD="$ROOT/build/daemon/ocirelayd"
+OCIRELAYD="${OCIRELAY_BENCH_DAEMON:-$ROOT/build/daemon/ocirelayd}"
 BENCH="$ROOT/build/bench/ocirelay-bench"
 EVENT="$ROOT/tests/data/events/createobject.json"
 CLOUDEVENT="$ROOT/tests/data/events/cloudevents-1.0-structured.json"
