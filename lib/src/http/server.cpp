@@ -51,7 +51,7 @@ constexpr std::chrono::seconds kLingerIdle{5};
 
 // Freed memory goes back to the system (malloc_trim) kTrimDelay after
 // kTrimAfterClosed connections have closed since the last time, at most once
-// per kTrimDelay. glibc keeps what closed connections freed (about 80 KiB
+// per kTrimDelay. glibc keeps what closed connections freed (about 40 KiB
 // each with TLS) in its heap, where the buffers of the connections still
 // open keep it from shrinking (docs/benchmarks.md, memory per connection).
 constexpr std::chrono::seconds kTrimDelay{5};
