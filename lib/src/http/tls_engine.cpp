@@ -146,12 +146,20 @@ TlsEngine::Want TlsEngine::handshake(boost::system::error_code& ec) {
 TlsEngine::Want TlsEngine::read(void* data, std::size_t size, std::size_t& n,
                                 boost::system::error_code& ec) {
   n = 0;
+  if (size == 0) {  // nothing asked for: done, without asking OpenSSL
+    ec = {};
+    return Want::done;
+  }
   return perform([&] { return SSL_read_ex(ssl_, data, size, &n); }, &n, ec);
 }
 
 TlsEngine::Want TlsEngine::write(const void* data, std::size_t size, std::size_t& n,
                                  boost::system::error_code& ec) {
   n = 0;
+  if (size == 0) {
+    ec = {};
+    return Want::done;
+  }
   return perform([&] { return SSL_write_ex(ssl_, data, size, &n); }, &n, ec);
 }
 

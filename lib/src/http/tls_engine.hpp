@@ -62,7 +62,8 @@ class TlsEngine {
   SSL* native_handle() { return ssl_; }
 
   // One step of each operation. `n` is the number of bytes read or
-  // written when the result is Want::done without error.
+  // written when the result is Want::done without error; an empty buffer
+  // is done at once, with n = 0.
   Want handshake(boost::system::error_code& ec);
   Want read(void* data, std::size_t size, std::size_t& n, boost::system::error_code& ec);
   Want write(const void* data, std::size_t size, std::size_t& n, boost::system::error_code& ec);

@@ -63,31 +63,17 @@ class TlsStream {
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     const boost::asio::mutable_buffer into = first_nonempty(buffers);
-    return start(
-        [into](TlsEngine& engine, boost::system::error_code& ec, std::size_t& n) {
-          if (into.size() == 0) {
-            n = 0;
-            ec = {};
-            return TlsEngine::Want::done;
-          }
-          return engine.read(into.data(), into.size(), n, ec);
-        },
-        token);
+    return start([into](TlsEngine& engine, boost::system::error_code& ec,
+                        std::size_t& n) { return engine.read(into.data(), into.size(), n, ec); },
+                 token);
   }
 
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     const boost::asio::const_buffer from = boost::asio::buffer(first_nonempty(buffers), kMaxWrite);
-    return start(
-        [from](TlsEngine& engine, boost::system::error_code& ec, std::size_t& n) {
-          if (from.size() == 0) {
-            n = 0;
-            ec = {};
-            return TlsEngine::Want::done;
-          }
-          return engine.write(from.data(), from.size(), n, ec);
-        },
-        token);
+    return start([from](TlsEngine& engine, boost::system::error_code& ec,
+                        std::size_t& n) { return engine.write(from.data(), from.size(), n, ec); },
+                 token);
   }
 
   // Sends close_notify, then waits for the peer's (or its end, or an error).
