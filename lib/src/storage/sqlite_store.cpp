@@ -267,9 +267,9 @@ int SqliteStore::set_durable(bool durable) {
     }
     durable_ = durable;
   }
-  // WAL writes are gathered only while every commit ends with an fsync of the
-  // WAL (SqliteWalVfs). Asked each time: the WAL file is opened lazily.
-  return SqliteWalVfs::set_gathering(db_.handle(), durable);
+  // Every commit's WAL writes are gathered, with or without its fsync
+  // (SqliteWalVfs). Asked each time: the WAL file is opened lazily.
+  return SqliteWalVfs::set_gathering(db_.handle(), true);
 }
 
 int SqliteStore::insert(const NewEvent& event, InsertOutcome& outcome) {

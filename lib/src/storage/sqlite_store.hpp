@@ -75,7 +75,7 @@ class SqliteStore final : public Store {
   StoreResult<Unit> configure();
   StoreResult<Unit> prepare_statements();
   // Switches PRAGMA synchronous between FULL (durable commits) and NORMAL,
-  // and WAL write gathering on with FULL, off with NORMAL (SqliteWalVfs).
+  // and keeps WAL write gathering on (SqliteWalVfs).
   // Outside transactions only.
   int set_durable(bool durable);
   StoreResult<Unit> complete_in_transaction(std::span<const AttemptResult> results);

@@ -20,6 +20,19 @@ constexpr const char* kVfsName = "ocirelay-wal";
 // in pieces of up to this size (still one write(2) for some 60 of SQLite's).
 constexpr std::size_t kMaxGathered = 0x1ffff;
 
+// A WAL frame's header, written by SQLite as a call of its own before the
+// frame's page. Bytes 4-7 hold, in a commit frame, the database's size in
+// pages after the commit, and 0 in every other frame.
+constexpr int kFrameHeaderSize = 24;
+
+bool is_commit_header(const void* bytes, int amount) {
+  if (amount != kFrameHeaderSize) {
+    return false;
+  }
+  const auto* b = static_cast<const unsigned char*>(bytes);
+  return (b[4] | b[5] | b[6] | b[7]) != 0;
+}
+
 // A WAL file opened through this VFS. The default VFS's own file object
 // follows this one in the allocation SQLite makes (szOsFile bytes), at
 // kInnerOffset.
@@ -30,8 +43,12 @@ struct WalFile {
   sqlite3_int64 start = 0;       // file offset of data[0]
   std::size_t size = 0;          // bytes gathered
   std::unique_ptr<char[]> data;  // kMaxGathered bytes, allocated when first needed
+  // Where the page of the commit frame whose header came last is written;
+  // -1 when the last write was not such a header.
+  sqlite3_int64 commit_page = -1;
   std::uint64_t sqlite_writes = 0;
   std::uint64_t file_writes = 0;
+  std::uint64_t late_flushes = 0;   // bytes still gathered when a commit was published
   struct MainFile* main = nullptr;  // the database file it belongs to, if known
 };
 
@@ -128,24 +145,35 @@ int wal_write(sqlite3_file* file, const void* bytes, int amount, sqlite3_int64 o
   ++f->sqlite_writes;
   const auto n = static_cast<std::size_t>(amount);
   if (!f->gathering || amount <= 0) {
+    f->commit_page = -1;
     if (const int rc = flush(f); rc != SQLITE_OK) {
       return rc;
     }
     return write_through(f, bytes, amount, offset);
   }
+  // The page that completes a commit frame is the last write of a commit
+  // without a sync: SQLite publishes the commit as soon as it returns.
+  const bool ends_commit = offset == f->commit_page;
+  const bool commit_header = is_commit_header(bytes, amount);
+  f->commit_page = commit_header ? offset + kFrameHeaderSize : -1;
   const bool follows_on = offset == f->start + static_cast<sqlite3_int64>(f->size);
   if (f->size > 0 && (!follows_on || f->size + n > kMaxGathered)) {
     if (const int rc = flush(f); rc != SQLITE_OK) {
       return rc;
     }
   }
-  if (n > kMaxGathered || !gather(f, bytes, n, offset)) {
+  // Nothing to join: a commit frame's header or page goes to the file at
+  // once. A commit header that follows no gathered write may be one SQLite
+  // rewrites (new checksums) after reading the frame back, the last write
+  // before it publishes the commit, with no page after it.
+  const bool alone = f->size == 0 && (commit_header || ends_commit);
+  if (alone || n > kMaxGathered || !gather(f, bytes, n, offset)) {
     if (const int rc = flush(f); rc != SQLITE_OK) {
       return rc;
     }
     return write_through(f, bytes, amount, offset);
   }
-  return SQLITE_OK;
+  return ends_commit ? flush(f) : SQLITE_OK;
 }
 
 int wal_truncate(sqlite3_file* file, sqlite3_int64 size) {
@@ -316,20 +344,32 @@ int main_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
   MainFile* m = main_file(file);
   if (flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE) && offset <= kWalWriteLock &&
       offset + n > kWalWriteLock && m->wal != nullptr) {
-    // The write transaction is over. A commit with its sync left nothing
-    // gathered; what is left belongs to one that rolled back after spilling
-    // pages. It is written now, while no other connection may write the WAL,
-    // as it would have been without gathering; never later, when another
-    // connection may have committed frames at the same offsets. An error
-    // here is of no consequence: SQLite ignores frames past the last commit.
+    // The write transaction is over. A commit left nothing gathered (its
+    // commit frame's page or its sync wrote it out); what is left belongs to
+    // one that rolled back after spilling pages. It is written now, while
+    // no other connection may write the WAL, as it would have been without
+    // gathering; never later, when another connection may have committed
+    // frames at the same offsets. An error here is of no consequence:
+    // SQLite ignores frames past the last commit.
     (void)flush(m->wal);
   }
   return m->inner->pMethods->xShmLock(m->inner, offset, n, flags);
 }
 
+// SQLite calls the barrier between writing the two copies of the wal-index
+// header, and a reader takes a header only when both copies agree: this is
+// where a commit becomes visible. Every commit's writes have been written
+// out by then (its sync or its commit frame's page did it), so nothing is
+// gathered here; if something were, it goes to the file now, before the
+// commit is visible, though a failure can no longer fail the commit. Counted,
+// for the tests.
 void main_shm_barrier(sqlite3_file* file) {
-  sqlite3_file* in = inner_of(file);
-  in->pMethods->xShmBarrier(in);
+  MainFile* m = main_file(file);
+  if (m->wal != nullptr && m->wal->size > 0) {
+    ++m->wal->late_flushes;
+    (void)flush(m->wal);
+  }
+  m->inner->pMethods->xShmBarrier(m->inner);
 }
 
 int main_shm_unmap(sqlite3_file* file, int delete_flag) {
@@ -558,7 +598,7 @@ SqliteWalVfs::Counts SqliteWalVfs::counts(sqlite3* db) noexcept {
   if (f == nullptr) {
     return {};
   }
-  return Counts{f->sqlite_writes, f->file_writes, f->size, f->gathering};
+  return Counts{f->sqlite_writes, f->file_writes, f->size, f->late_flushes, f->gathering};
 }
 
 }  // namespace ocirelay::storage

@@ -1,26 +1,30 @@
 // SqliteWalVfs: a SQLite VFS over the platform's default one ("unix") that
 // can gather the writes SQLite makes to a WAL file and hand them to the
-// kernel as one write(2) before the commit's fsync.
+// kernel as one write(2) per commit.
 //
 // Why: SQLite writes each WAL frame with two system calls (its 24-byte header,
-// then the page), so a commit of 25 frames costs 50 pwrite(2)s before its
-// fdatasync. Gathered, it costs one.
+// then the page), so a commit of 25 frames costs 50 pwrite(2)s. Gathered, it
+// costs one.
 //
 // When it is safe: gathering is off unless the owner turns it on for a
-// connection, and the owner turns it on only while that connection commits
-// with synchronous=FULL. Then every commit ends with an xSync of the WAL, and
-// SQLite makes a commit visible to other connections (the wal-index header)
-// only after that xSync has returned. The gathered bytes are written, in the
-// order and at the offsets SQLite gave them, before that xSync, and before
-// any read, truncation, size query, file control or close of the WAL file,
-// before a write that does not follow on from them, and before the WAL write
-// lock is released (for a transaction that rolled back after spilling pages;
-// the VFS wraps the main database file to see that). So no reader, in this
-// process or another, can see a commit whose frames are not in the file, and
-// what is on disk when the fsync returns is what it would have been without
-// gathering. A write error (ENOSPC, EFBIG, EIO) is returned from the xSync,
-// which fails the commit as a failed write would have. docs/architecture.md
-// ("Storage") gives the argument in full.
+// connection. While it is on, the gathered bytes are written, in the order
+// and at the offsets SQLite gave them, before SQLite can publish a commit to
+// other connections (the wal-index header): once the page of a commit frame
+// has been gathered (a frame header with a database size; the last write of
+// a commit without a sync), and before any xSync, read, truncation, size
+// query, file control or close of the WAL file, before a write that does not
+// follow on from them, and before the WAL write lock is released (for a
+// transaction that rolled back after spilling pages; the VFS wraps the main
+// database file to see that). A commit frame's header that follows no
+// gathered write (SQLite rewriting checksums after reading frames back) goes
+// to the file at once. So no reader, in this process or another, can see a
+// commit whose frames are not in the file, and what is on disk when a sync
+// returns is what it would have been without gathering. A write error
+// (ENOSPC, EFBIG, EIO) is returned from the write of the commit frame's page
+// or from the xSync, which fails the commit as a failed write would have. As
+// a last guard, the wal-index barrier that publishes a commit writes out
+// anything still gathered (counted in Counts::late_flushes; none is
+// expected). docs/architecture.md ("Storage") gives the argument in full.
 //
 // Thread and lifetime contract: name() may be called from any thread; the VFS
 // is registered once per process (not as the default) and never unregistered.
@@ -58,6 +62,7 @@ class SqliteWalVfs {
     std::uint64_t sqlite_writes = 0;
     std::uint64_t file_writes = 0;
     std::uint64_t gathered_bytes = 0;  // held now, not yet written
+    std::uint64_t late_flushes = 0;    // written out only when a commit was published
     bool gathering = false;
   };
   static Counts counts(sqlite3* db) noexcept;
