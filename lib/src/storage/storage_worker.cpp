@@ -17,6 +17,9 @@ constexpr auto kMeasurePeriod = std::chrono::seconds(1);
 // measurement is older than this, so the relay reopens as soon as space is
 // back instead of at the next periodic measurement.
 constexpr auto kClosedRemeasure = std::chrono::milliseconds(100);
+// Attempt results alone (no insert, no call waiting) commit at most once per
+// results_linger, unless kResultsBatch of them are waiting.
+constexpr std::size_t kResultsBatch = 256;
 
 // A generous estimate of what an insert batch adds to the database: the
 // bodies, the event ID in three places, and rows and index entries.
@@ -46,8 +49,13 @@ auto guarded(Fn fn) -> decltype(fn()) {
 }  // namespace
 
 StorageWorker::StorageWorker(std::unique_ptr<Store> store, std::shared_ptr<spdlog::logger> log,
-                             metrics::StorageObserver* observer, SpaceLimits limits)
-    : store_(std::move(store)), log_(std::move(log)), observer_(observer), guard_(limits) {
+                             metrics::StorageObserver* observer, SpaceLimits limits,
+                             std::chrono::milliseconds results_linger)
+    : store_(std::move(store)),
+      log_(std::move(log)),
+      observer_(observer),
+      guard_(limits),
+      results_linger_(results_linger) {
   measures_space_ = store_ && store_->measures_space();
   shared_ = store_ && store_->shared();
   if (measures_space_) {
@@ -75,6 +83,11 @@ void StorageWorker::submit(Op op) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
+      if (const auto* complete = std::get_if<CompleteOp>(&op)) {
+        queued_results_ += complete->results.size();
+      } else {
+        ++queued_others_;
+      }
       queue_.push_back(std::move(op));
       cv_.notify_one();
       return;
@@ -153,6 +166,15 @@ void StorageWorker::run() {
           run_deferred_if_due(true);  // what the store owes, before its time
           return;                     // stopping, and everything submitted before is done
         }
+        if (queued_others_ == 0 && queued_results_ < kResultsBatch && !stopping_) {
+          // Results alone: let more join them, up to results_linger_ after
+          // the last commit of results; anything else ends the wait at once.
+          cv_.wait_until(lock, last_results_ + results_linger_, [this] {
+            return stopping_ || queued_others_ > 0 || queued_results_ >= kResultsBatch;
+          });
+        }
+        queued_others_ = 0;
+        queued_results_ = 0;
         ops.reserve(queue_.size());
         for (Op& op : queue_) {
           ops.push_back(std::move(op));
@@ -328,6 +350,7 @@ void StorageWorker::process(std::vector<Op>& ops) {
 
   if (!results.empty()) {
     const auto start = std::chrono::steady_clock::now();
+    last_results_ = start;
     auto outcome = guarded([&] { return store_->complete(results); });
     check_reachable();
     if (observer_ != nullptr) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <exception>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -452,4 +453,146 @@ TEST_CASE("insert_many: a failed commit fails the whole batch", "[storage][worke
   io.run();
   REQUIRE(error);
   CHECK(error->disk_full);
+}
+
+namespace {
+
+// Each commit's count of events or results, in order (any thread).
+class RecordingObserver : public StorageObserver {
+ public:
+  void on_commit(std::size_t count, double, bool) override {
+    std::lock_guard lock(mutex_);
+    counts_.push_back(count);
+  }
+  void on_space(const ocirelay::metrics::StorageSpace&) override {}
+  std::vector<std::size_t> counts() {
+    std::lock_guard lock(mutex_);
+    return counts_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::size_t> counts_;
+};
+
+// A store with `n` events queued for "oic" and taken (inflight): their
+// deliveries, for results to be recorded.
+std::unique_ptr<Store> store_with_taken(const TempDir& dir, int n,
+                                        std::vector<ocirelay::storage::Delivery>& taken) {
+  auto store = open_store(dir);
+  std::vector<NewEvent> events;
+  for (int i = 0; i < n; ++i) events.push_back(make_event(numbered_id(i), kT0 + i));
+  ocirelay::storage::test::ok(store->insert_batch(events));
+  taken = ocirelay::storage::test::ok(store->fetch_due("oic", kT0 + n, n)).due;
+  return store;
+}
+
+// Runs `io` until `done` holds, for at most 30 s (a liveness bound, not a
+// measurement).
+template <class Done>
+void run_until(boost::asio::io_context& io, Done done) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!done() && std::chrono::steady_clock::now() < give_up) {
+    io.restart();
+    io.run_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("attempt results that arrive alone wait for others, until an insert comes",
+          "[storage][worker]") {
+  TempDir dir;
+  RecordingObserver observer;
+  std::vector<ocirelay::storage::Delivery> taken;
+  StorageWorker worker(store_with_taken(dir, 5, taken), nullptr, &observer, {},
+                       std::chrono::hours(1));
+  REQUIRE(taken.size() == 5);
+  boost::asio::io_context io;
+  int recorded = 0;
+  auto on_recorded = boost::asio::bind_executor(io, [&](StoreResult<Unit> r) {
+    CHECK(r.ok());
+    ++recorded;
+  });
+
+  // No results were committed before: the first commits at once.
+  worker.async_complete(ocirelay::storage::test::delivered(taken[0]), on_recorded);
+  run_until(io, [&] { return recorded == 1; });
+  CHECK(recorded == 1);
+  CHECK(observer.counts() == std::vector<std::size_t>{1});
+
+  // The next four arrive within the hour after it: they wait.
+  for (int i = 1; i < 5; ++i) {
+    worker.async_complete(ocirelay::storage::test::delivered(taken[i]), on_recorded);
+  }
+  io.restart();
+  io.run_for(std::chrono::milliseconds(300));
+  CHECK(recorded == 1);
+  CHECK(observer.counts() == std::vector<std::size_t>{1});
+
+  // An insert does not wait: it commits, and the four results after it.
+  std::optional<InsertOutcome> inserted;
+  worker.async_insert(make_event("new", kT0 + 100),
+                      boost::asio::bind_executor(io, [&](StoreResult<InsertOutcome> r) {
+                        REQUIRE(r.ok());
+                        inserted = *r;
+                      }));
+  run_until(io, [&] { return recorded == 5 && inserted.has_value(); });
+  CHECK(inserted == InsertOutcome::queued);
+  CHECK(recorded == 5);
+  CHECK(observer.counts() == std::vector<std::size_t>{1, 1, 4});
+
+  worker.stop();
+  auto stats = ocirelay::storage::test::ok(open_store(dir)->stats());
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].pending == 1);  // the new event's; the five were delivered
+  CHECK(stats[0].inflight == 0);
+}
+
+TEST_CASE("attempt results do not wait once 256 are waiting, nor when the worker stops",
+          "[storage][worker]") {
+  TempDir dir;
+  RecordingObserver observer;
+  std::vector<ocirelay::storage::Delivery> taken;
+  auto worker =
+      std::make_unique<StorageWorker>(store_with_taken(dir, 300, taken), nullptr, &observer,
+                                      ocirelay::storage::SpaceLimits{}, std::chrono::hours(1));
+  REQUIRE(taken.size() == 300);
+  boost::asio::io_context io;
+  int recorded = 0;
+  auto on_recorded = boost::asio::bind_executor(io, [&](StoreResult<Unit> r) {
+    CHECK(r.ok());
+    ++recorded;
+  });
+  worker->async_complete(ocirelay::storage::test::delivered(taken[0]), on_recorded);
+  run_until(io, [&] { return recorded == 1; });
+  REQUIRE(recorded == 1);
+
+  // One waits; 255 more one at a time: the 256th ends the wait, and they
+  // commit together.
+  worker->async_complete(ocirelay::storage::test::delivered(taken[1]), on_recorded);
+  io.restart();
+  io.run_for(std::chrono::milliseconds(100));
+  CHECK(recorded == 1);
+  for (int i = 2; i <= 256; ++i) {
+    worker->async_complete(ocirelay::storage::test::delivered(taken[i]), on_recorded);
+  }
+  run_until(io, [&] { return recorded == 257; });
+  CHECK(recorded == 257);
+  CHECK(observer.counts() == std::vector<std::size_t>{1, 256});
+
+  // The rest wait, until stop(): it commits them before it returns.
+  for (int i = 257; i < 300; ++i) {
+    worker->async_complete(ocirelay::storage::test::delivered(taken[i]), on_recorded);
+  }
+  io.restart();
+  io.run_for(std::chrono::milliseconds(100));
+  CHECK(recorded == 257);
+  worker->stop();
+  run_until(io, [&] { return recorded == 300; });
+  CHECK(recorded == 300);
+  CHECK(observer.counts() == std::vector<std::size_t>{1, 256, 43});
+  worker.reset();
+  // All 300 delivered: nothing left pending or inflight for any destination.
+  CHECK(ocirelay::storage::test::ok(open_store(dir)->stats()).empty());
 }

@@ -6,7 +6,14 @@
 // callers never run on the storage thread. Operations that queue up while a
 // transaction is on disk are batched: all waiting inserts go into one
 // insert_batch() and all waiting attempt results into one complete(), one
-// commit each (group commit). stop() (or the destructor) finishes every
+// commit each (group commit). Attempt results that wait alone (no insert
+// or call queued) commit at most once per `results_linger` (2 ms) unless
+// 256 of them wait: they arrive one delivery at a time and commit without
+// fsync, so without the wait each commit took a handful (4.4 on average end
+// to end, docs/benchmarks.md), each paying a transaction's fixed cost.
+// Nothing waits on them but the dispatcher's bookkeeping (a delivery's slot
+// is freed when its request ends); an insert or call ends the wait at once,
+// and so does stop(). stop() (or the destructor) finishes every
 // operation already submitted, then joins; operations submitted after stop()
 // complete at once with a "storage stopped" error. The worker must outlive the
 // executors it posts to or be stopped before they are destroyed.
@@ -76,8 +83,11 @@ struct SpaceStatus {
 
 class StorageWorker {
  public:
+  static constexpr std::chrono::milliseconds kResultsLinger{2};
+
   StorageWorker(std::unique_ptr<Store> store, std::shared_ptr<spdlog::logger> log,
-                metrics::StorageObserver* observer = nullptr, SpaceLimits limits = {});
+                metrics::StorageObserver* observer = nullptr, SpaceLimits limits = {},
+                std::chrono::milliseconds results_linger = kResultsLinger);
   ~StorageWorker();
   StorageWorker(const StorageWorker&) = delete;
   StorageWorker& operator=(const StorageWorker&) = delete;
@@ -268,6 +278,11 @@ class StorageWorker {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Op> queue_;
+  std::size_t queued_results_ = 0;  // attempt results in queue_ (under mutex_)
+  std::size_t queued_others_ = 0;   // inserts and calls in queue_ (under mutex_)
+  // When the last commit of attempt results started (storage thread).
+  std::chrono::steady_clock::time_point last_results_;
+  std::chrono::milliseconds results_linger_;
   bool stopping_ = false;
   std::thread thread_;
 };
