@@ -83,13 +83,19 @@ void StorageWorker::submit(Op op) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
+      // Results that would only join the ones waiting leave the worker
+      // asleep: a wake-up per result cost both threads a futex call.
+      bool wake = true;
       if (const auto* complete = std::get_if<CompleteOp>(&op)) {
         queued_results_ += complete->results.size();
+        wake = !lingering_ || queued_results_ >= kResultsBatch;
       } else {
         ++queued_others_;
       }
       queue_.push_back(std::move(op));
-      cv_.notify_one();
+      if (wake) {
+        cv_.notify_one();
+      }
       return;
     }
   }
@@ -169,9 +175,11 @@ void StorageWorker::run() {
         if (queued_others_ == 0 && queued_results_ < kResultsBatch && !stopping_) {
           // Results alone: let more join them, up to results_linger_ after
           // the last commit of results; anything else ends the wait at once.
+          lingering_ = true;
           cv_.wait_until(lock, last_results_ + results_linger_, [this] {
             return stopping_ || queued_others_ > 0 || queued_results_ >= kResultsBatch;
           });
+          lingering_ = false;
         }
         queued_others_ = 0;
         queued_results_ = 0;

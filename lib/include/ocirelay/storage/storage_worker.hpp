@@ -280,6 +280,7 @@ class StorageWorker {
   std::deque<Op> queue_;
   std::size_t queued_results_ = 0;  // attempt results in queue_ (under mutex_)
   std::size_t queued_others_ = 0;   // inserts and calls in queue_ (under mutex_)
+  bool lingering_ = false;          // the worker waits for more results (under mutex_)
   // When the last commit of attempt results started (storage thread).
   std::chrono::steady_clock::time_point last_results_;
   std::chrono::milliseconds results_linger_;
