@@ -172,11 +172,13 @@ void StorageWorker::run() {
           run_deferred_if_due(true);  // what the store owes, before its time
           return;                     // stopping, and everything submitted before is done
         }
-        if (queued_others_ == 0 && queued_results_ < kResultsBatch && !stopping_) {
+        const auto linger_until = last_results_ + results_linger_;
+        if (queued_others_ == 0 && queued_results_ < kResultsBatch && !stopping_ &&
+            std::chrono::steady_clock::now() < linger_until) {
           // Results alone: let more join them, up to results_linger_ after
           // the last commit of results; anything else ends the wait at once.
           lingering_ = true;
-          cv_.wait_until(lock, last_results_ + results_linger_, [this] {
+          cv_.wait_until(lock, linger_until, [this] {
             return stopping_ || queued_others_ > 0 || queued_results_ >= kResultsBatch;
           });
           lingering_ = false;

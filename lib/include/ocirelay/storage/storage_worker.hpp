@@ -281,8 +281,11 @@ class StorageWorker {
   std::size_t queued_results_ = 0;  // attempt results in queue_ (under mutex_)
   std::size_t queued_others_ = 0;   // inserts and calls in queue_ (under mutex_)
   bool lingering_ = false;          // the worker waits for more results (under mutex_)
-  // When the last commit of attempt results started (storage thread).
-  std::chrono::steady_clock::time_point last_results_;
+  // When the last commit of attempt results started (storage thread); none
+  // yet: the earliest time there is, not the clock's epoch (the boot), which
+  // a long linger would reach past.
+  std::chrono::steady_clock::time_point last_results_ =
+      std::chrono::steady_clock::time_point::min();
   std::chrono::milliseconds results_linger_;
   bool stopping_ = false;
   std::thread thread_;
