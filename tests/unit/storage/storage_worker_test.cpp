@@ -509,8 +509,7 @@ TEST_CASE("attempt results that arrive alone wait for others, until an insert co
   TempDir dir;
   RecordingObserver observer;
   std::vector<ocirelay::storage::Delivery> taken;
-  StorageWorker worker(store_with_taken(dir, 5, taken), nullptr, &observer, {},
-                       kForever);
+  StorageWorker worker(store_with_taken(dir, 5, taken), nullptr, &observer, {}, kForever);
   REQUIRE(taken.size() == 5);
   boost::asio::io_context io;
   int recorded = 0;
