@@ -5,7 +5,8 @@
 
 # write_config FILE DIR SINK_PORT TLS(0|1) [BATCH] [PG_URL NODE_ID]: BATCH is
 # the destination's batch: mapping (flow style), none when empty; with PG_URL
-# the queue is in that PostgreSQL database, this relay being NODE_ID.
+# the queue is in that PostgreSQL database, this relay being NODE_ID. With
+# RELAY_CONCURRENCY set, the destination's requests in flight (default 4).
 write_config() {
   local file="$1" dir="$2" sink_port="$3" tls="$4" batch="${5:-}" pg_url="${6:-}" node="${7:-}"
   mkdir -p "$dir"
@@ -39,6 +40,9 @@ write_config() {
     echo "    url: http://127.0.0.1:$sink_port/ic/api/integration/v1/flows/rest/BENCH/1.0/event"
     echo "    auth: { type: none }"
     echo "    timeout: 10s"
+    if [ -n "${RELAY_CONCURRENCY:-}" ]; then
+      echo "    concurrency: $RELAY_CONCURRENCY"
+    fi
     echo "    retry: { initial_backoff: 1s, max_backoff: 2s, max_age: 24h }"
     if [ -n "$batch" ]; then
       echo "    batch: $batch"

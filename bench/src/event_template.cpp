@@ -1,7 +1,9 @@
 #include "event_template.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 namespace ocirelay::bench {
@@ -35,12 +37,31 @@ std::optional<EventTemplate> EventTemplate::load(const std::string& path, std::s
   return t;
 }
 
-std::string EventTemplate::make(std::string_view run, std::uint64_t seq) const {
+std::string EventTemplate::make(std::string_view run, std::uint64_t seq, Ids ids) const {
   std::string out;
-  out.reserve(prefix_.size() + suffix_.size() + run.size() + 24);
+  out.reserve(prefix_.size() + suffix_.size() + run.size() + 64);
   out += prefix_;
   out += run;
   out += '-';
+  if (ids == Ids::random) {
+    // splitmix64 over the run's hash and the sequence number: the same ID
+    // for the same (run, seq), in no order from one seq to the next.
+    auto next = [state = std::hash<std::string_view>{}(run) ^ (seq * 0x9e3779b97f4a7c15ULL)]() mutable {
+      std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      return z ^ (z >> 31);
+    };
+    char uuid[37];
+    const std::uint64_t hi = next();
+    const std::uint64_t lo = next();
+    std::snprintf(uuid, sizeof uuid, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                  static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xfff),
+                  static_cast<unsigned>(0x8000 | ((lo >> 48) & 0x3fff)),
+                  static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+    out += uuid;
+    out += '-';
+  }
   out += std::to_string(seq);
   out += suffix_;
   return out;

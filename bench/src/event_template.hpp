@@ -19,8 +19,14 @@ class EventTemplate {
   // (CloudEvents) string member.
   static std::optional<EventTemplate> load(const std::string& path, std::string& error);
 
-  // The event with its ID = "<run>-<seq>".
-  std::string make(std::string_view run, std::uint64_t seq) const;
+  // How IDs follow one another. OCI's eventIDs are UUIDs, in no order, so
+  // each lands in a different place of the relay's dedupe index; "<run>-<seq>"
+  // IDs of one run sort in nearly the order they are made.
+  enum class Ids { sequential, random };
+
+  // The event with its ID = "<run>-<seq>", or with Ids::random
+  // "<run>-<uuid>-<seq>": a UUID-shaped string drawn from (run, seq).
+  std::string make(std::string_view run, std::uint64_t seq, Ids ids = Ids::sequential) const;
 
   // The sequence number from an ID made by make(), or nullopt.
   static std::optional<std::uint64_t> seq_of(std::string_view id);

@@ -41,11 +41,11 @@ std::string request_for(const Shared& s, std::uint64_t first, std::uint64_t n) {
     body += '[';
     for (std::uint64_t i = 0; i < n; ++i) {
       if (i > 0) body += ',';
-      body += s.event.make(s.options.run, first + i);
+      body += s.event.make(s.options.run, first + i, s.options.ids);
     }
     body += ']';
   } else {
-    body = s.event.make(s.options.run, first);
+    body = s.event.make(s.options.run, first, s.options.ids);
   }
   std::string out;
   out.reserve(body.size() + 180);

@@ -29,6 +29,7 @@ struct LoadOptions {
   std::string run = "bench";  // eventID prefix, distinct per run
   double rate = 0;            // events per second; 0: as fast as answered
   std::size_t batch = 1;      // events per request; > 1: a CloudEvents batch
+  EventTemplate::Ids ids = EventTemplate::Ids::sequential;
 };
 
 struct LoadReport {

@@ -2,14 +2,17 @@
 //
 //   ocirelay-bench sink  --port P [--expect N]        fast 202 sink until SIGTERM
 //   ocirelay-bench post  --target PORT[,PORT...] --count N --connections C --event FILE
-//                        [--run ID] [--batch EVENTS_PER_REQUEST]
+//                        [--run ID] [--batch EVENTS_PER_REQUEST] [--ids sequential|random]
 //   ocirelay-bench e2e   --target PORT[,PORT...] --sink-port P --count N --connections C
 //                        --event FILE [--run ID] [--timeout SECONDS] [--rate EVENTS_PER_S]
+//                        [--ids sequential|random]
 //
 // Several target ports (relays on one database): connection i posts to port
 // i % ports. --batch N (N > 1) posts CloudEvents batches of N events
 // (application/cloudevents-batch+json; --event is then a structured
-// CloudEvent); counts and rates stay in events.
+// CloudEvent); counts and rates stay in events. --ids random gives each
+// event a UUID-shaped part in its ID, as OCI's eventIDs are, in no order
+// (the default "<run>-<seq>" IDs reach the relay's dedupe index nearly in order).
 //   ocirelay-bench hold  --target PORT --pid PID --connections N --event FILE
 //                        [--run ID] [--settle SECONDS] [--after S1,S2,...]
 //
@@ -117,6 +120,12 @@ LoadOptions load_options(const Args& a) {
   o.count = number(a, "count", 10000);
   o.run = get(a, "run", "bench");
   o.rate = std::strtod(get(a, "rate", "0").c_str(), nullptr);
+  const std::string ids = get(a, "ids", "sequential");
+  if (ids == "random") {
+    o.ids = EventTemplate::Ids::random;
+  } else if (ids != "sequential") {
+    o.ports.clear();  // usage() follows
+  }
   return o;
 }
 
