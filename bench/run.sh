@@ -182,7 +182,9 @@ pids_cpu_ticks() {
 # frames and the checkpoints' pages).
 pids_written() {
   local p t=0
-  for p in "$@"; do t=$((t + $(awk '$1 == "write_bytes:" {print $2}' "/proc/$p/io"))); done
+  for p in "$@"; do
+    t=$((t + $({ cat "/proc/$p/io" 2>/dev/null || true; } | awk '$1 == "write_bytes:" {b = $2} END {print b + 0}')))
+  done
   echo "$t"
 }
 # cpu_stat: "TOTAL IDLE" clock ticks of the whole machine (/proc/stat; idle

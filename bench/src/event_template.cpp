@@ -46,7 +46,8 @@ std::string EventTemplate::make(std::string_view run, std::uint64_t seq, Ids ids
   if (ids == Ids::random) {
     // splitmix64 over the run's hash and the sequence number: the same ID
     // for the same (run, seq), in no order from one seq to the next.
-    auto next = [state = std::hash<std::string_view>{}(run) ^ (seq * 0x9e3779b97f4a7c15ULL)]() mutable {
+    auto next = [state =
+                     std::hash<std::string_view>{}(run) ^ (seq * 0x9e3779b97f4a7c15ULL)]() mutable {
       std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
       z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
       z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -55,8 +56,9 @@ std::string EventTemplate::make(std::string_view run, std::uint64_t seq, Ids ids
     char uuid[37];
     const std::uint64_t hi = next();
     const std::uint64_t lo = next();
-    std::snprintf(uuid, sizeof uuid, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                  static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xfff),
+    std::snprintf(uuid, sizeof uuid, "%08x-%04x-4%03x-%04x-%012llx",
+                  static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
+                  static_cast<unsigned>(hi & 0xfff),
                   static_cast<unsigned>(0x8000 | ((lo >> 48) & 0x3fff)),
                   static_cast<unsigned long long>(lo & 0xffffffffffffULL));
     out += uuid;
