@@ -29,6 +29,16 @@ verdict() {
   done
   awk -v ok="$1" 'BEGIN {print (ok == 1) ? "met" : "**missed**"}'
 }
+# pair_rows SECTION LABEL_A LABEL_B KEY...: a table row per KEY, each
+# label's median and range side by side.
+pair_rows() {
+  local section="$1" a="$2" b="$3" k
+  shift 3
+  for k in "$@"; do
+    echo "| $k | $(median "$section" "$a" "$k") | $(range "$section" "$a" "$k")" \
+      "| $(median "$section" "$b" "$k") | $(range "$section" "$b" "$k") |"
+  done
+}
 # pg_verdict OK: as verdict, or "not measured" when the PostgreSQL step was
 # skipped (no server installed).
 pg_verdict() { if [ "$(median postgresql pg-1node accepted_per_s)" = n/a ]; then echo "not measured"; else verdict "$1"; fi; }
@@ -234,9 +244,8 @@ plot_dir="$(basename "$PLOTS")"
   echo
   echo "| figure | 64 connections | range | 1 connection | range |"
   echo "|---|---|---|---|---|"
-  for k in accepted_per_s delivered_per_s added_p50_us added_p99_us post_to_delivery_p50_us post_to_delivery_p99_us latency_p99_us not_delivered duplicates; do
-    echo "| $k | $(median e2e ocirelay "$k") | $(range e2e ocirelay "$k") | $(median e2e ocirelay-c1 "$k") | $(range e2e ocirelay-c1 "$k") |"
-  done
+  pair_rows e2e ocirelay ocirelay-c1 accepted_per_s delivered_per_s added_p50_us added_p99_us \
+    post_to_delivery_p50_us post_to_delivery_p99_us latency_p99_us not_delivered duplicates
   echo
   echo "## Outbound batching"
   echo
@@ -253,9 +262,9 @@ plot_dir="$(basename "$PLOTS")"
   echo
   echo "| figure | batched | range | unbatched | range |"
   echo "|---|---|---|---|---|"
-  for k in events_per_billed_message events_per_request sink_requests billed_messages added_p50_us added_p90_us added_p99_us added_max_us not_delivered duplicates; do
-    echo "| $k | $(median batching batched "$k") | $(range batching batched "$k") | $(median batching unbatched "$k") | $(range batching unbatched "$k") |"
-  done
+  pair_rows batching batched unbatched events_per_billed_message events_per_request \
+    sink_requests billed_messages added_p50_us added_p90_us added_p99_us added_max_us \
+    not_delivered duplicates
   echo
   echo "## 2c. Sustained end to end"
   echo
@@ -345,9 +354,8 @@ plot_dir="$(basename "$PLOTS")"
   echo
   echo "| end to end, PostgreSQL | 64 connections | range | 1 connection | range |"
   echo "|---|---|---|---|---|"
-  for k in accepted_per_s delivered_per_s added_p50_us added_p99_us not_delivered duplicates peak_rss_kb; do
-    echo "| $k | $(median postgresql pg-e2e "$k") | $(range postgresql pg-e2e "$k") | $(median postgresql pg-e2e-c1 "$k") | $(range postgresql pg-e2e-c1 "$k") |"
-  done
+  pair_rows postgresql pg-e2e pg-e2e-c1 accepted_per_s delivered_per_s added_p50_us added_p99_us \
+    not_delivered duplicates peak_rss_kb
   echo
   echo "## 6. Batch input"
   echo
@@ -358,9 +366,8 @@ plot_dir="$(basename "$PLOTS")"
   echo
   echo "| figure | single POSTs | range | 100-event batches | range |"
   echo "|---|---|---|---|---|"
-  for k in accepted_per_s queued requests latency_p50_us latency_p99_us peak_rss_kb; do
-    echo "| $k | $(median batch_input single "$k") | $(range batch_input single "$k") | $(median batch_input batch100 "$k") | $(range batch_input batch100 "$k") |"
-  done
+  pair_rows batch_input single batch100 accepted_per_s queued requests latency_p50_us \
+    latency_p99_us peak_rss_kb
   echo
   echo "## 6b. Real-shaped eventIDs"
   echo
@@ -374,9 +381,8 @@ plot_dir="$(basename "$PLOTS")"
   echo
   echo "| figure | sequential IDs | range | random (UUID) IDs | range |"
   echo "|---|---|---|---|---|"
-  for k in accepted_per_s latency_p50_us latency_p99_us relay_cpu_us written_bytes_per_event load_cpu_us; do
-    echo "| $k | $(median ids sequential "$k") | $(range ids sequential "$k") | $(median ids random "$k") | $(range ids random "$k") |"
-  done
+  pair_rows ids sequential random accepted_per_s latency_p50_us latency_p99_us relay_cpu_us \
+    written_bytes_per_event load_cpu_us
   echo
   echo "## 7. The per-event log"
   echo
@@ -386,9 +392,8 @@ plot_dir="$(basename "$PLOTS")"
   echo
   echo "| figure | info | range | warn | range |"
   echo "|---|---|---|---|---|"
-  for k in accepted_per_s latency_p50_us latency_p99_us relay_cpu_us log_bytes_per_event; do
-    echo "| $k | $(median log info "$k") | $(range log info "$k") | $(median log warn "$k") | $(range log warn "$k") |"
-  done
+  pair_rows log info warn accepted_per_s latency_p50_us latency_p99_us relay_cpu_us \
+    log_bytes_per_event
   echo
   if [ -f "$ROOT/bench/analysis.md" ]; then
     cat "$ROOT/bench/analysis.md"
