@@ -50,6 +50,11 @@ class SqliteConnection {
   int commit();
   int rollback();
   bool in_transaction() const noexcept;
+  // While grouped (SqliteStore::begin_group), the SqliteTransactions of the
+  // store's calls join the one transaction the group opened instead of
+  // beginning and committing their own.
+  void set_grouped(bool grouped) noexcept { grouped_ = grouped; }
+  bool grouped() const noexcept { return grouped_; }
 
   // Rows changed by the last INSERT, UPDATE or DELETE.
   std::int64_t changes() const noexcept;
@@ -66,6 +71,7 @@ class SqliteConnection {
   SqliteStatement begin_;
   SqliteStatement commit_;
   SqliteStatement rollback_;
+  bool grouped_ = false;
 };
 
 }  // namespace ocirelay::storage

@@ -258,7 +258,47 @@ StoreResult<Unit> SqliteStore::prepare_statements() {
   return Unit{};
 }
 
+bool SqliteStore::begin_group(bool durable) {
+  if (db_.grouped() || set_durable(durable) != SQLITE_OK) {
+    return false;
+  }
+  if (db_.in_transaction()) {
+    db_.rollback();  // left over from an earlier failure whose rollback failed too
+  }
+  if (db_.begin_immediate() != SQLITE_OK) {
+    set_durable(true);
+    return false;
+  }
+  db_.set_grouped(true);
+  return true;
+}
+
+StoreResult<Unit> SqliteStore::end_group() {
+  db_.set_grouped(false);
+  StoreResult<Unit> out = Unit{};
+  const int rc = db_.in_transaction() ? db_.commit() : SQLITE_ABORT;
+  if (rc != SQLITE_OK) {
+    out = fail(db_.error(rc, "commit"));
+    if (db_.in_transaction()) {
+      db_.rollback();
+    }
+  }
+  set_durable(true);  // best effort, as after fetch_due() and complete()
+  return out;
+}
+
+void SqliteStore::abort_group() {
+  db_.set_grouped(false);
+  if (db_.in_transaction()) {
+    db_.rollback();
+  }
+  set_durable(true);
+}
+
 int SqliteStore::set_durable(bool durable) {
+  if (db_.grouped()) {
+    return SQLITE_OK;  // the group's setting holds until it ends
+  }
   if (durable != durable_) {
     // Not a cached statement: PRAGMA synchronous takes effect when compiled.
     const int rc = db_.exec(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");

@@ -6,6 +6,7 @@
 // fetch_due() only marks rows inflight, which release_inflight() undoes at
 // start-up after a crash; it commits with synchronous=NORMAL (no fsync), and
 // the next FULL commit makes it durable along with everything before it.
+// A group (begin_group) is one transaction, FULL when durable, else NORMAL.
 //
 // Thread contract: one thread at a time (see Store).
 #pragma once
@@ -38,6 +39,9 @@ class SqliteStore final : public Store {
   StoreResult<FetchResult> fetch_due(const std::string& destination, Millis now,
                                      std::size_t limit) override;
   StoreResult<Unit> complete(std::span<const AttemptResult> results) override;
+  bool begin_group(bool durable) override;
+  StoreResult<Unit> end_group() override;
+  void abort_group() override;
   StoreResult<std::int64_t> release_inflight() override;
   StoreResult<std::int64_t> release_inflight(const std::string& destination) override;
   StoreResult<std::int64_t> prune_dedupe(Millis cutoff) override;
@@ -76,7 +80,7 @@ class SqliteStore final : public Store {
   StoreResult<Unit> prepare_statements();
   // Switches PRAGMA synchronous between FULL (durable commits) and NORMAL,
   // and keeps WAL write gathering on (SqliteWalVfs).
-  // Outside transactions only.
+  // Outside transactions only; inside a group, the group's setting holds.
   int set_durable(bool durable);
   StoreResult<Unit> complete_in_transaction(std::span<const AttemptResult> results);
   StoreResult<FetchResult> fetch_due_in_transaction(const std::string& destination, Millis now,

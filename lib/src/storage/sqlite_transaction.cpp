@@ -13,6 +13,10 @@ SqliteTransaction::~SqliteTransaction() {
 }
 
 int SqliteTransaction::begin() {
+  if (connection_.grouped()) {
+    // Never run a grouped call's statements in autocommit mode.
+    return connection_.in_transaction() ? SQLITE_OK : SQLITE_ABORT;
+  }
   if (connection_.in_transaction()) {
     // Left over from an earlier failure whose rollback failed too.
     connection_.rollback();
@@ -23,6 +27,9 @@ int SqliteTransaction::begin() {
 }
 
 int SqliteTransaction::commit() {
+  if (connection_.grouped()) {
+    return SQLITE_OK;  // the group commits
+  }
   const int rc = connection_.commit();
   if (rc == SQLITE_OK) {
     open_ = false;

@@ -1,5 +1,8 @@
 // SqliteTransaction: a write transaction (BEGIN IMMEDIATE) that is rolled back
-// on destruction unless committed, so no error path leaves one open.
+// on destruction unless committed, so no error path leaves one open. On a
+// grouped connection (SqliteConnection::set_grouped) it joins the group's
+// transaction instead: begin() fails if SQLite has already rolled that back
+// (after an error in it), commit() and the destructor leave it to the group.
 //
 // Thread contract: scoped to one call on the connection's thread.
 #pragma once

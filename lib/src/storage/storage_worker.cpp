@@ -285,27 +285,110 @@ void StorageWorker::measure_space(bool tick, bool look_only) {
   }
 }
 
-void StorageWorker::insert(std::vector<NewEvent>& events, std::vector<InsertOp*>& inserted) {
-  const auto complete_all = [&](const StoreError& error) {
-    for (InsertOp* op : inserted) {
-      op->done(fail(error));
-    }
-  };
-  if (measures_space_) {
-    const std::uint64_t need = estimate_bytes(events);
-    if (guard_.accepting() && need > insert_budget_) {
-      measure_space(false);  // near the limit: look again before writing
-    } else if (!guard_.accepting() && std::chrono::steady_clock::now() >=
-                                          next_measure_ - kMeasurePeriod + kClosedRemeasure) {
-      measure_space(false, true);  // refusing: has space come back?
-    }
-    if (!guard_.accepting()) {
-      complete_all(StoreError{"storage is full: new events are refused until deliveries free space",
-                              true, true});
-      return;
-    }
-    insert_budget_ = insert_budget_ > need ? insert_budget_ - need : 0;
+void StorageWorker::admit(Round& round) {
+  if (!measures_space_ || round.events.empty()) {
+    return;
   }
+  const std::uint64_t need = estimate_bytes(round.events);
+  if (guard_.accepting() && need > insert_budget_) {
+    measure_space(false);  // near the limit: look again before writing
+  } else if (!guard_.accepting() && std::chrono::steady_clock::now() >=
+                                        next_measure_ - kMeasurePeriod + kClosedRemeasure) {
+    measure_space(false, true);  // refusing: has space come back?
+  }
+  if (!guard_.accepting()) {
+    const StoreError refused{"storage is full: new events are refused until deliveries free space",
+                             true, true};
+    for (InsertOp* op : round.inserted) {
+      op->done(fail(refused));
+    }
+    round.events.clear();
+    round.inserted.clear();
+    return;
+  }
+  insert_budget_ = insert_budget_ > need ? insert_budget_ - need : 0;
+}
+
+namespace {
+
+// Hands each submission its own slice of a batch's outcomes, in order.
+template <class InsertOps>
+void complete_inserts(const InsertOps& inserted, const std::vector<InsertOutcome>& outcomes) {
+  auto next = outcomes.begin();
+  for (auto* op : inserted) {
+    const auto end = next + static_cast<std::ptrdiff_t>(op->events.size());
+    op->done(std::vector<InsertOutcome>(next, end));
+    next = end;
+  }
+}
+
+}  // namespace
+
+bool StorageWorker::write_grouped(Round& round) {
+  const bool durable = !round.events.empty();
+  const auto start = std::chrono::steady_clock::now();
+  const auto begun = guarded([&]() -> StoreResult<bool> { return store_->begin_group(durable); });
+  if (!begun || !*begun) {
+    return false;
+  }
+  bool ok = true;
+  std::vector<InsertOutcome> outcomes;
+  if (!round.events.empty()) {
+    auto inserted = guarded([&] { return store_->insert_batch(round.events); });
+    ok = inserted && inserted->size() == round.events.size();
+    if (ok) outcomes = std::move(inserted).value();
+  }
+  if (ok && !round.results.empty()) {
+    ok = guarded([&] { return store_->complete(round.results); }).ok();
+  }
+  std::vector<FetchResult> fetched;
+  for (const FetchOp* op : round.fetches) {
+    if (!ok) break;
+    auto taken = guarded([&] { return store_->fetch_due(op->destination, op->now, op->limit); });
+    ok = taken.ok();
+    if (ok) fetched.push_back(std::move(taken).value());
+  }
+  if (ok) {
+    ok = guarded([&] { return store_->end_group(); }).ok();
+  } else {
+    store_->abort_group();
+  }
+  if (!ok) {
+    // Each part again on its own says which of them failed, and why.
+    if (log_) log_->debug("storage: a grouped transaction failed; writing its parts one by one");
+    return false;
+  }
+  check_reachable();
+  if (observer_ != nullptr) {
+    observer_->on_commit(round.events.size() + round.results.size(), seconds_since(start), true);
+  }
+  if (!round.results.empty()) {
+    last_results_ = start;
+  }
+  complete_inserts(round.inserted, outcomes);
+  for (auto& done : round.completed) {
+    done(Unit{});
+  }
+  for (std::size_t i = 0; i < round.fetches.size(); ++i) {
+    round.fetches[i]->done(std::move(fetched[i]));
+  }
+  return true;
+}
+
+void StorageWorker::write_apart(Round& round) {
+  if (!round.events.empty()) {
+    insert(round);
+  }
+  if (!round.results.empty()) {
+    record_results(round);
+  }
+  for (FetchOp* op : round.fetches) {
+    fetch(*op);
+  }
+}
+
+void StorageWorker::insert(Round& round) {
+  std::vector<NewEvent>& events = round.events;
   const auto start = std::chrono::steady_clock::now();
   auto outcome = guarded([&] { return store_->insert_batch(events); });
   check_reachable();
@@ -316,76 +399,85 @@ void StorageWorker::insert(std::vector<NewEvent>& events, std::vector<InsertOp*>
     observer_->on_commit(events.size(), seconds_since(start), outcome.ok());
   }
   if (outcome) {
-    // Each submission gets its own slice of the outcomes, in order.
-    auto next = outcome->begin();
-    for (InsertOp* op : inserted) {
-      const auto end = next + static_cast<std::ptrdiff_t>(op->events.size());
-      op->done(std::vector<InsertOutcome>(next, end));
-      next = end;
-    }
+    complete_inserts(round.inserted, *outcome);
     return;
   }
   if (log_) {
     log_->error("storage: storing {} events failed: {}", events.size(), outcome.error().message);
   }
-  complete_all(outcome.error());
+  for (InsertOp* op : round.inserted) {
+    op->done(fail(outcome.error()));
+  }
   if (outcome.error().disk_full && measures_space_) {
     measure_space(false);  // the guard should close now
   }
 }
 
+void StorageWorker::record_results(Round& round) {
+  const auto start = std::chrono::steady_clock::now();
+  last_results_ = start;
+  auto outcome = guarded([&] { return store_->complete(round.results); });
+  check_reachable();
+  if (observer_ != nullptr) {
+    observer_->on_commit(round.results.size(), seconds_since(start), outcome.ok());
+  }
+  if (!outcome && log_) {
+    log_->error("storage: recording {} delivery results failed: {}", round.results.size(),
+                outcome.error().message);
+  }
+  if (!outcome && outcome.error().disk_full && measures_space_) {
+    measure_space(false);
+  }
+  for (auto& done : round.completed) {
+    done(outcome);
+  }
+}
+
+void StorageWorker::fetch(FetchOp& op) {
+  auto taken = guarded([&] { return store_->fetch_due(op.destination, op.now, op.limit); });
+  check_reachable();
+  op.done(std::move(taken));
+}
+
 void StorageWorker::process(std::vector<Op>& ops) {
-  std::vector<NewEvent> events;
-  std::vector<InsertOp*> inserted;
-  std::vector<AttemptResult> results;
-  std::vector<std::function<void(StoreResult<Unit>)>> completed;
-  std::vector<CallOp*> calls;
+  Round round;
+  std::vector<Op*> calls;  // fetches after the first other call, and the calls, in order
   for (Op& op : ops) {
     if (auto* insert = std::get_if<InsertOp>(&op)) {
       for (NewEvent& event : insert->events) {
-        events.push_back(std::move(event));
+        round.events.push_back(std::move(event));
       }
-      inserted.push_back(insert);
+      round.inserted.push_back(insert);
     } else if (auto* complete = std::get_if<CompleteOp>(&op)) {
-      for (AttemptResult& result : complete->results) results.push_back(std::move(result));
-      completed.push_back(std::move(complete->done));
+      for (AttemptResult& result : complete->results) round.results.push_back(std::move(result));
+      round.completed.push_back(std::move(complete->done));
+    } else if (auto* fetch = std::get_if<FetchOp>(&op); fetch != nullptr && calls.empty()) {
+      round.fetches.push_back(fetch);
     } else {
-      calls.push_back(&std::get<CallOp>(op));
+      calls.push_back(&op);
     }
   }
 
-  if (!events.empty()) {
-    insert(events, inserted);
+  admit(round);
+  const std::size_t parts =
+      (round.events.empty() ? 0 : 1) + (round.results.empty() ? 0 : 1) + round.fetches.size();
+  if (parts < 2 || !write_grouped(round)) {
+    write_apart(round);
   }
 
-  if (!results.empty()) {
-    const auto start = std::chrono::steady_clock::now();
-    last_results_ = start;
-    auto outcome = guarded([&] { return store_->complete(results); });
-    check_reachable();
-    if (observer_ != nullptr) {
-      observer_->on_commit(results.size(), seconds_since(start), outcome.ok());
+  for (Op* op : calls) {
+    if (auto* later = std::get_if<FetchOp>(op)) {
+      fetch(*later);
+      continue;
     }
-    if (!outcome && log_) {
-      log_->error("storage: recording {} delivery results failed: {}", results.size(),
-                  outcome.error().message);
-    }
-    if (!outcome && outcome.error().disk_full && measures_space_) {
-      measure_space(false);
-    }
-    for (auto& done : completed) {
-      done(outcome);
-    }
-  }
-
-  for (CallOp* call : calls) {
+    CallOp& call = std::get<CallOp>(*op);
     try {
-      call->run(*store_);
+      call.run(*store_);
     } catch (const std::exception& e) {
       if (log_) {
         log_->error("storage: call failed: {}", e.what());
       }
-      call->abandon();
+      call.abandon();
     }
   }
 }

@@ -659,3 +659,58 @@ TEST_CASE("inserts are refused once the file was deleted or replaced under the s
   REQUIRE(due.size() == 1);
   complete(*store, {delivered(due[0].id)});
 }
+
+TEST_CASE("a group commits its calls in one transaction, or keeps nothing of them", "[storage]") {
+  TempDir dir;
+  const std::string path = dir.file("relay.db");
+  auto store = open_store(path);
+  CHECK(insert(*store, {make_event("a", kT0)}) == std::vector{InsertOutcome::queued});
+  const auto taken = ok(store->fetch_due("oic", kT0 + 1, 10)).due;
+  REQUIRE(taken.size() == 1);
+
+  REQUIRE(store->begin_group(true));
+  CHECK_FALSE(store->begin_group(true));  // one at a time
+  CHECK(insert(*store, {make_event("b", kT0 + 2)}) == std::vector{InsertOutcome::queued});
+  complete(*store, {delivered(taken[0].id)});
+  const auto due = ok(store->fetch_due("oic", kT0 + 3, 10)).due;
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].event_id == "b");
+  // Nothing is visible to another connection before the group commits.
+  CHECK(query_int(path, "SELECT count(*) FROM seen WHERE event_id = 'b'") == 0);
+  CHECK(query_int(path, "SELECT count(*) FROM events WHERE event_id = 'a'") == 1);
+
+  SECTION("committed: all of it") {
+    ok(store->end_group());
+    CHECK(query_int(path, "SELECT count(*) FROM seen WHERE event_id = 'b'") == 1);
+    CHECK(query_int(path, "SELECT count(*) FROM events WHERE event_id = 'a'") == 0);
+    CHECK(query_int(path, "SELECT count(*) FROM deliveries WHERE state = 'inflight'") == 1);
+    CHECK(counter_mismatches(path) == 0);
+  }
+  SECTION("aborted: none of it, and the store works on alone") {
+    store->abort_group();
+    CHECK(query_int(path, "SELECT count(*) FROM seen WHERE event_id = 'b'") == 0);
+    CHECK(insert(*store, {make_event("b", kT0 + 4)}) == std::vector{InsertOutcome::queued});
+    const auto again = ok(store->fetch_due("oic", kT0 + 5, 10)).due;
+    REQUIRE(again.size() == 1);  // "a" is still in flight
+    CHECK(again[0].event_id == "b");
+    complete(*store, {delivered(taken[0].id)});
+    CHECK(query_int(path, "SELECT count(*) FROM events WHERE event_id = 'a'") == 0);
+    CHECK(counter_mismatches(path) == 0);
+  }
+}
+
+TEST_CASE("a call in a group that SQLite rolled back fails instead of committing alone",
+          "[storage]") {
+  TempDir dir;
+  const std::string path = dir.file("relay.db");
+  auto store = open_store(path);
+  REQUIRE(store->begin_group(true));
+  ok(store->execute("ROLLBACK"));  // as SQLite does itself after some errors
+  std::vector<NewEvent> batch{make_event("a", kT0)};
+  CHECK_FALSE(store->insert_batch(batch).ok());
+  CHECK_FALSE(store->end_group().ok());
+  CHECK(query_int(path, "SELECT count(*) FROM seen") == 0);
+  // Ungrouped again: the next insert commits on its own.
+  CHECK(insert(*store, {make_event("a", kT0)}) == std::vector{InsertOutcome::queued});
+  CHECK(query_int(path, "SELECT count(*) FROM seen") == 1);
+}

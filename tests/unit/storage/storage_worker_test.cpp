@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -533,7 +535,8 @@ TEST_CASE("attempt results that arrive alone wait for others, until an insert co
   CHECK(recorded == 1);
   CHECK(observer.counts() == std::vector<std::size_t>{1});
 
-  // An insert does not wait: it commits, and the four results after it.
+  // An insert does not wait: it commits, and the four results with it, in
+  // one transaction.
   std::optional<InsertOutcome> inserted;
   worker.async_insert(make_event("new", kT0 + 100),
                       boost::asio::bind_executor(io, [&](StoreResult<InsertOutcome> r) {
@@ -543,7 +546,7 @@ TEST_CASE("attempt results that arrive alone wait for others, until an insert co
   run_until(io, [&] { return recorded == 5 && inserted.has_value(); });
   CHECK(inserted == InsertOutcome::queued);
   CHECK(recorded == 5);
-  CHECK(observer.counts() == std::vector<std::size_t>{1, 1, 4});
+  CHECK(observer.counts() == std::vector<std::size_t>{1, 1 + 4});
 
   worker.stop();
   auto stats = ocirelay::storage::test::ok(open_store(dir)->stats());
@@ -598,4 +601,144 @@ TEST_CASE("attempt results do not wait once 256 are waiting, nor when the worker
   worker.reset();
   // All 300 delivered: nothing left pending or inflight for any destination.
   CHECK(ocirelay::storage::test::ok(open_store(dir)->stats()).empty());
+}
+
+TEST_CASE("waiting inserts, results and fetches commit as one transaction, then complete",
+          "[storage][worker]") {
+  TempDir dir;
+  RecordingObserver observer;
+  std::vector<ocirelay::storage::Delivery> taken;
+  StorageWorker worker(store_with_taken(dir, 3, taken), nullptr, &observer);
+  REQUIRE(taken.size() == 3);
+  boost::asio::io_context io;
+
+  Gate gate;
+  gate.hold(worker, io);
+  std::optional<StoreResult<InsertOutcome>> inserted;
+  std::optional<StoreResult<Unit>> recorded;
+  std::optional<StoreResult<FetchResult>> fetched;
+  std::optional<StoreResult<FetchResult>> audit;
+  // Observed as each completes: what a second connection finds committed.
+  std::optional<std::int64_t> committed_when_fetched;
+  const std::string path = dir.file("relay.db");
+  worker.async_insert(make_event("new", kT0 + 10, std::vector<std::string>{"oic", "audit"}),
+                      boost::asio::bind_executor(io, [&](auto r) { inserted = r; }));
+  worker.async_complete_many(
+      {ocirelay::storage::test::delivered(taken[0]), ocirelay::storage::test::delivered(taken[1])},
+      boost::asio::bind_executor(io, [&](auto r) { recorded = r; }));
+  worker.async_fetch_due("oic", kT0 + 20, 10, boost::asio::bind_executor(io, [&](auto r) {
+                           fetched = r;
+                           committed_when_fetched = ocirelay::storage::test::query_int(
+                               path, "SELECT count(*) FROM events WHERE event_id = 'new'");
+                         }));
+  worker.async_fetch_due("audit", kT0 + 20, 10,
+                         boost::asio::bind_executor(io, [&](auto r) { audit = r; }));
+  boost::asio::post(io, [&] { gate.open(); });
+  run_until(io, [&] { return inserted && recorded && fetched && audit; });
+
+  // One commit for all of them: the insert and the two results counted.
+  CHECK(observer.counts() == std::vector<std::size_t>{1 + 2});
+  REQUIRE(inserted);
+  REQUIRE(inserted->ok());
+  CHECK(**inserted == InsertOutcome::queued);
+  REQUIRE(recorded);
+  CHECK(recorded->ok());
+  // The fetches ran after the insert in the same transaction, and were
+  // handed out only once it had committed.
+  REQUIRE(fetched);
+  REQUIRE(fetched->ok());
+  REQUIRE((*fetched)->due.size() == 1);  // taken[2] is still in flight
+  CHECK((*fetched)->due[0].event_id == "new");
+  CHECK(committed_when_fetched == 1);
+  REQUIRE(audit);
+  REQUIRE(audit->ok());
+  REQUIRE((*audit)->due.size() == 1);
+  CHECK((*audit)->due[0].event_id == "new");
+
+  worker.stop();
+  auto stats = ocirelay::storage::test::ok(open_store(dir)->stats());
+  REQUIRE(stats.size() == 2);
+  for (const DestinationStats& s : stats) {
+    CHECK(s.pending == 0);
+    CHECK(s.inflight == (s.destination == "oic" ? 2 : 1));  // taken[2] and "new"
+  }
+  CHECK(ocirelay::storage::test::counter_mismatches(path) == 0);
+}
+
+TEST_CASE("a failed group is written again part by part, each operation with its own outcome",
+          "[storage][worker]") {
+  TempDir dir;
+  RecordingObserver observer;
+  std::ostringstream logged;
+  auto log = std::make_shared<spdlog::logger>(
+      "storage", std::make_shared<spdlog::sinks::ostream_sink_mt>(logged));
+  log->set_level(spdlog::level::debug);
+  std::vector<ocirelay::storage::Delivery> taken;
+  StorageWorker worker(store_with_taken(dir, 3, taken), log, &observer);
+  REQUIRE(taken.size() == 3);
+  boost::asio::io_context io;
+
+  Gate gate;
+  gate.hold(worker, io);
+  // The insert fails (the file was replaced under the store); the results
+  // and the fetch, which need only the open file, must not fail with it.
+  const std::string path = dir.file("relay.db");
+  std::filesystem::rename(path, path + ".old");
+  std::ofstream(path) << "";
+  std::optional<StoreResult<InsertOutcome>> inserted;
+  std::optional<StoreResult<Unit>> recorded;
+  std::optional<StoreResult<FetchResult>> fetched;
+  worker.async_insert(make_event("new", kT0 + 10),
+                      boost::asio::bind_executor(io, [&](auto r) { inserted = r; }));
+  worker.async_complete(ocirelay::storage::test::retry(taken[0], 1, kT0, 503, "busy"),
+                        boost::asio::bind_executor(io, [&](auto r) { recorded = r; }));
+  worker.async_fetch_due("oic", kT0 + 20, 10,
+                         boost::asio::bind_executor(io, [&](auto r) { fetched = r; }));
+  boost::asio::post(io, [&] { gate.open(); });
+  run_until(io, [&] { return inserted && recorded && fetched; });
+
+  REQUIRE(inserted);
+  REQUIRE_FALSE(inserted->ok());
+  CHECK(inserted->error().message.find("deleted or replaced") != std::string::npos);
+  REQUIRE(recorded);
+  CHECK(recorded->ok());
+  // The retried delivery is due again, and the new event was not stored.
+  REQUIRE(fetched);
+  REQUIRE(fetched->ok());
+  REQUIRE((*fetched)->due.size() == 1);
+  CHECK((*fetched)->due[0].id == taken[0].id);
+  // The group is not a commit; then the insert (failed) and the results.
+  CHECK(observer.counts() == std::vector<std::size_t>{1, 1});
+  CHECK(logged.str().find("grouped transaction failed") != std::string::npos);
+  CHECK(logged.str().find("storing 1 events failed") != std::string::npos);
+}
+
+TEST_CASE("a fetch submitted after another call runs after that call, not in the group before it",
+          "[storage][worker]") {
+  TempDir dir;
+  std::vector<ocirelay::storage::Delivery> taken;
+  StorageWorker worker(store_with_taken(dir, 3, taken), nullptr);
+  REQUIRE(taken.size() == 3);
+  boost::asio::io_context io;
+
+  Gate gate;
+  gate.hold(worker, io);
+  std::optional<StoreResult<InsertOutcome>> inserted;
+  std::optional<StoreResult<std::int64_t>> released;
+  std::optional<StoreResult<FetchResult>> fetched;
+  worker.async_insert(make_event("new", kT0 + 10),
+                      boost::asio::bind_executor(io, [&](auto r) { inserted = r; }));
+  worker.async_release_inflight(boost::asio::bind_executor(io, [&](auto r) { released = r; }));
+  worker.async_fetch_due("oic", kT0 + 20, 10,
+                         boost::asio::bind_executor(io, [&](auto r) { fetched = r; }));
+  boost::asio::post(io, [&] { gate.open(); });
+  run_until(io, [&] { return inserted && released && fetched; });
+
+  REQUIRE(released);
+  REQUIRE(released->ok());
+  CHECK(**released == 3);
+  // Fetched after the release: the three released and the new one.
+  REQUIRE(fetched);
+  REQUIRE(fetched->ok());
+  CHECK((*fetched)->due.size() == 4);
 }

@@ -4,9 +4,16 @@
 // alone calls it. Any thread may submit operations; each completion handler is
 // posted to the handler's associated executor (a coroutine's own executor), so
 // callers never run on the storage thread. Operations that queue up while a
-// transaction is on disk are batched: all waiting inserts go into one
-// insert_batch() and all waiting attempt results into one complete(), one
-// commit each (group commit). Attempt results that wait alone (no insert
+// transaction is on disk are batched (group commit): all waiting inserts go
+// into one insert_batch(), all waiting attempt results into one complete(),
+// and where the store can (Store::begin_group: SQLite) these and the waiting
+// fetches (those submitted before any other call) share one transaction,
+// durable when it holds inserts. Its operations complete only once it has
+// committed, so no delivery it takes is handed out before the event is
+// durable. If any part of it fails, nothing of it is kept, and the parts are
+// written again one by one, each in its own transaction with its own
+// outcome (a store that does not group always works that way). Other calls
+// run after them, one at a time, in the order submitted. Attempt results that wait alone (no insert
 // or call queued) commit at most once per `results_linger` (2 ms) unless
 // 256 of them wait: they arrive one delivery at a time and commit without
 // fsync, so without the wait each commit took a handful (4.4 on average end
@@ -135,10 +142,11 @@ class StorageWorker {
   // void(StoreResult<FetchResult>)
   template <class Token>
   auto async_fetch_due(std::string destination, Millis now, std::size_t limit, Token&& token) {
-    return async_call<FetchResult>(std::forward<Token>(token),
-                                   [destination = std::move(destination), now, limit](Store& s) {
-                                     return s.fetch_due(destination, now, limit);
-                                   });
+    return async_op<StoreResult<FetchResult>>(
+        std::forward<Token>(token),
+        [destination = std::move(destination), now, limit](auto done) mutable {
+          return Op{FetchOp{std::move(destination), now, limit, std::move(done)}};
+        });
   }
 
   // void(StoreResult<Unit>)
@@ -206,11 +214,27 @@ class StorageWorker {
     std::vector<AttemptResult> results;
     std::function<void(StoreResult<Unit>)> done;
   };
+  struct FetchOp {
+    std::string destination;
+    Millis now = 0;
+    std::size_t limit = 0;
+    std::function<void(StoreResult<FetchResult>)> done;
+  };
   struct CallOp {
     std::function<void(Store&)> run;
     std::function<void()> abandon;  // completes with "storage stopped"
   };
-  using Op = std::variant<InsertOp, CompleteOp, CallOp>;
+  using Op = std::variant<InsertOp, CompleteOp, FetchOp, CallOp>;
+
+  // What one round of process() writes: the inserts, attempt results and
+  // fetches waiting together (the fetches submitted before any other call).
+  struct Round {
+    std::vector<NewEvent> events;
+    std::vector<InsertOp*> inserted;
+    std::vector<AttemptResult> results;
+    std::vector<std::function<void(StoreResult<Unit>)>> completed;
+    std::vector<FetchOp*> fetches;
+  };
 
   static StoreError stopped_error() { return StoreError{"storage stopped", false}; }
 
@@ -246,7 +270,19 @@ class StorageWorker {
   void submit(Op op);
   void run();
   void process(std::vector<Op>& ops);
-  void insert(std::vector<NewEvent>& events, std::vector<InsertOp*>& inserted);
+  // Lets the space guard decide on the round's inserts; when it refuses,
+  // they complete with its error and leave the round.
+  void admit(Round& round);
+  // The round in one group (Store::begin_group), completing every operation
+  // once it committed; false, with nothing completed or kept, when the store
+  // does not group or the group failed.
+  bool write_grouped(Round& round);
+  // The round one part at a time, each in its own transaction, each
+  // operation with its own outcome.
+  void write_apart(Round& round);
+  void insert(Round& round);
+  void record_results(Round& round);
+  void fetch(FetchOp& op);
   // Measures, lets the guard decide, logs a change, publishes the status and
   // gives WAL space back when refusing, or on a periodic `tick` when nothing
   // was written for a period. Storage thread (or the constructor, before it

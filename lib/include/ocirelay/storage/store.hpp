@@ -131,6 +131,21 @@ class Store {
     return fail(unsupported());
   }
 
+  // --- one transaction for several calls (StorageWorker) -------------------
+  // begin_group() opens one transaction that the insert_batch(), complete()
+  // and fetch_due() calls made before end_group() join instead of each
+  // committing its own; end_group() commits them together, durably when
+  // begin_group() was told `durable` (and returns only once they are
+  // durable), else as fetch_due() and complete() commit alone. Their results
+  // hold only once end_group() succeeded: when a call inside the group
+  // fails, or end_group() does, nothing of the group is kept (abort_group()
+  // after a failed call), and the caller makes the calls again one by one.
+  // begin_group() returns false when the store does not group (the default)
+  // or could not open the transaction; nothing is open then.
+  virtual bool begin_group([[maybe_unused]] bool durable) { return false; }
+  virtual StoreResult<Unit> end_group() { return Unit{}; }
+  virtual void abort_group() {}
+
   // --- work a store defers to a quiet moment (StorageWorker) ---------------
   // When the store has put off work of its own, the time by which it wants
   // run_deferred() called (PgStore: a notification it owes other relays);
