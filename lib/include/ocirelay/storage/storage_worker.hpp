@@ -13,17 +13,18 @@
 // durable. If any part of it fails, nothing of it is kept, and the parts are
 // written again one by one, each in its own transaction with its own
 // outcome (a store that does not group always works that way). Other calls
-// run after them, one at a time, in the order submitted. Attempt results that wait alone (no insert
-// or call queued) commit at most once per `results_linger` (2 ms) unless
-// 256 of them wait: they arrive one delivery at a time and commit without
-// fsync, so without the wait each commit took a handful (4.4 on average end
-// to end, docs/benchmarks.md), each paying a transaction's fixed cost.
-// Nothing waits on them but the dispatcher's bookkeeping (a delivery's slot
-// is freed when its request ends); an insert or call ends the wait at once,
-// and so does stop(). stop() (or the destructor) finishes every
-// operation already submitted, then joins; operations submitted after stop()
-// complete at once with a "storage stopped" error. The worker must outlive the
-// executors it posts to or be stopped before they are destroyed.
+// run after them, one at a time, in the order submitted. Attempt results
+// that wait alone (no insert or call queued) commit at most once per
+// `results_linger` (2 ms) unless 256 of them wait: they arrive one delivery
+// at a time and commit without fsync, so without the wait each commit took a
+// handful (4.4 on average end to end, docs/benchmarks.md), each paying a
+// transaction's fixed cost. Nothing waits on them but the dispatcher's
+// bookkeeping (a delivery's slot is freed when its request ends); an insert,
+// fetch or call ends the wait at once, and so does stop(). stop() (or the
+// destructor) finishes every operation already submitted, then joins;
+// operations submitted after stop() complete at once with a "storage
+// stopped" error. The worker must outlive the executors it posts to or be
+// stopped before they are destroyed.
 // The events of one async_insert_many() go into the same insert_batch() call,
 // so a batch request is one transaction, never split.
 //
