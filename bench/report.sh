@@ -384,6 +384,32 @@ plot_dir="$(basename "$PLOTS")"
   pair_rows ids sequential random accepted_per_s latency_p50_us latency_p99_us relay_cpu_us \
     written_bytes_per_event load_cpu_us
   echo
+  echo "## 6c. Other engines for the same work"
+  echo
+  echo "The storage work of the relay's rounds, alone on one thread"
+  echo "(\`ocirelay-storeprobe\`, $(median engines sqlite-accept-sequential events) createobject events per run, rounds of 20"
+  echo "events, each round one durable transaction): accept stores each event (its"
+  echo "dedupe ID, its body, its delivery); e2e also takes 20 due deliveries per"
+  echo "round and removes the previous round's as delivered. sqlite is the relay's"
+  echo "own store (SqliteStore, grouped as the storage thread groups it); rocksdb"
+  echo "and lmdb do the same work in RocksDB 7.8 and LMDB 0.9 from Debian. CPU:"
+  echo "the process's, every thread and the kernel, per event; written: bytes"
+  echo "sent to the disk per event (\`write_bytes\`)."
+  echo
+  echo "| work | IDs | engine | events/s | CPU µs per event | range | user | system | written bytes per event |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  for mode in accept e2e; do
+    for ids in sequential random; do
+      for engine in sqlite rocksdb lmdb; do
+        label="$engine-$mode-$ids"
+        echo "| $mode | $ids | $engine | $(median engines "$label" events_per_s)" \
+          "| $(median engines "$label" cpu_us_per_event) | $(range engines "$label" cpu_us_per_event)" \
+          "| $(median engines "$label" user_us_per_event) | $(median engines "$label" system_us_per_event)" \
+          "| $(median engines "$label" written_bytes_per_event) |"
+      done
+    done
+  done
+  echo
   echo "## 7. The per-event log"
   echo
   echo "A SQLite relay takes $(median log info queued) createobject events over 64 connections, the"

@@ -11,7 +11,7 @@
 #   bench/run.sh --only postgresql,batch-input
 #                                only these steps (fsync, accept, e2e, batching,
 #                                sustained, backlog, idle, connections,
-#                                postgresql, batch-input, ids, log); the
+#                                postgresql, batch-input, ids, engines, log); the
 #                                report goes to build/bench-only/ (docs untouched)
 #   PERF_OUT=DIR bench/run.sh --only postgresql
 #                                also profiles each PostgreSQL accept run with
@@ -35,7 +35,7 @@ cd "$ROOT"
 QUICK=0
 RUNS=3
 ONLY=""
-STEPS="fsync accept e2e batching sustained backlog idle connections postgresql batch-input ids log"
+STEPS="fsync accept e2e batching sustained backlog idle connections postgresql batch-input ids engines log"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -65,12 +65,14 @@ if [ "$QUICK" = 1 ]; then
   RUNS=1; WRK_SECONDS=2; E2E_COUNT=3000; E2E_SERIAL_COUNT=200; BACKLOG=5000; IDLE_SECONDS=3; FSYNC_SECONDS=1
   BATCH_COUNT=300; SUSTAINED_RATES="500 1000"; SUSTAINED_SECONDS=2
   PG_COUNT=2000; PG_E2E_COUNT=1000; BATCH_INPUT_COUNT=2000; LOG_COUNT=2000; IDS_COUNT=2000
+  ENGINES_COUNT=2000
   OUT="$ROOT/build/bench-quick"; DOC="$OUT/benchmarks.md"; PLOTS="$OUT"
 else
   HOLD_CONNECTIONS=(256 1000); HOLD_AFTER=5,30,60
   WRK_SECONDS=10; E2E_COUNT=100000; E2E_SERIAL_COUNT=2000; BACKLOG=1000000; IDLE_SECONDS=30; FSYNC_SECONDS=5
   BATCH_COUNT=3000
   PG_COUNT=40000; PG_E2E_COUNT=20000; BATCH_INPUT_COUNT=40000; LOG_COUNT=40000; IDS_COUNT=60000
+  ENGINES_COUNT=60000
   OUT="$ROOT/build/bench-full"; DOC="$ROOT/docs/benchmarks.md"; PLOTS="$ROOT/docs/benchmarks"
   if [ -n "$ONLY" ]; then  # a partial run never rewrites the page
     OUT="$ROOT/build/bench-only"; DOC="$OUT/benchmarks.md"; PLOTS="$OUT"
@@ -80,6 +82,12 @@ CONNECTIONS=(1 16 64)
 
 scripts/install-extra-deps.sh
 scripts/build.sh --target ocirelayd ocirelay-bench >/dev/null
+# ocirelay-storeprobe exists only where RocksDB and LMDB are installed
+# (bench/CMakeLists.txt); the engines step says so when it does not.
+STOREPROBE="$ROOT/build/bench/ocirelay-storeprobe"
+if want engines && cmake --build build --target help | grep -w ocirelay-storeprobe >/dev/null; then
+  scripts/build.sh --target ocirelay-storeprobe >/dev/null
+fi
 OCIRELAYD="${OCIRELAY_BENCH_DAEMON:-$ROOT/build/daemon/ocirelayd}"
 BENCH="$ROOT/build/bench/ocirelay-bench"
 EVENT="$ROOT/tests/data/events/createobject.json"
@@ -716,6 +724,36 @@ if want ids; then
     accept_runs ids sequential "$run" 1 "$IDS_COUNT" "" --event "$EVENT" --ids sequential
     accept_runs ids random "$run" 1 "$IDS_COUNT" "" --event "$EVENT" --ids random
   done
+fi
+
+# --- 6c. Other engines for the same work -----------------------------------
+# The storage work of the relay's rounds (a durable transaction per round of
+# 20 events: dedupe, body, delivery; end to end also the claims and the
+# results) run alone on one thread by ocirelay-storeprobe, with the relay's
+# own SQLite store and with RocksDB and LMDB doing the same, turn about.
+if want engines; then
+  if [ -x "$STOREPROBE" ]; then
+    say "other engines: $ENGINES_COUNT events per run, sqlite against rocksdb and lmdb"
+    for run in $(seq 1 "$RUNS"); do
+      for mode in accept e2e; do
+        for ids in sequential random; do
+          for engine in sqlite rocksdb lmdb; do
+            dir="$WORK/engine-$engine"
+            rm -rf "$dir"
+            "$STOREPROBE" --engine "$engine" --dir "$dir" --event "$EVENT" --mode "$mode" \
+              --ids "$ids" --events "$ENGINES_COUNT" --batch 20 --run "engines-$run" >"$dir.out"
+            # shellcheck disable=SC2046
+            record engines "$engine-$mode-$ids" "$run" $(kv_lines "$dir.out")
+            rm -rf "$dir" "$dir.out"
+          done
+        done
+      done
+      say "  run $run: $(awk -F'\t' -v r="$run" '$1 == "engines" && $3 == r && $4 == "cpu_us_per_event" {
+        printf "%s %s us ", $2, $5}' "$RESULTS")"
+    done
+  else
+    say "other engines: skipped, ocirelay-storeprobe is not built (needs librocksdb-dev and liblmdb-dev)"
+  fi
 fi
 
 # --- 7. The per-event log: log.level info against warn ----------------------

@@ -41,6 +41,18 @@ std::string EventTemplate::make(std::string_view run, std::uint64_t seq, Ids ids
   std::string out;
   out.reserve(prefix_.size() + suffix_.size() + run.size() + 64);
   out += prefix_;
+  append_id(out, run, seq, ids);
+  out += suffix_;
+  return out;
+}
+
+std::string EventTemplate::id(std::string_view run, std::uint64_t seq, Ids ids) {
+  std::string out;
+  append_id(out, run, seq, ids);
+  return out;
+}
+
+void EventTemplate::append_id(std::string& out, std::string_view run, std::uint64_t seq, Ids ids) {
   out += run;
   out += '-';
   if (ids == Ids::random) {
@@ -65,8 +77,6 @@ std::string EventTemplate::make(std::string_view run, std::uint64_t seq, Ids ids
     out += '-';
   }
   out += std::to_string(seq);
-  out += suffix_;
-  return out;
 }
 
 std::optional<std::uint64_t> EventTemplate::seq_of(std::string_view id) {

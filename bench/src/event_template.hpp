@@ -28,12 +28,17 @@ class EventTemplate {
   // "<run>-<uuid>-<seq>": a UUID-shaped string drawn from (run, seq).
   std::string make(std::string_view run, std::uint64_t seq, Ids ids = Ids::sequential) const;
 
+  // The ID alone, as make() puts it in the event.
+  static std::string id(std::string_view run, std::uint64_t seq, Ids ids = Ids::sequential);
+
   // The sequence number from an ID made by make(), or nullopt.
   static std::optional<std::uint64_t> seq_of(std::string_view id);
 
   std::size_t size() const { return prefix_.size() + suffix_.size(); }
 
  private:
+  static void append_id(std::string& out, std::string_view run, std::uint64_t seq, Ids ids);
+
   std::string prefix_;  // everything up to and including the opening quote
   std::string suffix_;  // from the closing quote on
 };
