@@ -13,6 +13,7 @@
 #include "ocirelay/storage/store.hpp"
 #include "storage/sqlite_queries.hpp"
 #include "storage/sqlite_store.hpp"
+#include "support/fixtures.hpp"
 #include "support/temp_dir.hpp"
 #include "unit/storage/store_test_support.hpp"
 
@@ -38,6 +39,7 @@ using ocirelay::storage::test::program_opcodes;
 using ocirelay::storage::test::query_int;
 using ocirelay::storage::test::query_plan;
 using ocirelay::storage::test::retry;
+using ocirelay::test::read_file;
 using ocirelay::test::TempDir;
 
 namespace {
@@ -245,6 +247,25 @@ TEST_CASE("bodies come back byte for byte", "[storage]") {
   CHECK(query_int(store->path(),
                   "SELECT typeof(body) = 'blob' FROM events WHERE event_id = "
                   "'binary'") == 1);
+}
+
+TEST_CASE("a delivered event's body does not stay readable in the database file", "[storage]") {
+  TempDir dir;
+  auto store = open_store(dir.file("relay.db"));
+  const std::string queued = "still-queued-object-3c9a";
+  const std::string delivered_name = "delivered-object-7d1f";
+  insert(*store, {make_event("queued", kT0, {"oic"}, "{\"name\":\"" + queued + "\"}"),
+                  make_event("done", kT0 + 1, {"oic"}, "{\"name\":\"" + delivered_name + "\"}")});
+  auto due = ok(store->fetch_due("oic", kT0 + 10, 10)).due;
+  REQUIRE(due.size() == 2);
+  REQUIRE(due[1].body.find(delivered_name) != std::string::npos);
+  complete(*store, {delivered(due[1].id)});
+  ok(store->shrink_wal());  // every page in the database file, the WAL empty
+
+  const std::string file = read_file(store->path());
+  CHECK(file.find(queued) != std::string::npos);  // the scan sees what is there
+  CHECK(file.find(delivered_name) == std::string::npos);
+  CHECK(read_file(store->path() + "-wal").empty());
 }
 
 TEST_CASE("release_inflight for one destination leaves the others inflight", "[storage]") {
