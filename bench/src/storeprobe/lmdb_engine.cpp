@@ -5,7 +5,6 @@
 //   seen      event_id -> when it was first seen
 //   due       dest\0<due><id> -> "" (pending deliveries by due time)
 //   inflight  id -> dest
-#include <cstring>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -164,10 +163,11 @@ Result<std::unique_ptr<StoreEngine>> open_lmdb_engine(const std::string& dir) {
                              MDB_CREATE | MDB_INTEGERKEY};
   rc = mdb_txn_begin(env, nullptr, 0, &txn);
   for (int i = 0; rc == 0 && i < 4; ++i) rc = mdb_dbi_open(txn, names[i], flags[i], &dbi[i]);
-  if (rc == 0)
+  if (rc == 0) {
     rc = mdb_txn_commit(txn);
-  else if (txn != nullptr)
+  } else if (txn != nullptr) {
     mdb_txn_abort(txn);
+  }
   if (rc != 0) {
     mdb_env_close(env);
     return fail(lmdb_error("open databases", rc));

@@ -13,8 +13,8 @@
 // delivered, then a last round drains what is left; the probe fails unless
 // every event came back once. D must be empty or missing; the probe leaves
 // its files there. Figures are key=value lines; the CPU is the process's
-// (every thread, kernel included) over the rounds alone: the events are
-// made before the clock starts.
+// (every thread, kernel included) over the rounds and the engine's closing:
+// the events are made before the clock starts.
 #include <sys/resource.h>
 
 #include <charconv>

@@ -95,8 +95,9 @@ class RocksdbEngine final : public StoreEngine {
       const auto k = it->key();
       const auto id = read_be64(std::string_view(k.data() + k.size() - 8, 8));
       const auto found = db_->Get(read_, key('e', id), &value_);
-      if (!found.ok())
+      if (!found.ok()) {
         return fail("rocksdb: body of delivery " + std::to_string(id) + ": " + found.ToString());
+      }
       batch.Delete(k);
       batch.Put(key('f', id), kDestination);
       out.claimed.push_back(static_cast<std::int64_t>(id));
