@@ -17,7 +17,7 @@ StoreResult<std::vector<storage::InsertOutcome>> MemoryStore::insert_batch(
       pending_.clear();
       oldest_.clear();
     }
-    if (!ids_.insert(ev.event_id).second) {
+    if (!ids_.insert(storage::dedupe_key(ev)).second) {
       outcomes.push_back(storage::InsertOutcome::duplicate);
       inserted_.push_back({ev, storage::InsertOutcome::duplicate});
       continue;

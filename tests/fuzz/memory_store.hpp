@@ -46,7 +46,7 @@ class MemoryStore final : public storage::Store {
 
  private:
   std::size_t max_events_;
-  std::set<std::string> ids_;                          // event IDs seen
+  std::set<std::string> ids_;                          // dedupe keys seen
   std::map<std::string, std::int64_t> pending_;        // destination -> deliveries
   std::map<std::string, storage::Millis> oldest_;      // destination -> oldest received_at
   std::vector<Inserted> inserted_;

@@ -74,6 +74,42 @@ TEST_CASE("events are queued, filtered or recognised as duplicates", "[ingress]"
   CHECK(contains(metrics.body, "ocirelay_route_matches_total{route=\"finance\"} 2"));
 }
 
+TEST_CASE("a duplicate is the same eventID with the same event time", "[ingress][dedupe]") {
+  FakeHttpServer oic;
+  RelayHarness relay(one_route(oic));
+  relay.start();
+  TestClient client(relay.port());
+  auto with_time = [](std::string body, const std::string& from, const std::string& to) {
+    const auto at = body.find(from);
+    REQUIRE(at != std::string::npos);
+    return body.replace(at, from.size(), to);
+  };
+  const std::string oci = fixture("events/createobject.json");
+  const std::string later = with_time(oci, R"("eventTime": "2026-05-14T09:12:41.372Z")",
+                                      R"("eventTime": "2026-05-14T09:12:45.000Z")");
+  CHECK(client.post_event(oci).status == 202);
+  CHECK(client.post_event(later).status == 202);  // the same ID at another time
+  auto again = client.post_event(later);
+  CHECK(again.status == 200);
+  CHECK(again.body == R"({"status":"duplicate","eventID":"3e47d127-19de-6eb8-eb67-0c1ab961fcbc"})");
+
+  // A CloudEvent's time is `time`; without one, its ID alone is the key.
+  const std::string ce = fixture("events/cloudevents-1.0-structured.json");
+  const std::string untimed = with_time(ce, R"("time": "2026-05-14T09:12:41.372Z",)", "");
+  const std::pair<std::string, std::string> json{"Content-Type", "application/cloudevents+json"};
+  CHECK(client.request("POST", "/v1/events", ce, {json}).status == 202);
+  CHECK(client.request("POST", "/v1/events", ce, {json}).status == 200);
+  CHECK(client.request("POST", "/v1/events", untimed, {json}).status == 202);
+  CHECK(client.request("POST", "/v1/events", untimed, {json}).status == 200);
+
+  REQUIRE(oic.wait_for_requests(4, 10s));
+  std::this_thread::sleep_for(300ms);
+  CHECK(oic.request_count() == 4);  // each event once, however often it was posted
+  auto metrics = TestClient(relay.management_port()).request("GET", "/metrics");
+  CHECK(contains(metrics.body, "ocirelay_events_received_total{result=\"queued\"} 4"));
+  CHECK(contains(metrics.body, "ocirelay_events_received_total{result=\"duplicate\"} 3"));
+}
+
 TEST_CASE("bad requests get the right 4xx and a JSON reason", "[ingress]") {
   FakeHttpServer oic;
   RelayHarness relay(one_route(oic), "  max_body_bytes: 4096\n");

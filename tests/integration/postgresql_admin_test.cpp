@@ -68,10 +68,14 @@ std::unique_ptr<Store> open_store(const std::string& url, const std::string& nod
   return std::move(store).value();
 }
 
+// An OCI event as the relay stores it: its time is part of its dedupe key,
+// which storage copy reads back from the body.
 NewEvent event(const std::string& id, std::int64_t at) {
   NewEvent e;
   e.event_id = id;
-  e.body = "{\"eventID\":\"" + id + "\"}";
+  e.event_time = "2026-05-14T09:12:41.372Z";
+  e.body = R"({"eventType":"t","eventID":")" + id + R"(","eventTime":")" + e.event_time +
+           R"(","data":{}})";
   e.destinations = {"oic"};
   e.received_at = at;
   return e;
@@ -262,6 +266,7 @@ std::string make_sqlite_backlog(const TempDir& dir, std::int64_t now) {
                                event("p2", now - 3000), event("d0", now - 2000),
                                event("done", now - 1000)};
   events[1].body = std::string("binary\0body\xff", 12);
+  events[1].event_time.clear();  // as the relay would: no time in the body
   events[3].destinations = {"oic", "audit"};
   REQUIRE(store.insert_batch(events).ok());
   auto due = store.fetch_due("oic", now, 10);
@@ -356,16 +361,22 @@ TEST_CASE("postgresql: storage copy moves a SQLite backlog once, and only once",
   REQUIRE(by_id.count("p2") == 1);
   CHECK(by_id["p0"].attempts == 2);
   CHECK(by_id["p0"].received_at == now - 5000);
-  CHECK(by_id["p0"].body == "{\"eventID\":\"p0\"}");
+  CHECK(by_id["p0"].body == event("p0", now).body);
   CHECK(by_id["p1"].body == std::string("binary\0body\xff", 12));  // byte for byte
   CHECK(by_id["p1"].attempts == 0);
-  // The cluster's dedupe knows every eventID of the file, delivered ones too.
-  const std::vector<NewEvent> again{event("done", now), event("p2", now), event("new", now)};
+  // The cluster's dedupe knows every event of the file, delivered ones too,
+  // by eventID and time; the same eventID at another time is another event.
+  std::vector<NewEvent> again{event("done", now), event("p2", now), event("new", now),
+                              event("p1", now), event("p2", now)};
+  again[3].body = std::string("binary\0body\xff", 12);
+  again[3].event_time.clear();
+  again[4].event_time = "2026-05-14T09:12:42.000Z";
   auto outcomes = relay->insert_batch(again);
   REQUIRE(outcomes.ok());
-  CHECK(outcomes.value() == std::vector{ocirelay::storage::InsertOutcome::duplicate,
-                                        ocirelay::storage::InsertOutcome::duplicate,
-                                        ocirelay::storage::InsertOutcome::queued});
+  using ocirelay::storage::InsertOutcome;
+  CHECK(outcomes.value() == std::vector{InsertOutcome::duplicate, InsertOutcome::duplicate,
+                                        InsertOutcome::queued, InsertOutcome::duplicate,
+                                        InsertOutcome::queued});
 
   // p0 is delivered meanwhile; copying the same file again adds nothing.
   AttemptResult delivered;
@@ -381,8 +392,8 @@ TEST_CASE("postgresql: storage copy moves a SQLite backlog once, and only once",
                  "bodies\n"));
   CHECK(contains(second.output, "already present: 5 deliveries"));
   CHECK(contains(second.output, "event IDs for deduplication: 0 added, 5 already present"));
-  // The 4 copied deliveries p0 is not one of any more, and "new".
-  CHECK(pg->psql(database, "SELECT count(*) FROM deliveries") == "5\n");
+  // The 4 copied deliveries p0 is not one of any more, "new" and p2 at 42 s.
+  CHECK(pg->psql(database, "SELECT count(*) FROM deliveries") == "6\n");
   CHECK(pg->psql(database, "SELECT count(*) FROM events WHERE event_id = 'p0'") == "0\n");
 }
 

@@ -100,15 +100,30 @@ std::string check_cloudevents_data(const rapidjson::Value& event) {
   return {};
 }
 
+// The event's time member as it is written, when it can be part of a key;
+// else empty (the event is still accepted: the time is not validated here).
+std::string_view key_time(const rapidjson::Value& event, const char* name) {
+  const auto it = event.FindMember(name);
+  if (it == event.MemberEnd() || !it->value.IsString()) {
+    return {};
+  }
+  const std::string_view time(it->value.GetString(), it->value.GetStringLength());
+  if (time.size() > Event::kMaxEventTimeBytes || is_control(time)) {
+    return {};
+  }
+  return time;
+}
+
 }  // namespace
 
 Event::Event(std::string body, std::unique_ptr<JsonDocument> doc, Format format,
-             std::string event_type, std::string event_id)
+             std::string event_type, std::string event_id, std::string event_time)
     : body_(std::move(body)),
       doc_(std::move(doc)),
       format_(format),
       event_type_(std::move(event_type)),
-      event_id_(std::move(event_id)) {}
+      event_id_(std::move(event_id)),
+      event_time_(std::move(event_time)) {}
 
 const rapidjson::Value& Event::data() const noexcept {
   // An event without data (a CloudEvent may have none, or data_base64)
@@ -169,9 +184,10 @@ Result<Event> parse_event(std::string body, const ParseLimits& limits) {
 
   std::string event_type(type);
   std::string event_id(id);
+  std::string event_time(key_time(*doc, cloudevents ? "time" : "eventTime"));
   return Event(std::move(body), std::move(parsed),
                cloudevents ? Format::cloudevents_1_0 : Format::oci_events, std::move(event_type),
-               std::move(event_id));
+               std::move(event_id), std::move(event_time));
 }
 
 }  // namespace ocirelay::event

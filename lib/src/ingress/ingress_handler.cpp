@@ -220,6 +220,7 @@ asio::awaitable<Response> IngressHandler::post_event(Request& request) {
 
   storage::NewEvent record;
   record.event_id = ev.event_id();
+  record.event_time = ev.event_time();
   record.destinations = decision.destinations;
   record.received_at = storage::now_millis();
   record.body = ev.take_body();
@@ -258,6 +259,7 @@ asio::awaitable<Response> IngressHandler::post_batch(Request& request, event::Ba
     if (!decisions.back().destinations.empty()) {
       storage::NewEvent record;
       record.event_id = ev.event_id();
+      record.event_time = ev.event_time();
       record.destinations = decisions.back().destinations;
       record.received_at = now;
       record.body = ev.take_body();

@@ -18,8 +18,11 @@ namespace {
 //             relay `claimed_by` until `lease_until`, both NULL otherwise) or
 //             'dead' (a dead letter). An identity column: ids are never
 //             reused, so a late result cannot hit a newer row.
-// seen        Event IDs accepted within the dedupe window, for every relay:
-//             its primary key makes dedupe cluster-wide.
+// seen        Events accepted within the dedupe window, for every relay, by
+//             dedupe key (storage::dedupe_key; bare eventIDs from relays
+//             before it): its primary key makes dedupe cluster-wide. The
+//             column keeps its name, event_id, so that relays of both kinds
+//             share the table.
 // ocirelay_schema  One row per migration applied: version, when, by whom.
 //
 // Times are milliseconds since the Unix epoch (bigint), as in SQLite, from

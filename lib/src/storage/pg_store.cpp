@@ -24,18 +24,24 @@ constexpr int kTransactionTries = 3;
 // (synchronous_commit stays on). The data-modifying CTEs see one snapshot
 // and share their RETURNING rows.
 //
-// fresh: $1 event_ids (text[], sorted, each once), $2 first seen at
-// (bigint[]). Inserted in array order, so concurrent batches lock seen rows
-// in the same order. RETURNING names the new IDs; the others are duplicates
-// (committed by this or another relay, or waited for until it committed).
+// fresh: $1 dedupe keys (text[], sorted, each once: storage::dedupe_key),
+// $2 first seen at (bigint[]), $14 each key's bare eventID (text[]).
+// Inserted in array order, so concurrent batches lock seen rows in the same
+// order. RETURNING names the new keys; the others are duplicates (committed
+// by this or another relay, or waited for until it committed). A key whose
+// bare eventID is itself a row of seen, as relays before the dedupe key
+// wrote them (possibly still running beside this one), is a duplicate too:
+// one more lookup in the same index per event.
 //
-// input, e, d: the events that have destinations, of which those in `fresh`
-// are stored with their deliveries. $3 event_ids (text[]), $4 every body end
-// to end (bytea, binary), $5 each body's offset in $4 and $6 its length (a
-// bytea parameter is below 1 GiB: these fit an int), $7 received_at
-// (bigint[]); $8 each delivery's event (index into $3, from 1), $9 its
-// destination (text[]). Rows are inserted in input order, so ids keep the
-// order of acceptance.
+// input, ir, e, er, d: the events that have destinations, of which those in
+// `fresh` are stored with their deliveries. $3 their keys and $15 their bare
+// eventIDs (text[]), $4 every body end to end (bytea, binary), $5 each
+// body's offset in $4 and $6 its length (a bytea parameter is below 1 GiB:
+// these fit an int), $7 received_at (bigint[]); $8 each delivery's event
+// (index into $3, from 1), $9 its destination (text[]). Rows are inserted in
+// input order, so ids keep the order of acceptance, and the k-th event row
+// inserted is the k-th fresh input (ir and er: two events of one batch may
+// share a bare eventID, with different times).
 //
 // wake: when $12 (bool) is true, NOTIFY on channel $10, sent at commit, its
 // payload the destinations of the stored deliveries and those of $13
@@ -53,19 +59,23 @@ constexpr int kTransactionTries = 3;
 // from about 1,900 to 500-1,000 deliveries/s.
 constexpr const char* kSqlAccept =
     "WITH fresh AS (INSERT INTO seen (event_id, first_seen_at)"
-    " SELECT id, at FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS t(id, at, n)"
+    " SELECT key, at FROM unnest($1::text[], $2::bigint[], $14::text[])"
+    " WITH ORDINALITY AS t(key, at, bare, n)"
+    " WHERE NOT EXISTS (SELECT 1 FROM seen AS s WHERE s.event_id = t.bare)"
     " ORDER BY n ON CONFLICT DO NOTHING RETURNING event_id),"
-    " input AS (SELECT * FROM unnest($3::text[], $5::bigint[], $6::bigint[], $7::bigint[])"
-    " WITH ORDINALITY AS t(event_id, off, len, received_at, n)"
-    " WHERE t.event_id IN (SELECT fresh.event_id FROM fresh)),"
+    " input AS (SELECT * FROM unnest($3::text[], $15::text[], $5::bigint[], $6::bigint[],"
+    " $7::bigint[]) WITH ORDINALITY AS t(key, event_id, off, len, received_at, n)"
+    " WHERE t.key IN (SELECT fresh.event_id FROM fresh)),"
+    " ir AS (SELECT n, received_at, row_number() OVER (ORDER BY n) AS k FROM input),"
     " e AS (INSERT INTO events (event_id, body, received_at)"
     " SELECT event_id, substring($4::bytea FROM (off + 1)::int FOR len::int), received_at"
-    " FROM input ORDER BY n RETURNING id, event_id),"
+    " FROM input ORDER BY n RETURNING id),"
+    " er AS (SELECT id, row_number() OVER (ORDER BY id) AS k FROM e),"
     " d AS (INSERT INTO deliveries (event, destination, state, attempts, next_attempt_at,"
     " received_at, updated_at)"
-    " SELECT e.id, x.destination, 'pending', 0, i.received_at, i.received_at, i.received_at"
+    " SELECT er.id, x.destination, 'pending', 0, i.received_at, i.received_at, i.received_at"
     " FROM unnest($8::bigint[], $9::text[]) WITH ORDINALITY AS x(event, destination, n)"
-    " JOIN input AS i ON i.n = x.event JOIN e ON e.event_id = i.event_id ORDER BY x.n"
+    " JOIN ir AS i ON i.n = x.event JOIN er ON er.k = i.k ORDER BY x.n"
     " RETURNING destination),"
     " wake AS (SELECT pg_notify($10, CASE WHEN octet_length(p) > $11::int THEN '' ELSE p END)"
     " FROM (SELECT string_agg(DISTINCT destination, E'\\n' ORDER BY destination) AS p"
@@ -339,25 +349,29 @@ StoreResult<Unit> PgStore::in_transaction(const char* context, bool durable,
 StoreResult<std::vector<InsertOutcome>> PgStore::insert_batch(std::span<const NewEvent> events) {
   std::vector<InsertOutcome> outcomes(events.size(), InsertOutcome::duplicate);
   if (events.empty()) return outcomes;
-  // Seen rows in eventID order, so concurrent batches lock them in the same
+  // Seen rows in key order, so concurrent batches lock them in the same
   // order; stable, so the first of a batch's repeats is the one queued (the
   // later ones are not sent: duplicates of it).
+  std::vector<std::string> keys_of(events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) keys_of[i] = dedupe_key(events[i]);
   std::vector<std::size_t> order(events.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return events[a].event_id < events[b].event_id;
-  });
-  std::vector<std::string_view> ids;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return keys_of[a] < keys_of[b]; });
+  std::vector<std::string_view> keys;
+  std::vector<std::string_view> bare;
   std::vector<std::int64_t> seen_at;
   std::vector<bool> first(events.size(), false);
   for (const std::size_t i : order) {
-    if (!ids.empty() && ids.back() == events[i].event_id) continue;
-    ids.push_back(events[i].event_id);
+    if (!keys.empty() && keys.back() == keys_of[i]) continue;
+    keys.push_back(keys_of[i]);
+    bare.push_back(events[i].event_id);
     seen_at.push_back(events[i].received_at);
     first[i] = true;
   }
 
   // The events to store if fresh, with their deliveries, in input order.
+  std::vector<std::string_view> event_keys;
   std::vector<std::string_view> event_ids;
   std::string bodies;
   std::vector<std::int64_t> offsets;
@@ -368,6 +382,7 @@ StoreResult<std::vector<InsertOutcome>> PgStore::insert_batch(std::span<const Ne
   for (std::size_t i = 0; i < events.size(); ++i) {
     const NewEvent& event = events[i];
     if (!first[i] || event.destinations.empty()) continue;
+    event_keys.push_back(keys_of[i]);
     event_ids.push_back(event.event_id);
     offsets.push_back(static_cast<std::int64_t>(bodies.size()));
     lengths.push_back(static_cast<std::int64_t>(event.body.size()));
@@ -381,9 +396,9 @@ StoreResult<std::vector<InsertOutcome>> PgStore::insert_batch(std::span<const Ne
     }
   }
   PgParams params;  // built in place: a copy would copy every body
-  params.text(text_array(ids))
+  params.text(text_array(keys))
       .text(id_array(seen_at))
-      .text(text_array(event_ids))
+      .text(text_array(event_keys))
       .bytes(std::move(bodies))
       .text(id_array(offsets))
       .text(id_array(lengths))
@@ -401,6 +416,7 @@ StoreResult<std::vector<InsertOutcome>> PgStore::insert_batch(std::span<const Ne
   std::vector<std::string_view> owed;
   if (notify_now) owed.assign(owed_.begin(), owed_.end());
   params.text(notify_now ? "t" : "f").text(text_array(owed));
+  params.text(text_array(bare)).text(text_array(event_ids));
 
   for (int attempt = 1;; ++attempt) {
     if (auto c = connected(); !c) return fail(std::move(c).error());
@@ -415,7 +431,7 @@ StoreResult<std::vector<InsertOutcome>> PgStore::insert_batch(std::span<const Ne
     std::sort(fresh.begin(), fresh.end());
     bool stored = false;  // a delivery was stored
     for (std::size_t i = 0; i < events.size(); ++i) {
-      if (first[i] && std::binary_search(fresh.begin(), fresh.end(), events[i].event_id)) {
+      if (first[i] && std::binary_search(fresh.begin(), fresh.end(), keys_of[i])) {
         outcomes[i] = InsertOutcome::queued;
         stored = stored || !events[i].destinations.empty();
         if (!notify_now) owed_.insert(events[i].destinations.begin(), events[i].destinations.end());

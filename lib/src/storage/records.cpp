@@ -10,4 +10,14 @@ Millis now_millis() {
       .count();
 }
 
+std::string dedupe_key(std::string_view event_time, std::string_view event_id) {
+  std::string key;
+  key.reserve(event_time.size() + event_id.size() + 2);
+  key += kDedupeKeyMark;
+  key += event_time;
+  key += kDedupeKeyMark;
+  key += event_id;
+  return key;
+}
+
 }  // namespace ocirelay::storage

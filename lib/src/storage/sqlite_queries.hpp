@@ -5,8 +5,16 @@
 
 namespace ocirelay::storage {
 
+// ?1 the dedupe key (storage::dedupe_key), not the bare eventID.
 inline constexpr const char* kSqlSeenInsert =
     "INSERT OR IGNORE INTO seen (event_id, first_seen_at) VALUES (?1, ?2)";
+
+// A row keyed by a bare eventID, as builds before the dedupe key wrote them,
+// if any: every key starts with U+001F, every bare ID with a later
+// character. One step of the primary key's index.
+inline constexpr const char* kSqlHasBareIds = "SELECT 1 FROM seen WHERE event_id >= ' ' LIMIT 1";
+// ?1 a bare eventID: a row if it is one of those rows.
+inline constexpr const char* kSqlBareIdSeen = "SELECT 1 FROM seen WHERE event_id = ?1";
 
 inline constexpr const char* kSqlEventInsert =
     "INSERT INTO events (event_id, body, received_at) VALUES (?1, ?2, ?3)";

@@ -38,7 +38,11 @@ namespace {
 //             version 1 a trigger did it once per row, which cost about a
 //             tenth of the storage thread's time. Rows whose count dropped to
 //             0 stay and are skipped.
-// seen        Event IDs already accepted, for dedupe; pruned by age.
+// seen        Events already accepted, by dedupe key (storage::dedupe_key;
+//             bare eventIDs from builds before it), for dedupe; pruned by
+//             age. The column keeps its name, event_id: the key changed
+//             what goes in it, not the schema, so older builds still open
+//             the file.
 //
 // Indexes (state first, so every query names a leading prefix):
 //   deliveries_due    fetch_due: (state='pending', destination,

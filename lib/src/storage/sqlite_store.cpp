@@ -190,6 +190,9 @@ Result<std::unique_ptr<SqliteStore>, StoreError> SqliteStore::open(const SqliteO
   if (auto prepared = store->prepare_statements(); !prepared) {
     return fail(std::move(prepared).error());
   }
+  if (rc = store->check_bare_ids(); rc != SQLITE_OK) {
+    return fail(path_error(path, "cannot read the dedupe table: " + db.describe(rc)));
+  }
   return store;
 }
 
@@ -226,6 +229,8 @@ StoreResult<Unit> SqliteStore::prepare_statements() {
   };
   const Entry entries[] = {
       {&seen_insert_, kSqlSeenInsert},
+      {&has_bare_ids_query_, kSqlHasBareIds},
+      {&bare_id_seen_, kSqlBareIdSeen},
       {&event_insert_, kSqlEventInsert},
       {&delivery_insert_, kSqlDeliveryInsert},
       {&due_select_, kSqlDueSelect},
@@ -318,10 +323,32 @@ int SqliteStore::set_durable(bool durable) {
   return SqliteWalVfs::set_gathering(db_.handle(), true);
 }
 
+int SqliteStore::check_bare_ids() {
+  SqliteStatement::Scope scope(has_bare_ids_query_);
+  const int rc = has_bare_ids_query_.step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return rc;
+  }
+  has_bare_ids_ = rc == SQLITE_ROW;
+  return SQLITE_OK;
+}
+
 int SqliteStore::insert(const NewEvent& event, InsertOutcome& outcome) {
+  if (has_bare_ids_) {
+    SqliteStatement::Scope scope(bare_id_seen_);
+    const int rc = bare_id_seen_.bind_text(1, event.event_id).step();
+    if (rc == SQLITE_ROW) {
+      outcome = InsertOutcome::duplicate;
+      return SQLITE_OK;
+    }
+    if (rc != SQLITE_DONE) {
+      return rc;
+    }
+  }
   {
+    const std::string key = dedupe_key(event);
     SqliteStatement::Scope scope(seen_insert_);
-    const int rc = seen_insert_.bind_text(1, event.event_id).bind(2, event.received_at).step();
+    const int rc = seen_insert_.bind_text(1, key).bind(2, event.received_at).step();
     if (rc != SQLITE_DONE) {
       return rc;
     }
@@ -657,6 +684,11 @@ StoreResult<std::int64_t> SqliteStore::prune_dedupe(Millis cutoff) {
   rc = transaction.commit();
   if (rc != SQLITE_OK) {
     return fail(db_.error(rc, "prune_dedupe: commit"));
+  }
+  if (has_bare_ids_ && pruned > 0) {
+    if (rc = check_bare_ids(); rc != SQLITE_OK) {
+      return fail(db_.error(rc, "prune_dedupe: bare IDs"));
+    }
   }
   return pruned;
 }

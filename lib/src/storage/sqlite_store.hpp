@@ -86,6 +86,11 @@ class SqliteStore final : public Store {
   StoreResult<FetchResult> fetch_due_in_transaction(const std::string& destination, Millis now,
                                                     std::size_t limit);
   int insert(const NewEvent& event, InsertOutcome& outcome);
+  // Whether `seen` still holds rows keyed by a bare eventID (written by a
+  // build before the dedupe key: records.hpp), set at open and after each
+  // prune. While it does, an event whose bare ID is among them is a
+  // duplicate too.
+  int check_bare_ids();
   int apply(const AttemptResult& result, Millis now);
 
   std::string path_;
@@ -94,8 +99,11 @@ class SqliteStore final : public Store {
   std::uint64_t page_size_ = 4096;
   SqliteConnection db_;  // declared before the statements: closed after them
   bool durable_ = true;
+  bool has_bare_ids_ = false;
 
   SqliteStatement seen_insert_;
+  SqliteStatement has_bare_ids_query_;
+  SqliteStatement bare_id_seen_;
   SqliteStatement event_insert_;
   SqliteStatement delivery_insert_;
   SqliteStatement due_select_;

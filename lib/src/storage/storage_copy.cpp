@@ -12,6 +12,8 @@
 
 #include "ocirelay/common/directories.hpp"
 #include "ocirelay/common/printable_text.hpp"
+#include "ocirelay/event/event.hpp"
+#include "ocirelay/storage/records.hpp"
 #include "storage/pg_connection.hpp"
 #include "storage/pg_schema.hpp"
 #include "storage/pg_transaction.hpp"
@@ -27,15 +29,18 @@ namespace {
 // "ocirelay").
 constexpr std::int64_t kCopyLock = kPgMigrationLock + 1;
 
-// Every delivery of the file with its event, event by event; with the
-// event's first-seen time from the file's dedupe table when it is still
-// there (else its receive time).
+// Every delivery of the file with its event, event by event.
 constexpr const char* kSqlSourceDeliveries =
-    "SELECT e.id, e.event_id, e.body, e.received_at, coalesce(s.first_seen_at, e.received_at),"
+    "SELECT e.id, e.event_id, e.body, e.received_at,"
     " d.destination, d.state, d.attempts, d.next_attempt_at, d.received_at, d.last_status,"
     " d.last_error, d.updated_at"
-    " FROM deliveries AS d JOIN events AS e ON e.id = d.event"
-    " LEFT JOIN seen AS s ON s.event_id = e.event_id ORDER BY e.id, d.id";
+    " FROM deliveries AS d JOIN events AS e ON e.id = d.event ORDER BY e.id, d.id";
+
+// An event's first-seen time in the file's dedupe table, by its key or, as
+// builds before the dedupe key wrote it, its bare eventID (records.hpp);
+// ?3, its receive time, once the table no longer has it.
+constexpr const char* kSqlSourceFirstSeen =
+    "SELECT coalesce(min(first_seen_at), ?3) FROM seen WHERE event_id IN (?1, ?2)";
 
 constexpr const char* kSqlSourceSeen = "SELECT event_id, first_seen_at FROM seen";
 
@@ -45,6 +50,12 @@ constexpr const char* kSqlTargetPairs =
 
 constexpr const char* kSqlSeenInsert =
     "INSERT INTO seen (event_id, first_seen_at) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+
+// $1 an event's dedupe key, $2 first seen at, $3 its bare eventID: inserts
+// the key unless the database knows the event by either.
+constexpr const char* kSqlEventSeenInsert =
+    "INSERT INTO seen (event_id, first_seen_at) SELECT $1, $2"
+    " WHERE NOT EXISTS (SELECT 1 FROM seen WHERE event_id = $3) ON CONFLICT DO NOTHING";
 
 constexpr const char* kSqlEventInsert =
     "INSERT INTO events (event_id, body, received_at) VALUES ($1, $2, $3) RETURNING id";
@@ -141,28 +152,54 @@ class SqliteToPgCopier {
     return std::nullopt;
   }
 
+  // The event's dedupe key, from the time its body carries, as the relay
+  // made it when it accepted the body.
+  static std::string key_of(const std::string& event_id, std::string body) {
+    auto parsed = event::parse_event(std::move(body));
+    return dedupe_key(parsed.ok() ? parsed->event_time() : std::string(), event_id);
+  }
+
   std::optional<StoreError> copy_deliveries() {
     SqliteStatement rows;
     int rc = sqlite_.prepare(rows, kSqlSourceDeliveries);
     if (rc != SQLITE_OK) {
       return source_error(path_, "cannot read the deliveries: " + sqlite_.describe(rc));
     }
+    SqliteStatement first_seen;
+    rc = sqlite_.prepare(first_seen, kSqlSourceFirstSeen);
+    if (rc != SQLITE_OK) {
+      return source_error(path_, "cannot read the event IDs: " + sqlite_.describe(rc));
+    }
     std::int64_t event = -1;  // the file's event row being copied
-    bool known = false;       // its eventID is known to the cluster
+    bool known = false;       // the database knows it (by its key or its bare eventID)
     std::int64_t copy = 0;    // its row in the database once copied (ids start at 1)
     while ((rc = rows.step()) == SQLITE_ROW) {
       const std::string event_id = rows.column_text(1);
       if (rows.column_int64(0) != event) {
         event = rows.column_int64(0);
         copy = 0;
-        handled_.insert(event_id);
-        PgResult seen =
-            pg_.exec(kSqlSeenInsert, PgParams{}.text(event_id).int64(rows.column_int64(4)));
+        std::string key = key_of(event_id, rows.column_blob(2));
+        std::int64_t seen_at = 0;
+        {
+          SqliteStatement::Scope scope(first_seen);
+          rc = first_seen.bind_text(1, key)
+                   .bind_text(2, event_id)
+                   .bind(3, rows.column_int64(3))
+                   .step();
+          if (rc != SQLITE_ROW) {
+            return source_error(path_, "cannot read the event IDs: " + sqlite_.describe(rc));
+          }
+          seen_at = first_seen.column_int64(0);
+        }
+        handled_.insert(event_id);  // the file's row for it: the bare ID or the key
+        handled_.insert(key);
+        PgResult seen = pg_.exec(kSqlEventSeenInsert,
+                                 PgParams{}.text(std::move(key)).int64(seen_at).text(event_id));
         if (!seen.ok()) return PgConnection::error(seen, "storage copy: seen");
         known = seen.changed() == 0;
         ++(known ? report_.seen_present : report_.seen_added);
       }
-      std::string destination = rows.column_text(5);
+      std::string destination = rows.column_text(4);
       if (known || present_.count({event_id, destination}) > 0) {
         ++report_.already_present;
         continue;
@@ -177,17 +214,17 @@ class SqliteToPgCopier {
         copy = inserted.int64(0, 0);
         ++report_.events_copied;
       }
-      const bool dead = rows.column_text(6) == "dead";
+      const bool dead = rows.column_text(5) == "dead";
       PgResult inserted = pg_.exec(kSqlDeliveryInsert, PgParams{}
                                                            .int64(copy)
                                                            .text(destination)
                                                            .text(dead ? "dead" : "pending")
+                                                           .int64(rows.column_int64(6))
                                                            .int64(rows.column_int64(7))
                                                            .int64(rows.column_int64(8))
                                                            .int64(rows.column_int64(9))
-                                                           .int64(rows.column_int64(10))
-                                                           .text(valid_utf8(rows.column_text(11)))
-                                                           .int64(rows.column_int64(12)));
+                                                           .text(valid_utf8(rows.column_text(10)))
+                                                           .int64(rows.column_int64(11)));
       if (!inserted.ok()) {
         return PgConnection::error(inserted, "storage copy: delivery of " + event_id);
       }
@@ -228,7 +265,7 @@ class SqliteToPgCopier {
   SqliteConnection sqlite_;
   PgConnection pg_;
   std::set<std::pair<std::string, std::string>> present_;  // (eventID, destination)
-  std::set<std::string> handled_;                          // the eventIDs of the file's deliveries
+  std::set<std::string> handled_;  // the file's seen rows of its deliveries' events
 };
 
 std::string plural(std::int64_t n, const char* one, const char* many) {

@@ -77,6 +77,41 @@ TEST_CASE("the CloudEvents 1.0 structured fixture parses", "[event][fixtures][cl
   CHECK(result->data()["additionalDetails"]["bucketName"] == "invoices-inbound");
 }
 
+TEST_CASE("an event's time is read as written, for its dedupe key", "[event][time]") {
+  auto oci = parse_event(ocirelay::test::fixture("events/createobject.json"));
+  REQUIRE(oci.ok());
+  CHECK(oci->event_time() == "2026-05-14T09:12:41.372Z");
+  auto cloud = parse_event(ocirelay::test::fixture("events/cloudevents-1.0-structured.json"));
+  REQUIRE(cloud.ok());
+  CHECK(cloud->event_time() == "2026-05-14T09:12:41.372Z");
+
+  // Not validated as a time: any short string without control characters.
+  auto odd = parse_event(R"({"eventType":"t","eventID":"i","eventTime":"yesterday","data":{}})");
+  REQUIRE(odd.ok());
+  CHECK(odd->event_time() == "yesterday");
+
+  // Unfit for a key: the event is accepted, with no time.
+  const std::string unfit[] = {
+      R"({"eventType":"t","eventID":"i","data":{}})",
+      R"({"eventType":"t","eventID":"i","eventTime":1765000000,"data":{}})",
+      R"({"eventType":"t","eventID":"i","eventTime":"2026-05-14T09:12:41\u001fZ","data":{}})",
+      R"({"eventType":"t","eventID":"i","eventTime":")" +
+          std::string(Event::kMaxEventTimeBytes + 1, '1') + R"(","data":{}})",
+      // A CloudEvent's time is `time`, not `eventTime`.
+      R"({"specversion":"1.0","type":"t","id":"i","source":"/s","eventTime":"2026-05-14"})",
+  };
+  for (const auto& body : unfit) {
+    INFO(body);
+    auto result = parse_event(body);
+    REQUIRE(result.ok());
+    CHECK(result->event_time().empty());
+  }
+  auto longest = parse_event(R"({"eventType":"t","eventID":"i","eventTime":")" +
+                             std::string(Event::kMaxEventTimeBytes, '1') + R"(","data":{}})");
+  REQUIRE(longest.ok());
+  CHECK(longest->event_time().size() == Event::kMaxEventTimeBytes);
+}
+
 TEST_CASE("the body is kept byte for byte", "[event]") {
   // Whitespace, key order, escapes and number spelling are all the sender's
   // business; the relay forwards exactly what it received.
@@ -127,7 +162,7 @@ TEST_CASE("a document larger than its first chunk parses whole", "[event]") {
 TEST_CASE("an event built by hand without data reads data() as null", "[event]") {
   auto doc = std::make_unique<ocirelay::event::JsonDocument>();
   doc->document().SetObject();
-  const Event event("{}", std::move(doc), Format::oci_events, "t", "i");
+  const Event event("{}", std::move(doc), Format::oci_events, "t", "i", "");
   CHECK(event.data().IsNull());
   CHECK(event.event_type() == "t");
   CHECK(event.event_id() == "i");

@@ -126,6 +126,86 @@ TEST_CASE("both backends: inserts queue new events and flag duplicates", "[stora
   CHECK(due[3].body == "first");
 }
 
+TEST_CASE("both backends: a duplicate has the eventID and the event time of one accepted",
+          "[storage][pg][dedupe]") {
+  const Backend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
+  auto at = [](std::string id, std::string time, std::string body) {
+    NewEvent event = make_event(std::move(id), kT0, {"oic"}, std::move(body));
+    event.event_time = std::move(time);
+    return event;
+  };
+  const std::string t1 = "2026-05-14T09:12:41.372Z";
+  const std::string t2 = "2026-05-14T09:12:42.001Z";
+  // One batch: the same eventID at two times, and with none, are three
+  // events; the second at t1 is the first one's duplicate.
+  CHECK(insert(*store, {at("a", t1, "a at t1"), at("a", t2, "a at t2"), at("a", "", "a, no time"),
+                        at("a", t1, "a at t1 again")}) ==
+        std::vector{InsertOutcome::queued, InsertOutcome::queued, InsertOutcome::queued,
+                    InsertOutcome::duplicate});
+  CHECK(insert(*store, {at("a", t2, "later"), at("a", "", "later"), at("b", t1, "b at t1")}) ==
+        std::vector{InsertOutcome::duplicate, InsertOutcome::duplicate, InsertOutcome::queued});
+  // Each stored event kept its own body.
+  auto due = ok(store->fetch_due("oic", kT0 + 10, 10)).due;
+  REQUIRE(due.size() == 4);
+  std::vector<std::string> bodies;
+  for (const auto& d : due) bodies.push_back(d.event_id + ": " + d.body);
+  std::sort(bodies.begin(), bodies.end());
+  CHECK(bodies ==
+        std::vector<std::string>{"a: a at t1", "a: a at t2", "a: a, no time", "b: b at t1"});
+  // The dedupe table holds keys (mark, time, mark, ID), never a bare eventID.
+  CHECK(backend.query_int("SELECT count(*) FROM seen") == 4);
+  CHECK(backend.query_int("SELECT count(*) FROM seen WHERE event_id IN ('a', 'b')") == 0);
+  CHECK(backend.query_int("SELECT count(*) FROM seen WHERE event_id LIKE '_" + t1 + "_a'") == 1);
+  CHECK(backend.query_int("SELECT count(*) FROM seen WHERE event_id LIKE '__a'") == 1);
+}
+
+TEST_CASE("both backends: two events of one batch with one eventID keep their own deliveries",
+          "[storage][pg][dedupe]") {
+  const Backend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  auto store = backend.open();
+  std::vector<NewEvent> batch;
+  for (int i = 0; i < 6; ++i) {
+    const std::string id = i % 2 == 0 ? "same" : numbered_id(i);
+    NewEvent event = make_event(id, kT0 + i, {i % 3 == 0 ? "x" : "y"}, "body " + numbered_id(i));
+    event.event_time = "2026-05-14T09:12:4" + std::to_string(i) + "Z";
+    batch.push_back(std::move(event));
+  }
+  CHECK(insert(*store, batch) == std::vector<InsertOutcome>(6, InsertOutcome::queued));
+  std::vector<std::string> got;
+  for (const char* destination : {"x", "y"}) {
+    for (const auto& d : ok(store->fetch_due(destination, kT0 + 10, 10)).due) {
+      got.push_back(d.destination + " " + d.event_id + " " + d.body);
+    }
+  }
+  std::sort(got.begin(), got.end());
+  CHECK(got == std::vector<std::string>{"x e3 body e3", "x same body e0", "y e1 body e1",
+                                        "y e5 body e5", "y same body e2", "y same body e4"});
+}
+
+TEST_CASE("both backends: eventIDs an older build remembered stay duplicates until pruned",
+          "[storage][pg][dedupe]") {
+  const Backend backend(GENERATE(from_range(backends())));
+  INFO(backend.name);
+  backend.open().reset();  // creates the schema
+  // As builds before the dedupe key wrote them: the bare eventID.
+  backend.exec("INSERT INTO seen (event_id, first_seen_at) VALUES ('legacy', " +
+               std::to_string(kT0) + ")");
+  auto store = backend.open();
+  auto at = [](std::string id, Millis received) {
+    NewEvent event = make_event(std::move(id), received);
+    event.event_time = "2026-05-14T09:12:41.372Z";
+    return event;
+  };
+  CHECK(insert(*store, {at("legacy", kT0 + 10), at("other", kT0 + 10)}) ==
+        std::vector{InsertOutcome::duplicate, InsertOutcome::queued});
+  CHECK(ok(store->prune_dedupe(kT0 + 5)) == 1);  // the bare row only
+  CHECK(insert(*store, {at("legacy", kT0 + 20), at("other", kT0 + 20)}) ==
+        std::vector{InsertOutcome::queued, InsertOutcome::duplicate});
+}
+
 TEST_CASE("both backends: IDs and destination names with quotes, backslashes and commas",
           "[storage][pg]") {
   const Backend backend(GENERATE(from_range(backends())));

@@ -1,5 +1,5 @@
 // A received event: the body exactly as received, its parsed JSON document,
-// and the identity fields the relay needs (event type and ID).
+// and the identity fields the relay needs (event type, ID and time).
 //
 // Accepted shapes (PROTOCOLS.md):
 //  - an OCI Events envelope (cloudEventsVersion 0.1): requires a string
@@ -16,6 +16,7 @@
 // between threads.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,7 +33,7 @@ enum class Format { oci_events, cloudevents_1_0 };
 class Event {
  public:
   Event(std::string body, std::unique_ptr<JsonDocument> doc, Format format, std::string event_type,
-        std::string event_id);
+        std::string event_id, std::string event_time);
 
   Event(Event&&) noexcept = default;
   Event& operator=(Event&&) noexcept = default;
@@ -50,6 +51,13 @@ class Event {
   Format format() const noexcept { return format_; }
   const std::string& event_type() const noexcept { return event_type_; }
   const std::string& event_id() const noexcept { return event_id_; }
+  // The event's own time as written (`eventTime`; CloudEvents: `time`), part
+  // of its dedupe key (storage::dedupe_key). Empty when the event has none
+  // fit for a key: absent, not a string, longer than kMaxEventTimeBytes, or
+  // holding control characters. Never a reason to refuse the event.
+  const std::string& event_time() const noexcept { return event_time_; }
+
+  static constexpr std::size_t kMaxEventTimeBytes = 64;
 
  private:
   std::string body_;
@@ -57,6 +65,7 @@ class Event {
   Format format_;
   std::string event_type_;
   std::string event_id_;
+  std::string event_time_;
 };
 
 struct ParseLimits {

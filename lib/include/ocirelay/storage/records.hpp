@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ocirelay::storage {
@@ -17,10 +18,31 @@ Millis now_millis();
 
 struct NewEvent {
   std::string event_id;
+  std::string event_time;                 // event::Event::event_time(): may be empty
   std::string body;                       // byte for byte as received
   std::vector<std::string> destinations;  // one delivery row each; non-empty
   Millis received_at = 0;
 };
+
+// What the dedupe table (`seen`) is keyed by: the event's time as written,
+// then its ID, so that a duplicate is the same eventID with the same
+// eventTime (CloudEvents: id and time). Events arrive in about the order of
+// their times, so the keys a commit adds sit together at the end of the
+// index whatever their IDs look like; keyed by a UUID alone, each landed on
+// a page of its own (docs/benchmarks.md, section 6b).
+//
+// The key is "\x1f" time "\x1f" id. Neither an ID nor a key time holds a
+// control character, so a key never reads as an ID, and the time ends at
+// the second mark. Rows written by builds before the key, keyed by the bare
+// ID, make an event with that ID a duplicate too until they age out: the
+// SQLite store looks for them while its file has any (they sort after every
+// key), the PostgreSQL one always (a relay of an older build may share its
+// database).
+std::string dedupe_key(std::string_view event_time, std::string_view event_id);
+inline std::string dedupe_key(const NewEvent& event) {
+  return dedupe_key(event.event_time, event.event_id);
+}
+inline constexpr char kDedupeKeyMark = '\x1f';
 
 enum class InsertOutcome { queued, duplicate };
 
