@@ -7,7 +7,8 @@
 #
 #   bench/compare.sh OLD_OCIRELAYD NEW_OCIRELAYD [RUNS] [EVENTS]
 #
-# RUNS defaults to 5, EVENTS to 60000. Build each binary first (for the old
+# RUNS defaults to 5, EVENTS to 60000; IDS=random in the environment posts
+# UUID-shaped eventIDs (ocirelay-bench --ids) instead of "<run>-<seq>". Build each binary first (for the old
 # one, e.g. a git worktree of the old commit and scripts/build.sh there).
 # Uses build/bench/ocirelay-bench of this tree; every server listens on
 # 127.0.0.1 on a free port.
@@ -17,6 +18,7 @@ OLD="${1:?usage: bench/compare.sh OLD_OCIRELAYD NEW_OCIRELAYD [RUNS] [EVENTS]}"
 NEW="${2:?usage: bench/compare.sh OLD_OCIRELAYD NEW_OCIRELAYD [RUNS] [EVENTS]}"
 RUNS="${3:-5}"
 COUNT="${4:-60000}"
+IDS="${IDS:-sequential}"
 BENCH="$ROOT/build/bench/ocirelay-bench"
 EVENT="$ROOT/tests/data/events/createobject.json"
 [ -x "$BENCH" ] || (cd "$ROOT" && scripts/build.sh --target ocirelay-bench >/dev/null)
@@ -51,7 +53,7 @@ one() {
   start_daemon "$dir.yaml" "$dir"
   t0="$(awk '{print $14 + $15}' "/proc/$DAEMON_PID/stat")"
   "$BENCH" post --target "$DAEMON_PORT" --count "$COUNT" --connections 64 \
-    --run "$label-$run" --event "$EVENT" >"$dir/post.out"
+    --run "$label-$run" --event "$EVENT" --ids "$IDS" >"$dir/post.out"
   t1="$(awk '{print $14 + $15}' "/proc/$DAEMON_PID/stat")"
   stop_daemon
   awk -v l="$label" -v c="$((t1 - t0))" -v u="$TICK_US" -v n="$COUNT" -F= '

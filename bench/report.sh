@@ -372,24 +372,31 @@ plot_dir="$(basename "$PLOTS")"
   echo "## 6b. Real-shaped eventIDs"
   echo
   echo "OCI's eventIDs are UUIDs, in no order. The IDs of the other steps, \`<run>-<seq>\`,"
-  echo "sort nearly in the order they are posted, so the dedupe rows a commit adds"
-  echo "share a few pages of the dedupe index; random IDs land each on a page of its"
-  echo "own, which the commit writes to the WAL and a checkpoint later copies. The"
-  echo "same accept run with each (ocirelay-bench, $(median ids sequential accepted) events, 64 connections, the"
-  echo "destination down, an empty database), turn about. Written bytes: what the"
-  echo "relay made dirty for the disk per event (\`write_bytes\` of /proc/PID/io)."
+  echo "sort nearly in the order they are posted. The dedupe key begins with the"
+  echo "event's time, which ocirelay-bench sets to when it posts, so the dedupe rows a"
+  echo "commit adds share a few pages of the index either way; with one fixed time"
+  echo "for every event (as events without a time are keyed), random IDs land each"
+  echo "on a page of its own, which the commit writes to the WAL and a checkpoint"
+  echo "later copies. The same accept run with each (ocirelay-bench, $(median ids sequential accepted) events, 64"
+  echo "connections, the destination down, an empty database), turn about. Written"
+  echo "bytes: what the relay made dirty for the disk per event (\`write_bytes\` of"
+  echo "/proc/PID/io)."
   echo
-  echo "| figure | sequential IDs | range | random (UUID) IDs | range |"
-  echo "|---|---|---|---|---|"
-  pair_rows ids sequential random accepted_per_s latency_p50_us latency_p99_us relay_cpu_us \
-    written_bytes_per_event load_cpu_us
+  echo "| figure | sequential IDs | range | UUIDs | range | UUIDs, one fixed time | range |"
+  echo "|---|---|---|---|---|---|---|"
+  for k in accepted_per_s latency_p50_us latency_p99_us relay_cpu_us written_bytes_per_event \
+    load_cpu_us; do
+    echo "| $k | $(median ids sequential "$k") | $(range ids sequential "$k")" \
+      "| $(median ids random "$k") | $(range ids random "$k")" \
+      "| $(median ids random-fixed "$k") | $(range ids random-fixed "$k") |"
+  done
   echo
   echo "## 6c. Other engines for the same work"
   echo
   echo "The storage work of the relay's rounds, alone on one thread"
   echo "(\`ocirelay-storeprobe\`, $(median engines sqlite-accept-sequential events) createobject events per run, rounds of 20"
   echo "events, each round one durable transaction): accept stores each event (its"
-  echo "dedupe ID, its body, its delivery); e2e also takes 20 due deliveries per"
+  echo "dedupe key, the round's time then its ID; its body; its delivery); e2e also takes 20 due deliveries per"
   echo "round and removes the previous round's as delivered. sqlite is the relay's"
   echo "own store (SqliteStore, grouped as the storage thread groups it); rocksdb"
   echo "and lmdb do the same work in RocksDB 7.8 and LMDB 0.9 from Debian. CPU:"

@@ -715,14 +715,19 @@ fi
 
 # --- 6b. Real-shaped eventIDs: OCI's UUIDs against "<run>-<seq>" -----------
 # OCI's eventIDs are UUIDs in no order; the other steps' IDs sort nearly in
-# the order they are posted, so each commit's new dedupe rows share a few
-# pages of the dedupe index. The same accept run with each, turn about (64
-# connections, the sink down, an empty database).
+# the order they are posted. The dedupe key begins with the event's time,
+# which ocirelay-bench sets to when it posts, so each commit's new dedupe
+# rows share a few pages of the index either way; with one fixed time for
+# every event (--times fixed: events without a time are keyed the same way)
+# UUIDs land each on a page of its own. The same accept run with each, turn
+# about (64 connections, the sink down, an empty database).
 if want ids; then
-  say "eventIDs: $IDS_COUNT events, sequential against random (UUID-shaped)"
+  say "eventIDs: $IDS_COUNT events, sequential against random (UUID-shaped), with and without times"
   for run in $(seq 1 "$RUNS"); do
     accept_runs ids sequential "$run" 1 "$IDS_COUNT" "" --event "$EVENT" --ids sequential
     accept_runs ids random "$run" 1 "$IDS_COUNT" "" --event "$EVENT" --ids random
+    accept_runs ids random-fixed "$run" 1 "$IDS_COUNT" "" --event "$EVENT" --ids random \
+      --times fixed
   done
 fi
 

@@ -1,7 +1,9 @@
 #include "event_template.hpp"
 
 #include <charconv>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -34,7 +36,29 @@ std::optional<EventTemplate> EventTemplate::load(const std::string& path, std::s
   EventTemplate t;
   t.prefix_ = body.substr(0, open + 1);
   t.suffix_ = body.substr(close);
+  const std::string time_key = key == "\"id\"" ? "\"time\"" : "\"eventTime\"";
+  const auto tk = body.find(time_key);
+  const auto time_open = tk == std::string::npos ? tk : body.find('"', tk + time_key.size());
+  const auto time_close = time_open == std::string::npos ? time_open : body.find('"', time_open + 1);
+  if (time_close != std::string::npos && (time_close < open || time_open > close)) {
+    t.time_in_prefix_ = time_close < open;
+    t.time_at_ = t.time_in_prefix_ ? time_open + 1 : time_open + 1 - close;
+    t.time_size_ = time_close - time_open - 1;
+  }
   return t;
+}
+
+std::string EventTemplate::time_now() {
+  const auto now = std::chrono::system_clock::now();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+  const std::time_t seconds = static_cast<std::time_t>(ms.count() / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[96];  // room for any int GCC can imagine in each field
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(ms.count() % 1000));
+  return text;
 }
 
 std::string EventTemplate::make(std::string_view run, std::uint64_t seq, Ids ids) const {
@@ -42,7 +66,11 @@ std::string EventTemplate::make(std::string_view run, std::uint64_t seq, Ids ids
   out.reserve(prefix_.size() + suffix_.size() + run.size() + 64);
   out += prefix_;
   append_id(out, run, seq, ids);
+  const std::size_t suffix_at = out.size();
   out += suffix_;
+  if (time_at_ != std::string::npos) {
+    out.replace((time_in_prefix_ ? 0 : suffix_at) + time_at_, time_size_, time_now());
+  }
   return out;
 }
 

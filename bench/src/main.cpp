@@ -3,9 +3,10 @@
 //   ocirelay-bench sink  --port P [--expect N]        fast 202 sink until SIGTERM
 //   ocirelay-bench post  --target PORT[,PORT...] --count N --connections C --event FILE
 //                        [--run ID] [--batch EVENTS_PER_REQUEST] [--ids sequential|random]
+//                        [--times now|fixed]
 //   ocirelay-bench e2e   --target PORT[,PORT...] --sink-port P --count N --connections C
 //                        --event FILE [--run ID] [--timeout SECONDS] [--rate EVENTS_PER_S]
-//                        [--ids sequential|random]
+//                        [--ids sequential|random] [--times now|fixed]
 //
 // Several target ports (relays on one database): connection i posts to port
 // i % ports. --batch N (N > 1) posts CloudEvents batches of N events
@@ -13,6 +14,9 @@
 // CloudEvent); counts and rates stay in events. --ids random gives each
 // event a UUID-shaped part in its ID, as OCI's eventIDs are, in no order
 // (the default "<run>-<seq>" IDs reach the relay's dedupe index nearly in order).
+// Each event's time is when it is made (--times now, the default), as a real
+// event's is about when it happened; --times fixed keeps the file's, as for
+// events that carry none: the relay's dedupe key then orders them by ID.
 //   ocirelay-bench hold  --target PORT --pid PID --connections N --event FILE
 //                        [--run ID] [--settle SECONDS] [--after S1,S2,...]
 //
@@ -97,6 +101,14 @@ std::optional<EventTemplate> load_event(const Args& a) {
   auto event = EventTemplate::load(get(a, "event"), error);
   if (!event) {
     std::fprintf(stderr, "ocirelay-bench: %s\n", error.c_str());
+    return event;
+  }
+  const std::string times = get(a, "times", "now");
+  if (times == "fixed") {
+    event->keep_time();
+  } else if (times != "now") {
+    std::fprintf(stderr, "ocirelay-bench: --times must be now or fixed\n");
+    return std::nullopt;
   }
   return event;
 }

@@ -2,7 +2,7 @@
 // one write transaction, committed with LMDB's default durability (the data
 // pages synced, then the meta page).
 //   events    id -> body (integer keys, appended)
-//   seen      event_id -> when it was first seen
+//   seen      dedupe key (storage::dedupe_key) -> when it was first seen
 //   due       dest\0<due><id> -> "" (pending deliveries by due time)
 //   inflight  id -> dest
 #include <memory>
@@ -70,11 +70,12 @@ class LmdbEngine final : public StoreEngine {
     }
     seen_in_round_.clear();
     for (const auto& event : round.events) {
-      if (!seen_in_round_.insert(event.event_id).second) {
+      const std::string dedupe = ocirelay::storage::dedupe_key(event);
+      if (!seen_in_round_.insert(dedupe).second) {
         ++out.duplicates;
         continue;
       }
-      MDB_val seen_key = val(event.event_id);
+      MDB_val seen_key = val(dedupe);
       MDB_val found{};
       const int got = mdb_get(txn, seen_, &seen_key, &found);
       if (got == 0) {

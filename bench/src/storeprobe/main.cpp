@@ -5,16 +5,19 @@
 //
 //   ocirelay-storeprobe --engine sqlite|rocksdb|lmdb --dir D --event FILE
 //                       [--mode accept|e2e] [--events N] [--batch B]
-//                       [--ids sequential|random] [--run ID]
+//                       [--ids sequential|random] [--times now|none] [--run ID]
 //
 // accept: rounds of B new events, each round one durable transaction (the
 // relay's group commit with the destination down). e2e: each round also
 // takes B due deliveries and applies the previous round's claims as
 // delivered, then a last round drains what is left; the probe fails unless
 // every event came back once. D must be empty or missing; the probe leaves
-// its files there. Figures are key=value lines; the CPU is the process's
-// (every thread, kernel included) over the rounds and the engine's closing:
-// the events are made before the clock starts.
+// its files there. --times now (the default) gives each round's events the
+// round's time as their eventTime, which begins their dedupe key as it does
+// for real events (storage::dedupe_key); none, no time: keys in ID order.
+// Figures are key=value lines; the CPU is the process's (every thread,
+// kernel included) over the rounds and the engine's closing: the events are
+// made before the clock starts.
 #include <sys/resource.h>
 
 #include <charconv>
@@ -43,6 +46,7 @@ struct Options {
   std::uint64_t events = 60000;
   std::size_t batch = 20;
   EventTemplate::Ids ids = EventTemplate::Ids::sequential;
+  bool times = true;
 };
 
 int usage(const char* why) {
@@ -50,7 +54,7 @@ int usage(const char* why) {
                "ocirelay-storeprobe: %s\n"
                "usage: ocirelay-storeprobe --engine sqlite|rocksdb|lmdb --dir D --event FILE\n"
                "       [--mode accept|e2e] [--events N] [--batch B] [--ids sequential|random]"
-               " [--run ID]\n",
+               " [--times now|none] [--run ID]\n",
                why);
   return 2;
 }
@@ -87,6 +91,8 @@ std::string parse(int argc, char** argv, Options& o) {
       o.batch = static_cast<std::size_t>(n);
     } else if (key == "ids" && (value == "random" || value == "sequential")) {
       o.ids = value == "random" ? EventTemplate::Ids::random : EventTemplate::Ids::sequential;
+    } else if (key == "times" && (value == "now" || value == "none")) {
+      o.times = value == "now";
     } else {
       return "bad option --" + key + " " + value;
     }
@@ -181,7 +187,11 @@ int main(int argc, char** argv) {
   while (next < events.size() || !claimed.empty()) {
     const std::size_t n = std::min(o.batch, events.size() - next);
     const auto now = ocirelay::storage::now_millis();
-    for (std::size_t i = next; i < next + n; ++i) events[i].received_at = now;
+    const std::string time = o.times ? EventTemplate::time_now() : std::string();
+    for (std::size_t i = next; i < next + n; ++i) {
+      events[i].received_at = now;
+      events[i].event_time = time;
+    }
     ocirelay::bench::ProbeRound round;
     round.events = std::span<const ocirelay::storage::NewEvent>(events.data() + next, n);
     round.delivered = claimed;
@@ -208,9 +218,10 @@ int main(int argc, char** argv) {
   const auto written = written_bytes() - written_before;
 
   const double per = static_cast<double>(o.events);
-  std::printf("engine=%s\nmode=%s\nids=%s\nevents=%llu\nbatch=%zu\nrounds=%llu\n", o.engine.c_str(),
-              o.mode.c_str(), o.ids == EventTemplate::Ids::random ? "random" : "sequential",
-              static_cast<unsigned long long>(o.events), o.batch,
+  std::printf("engine=%s\nmode=%s\nids=%s\ntimes=%s\nevents=%llu\nbatch=%zu\nrounds=%llu\n",
+              o.engine.c_str(), o.mode.c_str(),
+              o.ids == EventTemplate::Ids::random ? "random" : "sequential",
+              o.times ? "now" : "none", static_cast<unsigned long long>(o.events), o.batch,
               static_cast<unsigned long long>(rounds));
   std::printf("duplicates=%llu\ndelivered=%llu\n", static_cast<unsigned long long>(duplicates),
               static_cast<unsigned long long>(delivered));

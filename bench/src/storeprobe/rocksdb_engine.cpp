@@ -1,7 +1,7 @@
 // The round's work in RocksDB: every record in the default column family
 // under a one-letter prefix, a round one WriteBatch written with sync.
 //   e<id>        the event body (one destination, so one id serves both)
-//   s<event_id>  dedupe: when it was first seen
+//   s<key>       dedupe: when it was first seen (storage::dedupe_key)
 //   d<dest>\0<due><id>  a pending delivery, by due time
 //   f<id>        a delivery in flight
 // A claim moves d to f; a delivered result deletes e and f. Options are
@@ -59,8 +59,9 @@ class RocksdbEngine final : public StoreEngine {
     }
     seen_in_round_.clear();
     for (const auto& event : round.events) {
-      const std::string seen_key = "s" + event.event_id;
-      if (!seen_in_round_.insert(event.event_id).second) {
+      std::string seen_key = "s";  // appended: GCC 12 warns on "s" + std::string
+      seen_key += ocirelay::storage::dedupe_key(event);
+      if (!seen_in_round_.insert(seen_key).second) {
         ++out.duplicates;
         continue;
       }
