@@ -111,14 +111,14 @@ TEST_CASE("postgresql: --check-config --connect reports the server and the schem
   auto current = run_ocirelayd({"--check-config", "--connect", "--config", config});
   INFO(current.output);
   CHECK(current.exit_code == 0);
-  CHECK(contains(current.output, "schema version 2: current"));
+  CHECK(contains(current.output, "schema version 3: current"));
 
   // A schema from a newer ocirelayd: the relay would refuse it, so exit 3.
   pg->psql(database, "INSERT INTO ocirelay_schema (version, applied_by) VALUES (99, 'future')");
   auto newer = run_ocirelayd({"--check-config", "--connect", "--config", config});
   INFO(newer.output);
   CHECK(newer.exit_code == 3);
-  CHECK(contains(newer.output, "schema version 99 is newer than this ocirelayd supports (2)"));
+  CHECK(contains(newer.output, "schema version 99 is newer than this ocirelayd supports (3)"));
 
   for (const auto& r : {empty, current, newer}) CHECK_FALSE(contains(r.output, kPassword));
 
@@ -212,7 +212,7 @@ TEST_CASE("postgresql: storage check reports the cluster's queue, claims and pro
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(contains(r.output, "server: PostgreSQL 15."));
-  CHECK(contains(r.output, "schema version 2"));
+  CHECK(contains(r.output, "schema version 3"));
   CHECK(contains(r.output,
                  "6 events stored; deliveries 2 pending, 3 in flight, 1 dead; "
                  "6 event IDs remembered"));

@@ -86,8 +86,18 @@ CREATE SEQUENCE delivery_claims AS bigint;
 ALTER TABLE deliveries ADD COLUMN claim bigint;
 )sql";
 
+// Version 3: `seen` is keyed by storage::dedupe_key (the event's time, then
+// its eventID) instead of the bare eventID. No table changes; the migration
+// says so on the table, and its applied_at tells a relay which rows may
+// still be bare (PgStore checks them while any is left). It also keeps relays
+// of earlier builds, which would key by the bare eventID alone, from
+// starting on the database.
+constexpr const char* kMigration3 = R"sql(
+COMMENT ON TABLE seen IS 'dedupe keys: U+001F, the event time as written, U+001F, the eventID (schema 3); bare eventIDs before';
+)sql";
+
 // Migration n is kMigrations[n - 1].
-constexpr const char* kMigrations[] = {kMigration1, kMigration2};
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3};
 static_assert(std::size(kMigrations) == kPgSchemaVersion);
 
 constexpr const char* kSchemaTable =

@@ -13,7 +13,11 @@
 namespace ocirelay::storage {
 
 // The schema version this build writes (the highest migration it knows).
-inline constexpr std::int64_t kPgSchemaVersion = 2;
+inline constexpr std::int64_t kPgSchemaVersion = 3;
+
+// The version from which relays key `seen` by storage::dedupe_key; rows
+// older than its migration may be bare eventIDs (pg_schema.cpp).
+inline constexpr std::int64_t kPgDedupeKeyVersion = 3;
 
 // The key of the transaction-level advisory lock taken while migrating
 // (pg_advisory_xact_lock): "ocirelay" in ASCII.

@@ -17,7 +17,7 @@ namespace {
 
 constexpr int kTransactionTries = 3;
 
-// --- SQL (schema version 2, pg_schema.cpp) ----------------------------------
+// --- SQL (schema version 3, pg_schema.cpp) ----------------------------------
 
 // A whole batch in one statement, run on its own (autocommit): one round trip
 // whatever the batch's size, and its commit waits for the WAL flush
@@ -25,16 +25,14 @@ constexpr int kTransactionTries = 3;
 // and share their RETURNING rows.
 //
 // fresh: $1 dedupe keys (text[], sorted, each once: storage::dedupe_key),
-// $2 first seen at (bigint[]), $14 each key's bare eventID (text[]).
-// Inserted in array order, so concurrent batches lock seen rows in the same
-// order. RETURNING names the new keys; the others are duplicates (committed
-// by this or another relay, or waited for until it committed). A key whose
-// bare eventID is itself a row of seen, as relays before the dedupe key
-// wrote them (possibly still running beside this one), is a duplicate too:
-// one more lookup in the same index per event.
+// $2 first seen at (bigint[]). Inserted in array order, so concurrent
+// batches lock seen rows in the same order. RETURNING names the new keys;
+// the others are duplicates (committed by this or another relay, or waited
+// for until it committed). Events whose bare eventID is a row of seen, as
+// relays before schema 3 wrote them, were taken out before (kSqlBareIdsSeen).
 //
 // input, ir, e, er, d: the events that have destinations, of which those in
-// `fresh` are stored with their deliveries. $3 their keys and $15 their bare
+// `fresh` are stored with their deliveries. $3 their keys and $14 their bare
 // eventIDs (text[]), $4 every body end to end (bytea, binary), $5 each
 // body's offset in $4 and $6 its length (a bytea parameter is below 1 GiB:
 // these fit an int), $7 received_at (bigint[]); $8 each delivery's event
@@ -59,11 +57,9 @@ constexpr int kTransactionTries = 3;
 // from about 1,900 to 500-1,000 deliveries/s.
 constexpr const char* kSqlAccept =
     "WITH fresh AS (INSERT INTO seen (event_id, first_seen_at)"
-    " SELECT key, at FROM unnest($1::text[], $2::bigint[], $14::text[])"
-    " WITH ORDINALITY AS t(key, at, bare, n)"
-    " WHERE NOT EXISTS (SELECT 1 FROM seen AS s WHERE s.event_id = t.bare)"
+    " SELECT key, at FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS t(key, at, n)"
     " ORDER BY n ON CONFLICT DO NOTHING RETURNING event_id),"
-    " input AS (SELECT * FROM unnest($3::text[], $15::text[], $5::bigint[], $6::bigint[],"
+    " input AS (SELECT * FROM unnest($3::text[], $14::text[], $5::bigint[], $6::bigint[],"
     " $7::bigint[]) WITH ORDINALITY AS t(key, event_id, off, len, received_at, n)"
     " WHERE t.key IN (SELECT fresh.event_id FROM fresh)),"
     " ir AS (SELECT n, received_at, row_number() OVER (ORDER BY n) AS k FROM input),"
@@ -186,6 +182,25 @@ constexpr auto kMaxConnectBackoff = std::chrono::milliseconds(5000);
 
 constexpr const char* kSqlPruneSeen = "DELETE FROM seen WHERE first_seen_at < $1";
 
+// Whether seen may still hold bare eventIDs: a row first seen before the
+// schema 3 migration (with $1 ms of margin for the relays' clocks against
+// the database's). One step of seen_age.
+constexpr const char* kSqlMayHaveBareIds =
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM seen WHERE first_seen_at <"
+    " (SELECT (extract(epoch FROM applied_at) * 1000)::bigint + $1 FROM ocirelay_schema"
+    " WHERE version = $2)) THEN 1 ELSE 0 END::bigint";
+
+// $1 bare eventIDs (text[]): those that are rows of seen. Planned at each
+// run (not prepared), so that the plan follows the table's size.
+constexpr const char* kSqlBareIdsSeen =
+    "SELECT event_id FROM seen WHERE event_id = ANY($1::text[])";
+
+// The margin of kSqlMayHaveBareIds: the relays' clocks must agree with the
+// database's well within a lease (docs/high-availability.md); a clock off by
+// more only keeps the lookup on for longer, or misses bare rows first seen
+// within the margin of the migration.
+constexpr Millis kBareIdClockMargin = 10 * 60 * 1000;
+
 // Per destination and claiming relay (NULL: rows not in flight), in one
 // statement so the counts are of one snapshot; in byte order, as SQLite's.
 constexpr const char* kSqlStats =
@@ -286,6 +301,9 @@ Result<std::unique_ptr<PgStore>, StoreError> PgStore::open(const PostgresqlOptio
   if (auto migrated = migrate_pg_schema(store->db_, options.node_id); !migrated) {
     return fail(std::move(migrated).error());
   }
+  if (auto checked = store->check_bare_ids(); !checked) {
+    return fail(std::move(checked).error());
+  }
   return store;
 }
 
@@ -349,6 +367,18 @@ StoreResult<Unit> PgStore::in_transaction(const char* context, bool durable,
 StoreResult<std::vector<InsertOutcome>> PgStore::insert_batch(std::span<const NewEvent> events) {
   std::vector<InsertOutcome> outcomes(events.size(), InsertOutcome::duplicate);
   if (events.empty()) return outcomes;
+  // Events an earlier build remembered by their bare eventID are duplicates;
+  // looked for only while such rows may be left.
+  std::set<std::string, std::less<>> bare_seen;
+  if (has_bare_ids_) {
+    if (auto c = connected(); !c) return fail(std::move(c).error());
+    std::vector<std::string_view> all;
+    all.reserve(events.size());
+    for (const NewEvent& event : events) all.push_back(event.event_id);
+    PgResult r = db_.exec(kSqlBareIdsSeen, PgParams{}.text(text_array(all)));
+    if (!r.ok()) return fail(failed(PgConnection::error(r, "insert_batch: bare eventIDs")));
+    for (int row = 0; row < r.rows(); ++row) bare_seen.insert(r.bytes(row, 0));
+  }
   // Seen rows in key order, so concurrent batches lock them in the same
   // order; stable, so the first of a batch's repeats is the one queued (the
   // later ones are not sent: duplicates of it).
@@ -359,13 +389,12 @@ StoreResult<std::vector<InsertOutcome>> PgStore::insert_batch(std::span<const Ne
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return keys_of[a] < keys_of[b]; });
   std::vector<std::string_view> keys;
-  std::vector<std::string_view> bare;
   std::vector<std::int64_t> seen_at;
   std::vector<bool> first(events.size(), false);
   for (const std::size_t i : order) {
+    if (bare_seen.count(events[i].event_id) > 0) continue;
     if (!keys.empty() && keys.back() == keys_of[i]) continue;
     keys.push_back(keys_of[i]);
-    bare.push_back(events[i].event_id);
     seen_at.push_back(events[i].received_at);
     first[i] = true;
   }
@@ -416,7 +445,7 @@ StoreResult<std::vector<InsertOutcome>> PgStore::insert_batch(std::span<const Ne
   std::vector<std::string_view> owed;
   if (notify_now) owed.assign(owed_.begin(), owed_.end());
   params.text(notify_now ? "t" : "f").text(text_array(owed));
-  params.text(text_array(bare)).text(text_array(event_ids));
+  params.text(text_array(event_ids));
 
   for (int attempt = 1;; ++attempt) {
     if (auto c = connected(); !c) return fail(std::move(c).error());
@@ -620,7 +649,21 @@ StoreResult<std::int64_t> PgStore::prune_dedupe(Millis cutoff) {
   if (auto c = connected(); !c) return fail(std::move(c).error());
   PgResult r = db_.exec(kSqlPruneSeen, PgParams{}.int64(cutoff));
   if (!r.ok()) return fail(failed(PgConnection::error(r, "prune_dedupe")));
-  return r.changed();
+  const std::int64_t pruned = r.changed();
+  if (has_bare_ids_ && pruned > 0) {
+    if (auto checked = check_bare_ids(); !checked) return fail(std::move(checked).error());
+  }
+  return pruned;
+}
+
+StoreResult<Unit> PgStore::check_bare_ids() {
+  PgResult r =
+      db_.exec(kSqlMayHaveBareIds, PgParams{}.int64(kBareIdClockMargin).int64(kPgDedupeKeyVersion));
+  if (!r.ok() || r.rows() != 1) {
+    return fail(failed(PgConnection::error(r, "reading the dedupe table")));
+  }
+  has_bare_ids_ = r.int64(0, 0) != 0;
+  return Unit{};
 }
 
 StoreResult<std::vector<DestinationStats>> PgStore::stats() {

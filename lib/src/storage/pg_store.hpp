@@ -117,6 +117,11 @@ class PgStore final : public Store {
   StoreResult<Unit> in_transaction(const char* context, bool durable,
                                    const std::function<std::optional<StoreError>()>& body);
   std::optional<StoreError> apply_all(std::span<const AttemptResult> results, Millis now);
+  // Whether `seen` may still hold bare eventIDs (rows first seen before the
+  // schema 3 migration, from relays before the dedupe key: records.hpp).
+  // Set at open and after each prune; while it is, insert_batch looks the
+  // batch's bare eventIDs up first.
+  StoreResult<Unit> check_bare_ids();
   StoreResult<std::int64_t> release(const std::string* destination);
 
   PostgresqlOptions options_;
@@ -129,6 +134,7 @@ class PgStore final : public Store {
   // the next may be sent.
   std::set<std::string> owed_;
   std::chrono::steady_clock::time_point next_notify_{};
+  bool has_bare_ids_ = false;
 };
 
 }  // namespace ocirelay::storage

@@ -675,19 +675,24 @@ TEST_CASE("postgresql: a version 1 database is upgraded in place and keeps its r
              {retry(due[0], 1, kT0 + 10, 503, "HTTP 503"), dead(due[2], 1, 400, "HTTP 400")});
   }
   // Back to what version 1 left: its schema is migration 1's exactly, so
-  // taking away what migration 2 added gives a version 1 database (e2 in
-  // flight under a version 1 claim: no token).
+  // taking away what migrations 2 and 3 added gives a version 1 database (e2
+  // in flight under a version 1 claim: no token; seen keyed by bare eventIDs).
   pg->psql(database,
            "ALTER TABLE deliveries DROP COLUMN claim; DROP SEQUENCE delivery_claims;"
-           " DELETE FROM ocirelay_schema WHERE version = 2");
+           " COMMENT ON TABLE seen IS NULL; DELETE FROM ocirelay_schema WHERE version > 1;"
+           " DELETE FROM seen; INSERT INTO seen SELECT event_id, received_at FROM events");
   REQUIRE(sql_count(url, "SELECT max(version) FROM ocirelay_schema") == 1);
 
   auto a = open_pg(url, "node-a");
-  CHECK(sql_count(url, "SELECT max(version) FROM ocirelay_schema") == 2);
+  CHECK(sql_count(url, "SELECT max(version) FROM ocirelay_schema") == 3);
   CHECK(sql_count(url,
-                  "SELECT count(*) FROM ocirelay_schema WHERE version = 2"
-                  " AND applied_by = 'node-a'") == 1);
+                  "SELECT count(*) FROM ocirelay_schema WHERE version IN (2, 3)"
+                  " AND applied_by = 'node-a'") == 2);
   CHECK(sql_count(url, "SELECT count(*) FROM events") == 3);
+  // The bare eventIDs version 1 remembered are still duplicates.
+  NewEvent e1 = make_event("e1", kT0 + 5);
+  e1.event_time = "2026-05-14T09:12:41.372Z";
+  CHECK(insert(*a, {e1}) == std::vector{InsertOutcome::duplicate});
   auto stats = ok(a->stats());
   REQUIRE(stats.size() == 1);
   CHECK(stats[0].pending == 1);

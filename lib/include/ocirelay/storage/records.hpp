@@ -36,8 +36,8 @@ struct NewEvent {
 // the second mark. Rows written by builds before the key, keyed by the bare
 // ID, make an event with that ID a duplicate too until they age out: the
 // SQLite store looks for them while its file has any (they sort after every
-// key), the PostgreSQL one always (a relay of an older build may share its
-// database).
+// key), the PostgreSQL one while `seen` has rows first seen before its
+// schema version 3 (pg_schema.cpp).
 std::string dedupe_key(std::string_view event_time, std::string_view event_id);
 inline std::string dedupe_key(const NewEvent& event) {
   return dedupe_key(event.event_time, event.event_id);
