@@ -4,8 +4,8 @@
 //
 // What differs from SqliteStore, for several relays on one database:
 // - dedupe is cluster-wide (seen's primary key): of two relays inserting the
-//   same eventID at once, one commits it and the other waits for that commit
-//   and finds a duplicate;
+//   same dedupe key (records.hpp) at once, one commits it and the other
+//   waits for that commit and finds a duplicate;
 // - fetch_due() claims rows with FOR UPDATE SKIP LOCKED, marking them
 //   inflight with claimed_by = node_id, lease_until = now + lease and a
 //   claim token (one value of a sequence per call), and also takes rows
@@ -15,7 +15,7 @@
 //   made with (so not to a row claimed again since, by any relay);
 //   renew_claims() renews only the tokens the relay says it holds; and
 //   release_inflight() returns only this relay's claims;
-// - rows are locked in a fixed order (seen by eventID, event bodies by id),
+// - rows are locked in a fixed order (seen by dedupe key, event bodies by id),
 //   and a transaction that still meets a deadlock or serialization failure
 //   is run again (up to 3 times).
 //

@@ -36,9 +36,11 @@ class Store {
   virtual ~Store() = default;
 
   // Inserts a batch in one transaction (group commit). For each input, in
-  // order: duplicate when its event_id was seen within the dedupe window
-  // (including earlier in the same batch), else queued with one pending
-  // delivery row per destination, due at once. All or nothing.
+  // order: duplicate when its dedupe key (records.hpp: event time and ID)
+  // was seen within the dedupe window (including earlier in the same batch),
+  // or its bare event_id as builds before the key stored it, else queued
+  // with one pending delivery row per destination, due at once. All or
+  // nothing.
   virtual StoreResult<std::vector<InsertOutcome>> insert_batch(
       std::span<const NewEvent> events) = 0;
 
